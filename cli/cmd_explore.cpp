@@ -1,0 +1,155 @@
+// kpsim explore SCENARIO: search the scenario's orderings for a property violation.
+#include <chrono>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/strategy_factory.h"
+#include "cli/trace_file.h"
+#include "scenarios/runner.h"
+#include "traces/render.h"
+
+namespace kpsim::cli {
+namespace {
+
+struct ExploreArgs {
+  std::string scenario;
+  std::vector<std::string> sets;
+  StrategyOptions strategy;
+  uint32_t preemption_bound = 0;
+  uint64_t budget = 0;
+  uint64_t max_steps = 0;
+  uint64_t max_time_ms = 0;
+  std::string trace_out;
+  bool json = false;
+  bool first = false;
+  bool no_shrink = false;
+  bool quiet = false;
+};
+
+nlohmann::ordered_json trace_as_json(const Trace& t) {
+  nlohmann::ordered_json lines = nlohmann::ordered_json::array();
+  std::istringstream in(trace_to_string(t));
+  for (std::string l; std::getline(in, l);) lines.push_back(nlohmann::ordered_json::parse(l));
+  return lines;
+}
+
+std::string reproduce_command(const ExploreArgs& a, const Params& p) {
+  std::string cmd = "kpsim explore " + a.scenario;
+  const auto params = p.to_json();
+  for (auto& [k, v] : params.items()) cmd += " --set " + k + "=" + v.get<std::string>();
+  cmd += " --strategy " + a.strategy.name;
+  if (a.strategy.name != "dfs") cmd += fmt::format(" --seed {}", a.strategy.seed);
+  if (a.strategy.name == "pct") cmd += fmt::format(" --depth {}", a.strategy.pct_depth);
+  if (a.strategy.preemption_bound) cmd += fmt::format(" --preemption-bound {}", a.preemption_bound);
+  cmd += fmt::format(" --budget {}", a.budget);
+  return cmd;
+}
+
+int run_explore(ExploreArgs a, CLI::App* sub) {
+  const Scenario* sc = find_scenario(a.scenario);
+  if (!sc) throw ParamError("unknown scenario '" + a.scenario + "' (see: kpsim list)");
+  const Params params = resolve_params(*sc, a.sets);
+  if (sub->count("--preemption-bound")) a.strategy.preemption_bound = a.preemption_bound;
+  auto strategy = make_strategy(a.strategy);
+  if (a.budget == 0) a.budget = a.strategy.name == "dfs" ? 1000000 : 1000;
+
+  ExploreOptions o;
+  o.budget = a.budget;
+  o.run.limits = sc->default_limits();
+  if (a.max_steps) o.run.limits.max_steps = a.max_steps;
+  if (a.max_time_ms) o.run.limits.max_time_ns = a.max_time_ms * 1000000;
+  o.run.strategy_label = a.strategy.name;
+  o.run.seed = a.strategy.seed;
+  o.stop_on_first = a.first;
+  o.shrink = !a.no_shrink;
+  if (!a.json && !a.quiet) {
+    o.progress_every = 100000;
+    o.progress = [](uint64_t n, uint64_t v) {
+      std::cerr << fmt::format("  ... {} schedules, {} violations\n", n, v);
+    };
+  }
+  // Wall-clock time is measured for the report only; it never reaches a simulated run.
+  const auto t0 = std::chrono::steady_clock::now();
+  ExploreResult r = explore(*sc, params, *strategy, o);
+  const double elapsed_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+
+  if (r.first_violation && !a.trace_out.empty()) save_trace(a.trace_out, *r.first_violation->trace);
+  const std::string reproduce = !a.trace_out.empty() ? "kpsim replay " + a.trace_out
+                                                     : reproduce_command(a, params);
+  if (a.json) {
+    nlohmann::ordered_json j;
+    j["scenario"] = a.scenario;
+    j["params"] = params.to_json();
+    j["strategy"] = a.strategy.name;
+    j["seed"] = a.strategy.seed;
+    j["schedules"] = r.schedules;
+    j["violations"] = r.violations;
+    j["exhaustive"] = r.exhaustive;
+    j["outcomes"] = r.outcomes;
+    j["elapsed_ms"] = elapsed_ms;
+    if (r.first_violation) {
+      const auto& f = *r.first_violation;
+      j["first_violation"] = {{"schedule", r.first_violation_schedule},
+                              {"property", f.end.property.empty() ? std::string(to_string(f.end.outcome)) : f.end.property},
+                              {"message", f.end.message},
+                              {"steps", f.steps},
+                              {"choices", f.choices},
+                              {"choices_before_shrink", r.first_choices.size()},
+                              {"trace", trace_as_json(*f.trace)},
+                              {"reproduce", reproduce}};
+    }
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << fmt::format("kpsim explore {}  {}\n", a.scenario, params.to_line());
+    std::cout << fmt::format("strategy {}  seed {}  budget {}\n", a.strategy.name, a.strategy.seed, a.budget);
+    std::string outs;
+    for (auto& [k, v] : r.outcomes) outs += fmt::format("{}{} {}", outs.empty() ? "" : ", ", k, v);
+    std::cout << fmt::format("schedules {}  violations {}  exhaustive {}  ({})  {:.1f} ms\n",
+                             r.schedules, r.violations, r.exhaustive ? "yes" : "no", outs, elapsed_ms);
+    if (r.first_violation) {
+      const auto& f = *r.first_violation;
+      std::cout << fmt::format("\nfirst violation at schedule {}: {} — {}\n", r.first_violation_schedule,
+                               f.end.property.empty() ? std::string(to_string(f.end.outcome)) : f.end.property,
+                               f.end.message);
+      std::cout << fmt::format("shrunk from {} to {} choices ({} candidate runs)\n\n",
+                               r.first_choices.size(), f.choices.size(), r.shrink_attempts);
+      std::cout << render_text(*f.trace);
+      if (!a.trace_out.empty()) std::cout << "trace written to " << a.trace_out << "\n";
+      std::cout << "reproduce: " << reproduce << "\n";
+    }
+  }
+  return r.violations ? kExitFinding : kExitOk;
+}
+
+}  // namespace
+
+Command add_explore(CLI::App& app) {
+  auto a = std::make_shared<ExploreArgs>();
+  auto* sub = app.add_subcommand("explore", "Search a scenario's interleavings for a property violation");
+  sub->footer(
+      "Strategies: random (seeded splitmix64 walk), pct (Burckhardt et al. 2010, --depth d),\n"
+      "dfs (every interleaving, optionally --preemption-bound B). A violation is shrunk to a\n"
+      "minimal choice sequence and printed as a lane chart; the last line reproduces it.\n"
+      "Exit status: 0 no violation, 1 violation found, 2 bad input.");
+  sub->add_option("scenario", a->scenario, "scenario name (kpsim list)")->required();
+  sub->add_option("--set", a->sets, "scenario parameter key=value (repeatable)");
+  sub->add_option("--strategy", a->strategy.name, "random | pct | dfs (default random)")
+      ->check(CLI::IsMember({"random", "pct", "dfs"}));
+  sub->add_option("--seed", a->strategy.seed, "seed for random and pct (default 1)");
+  sub->add_option("--depth", a->strategy.pct_depth, "pct bug depth d (default 2)")->check(CLI::Range(1, 16));
+  sub->add_option("--preemption-bound", a->preemption_bound, "dfs: at most B preemptions per schedule");
+  sub->add_option("--budget", a->budget, "schedules to run at most (default 1000; dfs 1000000)");
+  sub->add_option("--max-steps", a->max_steps, "step limit per schedule (default: the scenario's)");
+  sub->add_option("--max-time-ms", a->max_time_ms, "virtual-time limit per schedule in ms");
+  sub->add_option("--trace-out", a->trace_out, "write the (shrunk) violating trace here");
+  sub->add_flag("--json", a->json, "print one JSON object instead of the human summary");
+  sub->add_flag("--first", a->first, "stop at the first violation");
+  sub->add_flag("--no-shrink", a->no_shrink, "report the violation as found, unshrunk");
+  sub->add_flag("--quiet", a->quiet, "no progress lines on stderr");
+  return {sub, [a, sub] { return run_explore(*a, sub); }};
+}
+
+}  // namespace kpsim::cli

@@ -1,0 +1,31 @@
+// kpsim list: every scenario, one line each, then its parameters with defaults.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "scenarios/scenario.h"
+
+namespace kpsim::cli {
+
+Command add_list(CLI::App& app) {
+  auto* sub = app.add_subcommand("list", "List scenarios with their parameters and defaults");
+  return {sub, [] {
+            for (auto* sc : all_scenarios()) {
+              std::cout << fmt::format("{:<26} {}\n", sc->name(), sc->summary());
+              for (auto& p : sc->params()) {
+                std::string range;
+                if (!p.choices.empty()) {
+                  for (auto& c : p.choices) range += (range.empty() ? "" : "|") + c;
+                } else if (p.integer) {
+                  range = fmt::format("int {}..{}", p.min, p.max);
+                }
+                std::cout << fmt::format("    {}={:<12} [{}] {}\n", p.name, p.default_value, range,
+                                         p.help);
+              }
+            }
+            return kExitOk;
+          }};
+}
+
+}  // namespace kpsim::cli

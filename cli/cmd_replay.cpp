@@ -1,0 +1,63 @@
+// kpsim replay TRACE [--check]: re-execute a trace's choice sequence.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli/commands.h"
+#include "cli/trace_file.h"
+#include "scenarios/runner.h"
+#include "sched/strategy_replay.h"
+#include "traces/render.h"
+
+namespace kpsim::cli {
+
+static int run_replay(const std::string& path, bool check, bool quiet) {
+  const std::string original = read_file_bytes(path);
+  const Trace t = load_trace(path);
+  const Scenario* sc = find_scenario(t.header.scenario);
+  if (!sc) throw TraceError(path + ": unknown scenario '" + t.header.scenario + "'");
+  const Params params = resolve_params(*sc, t.header.params);
+
+  ReplayStrategy replay(t.header.choices, /*strict=*/true);
+  replay.begin_run();
+  RunOptions o;
+  o.limits = sc->default_limits();
+  o.trace = true;
+  o.strategy_label = t.header.strategy;
+  o.seed = t.header.seed;
+  RunResult r = run_once(*sc, params, replay, o);
+  r.trace->footer.crosscheck = t.footer.crosscheck;  // an annotation, not part of the run
+
+  if (!quiet) std::cout << render_text(*r.trace);
+  if (!replay.divergence().empty()) {
+    std::cout << "replay diverged: " << replay.divergence() << "\n";
+    return kExitFinding;
+  }
+  if (check) {
+    if (trace_to_string(*r.trace) != original) {
+      std::cout << "check FAILED: the replayed trace differs from " << path << "\n";
+      return kExitFinding;
+    }
+    std::cout << "check ok: replayed trace is byte-identical to " << path << "\n";
+  }
+  if (r.trace->footer.outcome != t.footer.outcome) {
+    std::cout << fmt::format("outcome differs: recorded {}, replayed {}\n", t.footer.outcome,
+                             r.trace->footer.outcome);
+    return kExitFinding;
+  }
+  return kExitOk;
+}
+
+Command add_replay(CLI::App& app) {
+  auto* sub = app.add_subcommand("replay", "Re-run a trace's choice sequence and show it");
+  sub->footer("Exit status: 0 reproduced (and, with --check, byte-identical), 1 otherwise, 2 bad input.");
+  auto path = std::make_shared<std::string>();
+  auto check = std::make_shared<bool>(false);
+  auto quiet = std::make_shared<bool>(false);
+  sub->add_option("trace", *path, "trace file written by explore --trace-out")->required();
+  sub->add_flag("--check", *check, "fail unless the new trace is byte-identical to the file");
+  sub->add_flag("--quiet", *quiet, "do not print the lane chart");
+  return {sub, [path, check, quiet] { return run_replay(*path, *check, *quiet); }};
+}
+
+}  // namespace kpsim::cli

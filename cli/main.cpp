@@ -1,0 +1,51 @@
+// kpsim: deterministic simulation of Linux kernel socket paths. See README.md and docs/.
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "cli/commands.h"
+#include "scenarios/scenario.h"
+#include "traces/trace.h"
+
+int main(int argc, char** argv) {
+  using namespace kpsim::cli;
+  CLI::App app{
+      "kpsim: a deterministic simulator of Linux kernel socket paths (sockmap psock queues, TCP\n"
+      "cork/Nagle/persist timer, kTLS record push, splice, io_uring task work). It runs\n"
+      "executable models of these paths under a deterministic interleaving scheduler, searches\n"
+      "the orderings for ones that break a property, and prints them as traces.\n\n"
+      "  kpsim list                                   scenarios and their parameters\n"
+      "  kpsim explore SCENARIO [--set k=v]...        search orderings for a violation\n"
+      "  kpsim replay TRACE [--check]                 re-run a recorded trace\n"
+      "  kpsim render TRACE --format text|mermaid     draw a trace\n\n"
+      "Exit status: 0 no violation, 1 violation found (or check failed), 2 bad input.",
+      "kpsim"};
+  app.require_subcommand(1);
+  std::map<CLI::App*, Runner> runners;
+  for (auto add : {add_list, add_explore, add_replay, add_render}) {
+    auto [sub, run] = add(app);
+    runners[sub] = std::move(run);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "kpsim: " << e.what() << " (try --help)\n";
+    return kExitUsage;
+  }
+  for (auto* sub : app.get_subcommands()) {
+    try {
+      return runners.at(sub)();
+    } catch (const kpsim::ParamError& e) {
+      std::cerr << "kpsim: " << e.what() << "\n";
+      return kExitUsage;
+    } catch (const kpsim::TraceError& e) {
+      std::cerr << "kpsim: " << e.what() << "\n";
+      return kExitUsage;
+    }
+  }
+  return kExitUsage;
+}

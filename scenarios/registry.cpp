@@ -1,0 +1,16 @@
+// The scenario list. Explicit, in a fixed order (no static-initialisation registration), so
+// `kpsim list` and every test see the same scenarios in the same order.
+#include "scenarios/scenario.h"
+
+namespace kpsim {
+
+const Scenario& lost_update_scenario();
+
+const std::vector<const Scenario*>& all_scenarios() {
+  static const std::vector<const Scenario*> all = {
+      &lost_update_scenario(),
+  };
+  return all;
+}
+
+}  // namespace kpsim

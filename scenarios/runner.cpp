@@ -1,0 +1,102 @@
+#include "scenarios/runner.h"
+
+#include "sched/shrink.h"
+#include "sched/strategy_replay.h"
+
+namespace kpsim {
+
+RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, const RunOptions& o) {
+  RunResult r;
+  if (o.trace) {
+    r.trace.emplace();
+    r.trace->header.scenario = std::string(sc.name());
+    r.trace->header.params = p.to_json();
+    r.trace->header.strategy = o.strategy_label.empty() ? strategy.name() : o.strategy_label;
+    r.trace->header.seed = o.seed;
+  }
+  // Declared before the scheduler so that it outlives the task frames that point into it.
+  std::unique_ptr<World> world;
+  {
+    Sched s(strategy, o.limits);
+    if (r.trace) s.set_trace(&*r.trace);
+    world = sc.setup(s, p);
+    r.end = s.run();
+    r.choices = s.choices();
+    r.steps = s.steps();
+    r.t_ns = s.now_ns();
+    r.metrics = world->metrics();
+  }
+  if (r.trace) r.trace->footer.metrics = r.metrics;
+  strategy.end_run();
+  return r;
+}
+
+bool is_finding(const RunEnd& e) {
+  return e.outcome == Outcome::violation || e.outcome == Outcome::deadlock;
+}
+
+std::string finding_key(const RunEnd& e) {
+  return std::string(to_string(e.outcome)) + ":" + e.property;
+}
+
+std::optional<RunResult> rerun_if_same(const Scenario& sc, const Params& p, const ChoiceSeq& choices,
+                                       const std::string& key, const RunOptions& o) {
+  ReplayStrategy replay(choices, /*strict=*/false);
+  replay.begin_run();
+  RunResult r = run_once(sc, p, replay, o);
+  if (!is_finding(r.end) || finding_key(r.end) != key) return std::nullopt;
+  return r;
+}
+
+ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
+                      const ExploreOptions& o) {
+  ExploreResult res;
+  RunOptions quiet = o.run;
+  quiet.trace = false;
+  std::string first_key;
+  bool stopped_early = false;
+  while (res.schedules < o.budget && strategy.begin_run()) {
+    RunResult r = run_once(sc, p, strategy, quiet);
+    ++res.schedules;
+    ++res.outcomes[std::string(to_string(r.end.outcome))];
+    if (is_finding(r.end)) {
+      ++res.violations;
+      if (res.first_violation_schedule == 0) {
+        res.first_violation_schedule = res.schedules;
+        res.first_choices = r.choices;
+        first_key = finding_key(r.end);
+      }
+      if (o.stop_on_first) {
+        stopped_early = true;
+        break;
+      }
+    }
+    if (o.progress && o.progress_every && res.schedules % o.progress_every == 0)
+      o.progress(res.schedules, res.violations);
+  }
+  // Covered only if the strategy itself ran out (asking once more when the budget ran out just
+  // as the space did).
+  if (!stopped_early && (res.schedules < o.budget || !strategy.begin_run()))
+    res.exhaustive = strategy.exhaustive();
+  if (res.first_violation_schedule == 0) return res;
+
+  ChoiceSeq best = res.first_choices;
+  if (o.shrink) {
+    RunOptions plain = o.run;
+    plain.trace = false;
+    auto still = [&](const ChoiceSeq& c) -> std::optional<ChoiceSeq> {
+      auto r = rerun_if_same(sc, p, c, first_key, plain);
+      if (!r) return std::nullopt;
+      return r->choices;
+    };
+    auto sr = shrink_choices(best, still);
+    best = sr.choices;
+    res.shrink_attempts = sr.attempts;
+  }
+  RunOptions traced = o.run;
+  traced.trace = true;
+  res.first_violation = rerun_if_same(sc, p, best, first_key, traced);
+  return res;
+}
+
+}  // namespace kpsim

@@ -1,0 +1,66 @@
+// Running scenarios: one run under a strategy, an exploration of many, and the shrinking and
+// re-running of the first violation into a trace.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "scenarios/scenario.h"
+#include "sched/strategy.h"
+
+namespace kpsim {
+
+struct RunResult {
+  RunEnd end;
+  ChoiceSeq choices;
+  uint64_t steps = 0;
+  uint64_t t_ns = 0;
+  nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
+  std::optional<Trace> trace;
+};
+
+struct RunOptions {
+  RunLimits limits;
+  bool trace = false;
+  std::string strategy_label;  // recorded in the trace header
+  uint64_t seed = 0;
+};
+
+// One run. The caller has called strategy.begin_run(); run_once calls strategy.end_run().
+RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, const RunOptions& o);
+
+// A finding: a property violation or a deadlock (both mean the kernel paths misbehaved).
+bool is_finding(const RunEnd& e);
+std::string finding_key(const RunEnd& e);  // what shrinking must preserve
+
+// Re-runs `choices` leniently; the run's result if it is the same finding as `key`.
+std::optional<RunResult> rerun_if_same(const Scenario& sc, const Params& p, const ChoiceSeq& choices,
+                                       const std::string& key, const RunOptions& o);
+
+struct ExploreOptions {
+  uint64_t budget = 1000;  // schedules at most
+  RunOptions run;
+  bool stop_on_first = false;
+  bool shrink = true;
+  // Called every `progress_every` schedules (for progress lines on long runs).
+  uint64_t progress_every = 0;
+  std::function<void(uint64_t schedules, uint64_t violations)> progress;
+};
+
+struct ExploreResult {
+  uint64_t schedules = 0;
+  uint64_t violations = 0;
+  bool exhaustive = false;
+  std::map<std::string, uint64_t> outcomes;  // outcome name -> runs
+  uint64_t first_violation_schedule = 0;     // 1-based, 0 if none
+  ChoiceSeq first_choices;                   // as found, before shrinking
+  std::optional<RunResult> first_violation;  // shrunk and re-run with a trace
+  size_t shrink_attempts = 0;
+};
+
+ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
+                      const ExploreOptions& o);
+
+}  // namespace kpsim

@@ -1,0 +1,72 @@
+// Scenario: a named, parameterised world the scheduler runs — the sockets, the tasks that use
+// them and the properties that must hold. A scenario builds model objects and spawns tasks; it
+// never chooses an interleaving (that is the strategy's job).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sched/sched.h"
+
+namespace kpsim {
+
+struct ParamSpec {
+  std::string name;
+  std::string default_value;
+  std::string help;
+  std::vector<std::string> choices;  // non-empty: an enumeration
+  bool integer = false;              // otherwise: an integer in [min, max]
+  int64_t min = 0;
+  int64_t max = INT64_MAX;
+};
+
+struct ParamError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Resolved parameters: every declared parameter, in declaration order, with its value.
+class Params {
+ public:
+  const std::string& get(std::string_view name) const;
+  int64_t get_int(std::string_view name) const;
+  nlohmann::ordered_json to_json() const;
+  std::string to_line() const;  // "proto=udp test=selftest"
+  void set(std::string name, std::string value);
+
+ private:
+  std::vector<std::pair<std::string, std::string>> kv_;
+};
+
+// The model objects of one run; kept alive until the run's tasks are destroyed.
+struct World {
+  virtual ~World() = default;
+  // Scenario-specific measurements reported with the run (e.g. bytes received).
+  virtual nlohmann::ordered_json metrics() const { return nlohmann::ordered_json::object(); }
+};
+
+class Scenario {
+ public:
+  virtual ~Scenario() = default;
+  virtual std::string_view name() const = 0;
+  virtual std::string_view summary() const = 0;
+  virtual const std::vector<ParamSpec>& params() const = 0;
+  virtual std::unique_ptr<World> setup(Sched& s, const Params& p) const = 0;
+  virtual RunLimits default_limits() const { return {}; }
+};
+
+const std::vector<const Scenario*>& all_scenarios();
+const Scenario* find_scenario(std::string_view name);
+
+// Applies "key=value" settings over the defaults; throws ParamError naming the problem
+// (unknown key, value not among the choices, not an integer, out of range, malformed).
+Params resolve_params(const Scenario& sc, const std::vector<std::string>& sets);
+// The same from a trace header's params object.
+Params resolve_params(const Scenario& sc, const nlohmann::ordered_json& params);
+
+}  // namespace kpsim

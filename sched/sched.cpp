@@ -1,0 +1,324 @@
+// The scheduler's run loop, clock and wake-up mechanism. See sched.h for the contract.
+#include "sched/sched.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "sched/waitqueue.h"
+
+namespace kpsim {
+
+std::string_view to_string(TaskKind k) {
+  switch (k) {
+    case TaskKind::syscall: return "syscall";
+    case TaskKind::softirq: return "softirq";
+    case TaskKind::kworker: return "kworker";
+    case TaskKind::timer: return "timer";
+    case TaskKind::crypto: return "crypto";
+    case TaskKind::task_work: return "task_work";
+    case TaskKind::iowq: return "iowq";
+  }
+  return "?";
+}
+
+std::string_view to_string(ChoiceKind k) {
+  switch (k) {
+    case ChoiceKind::schedule: return "schedule";
+    case ChoiceKind::timer_order: return "timer_order";
+    case ChoiceKind::timer_offset: return "timer_offset";
+    case ChoiceKind::model: return "model";
+  }
+  return "?";
+}
+
+std::string_view to_string(Outcome o) {
+  switch (o) {
+    case Outcome::done: return "done";
+    case Outcome::violation: return "violation";
+    case Outcome::deadlock: return "deadlock";
+    case Outcome::step_limit: return "step_limit";
+    case Outcome::time_limit: return "time_limit";
+    case Outcome::error: return "error";
+  }
+  return "?";
+}
+
+Sched::Sched(Strategy& strategy, RunLimits limits, uint32_t hz)
+    : strategy_(strategy), limits_(limits), hz_(hz) {
+  if (hz == 0 || 1000000000u % hz != 0) throw std::invalid_argument("HZ must divide 10^9");
+}
+
+// Frames are destroyed before the model objects they point into (the runner destroys the
+// scheduler first), and destroying a suspended frame runs no model code.
+Sched::~Sched() = default;
+
+TaskId Sched::spawn(std::string name, TaskKind kind, Co<> body, bool daemon,
+                    std::string_view first_label) {
+  auto t = std::make_unique<Task>();
+  t->id = static_cast<TaskId>(tasks_.size());
+  t->name = std::move(name);
+  t->kind = kind;
+  t->daemon = daemon;
+  t->resume_at = body.handle();
+  t->next_label = first_label;
+  t->body = std::move(body);
+  tasks_.push_back(std::move(t));
+  if (trace_ && !trace_->events.empty()) trace_->events.back().wakes.push_back(tasks_.back()->name);
+  return tasks_.back()->id;
+}
+
+void Sched::add_invariant(std::string property, Invariant check) {
+  invariants_.emplace_back(std::move(property), std::move(check));
+}
+
+void Sched::add_final_check(std::string property, Invariant check) {
+  final_checks_.emplace_back(std::move(property), std::move(check));
+}
+
+void Sched::PointAwaiter::await_suspend(std::coroutine_handle<> h) noexcept {
+  Task& t = s.current();
+  t.resume_at = h;
+  t.next_label = label;
+}
+
+void Sched::block_current(std::coroutine_handle<> h, std::string_view label, WaitQueue* wq,
+                          bool interruptible, std::optional<uint64_t> timeout_ns) {
+  Task& t = current();
+  t.state = TaskState::blocked;
+  t.resume_at = h;
+  t.next_label = label;
+  t.wake_reason = WakeReason::none;
+  t.interruptible = interruptible;
+  t.sleeping_on = wq;
+  if (wq) wq->add(t.id);
+  t.timeout_id = 0;
+  if (timeout_ns) {
+    const TaskId id = t.id;
+    t.timeout_id = add_timer(now_ns_ + *timeout_ns, "schedule_timeout",
+                             [this, id] { wake(id, WakeReason::timeout); });
+  }
+}
+
+void Sched::wake(TaskId id, WakeReason why) {
+  Task& t = *tasks_[id];
+  if (t.state != TaskState::blocked) return;
+  t.state = TaskState::runnable;
+  t.wake_reason = why;
+  if (t.sleeping_on) t.sleeping_on->remove(id);
+  t.sleeping_on = nullptr;
+  if (t.timeout_id) cancel_timer(t.timeout_id);
+  t.timeout_id = 0;
+  if (trace_ && !trace_->events.empty()) trace_->events.back().wakes.push_back(t.name);
+}
+
+void Sched::set_notify_signal(TaskId id) {
+  Task& t = *tasks_[id];
+  const bool was_set = t.tif_notify_signal;
+  t.tif_notify_signal = true;
+  if (!was_set && t.state == TaskState::blocked && t.interruptible && t.signal_pending())
+    wake(id, WakeReason::interrupted);
+}
+
+void Sched::send_signal(TaskId id) {
+  Task& t = *tasks_[id];
+  t.sigpending = true;
+  if (t.state == TaskState::blocked && t.interruptible) wake(id, WakeReason::interrupted);
+}
+
+size_t Sched::record_choice(size_t n, const ChoiceContext& ctx) {
+  const size_t c = strategy_.choose(n, ctx);
+  if (c >= n) throw std::logic_error("strategy " + strategy_.name() + " answered out of range");
+  choices_.push_back(static_cast<uint32_t>(c));
+  return c;
+}
+
+size_t Sched::choose(size_t n, ChoiceKind kind, std::string_view reason) {
+  if (n <= 1) return 0;
+  ChoiceContext ctx{kind, reason, step_, {}, -1};
+  return record_choice(n, ctx);
+}
+
+uint64_t Sched::add_timer(uint64_t expires_ns, std::string_view name, std::function<void()> fire,
+                          std::optional<TimerWindow> window) {
+  const uint64_t id = next_timer_id_++;
+  timers_.push_back({id, expires_ns, window.value_or(default_window_), name, std::move(fire)});
+  return id;
+}
+
+bool Sched::cancel_timer(uint64_t id) {
+  auto it = std::find_if(timers_.begin(), timers_.end(), [id](auto& e) { return e.id == id; });
+  if (it == timers_.end()) return false;
+  timers_.erase(it);
+  return true;
+}
+
+bool Sched::timer_pending(uint64_t id) const {
+  return std::any_of(timers_.begin(), timers_.end(), [id](auto& e) { return e.id == id; });
+}
+
+void Sched::fail(std::string property, std::string message) {
+  if (!failed_) failed_ = RunEnd{Outcome::violation, std::move(property), std::move(message)};
+}
+
+void Sched::note_str(std::string_view obj, std::string change) {
+  if (!trace_ || trace_->events.empty()) return;
+  trace_->events.back().changes.push_back({std::string(obj), std::move(change)});
+}
+
+std::string_view Sched::intern(std::string s) {
+  interned_.push_back(std::make_unique<std::string>(std::move(s)));
+  return *interned_.back();
+}
+
+bool Sched::all_work_done() const {
+  return std::all_of(tasks_.begin(), tasks_.end(),
+                     [](auto& t) { return t->daemon || t->state == TaskState::done; });
+}
+
+// Nothing is runnable: move the clock to the next timer. Timers whose windows overlap the
+// earliest window may fire in either order, and a timer may fire anywhere in its window; both
+// are choice points when there is more than one possibility.
+std::optional<RunEnd> Sched::advance_clock() {
+  uint64_t horizon = UINT64_MAX;
+  for (auto& e : timers_) horizon = std::min(horizon, e.deadline_ns + e.window.late_ns);
+  std::vector<size_t> cand;
+  for (size_t i = 0; i < timers_.size(); ++i) {
+    const auto& e = timers_[i];
+    const uint64_t lo = e.deadline_ns > e.window.early_ns ? e.deadline_ns - e.window.early_ns : 0;
+    if (lo <= horizon) cand.push_back(i);
+  }
+  std::sort(cand.begin(), cand.end(), [this](size_t a, size_t b) {
+    const auto& x = timers_[a];
+    const auto& y = timers_[b];
+    return x.deadline_ns != y.deadline_ns ? x.deadline_ns < y.deadline_ns : x.id < y.id;
+  });
+  size_t pick = 0;
+  if (cand.size() > 1) {
+    ChoiceContext ctx{ChoiceKind::timer_order, "timer_order", step_, {}, -1};
+    pick = record_choice(cand.size(), ctx);
+  }
+  TimerEntry e = std::move(timers_[cand[pick]]);
+  timers_.erase(timers_.begin() + static_cast<std::ptrdiff_t>(cand[pick]));
+
+  const uint64_t lo0 = e.deadline_ns > e.window.early_ns ? e.deadline_ns - e.window.early_ns : 0;
+  const uint64_t lo = std::max(now_ns_, lo0);
+  const uint64_t hi = std::max(lo, std::min(e.deadline_ns + e.window.late_ns, horizon));
+  uint64_t points[3] = {lo, std::clamp(e.deadline_ns, lo, hi), hi};
+  size_t npoints = 1;
+  for (size_t i = 1; i < 3; ++i)
+    if (points[i] != points[npoints - 1]) points[npoints++] = points[i];
+  size_t off = 0;
+  if (npoints > 1) {
+    ChoiceContext ctx{ChoiceKind::timer_offset, "timer_offset", step_, {}, -1};
+    off = record_choice(npoints, ctx);
+  }
+  const uint64_t when = points[off];
+  if (when > limits_.max_time_ns)
+    return RunEnd{Outcome::time_limit, "", fmt::format("virtual time limit {} ns reached", limits_.max_time_ns)};
+  now_ns_ = std::max(now_ns_, when);
+  ++step_;
+  if (trace_) {
+    TraceEvent ev;
+    ev.step = step_;
+    ev.t_ns = now_ns_;
+    ev.task = "timer";
+    ev.kind = "timer";
+    ev.label = std::string(e.name);
+    trace_->events.push_back(std::move(ev));
+  }
+  e.fire();
+  return std::nullopt;
+}
+
+void Sched::run_step(TaskId id, uint32_t pick, uint32_t of) {
+  Task& t = *tasks_[id];
+  ++step_;
+  current_ = id;
+  if (trace_) {
+    TraceEvent ev;
+    ev.step = step_;
+    ev.t_ns = now_ns_;
+    ev.task = t.name;
+    ev.kind = std::string(to_string(t.kind));
+    ev.label = std::string(t.next_label);
+    ev.pick = pick;
+    ev.of = of;
+    trace_->events.push_back(std::move(ev));
+  }
+  t.resume_at.resume();
+  if (t.body.done()) {
+    t.state = TaskState::done;
+    if (auto ex = t.body.handle().promise().exception) {
+      try {
+        std::rethrow_exception(ex);
+      } catch (const std::exception& err) {
+        if (!failed_) failed_ = RunEnd{Outcome::error, "", t.name + ": " + err.what()};
+      }
+    }
+  }
+  strategy_.on_step(id, step_);
+  previous_ = id;
+  current_ = kNoTask;
+}
+
+std::optional<RunEnd> Sched::check_invariants(
+    const std::vector<std::pair<std::string, Invariant>>& set) {
+  for (auto& [name, check] : set)
+    if (auto msg = check()) return RunEnd{Outcome::violation, name, std::move(*msg)};
+  return std::nullopt;
+}
+
+RunEnd Sched::finish(RunEnd end) {
+  if (trace_) {
+    trace_->header.choices = choices_;
+    trace_->header.hz = hz_;
+    trace_->footer.outcome = std::string(to_string(end.outcome));
+    trace_->footer.property = end.property;
+    trace_->footer.message = end.message;
+    trace_->footer.steps = step_;
+    trace_->footer.t_ns = now_ns_;
+  }
+  return end;
+}
+
+static std::string deadlock_message(const std::vector<std::unique_ptr<Task>>& tasks) {
+  std::string m = "no task can run and no timer is pending:";
+  for (auto& t : tasks)
+    if (!t->daemon && t->state == TaskState::blocked)
+      m += fmt::format(" {} blocked at {};", t->name, t->next_label);
+  return m;
+}
+
+RunEnd Sched::run() {
+  for (;;) {
+    if (failed_) return finish(*failed_);
+    if (all_work_done()) {
+      if (auto v = check_invariants(final_checks_)) return finish(*v);
+      return finish({});
+    }
+    if (step_ >= limits_.max_steps)
+      return finish({Outcome::step_limit, "", fmt::format("step limit {} reached", limits_.max_steps)});
+    runnable_.clear();
+    for (auto& t : tasks_)
+      if (t->state == TaskState::runnable) runnable_.push_back(t->id);
+    if (runnable_.empty()) {
+      if (timers_.empty()) return finish({Outcome::deadlock, "", deadlock_message(tasks_)});
+      if (auto end = advance_clock()) return finish(*end);
+    } else {
+      uint32_t pick = 0;
+      const auto of = static_cast<uint32_t>(runnable_.size());
+      if (of > 1) {
+        int cur = -1;
+        for (uint32_t i = 0; i < of; ++i)
+          if (runnable_[i] == previous_) cur = static_cast<int>(i);
+        ChoiceContext ctx{ChoiceKind::schedule, "schedule", step_, runnable_, cur};
+        pick = static_cast<uint32_t>(record_choice(of, ctx));
+      }
+      run_step(runnable_[pick], pick, of > 1 ? of : 0);
+    }
+    if (!failed_)
+      if (auto v = check_invariants(invariants_)) failed_ = std::move(v);
+  }
+}
+
+}  // namespace kpsim

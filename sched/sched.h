@@ -1,0 +1,172 @@
+// Sched: the deterministic, single-threaded, discrete-event interleaving scheduler.
+//
+// Mechanism only. It runs tasks (coroutines) one step at a time: a step is what a task does
+// between two scheduling points. Before each step it collects the runnable tasks and, when there
+// is more than one, asks the strategy (a choice point). When nothing is runnable the virtual
+// clock jumps to the next timer. Models see only the primitives (point, wait queues, locks,
+// completions, work, timers, the clock, signal flags); strategies see only choice points.
+//
+// Determinism: tasks are kept in creation order and named by index; timers are ordered by
+// (deadline, creation id); nothing reads wall-clock time, addresses or unordered containers.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "sched/choice.h"
+#include "sched/co.h"
+#include "sched/strategy.h"
+#include "sched/task.h"
+#include "traces/trace.h"
+
+namespace kpsim {
+
+enum class Outcome : uint8_t { done, violation, deadlock, step_limit, time_limit, error };
+std::string_view to_string(Outcome o);
+
+struct RunLimits {
+  uint64_t max_steps = 100000;
+  uint64_t max_time_ns = 600ull * 1000 * 1000 * 1000;  // 10 virtual minutes
+};
+
+struct RunEnd {
+  Outcome outcome = Outcome::done;
+  std::string property;  // set for violation
+  std::string message;
+};
+
+// A timer's firing window, as in the Netsem TCP specification: it may fire anywhere in
+// [deadline - early_ns, deadline + late_ns]. Both zero (the default): exactly at the deadline.
+struct TimerWindow {
+  uint64_t early_ns = 0;
+  uint64_t late_ns = 0;
+};
+
+class Sched {
+ public:
+  explicit Sched(Strategy& strategy, RunLimits limits = {}, uint32_t hz = 250);
+  ~Sched();
+  Sched(const Sched&) = delete;
+  Sched& operator=(const Sched&) = delete;
+
+  // ---- setting up a run -------------------------------------------------------------------
+  // first_label names the task's first step (the function it starts in).
+  TaskId spawn(std::string name, TaskKind kind, Co<> body, bool daemon = false,
+               std::string_view first_label = "start");
+  // Checked after every step; returns a message when violated.
+  using Invariant = std::function<std::optional<std::string>()>;
+  void add_invariant(std::string property, Invariant check);
+  // Checked once when all non-daemon tasks have finished.
+  void add_final_check(std::string property, Invariant check);
+  void set_trace(Trace* trace) { trace_ = trace; }
+  void set_default_timer_window(TimerWindow w) { default_window_ = w; }
+
+  RunEnd run();
+
+  // ---- what models use --------------------------------------------------------------------
+  // A preemption point: the current task stops here; `label` names the step it runs next (the
+  // kernel function or step). Labels must outlive the run (string literals, or intern()).
+  struct PointAwaiter {
+    Sched& s;
+    std::string_view label;
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> h) noexcept;
+    void await_resume() const noexcept {}
+  };
+  PointAwaiter point(std::string_view label) { return {*this, label}; }
+
+  // Blocks the current task; it resumes at `h` when made runnable again. Used by primitives.
+  // timeout_ns: relative; nullopt sleeps until woken.
+  void block_current(std::coroutine_handle<> h, std::string_view label, WaitQueue* wq,
+                     bool interruptible, std::optional<uint64_t> timeout_ns);
+  // Makes a blocked task runnable (a no-op for a task that is not blocked).
+  void wake(TaskId t, WakeReason why);
+  // set_notify_signal(): TIF_NOTIFY_SIGNAL, waking the task if it sleeps interruptibly.
+  void set_notify_signal(TaskId t);
+  // A real signal (e.g. SIGINT): sets sigpending, wakes an interruptible sleep.
+  void send_signal(TaskId t);
+
+  Task& current() { return *tasks_[current_]; }
+  TaskId current_id() const { return current_; }
+  Task& task(TaskId t) { return *tasks_[t]; }
+  size_t task_count() const { return tasks_.size(); }
+
+  // A nondeterministic decision of a model; goes through the strategy like every choice.
+  size_t choose(size_t n, ChoiceKind kind, std::string_view reason);
+
+  // ---- virtual time ----------------------------------------------------------------------
+  uint64_t now_ns() const { return now_ns_; }
+  uint32_t hz() const { return hz_; }
+  uint64_t jiffies() const { return now_ns_ / jiffy_ns(); }
+  uint64_t jiffy_ns() const { return 1000000000ull / hz_; }
+  uint64_t jiffies_to_ns(uint64_t j) const { return j * jiffy_ns(); }
+
+  // Timers on the virtual clock. The callback runs atomically when the clock reaches the firing
+  // point (a timer softirq that only queues work or wakes a task); to run model code with
+  // scheduling points, spawn a task from the callback. Returns an id for cancel_timer.
+  uint64_t add_timer(uint64_t expires_ns, std::string_view name, std::function<void()> fire,
+                     std::optional<TimerWindow> window = std::nullopt);
+  bool cancel_timer(uint64_t id);  // true if it was pending
+  bool timer_pending(uint64_t id) const;
+
+  // ---- checkers and trace ----------------------------------------------------------------
+  // Ends the run after the current step with a property violation (a model's assertion).
+  void fail(std::string property, std::string message);
+  bool tracing() const { return trace_ != nullptr; }
+  // Records a state change on the current step (skipped, unformatted, when not tracing).
+  template <class... A>
+  void note(std::string_view obj, fmt::format_string<A...> f, A&&... args) {
+    if (trace_) note_str(obj, fmt::format(f, std::forward<A>(args)...));
+  }
+  void note_str(std::string_view obj, std::string change);
+  // Stores a label built at run time for the rest of the run.
+  std::string_view intern(std::string s);
+
+  const ChoiceSeq& choices() const { return choices_; }
+  uint64_t steps() const { return step_; }
+
+ private:
+  struct TimerEntry {
+    uint64_t id;
+    uint64_t deadline_ns;
+    TimerWindow window;
+    std::string_view name;
+    std::function<void()> fire;
+  };
+
+  size_t record_choice(size_t n, const ChoiceContext& ctx);
+  bool all_work_done() const;
+  std::optional<RunEnd> advance_clock();
+  std::optional<RunEnd> check_invariants(const std::vector<std::pair<std::string, Invariant>>& set);
+  void run_step(TaskId t, uint32_t pick, uint32_t of);
+  RunEnd finish(RunEnd end);
+
+  Strategy& strategy_;
+  RunLimits limits_;
+  uint32_t hz_;
+  std::vector<std::unique_ptr<Task>> tasks_;
+  TaskId current_ = kNoTask;
+  TaskId previous_ = kNoTask;
+  uint64_t step_ = 0;
+  uint64_t now_ns_ = 0;
+  std::vector<TimerEntry> timers_;  // few at a time: a scan beats a heap here
+  uint64_t next_timer_id_ = 1;
+  TimerWindow default_window_{};
+  std::vector<std::pair<std::string, Invariant>> invariants_;
+  std::vector<std::pair<std::string, Invariant>> final_checks_;
+  std::optional<RunEnd> failed_;
+  ChoiceSeq choices_;
+  Trace* trace_ = nullptr;
+  std::vector<std::unique_ptr<std::string>> interned_;
+  std::vector<TaskId> runnable_;  // scratch, reused every step
+};
+
+}  // namespace kpsim

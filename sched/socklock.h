@@ -1,0 +1,34 @@
+// SockLock: the socket lock's two halves (include/net/sock.h, net/core/sock.c).
+//
+// lock_sock() makes a process the owner of the socket (sk_lock.owned); softirq input that finds
+// the socket owned must not touch it and queues to the backlog instead; release_sock() runs the
+// backlog hook (__release_sock, then the protocol's release_cb) as the owner before giving the
+// socket up. The hook is the model's: the scheduler only guarantees when it runs.
+#pragma once
+
+#include <functional>
+#include <string_view>
+
+#include "sched/mutex.h"
+
+namespace kpsim {
+
+class SockLock {
+ public:
+  // co_await sk_lock.lock_sock(s): may sleep until the owner releases.
+  Mutex::LockAwaiter lock_sock(Sched& s, std::string_view label = "lock_sock") {
+    return owner_.lock(s, label);
+  }
+  // co_await sk_lock.release_sock(s): runs the backlog hook, then releases.
+  Co<> release_sock(Sched& s);
+  bool owned_by_user() const { return owner_.locked(); }
+  TaskId owner() const { return owner_.owner(); }
+  // Called by release_sock while still owned; may reach scheduling points.
+  void set_backlog_hook(std::function<Co<>()> hook) { backlog_hook_ = std::move(hook); }
+
+ private:
+  Mutex owner_;
+  std::function<Co<>()> backlog_hook_;
+};
+
+}  // namespace kpsim

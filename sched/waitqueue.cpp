@@ -1,0 +1,25 @@
+#include "sched/waitqueue.h"
+
+#include <algorithm>
+
+namespace kpsim {
+
+void WaitQueue::wake_up_all(Sched& s) {
+  // wake() unlinks each sleeper, so walk a snapshot.
+  const std::vector<TaskId> snapshot = sleepers_;
+  for (TaskId t : snapshot) s.wake(t, WakeReason::woken);
+}
+
+TaskId WaitQueue::wake_up_one(Sched& s) {
+  if (sleepers_.empty()) return kNoTask;
+  const TaskId t = sleepers_.front();
+  s.wake(t, WakeReason::woken);
+  return t;
+}
+
+void WaitQueue::remove(TaskId t) {
+  auto it = std::find(sleepers_.begin(), sleepers_.end(), t);
+  if (it != sleepers_.end()) sleepers_.erase(it);
+}
+
+}  // namespace kpsim

@@ -1,0 +1,159 @@
+// JSON Lines reading and writing of traces (format: docs/trace-format.md).
+#include "traces/trace.h"
+
+#include <istream>
+#include <ostream>
+#include <sstream>
+
+namespace kpsim {
+
+using ojson = nlohmann::ordered_json;
+
+static ojson header_json(const TraceHeader& h) {
+  ojson j;
+  j["type"] = "header";
+  j["format"] = kTraceFormatVersion;
+  j["scenario"] = h.scenario;
+  j["params"] = h.params;
+  j["strategy"] = h.strategy;
+  j["seed"] = h.seed;
+  j["hz"] = h.hz;
+  j["choices"] = h.choices;
+  return j;
+}
+
+static ojson event_json(const TraceEvent& e) {
+  ojson j;
+  j["type"] = "step";
+  j["step"] = e.step;
+  j["t_ns"] = e.t_ns;
+  j["task"] = e.task;
+  j["kind"] = e.kind;
+  j["label"] = e.label;
+  if (e.of) j["pick"] = {e.pick, e.of};
+  if (!e.changes.empty()) {
+    ojson ch = ojson::array();
+    for (auto& c : e.changes) ch.push_back({{"obj", c.obj}, {"change", c.change}});
+    j["changes"] = std::move(ch);
+  }
+  if (!e.wakes.empty()) j["wakes"] = e.wakes;
+  return j;
+}
+
+static ojson footer_json(const TraceFooter& f) {
+  ojson j;
+  j["type"] = "footer";
+  j["outcome"] = f.outcome;
+  if (!f.property.empty()) j["property"] = f.property;
+  if (!f.message.empty()) j["message"] = f.message;
+  j["steps"] = f.steps;
+  j["t_ns"] = f.t_ns;
+  if (!f.metrics.empty()) j["metrics"] = f.metrics;
+  if (!f.crosscheck.is_null()) j["crosscheck"] = f.crosscheck;
+  return j;
+}
+
+void write_trace(std::ostream& out, const Trace& t) {
+  out << header_json(t.header).dump() << '\n';
+  for (auto& e : t.events) out << event_json(e).dump() << '\n';
+  out << footer_json(t.footer).dump() << '\n';
+}
+
+std::string trace_to_string(const Trace& t) {
+  std::ostringstream os;
+  write_trace(os, t);
+  return os.str();
+}
+
+namespace {
+
+[[noreturn]] void bad(size_t line, const std::string& what) {
+  throw TraceError("trace line " + std::to_string(line) + ": " + what);
+}
+
+template <class T>
+T field(const ojson& j, const char* key, size_t line) {
+  auto it = j.find(key);
+  if (it == j.end()) bad(line, std::string("missing field '") + key + "'");
+  try {
+    return it->get<T>();
+  } catch (const nlohmann::json::exception&) {
+    bad(line, std::string("field '") + key + "' has the wrong type");
+  }
+}
+
+TraceEvent parse_event(const ojson& j, size_t line) {
+  TraceEvent e;
+  e.step = field<uint64_t>(j, "step", line);
+  e.t_ns = field<uint64_t>(j, "t_ns", line);
+  e.task = field<std::string>(j, "task", line);
+  e.kind = field<std::string>(j, "kind", line);
+  e.label = field<std::string>(j, "label", line);
+  if (j.contains("pick")) {
+    auto p = field<std::vector<uint32_t>>(j, "pick", line);
+    if (p.size() != 2 || p[0] >= p[1]) bad(line, "field 'pick' must be [i, n] with i < n");
+    e.pick = p[0];
+    e.of = p[1];
+  }
+  if (j.contains("changes")) {
+    for (auto& c : j.at("changes")) {
+      if (!c.is_object()) bad(line, "each change must be an object");
+      e.changes.push_back({field<std::string>(c, "obj", line), field<std::string>(c, "change", line)});
+    }
+  }
+  if (j.contains("wakes")) e.wakes = field<std::vector<std::string>>(j, "wakes", line);
+  return e;
+}
+
+}  // namespace
+
+Trace read_trace(std::istream& in) {
+  Trace t;
+  std::string text;
+  size_t line = 0;
+  bool have_header = false, have_footer = false;
+  while (std::getline(in, text)) {
+    ++line;
+    if (text.empty()) continue;
+    if (have_footer) bad(line, "content after the footer");
+    ojson j;
+    try {
+      j = ojson::parse(text);
+    } catch (const nlohmann::json::parse_error&) {
+      bad(line, "not valid JSON");
+    }
+    if (!j.is_object()) bad(line, "not a JSON object");
+    const auto type = field<std::string>(j, "type", line);
+    if (!have_header) {
+      if (type != "header") bad(line, "the first line must be the header");
+      if (field<int>(j, "format", line) != kTraceFormatVersion)
+        bad(line, "unsupported trace format version");
+      t.header.scenario = field<std::string>(j, "scenario", line);
+      if (!j.contains("params") || !j.at("params").is_object()) bad(line, "missing object 'params'");
+      t.header.params = j.at("params");
+      t.header.strategy = field<std::string>(j, "strategy", line);
+      t.header.seed = field<uint64_t>(j, "seed", line);
+      t.header.hz = field<uint64_t>(j, "hz", line);
+      t.header.choices = field<std::vector<uint32_t>>(j, "choices", line);
+      have_header = true;
+    } else if (type == "step") {
+      t.events.push_back(parse_event(j, line));
+    } else if (type == "footer") {
+      t.footer.outcome = field<std::string>(j, "outcome", line);
+      if (j.contains("property")) t.footer.property = field<std::string>(j, "property", line);
+      if (j.contains("message")) t.footer.message = field<std::string>(j, "message", line);
+      t.footer.steps = field<uint64_t>(j, "steps", line);
+      t.footer.t_ns = field<uint64_t>(j, "t_ns", line);
+      if (j.contains("metrics")) t.footer.metrics = j.at("metrics");
+      if (j.contains("crosscheck")) t.footer.crosscheck = j.at("crosscheck");
+      have_footer = true;
+    } else {
+      bad(line, "unknown line type '" + type + "'");
+    }
+  }
+  if (!have_header) throw TraceError("trace is empty: no header line");
+  if (!have_footer) throw TraceError("trace has no footer line (truncated?)");
+  return t;
+}
+
+}  // namespace kpsim

@@ -1,0 +1,72 @@
+// Trace: the record of one run. Data first: this struct is what the JSON Lines file holds
+// (docs/trace-format.md) and what every renderer reads.
+//
+// A trace is self-sufficient for replay: the header carries the scenario, its parameters and the
+// choice sequence; re-running that sequence must reproduce the events byte for byte.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kpsim {
+
+inline constexpr int kTraceFormatVersion = 1;
+
+struct TraceChange {
+  std::string obj;     // "p1.ingress_msg"
+  std::string change;  // "+8 bytes, msg_tot_len 2→10"
+};
+
+struct TraceEvent {
+  uint64_t step = 0;   // 1-based
+  uint64_t t_ns = 0;   // virtual time when the step ran
+  std::string task;    // "p1:recv"; "timer" for a timer callback run by the clock itself
+  std::string kind;    // task kind: syscall, softirq, kworker, timer, crypto, task_work, iowq
+  std::string label;   // the kernel function or step the task ran
+  uint32_t pick = 0, of = 0;  // schedule choice that picked this step (of == 0: no choice)
+  std::vector<TraceChange> changes;
+  std::vector<std::string> wakes;  // tasks this step made runnable
+};
+
+struct TraceHeader {
+  std::string scenario;
+  nlohmann::ordered_json params = nlohmann::ordered_json::object();
+  std::string strategy;
+  uint64_t seed = 0;
+  std::vector<uint32_t> choices;
+  uint64_t hz = 250;
+};
+
+struct TraceFooter {
+  std::string outcome;  // done, violation, deadlock, step_limit, time_limit, error
+  std::string property;  // the violated property, if any
+  std::string message;
+  uint64_t steps = 0;
+  uint64_t t_ns = 0;
+  nlohmann::ordered_json metrics = nlohmann::ordered_json::object();
+  nlohmann::ordered_json crosscheck;  // null until a real-kernel replay recorded its result
+};
+
+struct Trace {
+  TraceHeader header;
+  std::vector<TraceEvent> events;
+  TraceFooter footer;
+};
+
+// JSON Lines: one header line, one line per event, one footer line.
+void write_trace(std::ostream& out, const Trace& t);
+std::string trace_to_string(const Trace& t);
+// Parses a trace; on malformed input throws TraceError naming the line and the problem.
+Trace read_trace(std::istream& in);
+
+struct TraceError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace kpsim
