@@ -5,9 +5,11 @@
 namespace kpsim {
 
 const Scenario& lost_update_scenario();
+const Scenario& sockmap_multi_channels_scenario();
 
 const std::vector<const Scenario*>& all_scenarios() {
   static const std::vector<const Scenario*> all = {
+      &sockmap_multi_channels_scenario(),
       &lost_update_scenario(),
   };
   return all;

@@ -20,14 +20,15 @@ const char* sock_name(Sock s);
 
 enum class StepKind : uint8_t {
   send,           // send(sock, payload) — blocking, whole payload in one call
-  wait_fionread,  // poll ioctl(FIONREAD) every poll_us until >= min_bytes or timeout_us elapsed
+  wait_fionread,  // poll ioctl(FIONREAD) every poll_us until >= min_bytes or timeout_us elapsed,
+                  // then assert FIONREAD == min_bytes (the selftest's ASSERT_EQ(avail, expected))
   recv,           // recv(sock, len, flags): one call; MSG_DONTWAIT when dontwait
   recv_until,     // the report's loop: recv_timeout(len - got) until got == len or a call fails
 };
 
 struct Step {
-  StepKind kind;
-  Sock sock;
+  StepKind kind = StepKind::send;
+  Sock sock = Sock::c0;
   std::string payload;     // send: the bytes sent (content makes loss/reorder visible)
   uint32_t min_bytes = 0;  // wait_fionread
   uint32_t len = 0;        // recv, recv_until: buffer length / total wanted
@@ -47,5 +48,19 @@ struct Script {
   uint32_t redirect_slot = 1;  // bpf_sk_redirect_map(skb, &sock_map_rx, 1, BPF_F_INGRESS)
   std::vector<Step> steps;     // executed in order by the single test thread
 };
+
+// The selftest test_sockmap_multi_channels as a Script.
+//   test=selftest: one recv_timeout(p1, 11 bytes, MSG_DONTWAIT, 1 s) that must return all bytes
+//                  (the original test, 17e2ce02bf56);
+//   test=loop:     the report's fix: recv_timeout(IO_TIMEOUT_SEC) in a loop until all arrived;
+//   test=upstream: d9d7125e445d: recv exactly `expected`, then for UDP wait for FIONREAD to
+//                  report the rest and recv it.
+// c1_bytes go natively c1 -> p1, c0_bytes go c0 -> p0 and are redirected to p1.
+Script make_multi_channels_script(Proto proto, const std::string& test, uint32_t c1_bytes,
+                                  uint32_t c0_bytes);
+
+// The bytes a channel sends: distinct characters across both channels, so a lost, duplicated
+// or reordered byte is visible in what p1 receives. offset = bytes sent by earlier channels.
+std::string channel_payload(uint32_t offset, uint32_t bytes);
 
 }  // namespace kpsim::sockmap

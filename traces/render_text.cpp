@@ -30,7 +30,7 @@ std::string render_text(const Trace& t) {
   const auto lanes = trace_lanes(t);
   size_t w = 12;
   for (auto& l : lanes) w = std::max(w, l.size());
-  for (auto& e : t.events) w = std::max(w, std::min<size_t>(e.label.size(), 28));
+  for (auto& e : t.events) w = std::max(w, std::min<size_t>(e.label.size(), 34));
   w += 2;
 
   std::string out = fmt::format("scenario {}  {}\n", t.header.scenario, params_line(t));
