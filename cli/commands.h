@@ -17,5 +17,6 @@ Command add_list(CLI::App& app);
 Command add_explore(CLI::App& app);
 Command add_replay(CLI::App& app);
 Command add_render(CLI::App& app);
+Command add_docgen(CLI::App& app);
 
 }  // namespace kpsim::cli

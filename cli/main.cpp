@@ -17,12 +17,13 @@ int main(int argc, char** argv) {
       "  kpsim list                                   scenarios and their parameters\n"
       "  kpsim explore SCENARIO [--set k=v]...        search orderings for a violation\n"
       "  kpsim replay TRACE [--check]                 re-run a recorded trace\n"
-      "  kpsim render TRACE --format text|mermaid     draw a trace\n\n"
+      "  kpsim render TRACE --format text|mermaid     draw a trace\n"
+      "  kpsim docgen FILE.md [--check]               regenerate the traces drawn in docs\n\n"
       "Exit status: 0 no violation, 1 violation found (or check failed), 2 bad input.",
       "kpsim"};
   app.require_subcommand(1);
   std::map<CLI::App*, Runner> runners;
-  for (auto add : {add_list, add_explore, add_replay, add_render}) {
+  for (auto add : {add_list, add_explore, add_replay, add_render, add_docgen}) {
     auto [sub, run] = add(app);
     runners[sub] = std::move(run);
   }

@@ -1,0 +1,38 @@
+# The two commands a newcomer runs (README.md): `make demo` and `make check`.
+# Both install what is missing (scripts/setup, apt), configure and build, then run.
+# The CLI ends up at build/kpsim.
+
+PRESET ?= release
+JOBS ?= 2
+
+.PHONY: setup build demo check bench asan clean
+
+setup:
+	@bash scripts/setup
+
+build: setup
+	@test -f build/CMakeCache.txt || cmake --preset $(PRESET) >/dev/null
+	@cmake --build build -j$(JOBS)
+
+# The main job: find the seed-000 short read (UDP FIONREAD reports the first datagram only,
+# recv does not wait for the redirected one), shrink it and draw it. kpsim exits 1 when it
+# finds a violation, which is the expected result here.
+demo: build
+	@./build/kpsim explore sockmap-multi-channels --set proto=udp --seed 1 \
+	  --trace-out build/demo.trace.jsonl; rc=$$?; \
+	  if [ $$rc -eq 1 ]; then echo "demo: the flaky selftest's bad ordering was found (above)."; \
+	  else echo "demo: expected a violation, kpsim exited $$rc"; exit 1; fi
+
+check: build
+	@cd build && ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	@./build/kpsim_bench
+
+asan: setup
+	@test -f build-asan/CMakeCache.txt || cmake --preset asan-ubsan >/dev/null
+	@cmake --build build-asan -j$(JOBS)
+	@cd build-asan && ctest --output-on-failure -j$(JOBS)
+
+clean:
+	rm -rf build build-asan
