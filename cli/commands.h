@@ -18,5 +18,7 @@ Command add_explore(CLI::App& app);
 Command add_replay(CLI::App& app);
 Command add_render(CLI::App& app);
 Command add_docgen(CLI::App& app);
+Command add_kernel(CLI::App& app);
+Command add_crosscheck(CLI::App& app);
 
 }  // namespace kpsim::cli

@@ -18,12 +18,14 @@ int main(int argc, char** argv) {
       "  kpsim explore SCENARIO [--set k=v]...        search orderings for a violation\n"
       "  kpsim replay TRACE [--check]                 re-run a recorded trace\n"
       "  kpsim render TRACE --format text|mermaid     draw a trace\n"
-      "  kpsim docgen FILE.md [--check]               regenerate the traces drawn in docs\n\n"
+      "  kpsim docgen FILE.md [--check]               regenerate the traces drawn in docs\n"
+      "  kpsim kernel SCENARIO [--schedule S]         run it on this machine's kernel (root)\n"
+      "  kpsim crosscheck SCENARIO                    compare model and kernel outcomes\n\n"
       "Exit status: 0 no violation, 1 violation found (or check failed), 2 bad input.",
       "kpsim"};
   app.require_subcommand(1);
   std::map<CLI::App*, Runner> runners;
-  for (auto add : {add_list, add_explore, add_replay, add_render, add_docgen}) {
+  for (auto add : {add_list, add_explore, add_replay, add_render, add_docgen, add_kernel, add_crosscheck}) {
     auto [sub, run] = add(app);
     runners[sub] = std::move(run);
   }

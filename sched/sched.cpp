@@ -79,12 +79,23 @@ void Sched::PointAwaiter::await_suspend(std::coroutine_handle<> h) noexcept {
   Task& t = s.current();
   t.resume_at = h;
   t.next_label = label;
+  t.holds_cpu = t.cpu >= 0 && !to_user;
+}
+
+// Another task holding this task's CPU in the kernel excludes it (no preemption).
+bool Sched::may_run(const Task& t) const {
+  if (t.cpu < 0) return true;
+  for (auto& o : tasks_)
+    if (o.get() != &t && o->cpu == t.cpu && o->holds_cpu && o->state == TaskState::runnable)
+      return false;
+  return true;
 }
 
 void Sched::block_current(std::coroutine_handle<> h, std::string_view label, WaitQueue* wq,
                           bool interruptible, std::optional<uint64_t> timeout_ns) {
   Task& t = current();
   t.state = TaskState::blocked;
+  t.holds_cpu = false;
   t.resume_at = h;
   t.next_label = label;
   t.wake_reason = WakeReason::none;
@@ -248,6 +259,7 @@ void Sched::run_step(TaskId id, uint32_t pick, uint32_t of) {
   t.resume_at.resume();
   if (t.body.done()) {
     t.state = TaskState::done;
+    t.holds_cpu = false;
     if (auto ex = t.body.handle().promise().exception) {
       try {
         std::rethrow_exception(ex);
@@ -300,7 +312,7 @@ RunEnd Sched::run() {
       return finish({Outcome::step_limit, "", fmt::format("step limit {} reached", limits_.max_steps)});
     runnable_.clear();
     for (auto& t : tasks_)
-      if (t->state == TaskState::runnable) runnable_.push_back(t->id);
+      if (t->state == TaskState::runnable && may_run(*t)) runnable_.push_back(t->id);
     if (runnable_.empty()) {
       if (timers_.empty()) return finish({Outcome::deadlock, "", deadlock_message(tasks_)});
       if (auto end = advance_clock()) return finish(*end);

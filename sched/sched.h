@@ -77,11 +77,17 @@ class Sched {
   struct PointAwaiter {
     Sched& s;
     std::string_view label;
+    bool to_user = false;
     bool await_ready() const noexcept { return false; }
     void await_suspend(std::coroutine_handle<> h) noexcept;
     void await_resume() const noexcept {}
   };
-  PointAwaiter point(std::string_view label) { return {*this, label}; }
+  PointAwaiter point(std::string_view label) { return {*this, label, false}; }
+  // A point at a return to user space (between syscalls): on a non-preemptible kernel the
+  // only place where another task of the same CPU may take over from a running task.
+  PointAwaiter user_point(std::string_view label) { return {*this, label, true}; }
+  // Places a task on a CPU (see Task::cpu). By default every task has a CPU of its own.
+  void set_cpu(TaskId t, int cpu) { tasks_[t]->cpu = cpu; }
 
   // Blocks the current task; it resumes at `h` when made runnable again. Used by primitives.
   // timeout_ns: relative; nullopt sleeps until woken.
@@ -147,6 +153,7 @@ class Sched {
   std::optional<RunEnd> advance_clock();
   std::optional<RunEnd> check_invariants(const std::vector<std::pair<std::string, Invariant>>& set);
   void run_step(TaskId t, uint32_t pick, uint32_t of);
+  bool may_run(const Task& t) const;
   RunEnd finish(RunEnd end);
 
   Strategy& strategy_;

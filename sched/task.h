@@ -39,6 +39,11 @@ struct Task {
   // A daemon (an idle kworker) may stay blocked forever without the run counting as deadlocked.
   bool daemon = false;
   TaskState state = TaskState::runnable;
+  // CPU placement, for non-preemptible kernels (CONFIG_PREEMPT_NONE): a task that stopped at an
+  // in-kernel point keeps its CPU; another task of the same CPU runs only once it returns to
+  // user space, sleeps or ends. -1: a CPU of its own (no such constraint).
+  int cpu = -1;
+  bool holds_cpu = false;  // stopped at an in-kernel point on `cpu`
 
   Co<> body;                          // top frame; owns the whole chain of frames
   std::coroutine_handle<> resume_at;  // innermost suspended frame: where the next step starts

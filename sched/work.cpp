@@ -26,7 +26,8 @@ void Work::enqueue(Sched& s) {
   queued_ = true;
   if (!worker_spawned_) {
     worker_spawned_ = true;
-    s.spawn(worker_name_, TaskKind::kworker, worker_loop(s), /*daemon=*/true, fn_label_);
+    const TaskId id = s.spawn(worker_name_, TaskKind::kworker, worker_loop(s), /*daemon=*/true, fn_label_);
+    s.set_cpu(id, cpu_);
     return;
   }
   idle_.wake_up_all(s);

@@ -26,6 +26,8 @@ class Work {
   Work& operator=(const Work&) = delete;
 
   bool pending() const { return queued_ || delay_timer_armed_; }
+  // The CPU its kworker runs on (a per-CPU workqueue's worker); -1: a CPU of its own.
+  void set_cpu(int cpu) { cpu_ = cpu; }
   bool running() const { return running_; }
 
  private:
@@ -47,6 +49,7 @@ class Work {
   bool queued_ = false;
   bool running_ = false;
   bool worker_spawned_ = false;
+  int cpu_ = -1;
   WaitQueue idle_;      // the worker sleeps here when nothing is queued
   WaitQueue finished_;  // cancel_work_sync waits here for a running instance
 };
