@@ -1,0 +1,440 @@
+// Unit tests of the strategies (dfs, random, replay, pct) and of the choice-sequence shrinker.
+// The workload is synthetic: n tasks, task i takes steps[i] steps (steps[i] - 1 preemption
+// points), and each run is summarised by the TaskId that ran each step.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "scenarios/runner.h"
+#include "scenarios/scenario.h"
+#include "sched/sched.h"
+#include "sched/shrink.h"
+#include "sched/strategy_dfs.h"
+#include "sched/strategy_pct.h"
+#include "sched/strategy_random.h"
+#include "sched/strategy_replay.h"
+
+using namespace kpsim;
+
+namespace {
+
+using Schedule = std::vector<TaskId>;
+
+Co<> stepper(Sched& s, Schedule& log, TaskId id, uint32_t steps) {
+  for (uint32_t i = 0; i < steps; ++i) {
+    log.push_back(id);
+    if (i + 1 < steps) co_await s.point("step");
+  }
+}
+
+// One run (the caller has called begin_run). Returns the schedule.
+Schedule run_tasks(Strategy& st, const std::vector<uint32_t>& steps, RunEnd* end = nullptr) {
+  Schedule log;
+  {
+    Sched s(st);
+    for (size_t i = 0; i < steps.size(); ++i)
+      s.spawn("t" + std::to_string(i), TaskKind::syscall,
+              stepper(s, log, static_cast<TaskId>(i), steps[i]));
+    const RunEnd e = s.run();
+    if (end) *end = e;
+  }
+  st.end_run();
+  return log;
+}
+
+// All schedules a strategy produces until it says it is done (or `cap` runs).
+std::vector<Schedule> explore_all(Strategy& st, const std::vector<uint32_t>& steps,
+                                  size_t cap = 1000000) {
+  std::vector<Schedule> all;
+  while (all.size() < cap && st.begin_run()) all.push_back(run_tasks(st, steps));
+  return all;
+}
+
+uint64_t multinomial(const std::vector<uint32_t>& steps) {
+  // (sum)! / prod(k!), computed as a product of binomials to stay exact.
+  uint64_t total = 0, r = 1;
+  for (uint32_t k : steps) {
+    for (uint32_t i = 1; i <= k; ++i) r = r * (total + i) / i;
+    total += k;
+  }
+  return r;
+}
+
+// Independent oracle for preemption bounding: enumerate every interleaving and count those with
+// at most `bound` preemptions, a preemption being a switch away from a task that still has
+// steps left (exactly the rule the scheduler exposes as ChoiceContext::current).
+uint64_t count_bounded(const std::vector<uint32_t>& steps, uint32_t bound) {
+  std::vector<uint32_t> left = steps;
+  uint64_t count = 0;
+  std::function<void(int, uint32_t)> rec = [&](int prev, uint32_t pre) {
+    bool any = false;
+    for (size_t t = 0; t < left.size(); ++t) {
+      if (left[t] == 0) continue;
+      any = true;
+      const bool preempt = prev >= 0 && static_cast<size_t>(prev) != t && left[static_cast<size_t>(prev)] > 0;
+      const uint32_t p = pre + (preempt ? 1 : 0);
+      if (p > bound) continue;
+      --left[t];
+      rec(static_cast<int>(t), p);
+      ++left[t];
+    }
+    if (!any) ++count;
+  };
+  rec(-1, 0);
+  return count;
+}
+
+size_t distinct(const std::vector<Schedule>& all) {
+  return std::set<Schedule>(all.begin(), all.end()).size();
+}
+
+}  // namespace
+
+// ---- dfs -----------------------------------------------------------------------------------
+
+TEST_CASE("dfs: two tasks of a and b steps give exactly C(a+b, a) distinct schedules", "[dfs]") {
+  for (uint32_t a = 1; a <= 5; ++a)
+    for (uint32_t b = 1; b <= 4; ++b) {
+      CAPTURE(a, b);
+      DfsStrategy dfs;
+      const auto all = explore_all(dfs, {a, b});
+      CHECK(all.size() == multinomial({a, b}));
+      CHECK(distinct(all) == all.size());
+      CHECK(dfs.exhaustive());
+      for (auto& sch : all) CHECK(sch.size() == a + b);
+    }
+  CHECK(multinomial({3, 2}) == 10);  // the helper itself
+}
+
+TEST_CASE("dfs: three tasks give the multinomial count", "[dfs]") {
+  const std::vector<std::vector<uint32_t>> sets = {{1, 1, 1}, {2, 1, 1}, {2, 2, 2}, {3, 2, 1}, {1, 3, 2}};
+  for (auto& steps : sets) {
+    CAPTURE(steps);
+    DfsStrategy dfs;
+    const auto all = explore_all(dfs, steps);
+    CHECK(all.size() == multinomial(steps));
+    CHECK(distinct(all) == all.size());
+    CHECK(dfs.exhaustive());
+  }
+  CHECK(multinomial({2, 2, 2}) == 90);
+}
+
+TEST_CASE("dfs: one task has exactly one schedule and no choice points", "[dfs]") {
+  DfsStrategy dfs;
+  REQUIRE(dfs.begin_run());
+  RunEnd end;
+  const auto sch = run_tasks(dfs, {4}, &end);
+  CHECK(end.outcome == Outcome::done);
+  CHECK(sch == Schedule{0, 0, 0, 0});
+  CHECK_FALSE(dfs.begin_run());
+  CHECK(dfs.exhaustive());
+}
+
+TEST_CASE("dfs with preemption bound 0: each task runs to completion once started", "[dfs]") {
+  // The first pick is free (no previous task); after that only switches at task ends are free.
+  // Two tasks: AAA..BB and BB..AAA; three tasks: the 3! orders.
+  for (uint32_t a = 1; a <= 4; ++a)
+    for (uint32_t b = 1; b <= 4; ++b) {
+      CAPTURE(a, b);
+      DfsStrategy dfs(0);
+      const auto all = explore_all(dfs, {a, b});
+      CHECK(all.size() == 2);
+      Schedule ab(a, 0), ba(b, 1);
+      ab.insert(ab.end(), b, 1);
+      ba.insert(ba.end(), a, 0);
+      CHECK(std::set<Schedule>(all.begin(), all.end()) == std::set<Schedule>{ab, ba});
+    }
+  DfsStrategy dfs3(0);
+  CHECK(explore_all(dfs3, {2, 3, 2}).size() == 6);
+}
+
+TEST_CASE("dfs with preemption bound 1: a + b schedules for two tasks", "[dfs]") {
+  // 2 with no preemption, plus: preempt A after i in 1..a-1 steps and let B finish (a - 1),
+  // and symmetrically (b - 1). Any second switch back before B ends is a second preemption.
+  for (uint32_t a = 1; a <= 5; ++a)
+    for (uint32_t b = 1; b <= 5; ++b) {
+      CAPTURE(a, b);
+      DfsStrategy dfs(1);
+      const auto all = explore_all(dfs, {a, b});
+      CHECK(all.size() == a + b);
+      CHECK(all.size() == count_bounded({a, b}, 1));
+      CHECK(distinct(all) == all.size());
+      CHECK(dfs.exhaustive());
+    }
+}
+
+TEST_CASE("dfs with a preemption bound matches a brute-force count for three tasks", "[dfs]") {
+  const std::vector<std::vector<uint32_t>> sets = {{2, 2, 2}, {3, 1, 2}, {1, 1, 1}, {3, 3, 1}};
+  for (auto& steps : sets)
+    for (uint32_t bound = 0; bound <= 3; ++bound) {
+      CAPTURE(steps, bound);
+      DfsStrategy dfs(bound);
+      const auto all = explore_all(dfs, steps);
+      CHECK(all.size() == count_bounded(steps, bound));
+      CHECK(distinct(all) == all.size());
+    }
+  CHECK(count_bounded({2, 2}, 0) == 2);  // the oracle agrees with the closed forms
+  CHECK(count_bounded({3, 4}, 1) == 7);
+  CHECK(count_bounded({3, 4}, 99) == multinomial({3, 4}));
+}
+
+TEST_CASE("dfs enumerates model choices too", "[dfs]") {
+  DfsStrategy dfs;
+  std::vector<std::pair<size_t, size_t>> seen;
+  while (dfs.begin_run()) {
+    Sched s(dfs);
+    std::pair<size_t, size_t> got;
+    s.spawn("m", TaskKind::syscall, [](Sched& sc, std::pair<size_t, size_t>& g) -> Co<> {
+      g.first = sc.choose(3, ChoiceKind::model, "x");
+      co_await sc.point("between");
+      g.second = sc.choose(2, ChoiceKind::model, "y");
+    }(s, got));
+    REQUIRE(s.run().outcome == Outcome::done);
+    dfs.end_run();
+    seen.push_back(got);
+  }
+  CHECK(seen.size() == 6);
+  CHECK(std::set<std::pair<size_t, size_t>>(seen.begin(), seen.end()).size() == 6);
+}
+
+// ---- random --------------------------------------------------------------------------------
+
+TEST_CASE("random: the same seed gives the same schedules, another seed different ones",
+          "[random]") {
+  const std::vector<uint32_t> steps = {4, 3, 3};
+  RandomStrategy r1(42), r2(42), r3(43);
+  const auto a = explore_all(r1, steps, 20);
+  const auto b = explore_all(r2, steps, 20);
+  const auto c = explore_all(r3, steps, 20);
+  CHECK(a == b);
+  CHECK(a != c);
+  CHECK(distinct(a) > 1);  // it does vary between runs of one exploration
+}
+
+// ---- replay --------------------------------------------------------------------------------
+
+TEST_CASE("replay strict: the recorded sequence reproduces the run with no divergence",
+          "[replay]") {
+  RandomStrategy rnd(7);
+  rnd.begin_run();
+  ChoiceSeq recorded;
+  Schedule want;
+  {
+    Schedule log;
+    Sched s(rnd);
+    for (TaskId i = 0; i < 3; ++i) s.spawn("t", TaskKind::syscall, stepper(s, log, i, 3));
+    REQUIRE(s.run().outcome == Outcome::done);
+    recorded = s.choices();
+    want = log;
+  }
+  ReplayStrategy rs(recorded, true);
+  REQUIRE(rs.begin_run());
+  CHECK(run_tasks(rs, {3, 3, 3}) == want);
+  CHECK(rs.divergence().empty());
+  CHECK_FALSE(rs.begin_run());  // one run only
+}
+
+TEST_CASE("replay strict reports divergence; lenient never does", "[replay]") {
+  // Two tasks of two steps: a run has 2 or 3 schedule choices (until one task is alone).
+  struct Case {
+    const char* what;
+    ChoiceSeq seq;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"too short", {0}, "ended at choice 1"},
+      {"empty", {}, "ended at choice 0"},
+      {"out of range", {0, 5, 0}, "choice 1 is 5 but only 2 options"},
+      {"too long", {0, 0, 0, 1, 1}, "run ended after"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.what);
+    ReplayStrategy strict(c.seq, true);
+    strict.begin_run();
+    RunEnd end;
+    run_tasks(strict, {2, 2}, &end);
+    CHECK(end.outcome == Outcome::done);
+    CHECK_THAT(strict.divergence(), Catch::Contains(c.message));
+
+    ReplayStrategy lenient(c.seq, false);
+    lenient.begin_run();
+    run_tasks(lenient, {2, 2}, &end);
+    CHECK(end.outcome == Outcome::done);
+    CHECK(lenient.divergence().empty());
+  }
+}
+
+TEST_CASE("replay lenient: out-of-range answers wrap modulo n, a missing tail answers 0",
+          "[replay]") {
+  ReplayStrategy lenient({5}, false);  // 5 % 2 = 1: t1 first
+  lenient.begin_run();
+  CHECK(run_tasks(lenient, {2, 2}) == Schedule{1, 0, 0, 1});
+}
+
+// ---- pct -----------------------------------------------------------------------------------
+
+namespace {
+// The planted depth-2 bug: A runs kA steps publishing its progress; B runs one step and fails
+// iff it runs exactly between A's step kBug and A's step kBug+1. Two ordering constraints
+// (A_kBug before B_1, B_1 before A_kBug+1): PCT depth 2 finds it with probability at least
+// 1/(n k^(d-1)) = 1/(2 * 9) per run (A must hold the higher priority, and the single change
+// point must fall on step kBug).
+constexpr uint32_t kA = 8, kBug = 5, kTotalSteps = kA + 1;
+
+bool pct_run_finds(Strategy& st) {
+  uint32_t progress = 0;
+  RunEnd end;
+  {
+    Sched s(st);
+    s.spawn("A", TaskKind::syscall, [](Sched& sc, uint32_t& p) -> Co<> {
+      for (uint32_t i = 1; i <= kA; ++i) {
+        p = i;
+        if (i < kA) co_await sc.point("A step");
+      }
+    }(s, progress));
+    s.spawn("B", TaskKind::syscall, [](Sched& sc, uint32_t& p) -> Co<> {
+      if (p == kBug) sc.fail("planted", "B ran between A5 and A6");
+      co_return;
+    }(s, progress));
+    end = s.run();
+  }
+  st.end_run();
+  return end.outcome == Outcome::violation;
+}
+}  // namespace
+
+TEST_CASE("pct depth 2 finds a planted depth-2 bug within 10x its expected runs", "[pct]") {
+  const uint64_t expected_runs = 2 * kTotalSteps;  // n * k^(d-1)
+  const uint64_t budget = 10 * expected_runs;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    CAPTURE(seed);
+    PctStrategy pct(seed, 2, kTotalSteps);
+    uint64_t found_at = 0;
+    for (uint64_t run = 1; run <= budget && !found_at; ++run) {
+      REQUIRE(pct.begin_run());
+      if (pct_run_finds(pct)) found_at = run;
+    }
+    CHECK(found_at != 0);
+  }
+}
+
+TEST_CASE("pct depth 2 hits the planted bug at least at the guaranteed rate", "[pct]") {
+  PctStrategy pct(2026, 2, kTotalSteps);
+  const int runs = 3000;
+  int found = 0;
+  for (int i = 0; i < runs; ++i) {
+    pct.begin_run();
+    if (pct_run_finds(pct)) ++found;
+  }
+  const double bound = 1.0 / (2.0 * kTotalSteps);
+  // Mean 3000/18 = 167 with sd ~12.5; 0.75 of the bound is ~4 sd below.
+  CHECK(static_cast<double>(found) / runs >= 0.75 * bound);
+}
+
+TEST_CASE("pct depth 1 (no priority change) never finds the depth-2 bug (control)", "[pct]") {
+  // Without a change point the higher-priority task runs to completion: B never lands between
+  // two steps of A. This shows the bug really needs the priority change.
+  PctStrategy pct(1, 1, kTotalSteps);
+  for (int i = 0; i < 200; ++i) {
+    pct.begin_run();
+    CHECK_FALSE(pct_run_finds(pct));
+  }
+}
+
+TEST_CASE("pct: the same seed gives the same schedules", "[pct]") {
+  PctStrategy p1(9, 3, 10), p2(9, 3, 10);
+  CHECK(explore_all(p1, {3, 3, 2}, 30) == explore_all(p2, {3, 3, 2}, 30));
+}
+
+// ---- shrink --------------------------------------------------------------------------------
+
+namespace {
+// "Fails" when some value is >= 3; reports the sequence it consumed as the candidate itself.
+std::optional<ChoiceSeq> has_big(const ChoiceSeq& c) {
+  if (std::any_of(c.begin(), c.end(), [](uint32_t v) { return v >= 3; })) return c;
+  return std::nullopt;
+}
+}  // namespace
+
+TEST_CASE("shrink_choices: the result still fails and is no longer than the input",
+          "[shrink]") {
+  const ChoiceSeq input = {1, 5, 2, 7, 0, 4};
+  size_t calls = 0;
+  StillFails still = [&](const ChoiceSeq& c) {
+    ++calls;
+    return has_big(c);
+  };
+  const ShrinkResult r = shrink_choices(input, still);
+  CHECK(has_big(r.choices));
+  CHECK(r.choices.size() <= input.size());
+  CHECK(r.choices == ChoiceSeq{3});  // the minimal failing sequence for this predicate
+  CHECK(r.attempts == calls);
+  CHECK(r.accepted > 0);
+}
+
+TEST_CASE("shrink_choices keeps only what still_fails returned, never a raw candidate",
+          "[shrink]") {
+  // still_fails reports a consumed sequence that differs from the candidate (like a lenient
+  // replay that wraps values and fills a missing tail with 0); the shrinker must keep that.
+  auto consumed = [](const ChoiceSeq& c) {
+    ChoiceSeq r;
+    for (uint32_t v : c) r.push_back(v % 4);
+    while (r.size() < 3) r.push_back(0);
+    return r;
+  };
+  StillFails still = [&](const ChoiceSeq& c) -> std::optional<ChoiceSeq> {
+    ChoiceSeq r = consumed(c);
+    if (std::count(r.begin(), r.end(), 3u) >= 2) return r;
+    return std::nullopt;
+  };
+  // The raw candidate {7, 7} fails (it consumes {3, 3, 0}); keeping it instead of what was
+  // consumed would leave a sequence no run ever took.
+  const ChoiceSeq input = {7, 7, 1};
+  REQUIRE(still(input));
+  const ShrinkResult r = shrink_choices(input, still);
+  CHECK(still(r.choices));
+  CHECK(consumed(r.choices) == r.choices);  // a sequence that a run actually consumed
+  CHECK(r.choices == ChoiceSeq{3, 3, 0});
+  CHECK(r.choices.size() <= input.size());
+}
+
+TEST_CASE("shrink_choices with no budget returns the input unchanged", "[shrink]") {
+  const ChoiceSeq input = {4, 4};
+  const ShrinkResult r = shrink_choices(input, has_big, 0);
+  CHECK(r.choices == input);
+  CHECK(r.attempts == 0);
+}
+
+TEST_CASE("shrink_choices on a real lost-update violation stays a violation", "[shrink]") {
+  const Scenario* sc = find_scenario("lost-update");
+  REQUIRE(sc != nullptr);
+  const Params p = resolve_params(*sc, std::vector<std::string>{"tasks=3", "incs=2"});
+  RunOptions o;
+  // Find a violating schedule with a fixed random seed.
+  RandomStrategy rnd(1);
+  std::optional<RunResult> bad;
+  for (int i = 0; i < 200 && !bad; ++i) {
+    rnd.begin_run();
+    RunResult r = run_once(*sc, p, rnd, o);
+    if (is_finding(r.end)) bad = r;
+  }
+  REQUIRE(bad);
+  const std::string key = finding_key(bad->end);
+  StillFails still = [&](const ChoiceSeq& c) -> std::optional<ChoiceSeq> {
+    auto r = rerun_if_same(*sc, p, c, key, o);
+    if (!r) return std::nullopt;
+    return r->choices;
+  };
+  const ShrinkResult sr = shrink_choices(bad->choices, still);
+  CHECK(sr.choices.size() <= bad->choices.size());
+  auto again = rerun_if_same(*sc, p, sr.choices, key, o);
+  REQUIRE(again);
+  CHECK(again->end.property == "no-lost-update");
+  CHECK(again->choices == sr.choices);
+}

@@ -1,0 +1,250 @@
+// Unit tests of the trace format (JSON Lines reading and writing) and the two renderers.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "scenarios/runner.h"
+#include "scenarios/scenario.h"
+#include "sched/strategy_random.h"
+#include "traces/render.h"
+#include "traces/trace.h"
+
+using namespace kpsim;
+
+namespace {
+
+// A trace using every field, including optional ones, non-ASCII text and JSON-special characters.
+Trace sample_trace() {
+  Trace t;
+  t.header.scenario = "sockmap-demo";
+  t.header.params = nlohmann::ordered_json::object();
+  t.header.params["proto"] = "udp";
+  t.header.params["n"] = 3;
+  t.header.strategy = "random";
+  t.header.seed = 18446744073709551615ull;  // full uint64 range survives
+  t.header.choices = {0, 2, 1, 1};
+  t.header.hz = 1000;
+  TraceEvent e1;
+  e1.step = 1;
+  e1.task = "p1:send";
+  e1.kind = "syscall";
+  e1.label = "udp_bpf_sendmsg";
+  e1.pick = 1;
+  e1.of = 2;
+  e1.changes = {{"p1.ingress_msg", "+8 bytes, msg_tot_len 2→10"}, {"q\"x", "tab\there"}};
+  e1.wakes = {"kworker/0:p1"};
+  TraceEvent e2;
+  e2.step = 2;
+  e2.t_ns = 4000000;
+  e2.task = "kworker/0:p1";
+  e2.kind = "kworker";
+  e2.label = "sk_psock_backlog";
+  TraceEvent e3;
+  e3.step = 3;
+  e3.t_ns = 4000000;
+  e3.task = "timer";
+  e3.kind = "timer";
+  e3.label = "delayed_work_timer_fn";
+  t.events = {e1, e2, e3};
+  t.footer.outcome = "violation";
+  t.footer.property = "no-lost-update";
+  t.footer.message = "counter is 1, expected 2";
+  t.footer.steps = 3;
+  t.footer.t_ns = 4000000;
+  t.footer.metrics["counter"] = 1;
+  t.footer.crosscheck = nlohmann::ordered_json::object();
+  t.footer.crosscheck["kernel"] = "6.8";
+  return t;
+}
+
+Trace parse(const std::string& text) {
+  std::istringstream in(text);
+  return read_trace(in);
+}
+
+// The message read_trace throws for `text`, or "" if it did not throw TraceError.
+std::string error_of(const std::string& text) {
+  try {
+    parse(text);
+  } catch (const TraceError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const std::string kHeader =
+    R"({"type":"header","format":1,"scenario":"s","params":{},"strategy":"dfs","seed":0,"hz":250,"choices":[]})";
+const std::string kStep =
+    R"({"type":"step","step":1,"t_ns":0,"task":"A","kind":"syscall","label":"x"})";
+const std::string kFooter = R"({"type":"footer","outcome":"done","steps":1,"t_ns":0})";
+
+}  // namespace
+
+TEST_CASE("write_trace / read_trace round trip is byte-identical", "[trace]") {
+  const std::string first = trace_to_string(sample_trace());
+  const Trace back = parse(first);
+  CHECK(trace_to_string(back) == first);
+  // And the fields really came back (not just a stable re-serialisation of nothing).
+  CHECK(back.header.seed == 18446744073709551615ull);
+  CHECK(back.header.choices == std::vector<uint32_t>{0, 2, 1, 1});
+  REQUIRE(back.events.size() == 3);
+  CHECK(back.events[0].pick == 1);
+  CHECK(back.events[0].of == 2);
+  CHECK(back.events[0].changes.at(0).change == "+8 bytes, msg_tot_len 2→10");
+  CHECK(back.events[0].wakes == std::vector<std::string>{"kworker/0:p1"});
+  CHECK(back.events[1].of == 0);
+  CHECK(back.footer.property == "no-lost-update");
+  CHECK(back.footer.crosscheck["kernel"] == "6.8");
+}
+
+TEST_CASE("write_trace: one header line, one line per step, one footer line", "[trace]") {
+  const std::string text = trace_to_string(sample_trace());
+  CHECK(std::count(text.begin(), text.end(), '\n') == 5);
+  CHECK(text.rfind(R"({"type":"header","format":1,)", 0) == 0);
+}
+
+TEST_CASE("a trace recorded from a real run round-trips byte for byte", "[trace]") {
+  const Scenario* sc = find_scenario("lost-update");
+  REQUIRE(sc != nullptr);
+  const Params p = resolve_params(*sc, std::vector<std::string>{"tasks=3", "incs=2"});
+  RandomStrategy rnd(5);
+  rnd.begin_run();
+  RunOptions o;
+  o.trace = true;
+  const RunResult r = run_once(*sc, p, rnd, o);
+  REQUIRE(r.trace);
+  const std::string text = trace_to_string(*r.trace);
+  CHECK(trace_to_string(parse(text)) == text);
+}
+
+TEST_CASE("read_trace accepts blank lines", "[trace]") {
+  const Trace t = parse(kHeader + "\n\n" + kStep + "\n\n" + kFooter + "\n\n");
+  CHECK(t.events.size() == 1);
+}
+
+TEST_CASE("read_trace rejects malformed input with a TraceError naming the line", "[trace]") {
+  using Catch::Contains;
+  SECTION("empty file") { CHECK_THAT(error_of(""), Contains("empty")); }
+  SECTION("only blank lines") { CHECK_THAT(error_of("\n\n"), Contains("empty")); }
+  SECTION("bad JSON") {
+    CHECK_THAT(error_of(kHeader + "\n{not json\n" + kFooter + "\n"),
+               Contains("line 2") && Contains("not valid JSON"));
+  }
+  SECTION("a JSON value that is not an object") {
+    CHECK_THAT(error_of(kHeader + "\n[1,2]\n" + kFooter + "\n"),
+               Contains("line 2") && Contains("not a JSON object"));
+  }
+  SECTION("missing header") {
+    CHECK_THAT(error_of(kStep + "\n" + kFooter + "\n"),
+               Contains("line 1") && Contains("must be the header"));
+  }
+  SECTION("missing footer") {
+    CHECK_THAT(error_of(kHeader + "\n" + kStep + "\n"), Contains("no footer"));
+  }
+  SECTION("wrong format version") {
+    std::string h = kHeader;
+    h.replace(h.find("\"format\":1"), 10, "\"format\":2");
+    CHECK_THAT(error_of(h + "\n" + kFooter + "\n"),
+               Contains("line 1") && Contains("unsupported trace format version"));
+  }
+  SECTION("bad field type in a step") {
+    const std::string bad =
+        R"({"type":"step","step":"one","t_ns":0,"task":"A","kind":"syscall","label":"x"})";
+    CHECK_THAT(error_of(kHeader + "\n" + kStep + "\n" + bad + "\n" + kFooter + "\n"),
+               Contains("line 3") && Contains("'step'") && Contains("wrong type"));
+  }
+  SECTION("bad field type in the header") {
+    std::string h = kHeader;
+    h.replace(h.find("\"choices\":[]"), 12, "\"choices\":\"0,1\"");
+    CHECK_THAT(error_of(h + "\n" + kFooter + "\n"),
+               Contains("line 1") && Contains("'choices'") && Contains("wrong type"));
+  }
+  SECTION("missing field") {
+    const std::string bad = R"({"type":"step","step":2,"t_ns":0,"kind":"syscall","label":"x"})";
+    CHECK_THAT(error_of(kHeader + "\n" + bad + "\n" + kFooter + "\n"),
+               Contains("line 2") && Contains("missing field 'task'"));
+  }
+  SECTION("bad pick") {
+    const std::string bad =
+        R"({"type":"step","step":1,"t_ns":0,"task":"A","kind":"syscall","label":"x","pick":[2,2]})";
+    CHECK_THAT(error_of(kHeader + "\n" + bad + "\n" + kFooter + "\n"),
+               Contains("line 2") && Contains("'pick'"));
+  }
+  SECTION("unknown line type") {
+    CHECK_THAT(error_of(kHeader + "\n{\"type\":\"bogus\"}\n" + kFooter + "\n"),
+               Contains("line 2") && Contains("unknown line type 'bogus'"));
+  }
+  SECTION("content after the footer") {
+    CHECK_THAT(error_of(kHeader + "\n" + kStep + "\n" + kFooter + "\n" + kStep + "\n"),
+               Contains("line 4") && Contains("after the footer"));
+  }
+  SECTION("a well-formed trace does not throw (control)") {
+    CHECK(error_of(kHeader + "\n" + kStep + "\n" + kFooter + "\n").empty());
+  }
+}
+
+// ---- renderers ----------------------------------------------------------------------------
+
+namespace {
+size_t count_of(const std::string& hay, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = hay.find(needle); at != std::string::npos; at = hay.find(needle, at + 1)) ++n;
+  return n;
+}
+std::vector<std::string> lines_of(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("render_text draws one column per task and lists the changes", "[render]") {
+  const Trace t = sample_trace();
+  const std::string out = render_text(t);
+  const auto lines = lines_of(out);
+  // The column header: "step t_ms |" then one "| name" column per task, each once.
+  auto head = std::find_if(lines.begin(), lines.end(),
+                           [](const std::string& l) { return l.find("step") != std::string::npos && l.find("t_ms") != std::string::npos; });
+  REQUIRE(head != lines.end());
+  CHECK(count_of(*head, "|") == 4);  // 3 tasks: p1:send, kworker/0:p1, timer
+  for (const char* task : {"p1:send", "kworker/0:p1", "timer"}) CHECK(count_of(*head, task) == 1);
+  CHECK(head->find("p1:send") < head->find("kworker/0:p1"));  // lanes in order of appearance
+
+  // Each step row puts its label in its own task's column: same offset as the lane title.
+  auto row_of = [&](const std::string& label) {
+    return *std::find_if(lines.begin(), lines.end(),
+                         [&](const std::string& l) { return l.find(label) != std::string::npos; });
+  };
+  CHECK(row_of("udp_bpf_sendmsg").find("udp_bpf_sendmsg") == head->find("p1:send"));
+  CHECK(row_of("sk_psock_backlog").find("sk_psock_backlog") == head->find("kworker/0:p1"));
+  CHECK(row_of("udp_bpf_sendmsg").find('*') != std::string::npos);  // picked by a choice
+
+  CHECK_THAT(out, Catch::Contains("p1.ingress_msg: +8 bytes, msg_tot_len 2→10"));
+  CHECK_THAT(out, Catch::Contains("wakes kworker/0:p1"));
+  CHECK_THAT(out, Catch::Contains("outcome violation"));
+  CHECK_THAT(out, Catch::Contains("no-lost-update"));
+}
+
+TEST_CASE("render_mermaid is a sequenceDiagram with one participant per task", "[render]") {
+  const std::string out = render_mermaid(sample_trace());
+  CHECK(out.rfind("sequenceDiagram\n", 0) == 0);
+  CHECK(count_of(out, "participant ") == 3);
+  CHECK_THAT(out, Catch::Contains("participant T0 as p1:send"));
+  CHECK_THAT(out, Catch::Contains("participant T1 as kworker/0:p1"));
+  CHECK_THAT(out, Catch::Contains("participant T2 as timer"));
+  CHECK_THAT(out, Catch::Contains("T0-->>T1: wake"));
+  CHECK_THAT(out, Catch::Contains("msg_tot_len 2→10"));
+  CHECK_THAT(out, Catch::Contains("outcome violation"));
+}
+
+TEST_CASE("render_mermaid escapes ';' and '#' that would break the diagram", "[render]") {
+  Trace t = sample_trace();
+  t.events[1].label = "a;b #1";
+  const std::string out = render_mermaid(t);
+  CHECK_THAT(out, Catch::Contains("a,b #35;1"));
+  CHECK_THAT(out, !Catch::Contains("a;b"));
+}
