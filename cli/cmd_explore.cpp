@@ -90,6 +90,13 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
     j["exhaustive"] = r.exhaustive;
     j["outcomes"] = r.outcomes;
     j["elapsed_ms"] = elapsed_ms;
+    // The scenario's measurements: of the (shrunk) violating run if there is one, else of the
+    // first schedule. Boolean verdicts (e.g. "stalled") are repeated at the top level.
+    const auto& metrics = r.first_violation ? r.first_violation->metrics : r.first_metrics;
+    j["metrics"] = metrics;
+    if (metrics.is_object())
+      for (auto& [k, v] : metrics.items())
+        if (v.is_boolean()) j[k] = v;
     if (r.first_violation) {
       const auto& f = *r.first_violation;
       j["first_violation"] = {{"schedule", r.first_violation_schedule},

@@ -58,6 +58,7 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
   while (res.schedules < o.budget && strategy.begin_run()) {
     RunResult r = run_once(sc, p, strategy, quiet);
     ++res.schedules;
+    if (res.schedules == 1) res.first_metrics = r.metrics;
     ++res.outcomes[std::string(to_string(r.end.outcome))];
     if (is_finding(r.end)) {
       ++res.violations;

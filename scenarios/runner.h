@@ -56,6 +56,7 @@ struct ExploreResult {
   std::map<std::string, uint64_t> outcomes;  // outcome name -> runs
   uint64_t first_violation_schedule = 0;     // 1-based, 0 if none
   ChoiceSeq first_choices;                   // as found, before shrinking
+  nlohmann::ordered_json first_metrics;      // metrics of the first schedule run
   std::optional<RunResult> first_violation;  // shrunk and re-run with a trace
   size_t shrink_attempts = 0;
 };

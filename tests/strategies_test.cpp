@@ -184,17 +184,21 @@ TEST_CASE("dfs with a preemption bound matches a brute-force count for three tas
   CHECK(count_bounded({3, 4}, 99) == multinomial({3, 4}));
 }
 
+namespace {
+Co<> two_model_choices(Sched& s, std::pair<size_t, size_t>& got) {
+  got.first = s.choose(3, ChoiceKind::model, "x");
+  co_await s.point("between");
+  got.second = s.choose(2, ChoiceKind::model, "y");
+}
+}  // namespace
+
 TEST_CASE("dfs enumerates model choices too", "[dfs]") {
   DfsStrategy dfs;
   std::vector<std::pair<size_t, size_t>> seen;
   while (dfs.begin_run()) {
     Sched s(dfs);
     std::pair<size_t, size_t> got;
-    s.spawn("m", TaskKind::syscall, [](Sched& sc, std::pair<size_t, size_t>& g) -> Co<> {
-      g.first = sc.choose(3, ChoiceKind::model, "x");
-      co_await sc.point("between");
-      g.second = sc.choose(2, ChoiceKind::model, "y");
-    }(s, got));
+    s.spawn("m", TaskKind::syscall, two_model_choices(s, got));
     REQUIRE(s.run().outcome == Outcome::done);
     dfs.end_run();
     seen.push_back(got);
@@ -287,21 +291,25 @@ namespace {
 // point must fall on step kBug).
 constexpr uint32_t kA = 8, kBug = 5, kTotalSteps = kA + 1;
 
+Co<> pct_a(Sched& s, uint32_t& progress) {
+  for (uint32_t i = 1; i <= kA; ++i) {
+    progress = i;
+    if (i < kA) co_await s.point("A step");
+  }
+}
+
+Co<> pct_b(Sched& s, const uint32_t& progress) {
+  if (progress == kBug) s.fail("planted", "B ran between A5 and A6");
+  co_return;
+}
+
 bool pct_run_finds(Strategy& st) {
   uint32_t progress = 0;
   RunEnd end;
   {
     Sched s(st);
-    s.spawn("A", TaskKind::syscall, [](Sched& sc, uint32_t& p) -> Co<> {
-      for (uint32_t i = 1; i <= kA; ++i) {
-        p = i;
-        if (i < kA) co_await sc.point("A step");
-      }
-    }(s, progress));
-    s.spawn("B", TaskKind::syscall, [](Sched& sc, uint32_t& p) -> Co<> {
-      if (p == kBug) sc.fail("planted", "B ran between A5 and A6");
-      co_return;
-    }(s, progress));
+    s.spawn("A", TaskKind::syscall, pct_a(s, progress));
+    s.spawn("B", TaskKind::syscall, pct_b(s, progress));
     end = s.run();
   }
   st.end_run();

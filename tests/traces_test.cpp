@@ -248,3 +248,19 @@ TEST_CASE("render_mermaid escapes ';' and '#' that would break the diagram", "[r
   CHECK_THAT(out, Catch::Contains("a,b #35;1"));
   CHECK_THAT(out, !Catch::Contains("a;b"));
 }
+
+TEST_CASE("read_trace rejects a negative number where a count is expected") {
+  const std::string header =
+      R"({"type":"header","format":1,"scenario":"lost-update","params":{},"strategy":"dfs","seed":0,"hz":250,"choices":[0]})";
+  for (const std::string footer :
+       {R"({"type":"footer","outcome":"done","steps":-1,"t_ns":0})"}) {
+    std::istringstream in(header + "\n" + footer + "\n");
+    CHECK_THROWS_WITH(kpsim::read_trace(in), Catch::Contains("non-negative"));
+  }
+  std::istringstream neg_choice(
+      R"({"type":"header","format":1,"scenario":"lost-update","params":{},"strategy":"dfs","seed":0,"hz":250,"choices":[-1]})"
+      "\n"
+      R"({"type":"footer","outcome":"done","steps":1,"t_ns":0})"
+      "\n");
+  CHECK_THROWS_WITH(kpsim::read_trace(neg_choice), Catch::Contains("non-negative"));
+}

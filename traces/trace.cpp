@@ -4,6 +4,7 @@
 #include <istream>
 #include <ostream>
 #include <sstream>
+#include <type_traits>
 
 namespace kpsim {
 
@@ -72,9 +73,27 @@ namespace {
 }
 
 template <class T>
+struct is_unsigned_vector : std::false_type {};
+template <class U>
+struct is_unsigned_vector<std::vector<U>> : std::is_unsigned<U> {};
+
+// The JSON library converts -1 to a huge unsigned value; a trace must not get that far.
+template <class T>
+bool wrong_sign(const ojson& v) {
+  if constexpr (std::is_unsigned_v<T>) return v.is_number() && !v.is_number_unsigned();
+  if constexpr (is_unsigned_vector<T>::value) {
+    if (!v.is_array()) return false;
+    for (auto& x : v)
+      if (x.is_number() && !x.is_number_unsigned()) return true;
+  }
+  return false;
+}
+
+template <class T>
 T field(const ojson& j, const char* key, size_t line) {
   auto it = j.find(key);
   if (it == j.end()) bad(line, std::string("missing field '") + key + "'");
+  if (wrong_sign<T>(*it)) bad(line, std::string("field '") + key + "' must be a non-negative integer");
   try {
     return it->get<T>();
   } catch (const nlohmann::json::exception&) {

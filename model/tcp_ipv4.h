@@ -1,0 +1,41 @@
+// A loopback TCP connection's wire and its NET_RX softirq (kernel 6.12): tcp_transmit_skb →
+// ip_queue_xmit → loopback_xmit (skb_orphan, netif_rx) → net_rx_action → tcp_v4_rcv on the
+// receiver (tcp_rcv_established → tcp_data_queue; the reader drains at once, so
+// tcp_cleanup_rbuf ACKs every pushed segment immediately) → the ACK back through loopback →
+// tcp_v4_rcv on the sender: sk_add_backlog if the socket is owned by a process, else
+// tcp_v4_do_rcv → tcp_rcv_established (net/ipv4/tcp_ipv4.c, drivers/net/loopback.c).
+//
+// The receiver is reduced to rcv_nxt: it never closes its window. Segments are delivered in
+// the order sent, each exactly once; the receiver checks that on sequence numbers.
+#pragma once
+
+#include <deque>
+#include <functional>
+
+#include "model/tcp_sock.h"
+
+namespace kpsim::txpath {
+
+struct tcp_segment {
+  uint64_t seq = 0, end_seq = 0;  // seq == end_seq: a zero-window probe (old sequence number)
+  bool psh = false;
+};
+
+struct loopback {
+  std::deque<tcp_segment> wire;  // netif_rx's backlog queue: transmitted, not yet received
+  WaitQueue napi;                // the NET_RX softirq task waits here until raised
+  uint64_t rcv_nxt = 0;          // the receiver's next expected byte
+  uint64_t rcv_wnd = 1114112;    // what the receiver advertises
+  bool sender_done = false;      // the sending process has no more syscalls to make
+  // Called for every in-order data segment the receiver accepts (the checkers' hook).
+  std::function<void(Sched&, const tcp_segment&)> on_receive;
+};
+
+// The sender's half of tcp_transmit_skb: the segment goes on the wire and NET_RX is raised.
+void loopback_xmit(Sched& s, loopback& lo, const tcp_segment& seg);
+
+// The NET_RX softirq: delivers what is on the wire, ACKs it back to the sender. Finishes once
+// the sender is done and everything it queued is acknowledged.
+Co<> net_rx_action(Sched& s, loopback& lo, tcp_sock& tp);
+
+}  // namespace kpsim::txpath
