@@ -1,10 +1,9 @@
 // kpsim-kernel-probe: manual driver for the real-kernel sockmap runner.
 //
-// Builds the selftest's Script by hand (three variants, named as in
-// sockmap::make_multi_channels_script: selftest = the original test, upstream = the fix
-// d9d7125e445d, loop = the report's recv loop; the steps are the same as that function's with
-// c1_bytes=2, c0_bytes=8, repeated here so the probe also builds without scenarios/), runs it N times per protocol and schedule and prints
-// the outcome histogram (first recv value x observed kworker order) and timing.
+// Builds the selftest's Script with sockmap::make_multi_channels_script (selftest = the
+// original test, upstream = the fix d9d7125e445d, loop = the report's recv loop), runs it N times
+// per protocol and schedule and prints the outcome histogram (first recv value x observed
+// kworker order) and timing. `kpsim kernel` is the supported interface; this is for experiments.
 //
 //   kpsim-kernel-probe --check
 //   kpsim-kernel-probe --proto udp --schedule all --runs 1000
@@ -26,77 +25,11 @@
 namespace sm = kpsim::sockmap;
 namespace rp = kpsim::replay;
 
-#ifdef KPSIM_REPLAY_LOCAL_SOCK_NAME
-// Standalone build of replay/ only: the real definition lives in the scenarios library.
-const char* kpsim::sockmap::sock_name(Sock s) {
-  switch (s) {
-    case Sock::c0: return "c0";
-    case Sock::c1: return "c1";
-    case Sock::p0: return "p0";
-    case Sock::p1: return "p1";
-  }
-  return "?";
-}
-#endif
-
 namespace {
 
-constexpr uint32_t kIoTimeoutSec = 30;  // the selftest's IO_TIMEOUT_SEC
-
-sm::Step send_step(sm::Sock s, std::string payload) {
-  sm::Step st{};
-  st.kind = sm::StepKind::send;
-  st.sock = s;
-  st.payload = std::move(payload);
-  return st;
-}
-
-// wait_for_fionread(fd, expected, IO_TIMEOUT_SEC): the helper counts 1-ms iterations against
-// its timeout argument, so IO_TIMEOUT_SEC (30) means 30 polls, i.e. ~30 ms (see crosscheck.md).
-sm::Step wait_step(uint32_t min_bytes) {
-  sm::Step st{};
-  st.kind = sm::StepKind::wait_fionread;
-  st.sock = sm::Sock::p1;
-  st.min_bytes = min_bytes;
-  st.poll_us = 1000;
-  st.timeout_us = kIoTimeoutSec * 1000;
-  return st;
-}
-
-sm::Step recv_step(sm::StepKind kind, uint32_t len, uint32_t select_us, std::string expect) {
-  sm::Step st{};
-  st.kind = kind;
-  st.sock = sm::Sock::p1;
-  st.len = len;
-  st.dontwait = true;
-  st.select_timeout_us = select_us;
-  st.expect = std::move(expect);
-  return st;
-}
-
-// test_sockmap_multi_channels: c1 -> p1 "01" natively, c0 -> p0 "23456789" redirected to p1.
+// The selftest's steps, exactly as the model runs them (2 native bytes, 8 redirected).
 sm::Script make_script(sm::Proto proto, std::string_view variant) {
-  const std::string buf = "0123456789";
-  const uint32_t expected = proto == sm::Proto::udp ? 2 : 10;
-  sm::Script s;
-  s.proto = proto;
-  s.steps.push_back(send_step(sm::Sock::c1, buf.substr(0, 2)));
-  s.steps.push_back(wait_step(2));
-  s.steps.push_back(send_step(sm::Sock::c0, buf.substr(2)));
-  s.steps.push_back(wait_step(expected));
-  if (variant == "selftest") {
-    s.steps.push_back(recv_step(sm::StepKind::recv, 11, 1'000'000, buf));
-  } else if (variant == "upstream") {  // d9d7125e445d
-    s.steps.push_back(recv_step(sm::StepKind::recv, expected, 1'000'000, buf.substr(0, expected)));
-    if (expected < buf.size()) {
-      const auto rest = static_cast<uint32_t>(buf.size()) - expected;
-      s.steps.push_back(wait_step(rest));
-      s.steps.push_back(recv_step(sm::StepKind::recv, rest, 1'000'000, buf.substr(expected)));
-    }
-  } else {  // "loop": the report's proposed fix
-    s.steps.push_back(recv_step(sm::StepKind::recv_until, 10, kIoTimeoutSec * 1'000'000, buf));
-  }
-  return s;
+  return sm::make_multi_channels_script(proto, std::string(variant), 2, 8);
 }
 
 struct Options {

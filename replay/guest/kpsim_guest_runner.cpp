@@ -1,0 +1,568 @@
+// kpsim-guest-runner: the workload that runs *inside* the qemu guest (scripts/guest/boot).
+//
+// The host kernel of this project has no kTLS, so the kTLS scenarios are replayed on Debian
+// kernels booted under qemu TCG. This program is the guest's only workload: it is linked
+// statically (the initramfs has no libc), takes one configuration per argument and prints one
+// machine-readable line per configuration on stdout (the serial console):
+//
+//     KPSIM-RESULT {"mode":"ktls-sendfile-stall", ...}
+//
+// Configurations are comma-separated key=value lists, e.g.
+//     mode=ktls-sendfile-stall,mss=1448,lowat=16384,bytes=4194304,api=sendfile
+// Several configurations run one after the other in the same boot, because under TCG absolute
+// times mean nothing; only ratios within one boot do.
+//
+// Modes:
+//   ktls-sendfile-stall  seed 001 ("TLS_SW sendfile() stalls at large MSS"): loopback TCP pair,
+//                        kTLS TX with a fixed key on the accepted socket, the client drains raw
+//                        ciphertext bytes; TCP_INFO is sampled to observe the stall signature
+//                        (a send call in progress, notsent > 0, nothing in flight).
+//   ktls-async-close     seed 002 ("io_uring splice and KTLS"): hook only, see run_async_close().
+//
+// Keys of ktls-sendfile-stall (defaults in StallConfig):
+//   mss=N          TCP_MAXSEG on the listener (0: loopback default); inherited by accept()
+//   lowat=N        net.ipv4.tcp_notsent_lowat during the run (0: leave the kernel's value)
+//   bytes=N        payload bytes to send (the backing file in /tmp, a tmpfs in the guest)
+//   chunk=N        bytes per send call (0: all in one call, as the report's reproducer does)
+//   api=sendfile|write
+//   tls=13|12|0    TLS version for TLS_TX (0: plain TCP, a control)
+//   timeout_ms=N   give up sending after this long (the sender is interrupted with a signal)
+//   sample_ms=N    TCP_INFO sampling period (default 5)
+//   stall_ms=N     verdict "stall" when the send calls spent this long in total in episodes
+//                  of the signature without progress (default 1000 ms = 5 loopback persist
+//                  intervals of 200 ms)
+#include <arpa/inet.h>
+#include <linux/tcp.h>
+#include <linux/tls.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifndef SOL_TLS
+#define SOL_TLS 282
+#endif
+#ifndef TCP_ULP
+#define TCP_ULP 31
+#endif
+
+namespace {
+
+using KV = std::map<std::string, std::string>;
+
+double now_s() {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
+// ---------------------------------------------------------------- small JSON writer
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char b[8];
+          snprintf(b, sizeof b, "\\u%04x", c);
+          o += b;
+        } else {
+          o += c;
+        }
+    }
+  }
+  return o;
+}
+
+class Json {
+ public:
+  Json& s(const char* k, const std::string& v) { return raw(k, "\"" + json_escape(v) + "\""); }
+  Json& i(const char* k, long long v) { return raw(k, std::to_string(v)); }
+  Json& b(const char* k, bool v) { return raw(k, v ? "true" : "false"); }
+  Json& d(const char* k, double v) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.6g", v);
+    return raw(k, buf);
+  }
+  Json& raw(const char* k, const std::string& v) {
+    body_ += (body_.empty() ? "" : ",");
+    body_ += "\"" + json_escape(k) + "\":" + v;
+    return *this;
+  }
+  std::string str() const { return "{" + body_ + "}"; }
+
+ private:
+  std::string body_;
+};
+
+std::string kv_json(const KV& kv) {
+  Json j;
+  for (const auto& [k, v] : kv) j.s(k.c_str(), v);
+  return j.str();
+}
+
+void emit_result(const std::string& json) {
+  // One line, flushed at once: the host parses the serial log line by line and the kernel may
+  // interleave its own messages between writes.
+  std::string line = "KPSIM-RESULT " + json + "\n";
+  fwrite(line.data(), 1, line.size(), stdout);
+  fflush(stdout);
+}
+
+// ---------------------------------------------------------------- kernel facts
+std::string kernel_release() {
+  utsname u{};
+  uname(&u);
+  return u.release;
+}
+
+std::string read_file(const char* path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+bool write_file(const char* path, const std::string& v) {
+  int fd = open(path, O_WRONLY | O_TRUNC);
+  if (fd < 0) return false;
+  bool ok = write(fd, v.data(), v.size()) == static_cast<ssize_t>(v.size());
+  close(fd);
+  return ok;
+}
+
+// The highest-priority driver registered for gcm(aes): tells whether kTLS used the generic
+// synchronous implementation, AES-NI, or a cryptd (async) instance.
+std::string gcm_aes_driver() {
+  std::istringstream in(read_file("/proc/crypto"));
+  std::string line, name, driver, best;
+  long prio = -1, best_prio = -1;
+  auto flush = [&] {
+    if (name == "gcm(aes)" && prio > best_prio) {
+      best_prio = prio;
+      best = driver + " (priority " + std::to_string(prio) + ")";
+    }
+    name.clear();
+    driver.clear();
+    prio = -1;
+  };
+  while (std::getline(in, line)) {
+    if (line.empty()) { flush(); continue; }
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string k = line.substr(0, colon), v = line.substr(colon + 1);
+    k.erase(k.find_last_not_of(" \t") + 1);
+    v.erase(0, v.find_first_not_of(" \t"));
+    if (k == "name") name = v;
+    else if (k == "driver") driver = v;
+    else if (k == "priority") prio = std::strtol(v.c_str(), nullptr, 10);
+  }
+  flush();
+  return best;
+}
+
+// TcpExt counters from /proc/net/netstat (pairs of "TcpExt: names" / "TcpExt: values" lines).
+std::map<std::string, long long> tcpext() {
+  std::istringstream in(read_file("/proc/net/netstat"));
+  std::string names, values;
+  std::map<std::string, long long> out;
+  while (std::getline(in, names) && std::getline(in, values)) {
+    if (names.rfind("TcpExt:", 0) != 0) continue;
+    std::istringstream n(names), v(values);
+    std::string a, b;
+    n >> a;
+    v >> b;
+    while (n >> a && v >> b) out[a] = std::strtoll(b.c_str(), nullptr, 10);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- config parsing
+KV parse_config(const std::string& arg) {
+  KV kv;
+  std::stringstream ss(arg);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item.empty()) continue;
+    auto eq = item.find('=');
+    if (eq == std::string::npos) kv[item] = "1";
+    else kv[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return kv;
+}
+
+long long get_num(const KV& kv, const char* k, long long dflt) {
+  auto it = kv.find(k);
+  return it == kv.end() ? dflt : std::strtoll(it->second.c_str(), nullptr, 0);
+}
+std::string get_str(const KV& kv, const char* k, const std::string& dflt) {
+  auto it = kv.find(k);
+  return it == kv.end() ? dflt : it->second;
+}
+
+// RAII for fds and for a temporarily changed sysctl: every exit path of a configuration
+// releases what it took, so the next configuration in the same boot starts clean.
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { reset(); }
+  void reset(int f = -1) {
+    if (fd >= 0) close(fd);
+    fd = f;
+  }
+};
+
+struct SysctlOverride {
+  std::string path, old;
+  bool active = false;
+  bool set(const std::string& p, const std::string& v) {
+    path = p;
+    old = read_file(p.c_str());
+    active = write_file(p.c_str(), v);
+    return active;
+  }
+  ~SysctlOverride() {
+    if (active) write_file(path.c_str(), old);
+  }
+};
+
+void on_sigusr1(int) {}  // only there to interrupt a blocking send (no SA_RESTART)
+
+// ---------------------------------------------------------------- ktls-sendfile-stall
+struct StallResult {
+  Json j;
+};
+
+bool set_ktls_tx(int fd, int version, std::string& err) {
+  if (setsockopt(fd, IPPROTO_TCP, TCP_ULP, "tls", sizeof("tls")) != 0) {
+    err = std::string("setsockopt(TCP_ULP, tls): ") + strerror(errno);
+    return false;
+  }
+  tls12_crypto_info_aes_gcm_128 ci{};
+  ci.info.version = version == 12 ? TLS_1_2_VERSION : TLS_1_3_VERSION;
+  ci.info.cipher_type = TLS_CIPHER_AES_GCM_128;
+  // Fixed key material: nobody decrypts, the receiver only counts ciphertext bytes.
+  memset(ci.iv, 1, sizeof ci.iv);
+  memset(ci.key, 2, sizeof ci.key);
+  memset(ci.salt, 3, sizeof ci.salt);
+  if (setsockopt(fd, SOL_TLS, TLS_TX, &ci, sizeof ci) != 0) {
+    err = std::string("setsockopt(SOL_TLS, TLS_TX): ") + strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+// Bytes on the wire for `bytes` of payload cut into full records (every send call's size is
+// a multiple of the record size, or it is the last one). Only used as a completeness check.
+long long wire_bytes(long long bytes, int tls) {
+  if (tls == 0) return bytes;
+  const long long rec = 16384;
+  const long long overhead = tls == 12 ? 5 + 8 + 16 : 5 + 16 + 1;
+  return bytes + (bytes + rec - 1) / rec * overhead;
+}
+
+std::string run_sendfile_stall(const KV& kv) {
+  Json j;
+  j.s("mode", "ktls-sendfile-stall").s("kernel", kernel_release()).raw("config", kv_json(kv));
+  const long long mss = get_num(kv, "mss", 0);
+  const long long lowat = get_num(kv, "lowat", 0);
+  const long long bytes = get_num(kv, "bytes", 4 << 20);
+  long long chunk = get_num(kv, "chunk", 0);
+  const std::string api = get_str(kv, "api", "sendfile");
+  const int tls = static_cast<int>(get_num(kv, "tls", 13));
+  const long long timeout_ms = get_num(kv, "timeout_ms", 60000);
+  const long long sample_ms = std::max<long long>(1, get_num(kv, "sample_ms", 5));
+  const long long stall_ms = get_num(kv, "stall_ms", 1000);
+  if (chunk <= 0) chunk = bytes;
+  auto fail = [&](const std::string& e) {
+    j.b("ok", false).s("error", e);
+    return j.str();
+  };
+  if (api != "sendfile" && api != "write") return fail("api must be sendfile or write");
+  if (tls != 0 && tls != 12 && tls != 13) return fail("tls must be 0, 12 or 13");
+
+  SysctlOverride lowat_override;
+  if (lowat > 0 &&
+      !lowat_override.set("/proc/sys/net/ipv4/tcp_notsent_lowat", std::to_string(lowat)))
+    return fail("cannot set net.ipv4.tcp_notsent_lowat");
+  {
+    std::string cur = read_file("/proc/sys/net/ipv4/tcp_notsent_lowat");
+    cur.erase(cur.find_last_not_of("\n ") + 1);
+    j.s("notsent_lowat", cur);
+  }
+
+  // Backing data: a tmpfs file for sendfile (page cache pages get spliced), memory for write.
+  std::string dir = get_str(kv, "dir", "/tmp");
+  std::string path = dir + "/kpsim-stall-XXXXXX";
+  std::vector<char> buf(static_cast<size_t>(bytes), 'x');
+  Fd file(mkstemp(path.data()));
+  if (file.fd < 0) return fail(std::string("mkstemp: ") + strerror(errno));
+  unlink(path.c_str());
+  for (size_t off = 0; off < buf.size();) {
+    ssize_t n = write(file.fd, buf.data() + off, buf.size() - off);
+    if (n <= 0) return fail(std::string("write backing file: ") + strerror(errno));
+    off += static_cast<size_t>(n);
+  }
+
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  Fd lfd(socket(AF_INET, SOCK_STREAM, 0));
+  if (lfd.fd < 0) return fail("socket");
+  int one = 1;
+  setsockopt(lfd.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // Clamp on the listener, as the report does: the SYN-ACK announces it and accept() inherits it.
+  if (mss > 0) {
+    int m = static_cast<int>(mss);
+    if (setsockopt(lfd.fd, IPPROTO_TCP, TCP_MAXSEG, &m, sizeof m) != 0)
+      return fail(std::string("TCP_MAXSEG: ") + strerror(errno));
+  }
+  if (bind(lfd.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return fail("bind");
+  socklen_t alen = sizeof a;
+  getsockname(lfd.fd, reinterpret_cast<sockaddr*>(&a), &alen);
+  if (listen(lfd.fd, 1) != 0) return fail("listen");
+
+  // Client: connect, count raw bytes until EOF. It reads as fast as it can so the receive
+  // window never closes: any stall is the sender's.
+  std::atomic<long long> received{0};
+  std::atomic<double> t_last_byte{0};
+  std::atomic<double> t_start{0};
+  Fd cfd(socket(AF_INET, SOCK_STREAM, 0));
+  if (cfd.fd < 0) return fail("client socket");
+  if (connect(cfd.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0)
+    return fail(std::string("connect: ") + strerror(errno));
+  Fd s(accept(lfd.fd, nullptr, nullptr));
+  if (s.fd < 0) return fail("accept");
+  int smss = 0;
+  socklen_t ml = sizeof smss;
+  getsockopt(s.fd, IPPROTO_TCP, TCP_MAXSEG, &smss, &ml);
+  j.i("sender_mss", smss);
+  std::string err;
+  if (tls != 0 && !set_ktls_tx(s.fd, tls, err)) return fail(err);
+
+  std::thread client([&] {
+    std::vector<char> rb(1 << 18);
+    for (;;) {
+      ssize_t n = read(cfd.fd, rb.data(), rb.size());
+      if (n <= 0) break;
+      received += n;
+      t_last_byte = now_s();
+    }
+  });
+
+  // Sender state shared with the sampler.
+  std::atomic<bool> in_call{false}, done{false}, abort_flag{false};
+  std::atomic<double> call_start{0};
+  pthread_t sender_thread = pthread_self();
+
+  // A stall episode: consecutive samples with the signature during which the connection made
+  // no progress (tcpi_bytes_sent unchanged). Its length counts from the sample at which
+  // bytes_sent last changed, so it is a lower bound with the sampling period as resolution.
+  // (Checking progress matters: one record per persist interval looks like a permanent
+  // "notsent = one record" to a slower sampler, because each record is replaced by the next
+  // between two samples.)
+  struct Sampler {
+    long long samples = 0, stall_samples = 0, episodes = 0, long_episodes = 0;
+    bool open = false;
+    double cur = 0, longest_stall = 0, stall_total = 0, last_progress_t = 0;
+    unsigned long long last_bytes_sent = 0;
+    unsigned max_notsent = 0, stall_notsent_min = ~0u, stall_notsent_max = 0;
+    unsigned max_probes = 0, max_backoff = 0, max_unacked = 0;
+    void close_episode() {
+      if (!open) return;
+      open = false;
+      stall_total += cur;
+      if (cur >= 0.1) long_episodes++;
+    }
+  } smp;
+
+  auto tcpext_before = tcpext();
+  t_start = now_s();
+  smp.last_progress_t = t_start;
+  std::thread sampler([&] {
+    while (!done) {
+      usleep(static_cast<useconds_t>(sample_ms * 1000));
+      tcp_info ti{};
+      socklen_t tl = sizeof ti;
+      if (getsockopt(s.fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) != 0) continue;
+      double t = now_s();
+      smp.samples++;
+      smp.max_notsent = std::max(smp.max_notsent, ti.tcpi_notsent_bytes);
+      smp.max_probes = std::max<unsigned>(smp.max_probes, ti.tcpi_probes);
+      smp.max_backoff = std::max<unsigned>(smp.max_backoff, ti.tcpi_backoff);
+      smp.max_unacked = std::max(smp.max_unacked, ti.tcpi_unacked);
+      // The seed's signature: the application is inside a send call, bytes are queued but not
+      // sent, and nothing is in flight (so no ACK will come to push them).
+      bool sig = in_call && ti.tcpi_notsent_bytes > 0 && ti.tcpi_unacked == 0;
+      bool progressed = ti.tcpi_bytes_sent != smp.last_bytes_sent;
+      if (progressed) {
+        smp.close_episode();
+        smp.last_bytes_sent = ti.tcpi_bytes_sent;
+        smp.last_progress_t = t;
+      } else if (sig) {
+        smp.stall_samples++;
+        smp.stall_notsent_min = std::min(smp.stall_notsent_min, ti.tcpi_notsent_bytes);
+        smp.stall_notsent_max = std::max(smp.stall_notsent_max, ti.tcpi_notsent_bytes);
+        if (!smp.open) {
+          smp.open = true;
+          smp.episodes++;
+        }
+        smp.cur = t - smp.last_progress_t;
+        smp.longest_stall = std::max(smp.longest_stall, smp.cur);
+      } else {
+        smp.close_episode();
+      }
+      if (in_call && t - t_start > static_cast<double>(timeout_ms) / 1000.0) {
+        abort_flag = true;
+        pthread_kill(sender_thread, SIGUSR1);  // interrupts sk_stream_wait_memory
+      }
+    }
+  });
+
+  long long sent = 0, calls = 0;
+  double longest_call = 0, longest_call_start = 0;
+  long long longest_call_bytes = 0;
+  off_t off = 0;
+  t_start = now_s();  // again: the times below count from the first send call
+  while (sent < bytes && !abort_flag) {
+    size_t want = static_cast<size_t>(std::min(chunk, bytes - sent));
+    call_start = now_s();
+    in_call = true;
+    ssize_t n = api == "sendfile" ? sendfile(s.fd, file.fd, &off, want)
+                                  : write(s.fd, buf.data() + sent, want);
+    in_call = false;
+    double dur = now_s() - call_start;
+    calls++;
+    if (n > 0) sent += n;
+    if (dur > longest_call) {
+      longest_call = dur;
+      longest_call_start = call_start - t_start;
+      longest_call_bytes = n > 0 ? n : 0;
+    }
+    if (n < 0) {
+      if (errno == EINTR && !abort_flag) continue;
+      if (!abort_flag) err = std::string(api) + ": " + strerror(errno);
+      break;
+    }
+    if (n == 0) break;
+  }
+  double t_sent = now_s();
+  // Close the sender: kTLS flushes its open record, TCP sends FIN; the client sees EOF.
+  s.reset();
+  client.join();
+  done = true;
+  sampler.join();
+  smp.close_episode();
+  auto tcpext_after = tcpext();
+  // (TCPWinProbe stays 0 here: a probe that carries the corked data is not counted as a window
+  // probe, and it resets tcpi_probes/backoff because data is then in flight. Episodes of the
+  // signature are the observable.)
+
+  const double elapsed = (t_last_byte > 0 ? t_last_byte.load() : t_sent) - t_start;
+  const long long wire_expected = wire_bytes(bytes, tls);
+  const bool complete = sent == bytes && received == wire_expected;
+  // Verdict: the send call(s) spent at least stall_ms in no-progress episodes with the
+  // signature (default 1 s = 5 loopback persist intervals of 200 ms).
+  const bool stall = smp.stall_total * 1000.0 >= static_cast<double>(stall_ms);
+  j.b("ok", err.empty() && !abort_flag && complete)
+      .s("error", abort_flag ? "timeout" : err)
+      .s("gcm_aes_driver", tls ? gcm_aes_driver() : "")
+      .i("sent", sent)
+      .i("wire_expected", wire_expected)
+      .i("wire_received", received)
+      .d("send_s", t_sent - t_start)
+      .d("elapsed_s", elapsed)
+      .d("throughput_MiBps", elapsed > 0 ? static_cast<double>(sent) / elapsed / 1048576.0 : 0)
+      .i("send_calls", calls)
+      .d("longest_call_s", longest_call)
+      .d("longest_call_at_s", longest_call_start)
+      .i("longest_call_bytes", longest_call_bytes)
+      .i("samples", smp.samples)
+      .i("stall_samples", smp.stall_samples)
+      .d("longest_stall_s", smp.longest_stall)
+      .i("stall_episodes", smp.episodes)
+      .i("stall_episodes_ge_100ms", smp.long_episodes)
+      .d("stall_total_s", smp.stall_total)
+      .d("stall_mean_episode_s", smp.episodes ? smp.stall_total / static_cast<double>(smp.episodes) : 0)
+      .i("stall_notsent_min", smp.stall_samples ? smp.stall_notsent_min : 0)
+      .i("stall_notsent_max", smp.stall_notsent_max)
+      .i("max_notsent", smp.max_notsent)
+      .i("max_unacked", smp.max_unacked)
+      .i("max_probes", smp.max_probes)
+      .i("max_backoff", smp.max_backoff)
+      .i("tcpext_winprobe", tcpext_after["TCPWinProbe"] - tcpext_before["TCPWinProbe"])
+      .i("tcpext_autocorking", tcpext_after["TCPAutoCorking"] - tcpext_before["TCPAutoCorking"])
+      .s("verdict", stall ? "stall" : "no-stall");
+  return j.str();
+}
+
+// ---------------------------------------------------------------- ktls-async-close (hook)
+// Seed 002: io_uring IORING_OP_SPLICE (pipe -> kTLS socket, runs in an io-wq worker) followed
+// by close; with async crypto (cryptd(gcm(aes)), registered by binding an AF_ALG aead socket)
+// records are pushed at close, and an interrupted sk_stream_wait_memory() there drops them:
+// the client counts fewer bytes than expected. Planned keys: bytes, sndbuf, cryptd=0|1,
+// defer_taskrun=0|1, runs=N. io_uring via raw syscalls (no static liburing needed).
+std::string run_async_close(const KV& kv) {
+  Json j;
+  j.s("mode", "ktls-async-close").s("kernel", kernel_release()).raw("config", kv_json(kv));
+  j.b("ok", false).s("error", "not implemented yet");
+  return j.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A peer that went away must show up as EPIPE, not kill the runner (and with it the guest's
+  // only workload) silently.
+  signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa{};
+  sa.sa_handler = on_sigusr1;  // no SA_RESTART: blocking sends return EINTR / a short count
+  sigaction(SIGUSR1, &sa, nullptr);
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+
+  if (argc < 2 || std::string(argv[1]) == "--help") {
+    fprintf(stderr,
+            "usage: %s CONFIG...\n  CONFIG = mode=ktls-sendfile-stall|ktls-async-close,key=value,...\n",
+            argv[0]);
+    return 2;
+  }
+  int failures = 0;
+  for (int i = 1; i < argc; ++i) {
+    KV kv = parse_config(argv[i]);
+    std::string mode = get_str(kv, "mode", "ktls-sendfile-stall");
+    std::string out;
+    if (mode == "ktls-sendfile-stall") out = run_sendfile_stall(kv);
+    else if (mode == "ktls-async-close") out = run_async_close(kv);
+    else out = Json().s("mode", mode).raw("config", kv_json(kv)).b("ok", false)
+                   .s("error", "unknown mode").str();
+    if (out.find("\"ok\":true") == std::string::npos) failures++;
+    emit_result(out);
+  }
+  return failures ? 1 : 0;
+}
