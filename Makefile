@@ -9,6 +9,8 @@ JOBS ?= 2
 
 setup:
 	@bash scripts/setup
+	@bash scripts/guest/setup || echo "setup: qemu guest tools unavailable: the kernel-guest tests will be skipped"
+
 
 build: setup
 	@test -f build/CMakeCache.txt || cmake --preset $(PRESET) >/dev/null

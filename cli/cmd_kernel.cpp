@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/guest_crosscheck.h"
 #include "cli/trace_file.h"
 #include "replay/sockmap_runner.h"
 #include "scenarios/runner.h"
@@ -46,8 +47,8 @@ const Scenario& sockmap_scenario(const std::string& name) {
   const Scenario* sc = find_scenario(name);
   if (!sc) throw ParamError("unknown scenario '" + name + "' (see: kpsim list)");
   if (name != "sockmap-multi-channels")
-    throw ParamError("scenario '" + name + "' has no real-kernel runner on this host "
-                     "(kTLS scenarios need the qemu guest, not built yet)");
+    throw ParamError("scenario '" + name + "' needs kTLS, which this machine's kernel lacks: "
+                     "run it in a qemu guest with --kernel 6.12 or --kernel 6.1");
   return *sc;
 }
 
@@ -114,13 +115,14 @@ std::optional<Schedule> schedule_from_arg(const std::string& s) {
 // ---- kpsim kernel ------------------------------------------------------------------------
 
 struct KernelArgs {
-  std::string scenario, schedule = "natural";
+  std::string scenario, schedule = "natural", kernel = "host";
   std::vector<std::string> sets;
   uint64_t runs = 100;
   bool json = false;
 };
 
 int run_kernel_cmd(const KernelArgs& a) {
+  if (a.kernel != "host") return guest_kernel(a.scenario, a.sets, a.kernel, a.json);
   const Scenario& sc = sockmap_scenario(a.scenario);
   const Params p = resolve_params(sc, a.sets);
   const auto sched = schedule_from_arg(a.schedule);
@@ -160,7 +162,7 @@ int run_kernel_cmd(const KernelArgs& a) {
 // ---- kpsim crosscheck --------------------------------------------------------------------
 
 struct CrossArgs {
-  std::string scenario;
+  std::string scenario, kernel = "host";
   std::vector<std::string> sets;
   uint64_t natural_runs = 200, forced_runs = 20;
   std::string annotate;
@@ -188,6 +190,7 @@ std::set<std::string> model_outcomes(const Scenario& sc, const Params& p, bool& 
 }
 
 int run_crosscheck(const CrossArgs& a) {
+  if (a.kernel != "host") return guest_crosscheck(a.scenario, a.sets, a.kernel, a.json);
   const Scenario& sc = sockmap_scenario(a.scenario);
   const Params p = resolve_params(sc, a.sets);
   const auto script = script_for(p);
@@ -276,6 +279,10 @@ Command add_kernel(CLI::App& app) {
   sub->add_option("--schedule", a->schedule,
                   "natural | kworker-late | kworker-first | from:TRACE (the class the trace took)");
   sub->add_option("--runs", a->runs, "runs (default 100)");
+  sub->add_option("--kernel", a->kernel,
+                  "host (this machine's kernel) or 6.12 / 6.1 (a Debian kernel in a qemu guest, "
+                  "for the kTLS scenarios)")
+      ->check(CLI::IsMember({"host", "6.12", "6.1"}));
   sub->add_flag("--json", a->json, "one JSON object");
   return {sub, [a] { return run_kernel_cmd(*a); }};
 }
@@ -289,6 +296,8 @@ Command add_crosscheck(CLI::App& app) {
   sub->add_option("--runs", a->natural_runs, "natural-schedule kernel runs (default 200)");
   sub->add_option("--forced-runs", a->forced_runs, "runs per forced schedule class (default 20)");
   sub->add_option("--annotate", a->annotate, "record the result in this trace's footer");
+  sub->add_option("--kernel", a->kernel, "host, or 6.12 / 6.1 in a qemu guest (kTLS scenarios)")
+      ->check(CLI::IsMember({"host", "6.12", "6.1"}));
   sub->add_flag("--json", a->json, "one JSON object");
   return {sub, [a] { return run_crosscheck(*a); }};
 }

@@ -1,0 +1,234 @@
+// Model vs guest for ktls-sendfile-stall. Compared by outcome class and by counts, never by
+// absolute time: under TCG the guest's wall clock says nothing about the kernel's speed, but
+// the persist timer still fires every ~200 ms of guest time, so the number of pauses a stalled
+// transfer takes is comparable with the model's number of PROBE0 expiries.
+#include "cli/guest_crosscheck.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "scenarios/runner.h"
+#include "sched/strategy_random.h"
+#include "sched/strategy_replay.h"
+
+#ifndef KPSIM_SOURCE_DIR
+#define KPSIM_SOURCE_DIR "."
+#endif
+
+namespace kpsim::cli {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// A configuration both sides understand. mss_user is what the guest sets with TCP_MAXSEG on
+// the listener (0: loopback default); the model's `mss` is the sender's mss_cache, 12 bytes of
+// timestamp option less (1448 -> 1436; default 65483).
+struct StallConfig {
+  int64_t mss_user = 0;
+  int64_t lowat = 0;  // 0: the kernel default (disabled)
+  int64_t bytes = 4194304;
+  std::string api = "sendfile";
+  std::string tls = "1.3";
+  std::string guest_arg() const {
+    return fmt::format("mode=ktls-sendfile-stall,mss={},lowat={},bytes={},api={},tls={}", mss_user,
+                       lowat, bytes, api, tls == "none" ? "0" : tls == "1.2" ? "12" : "13");
+  }
+  std::vector<std::string> model_sets() const {
+    return {fmt::format("mss={}", mss_user ? mss_user - 12 : 65483),
+            fmt::format("notsent_lowat={}", lowat ? lowat : 4294967295ll),
+            fmt::format("bytes={}", bytes), fmt::format("call_bytes={}", bytes), "api=" + api,
+            "tls=" + tls};
+  }
+  std::string name() const {
+    return fmt::format("mss={} lowat={} api={} tls={}", mss_user ? std::to_string(mss_user) : "default",
+                       lowat ? std::to_string(lowat) : "default", api, tls);
+  }
+};
+
+StallConfig config_from(const Params& p) {
+  StallConfig c;
+  const int64_t mss = p.get_int("mss");
+  c.mss_user = mss >= 65483 ? 0 : mss + 12;
+  c.lowat = p.get_int("notsent_lowat") >= 4294967295ll ? 0 : p.get_int("notsent_lowat");
+  c.bytes = p.get_int("bytes");
+  c.api = p.get("api");
+  c.tls = p.get("tls");
+  return c;
+}
+
+// The model's verdict over many interleavings of writer, ACK softirq and timer: how many
+// schedules stall, and the range of PROBE0 expiries with the window open.
+struct ModelRange {
+  uint64_t runs = 0, stalled = 0;
+  int64_t min_expiries = INT64_MAX, max_expiries = 0;
+};
+
+ModelRange model_range(const StallConfig& c, uint64_t schedules) {
+  const Scenario& sc = *find_scenario("ktls-sendfile-stall");
+  const Params p = resolve_params(sc, c.model_sets());
+  RunOptions o;
+  o.limits = sc.default_limits();
+  ModelRange r;
+  // Schedule 0 is the default one (every softirq before the task it woke, as on a real CPU);
+  // the rest are random interleavings.
+  RandomStrategy random(1);
+  for (uint64_t i = 0; i < schedules; ++i) {
+    ReplayStrategy zero({}, false);
+    Strategy& st = i == 0 ? static_cast<Strategy&>(zero) : random;
+    st.begin_run();
+    const json m = run_once(sc, p, st, o).metrics;
+    ++r.runs;
+    const int64_t e = m.value("persist_expiries_open_window", int64_t{0});
+    if (m.value("stalled", false)) {
+      ++r.stalled;
+      r.min_expiries = std::min(r.min_expiries, e);
+      r.max_expiries = std::max(r.max_expiries, e);
+    }
+  }
+  return r;
+}
+
+struct GuestResult {
+  int exit_code = 0;
+  std::vector<json> results;
+  std::string error;
+};
+
+// Boots the kernel once with all configurations; the guest prints one KPSIM-RESULT per config.
+GuestResult boot_guest(const std::string& version, const std::vector<StallConfig>& configs) {
+  std::string cmd = fmt::format("{}/scripts/guest/boot {} --timeout 900", KPSIM_SOURCE_DIR, version);
+  for (auto& c : configs) cmd += " " + c.guest_arg();
+  GuestResult g;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+  if (!pipe) {
+    g.exit_code = 1;
+    g.error = "cannot run " + cmd;
+    return g;
+  }
+  char buf[65536];
+  const std::string tag = "KPSIM-RESULT ";
+  while (fgets(buf, sizeof buf, pipe.get())) {
+    std::string line(buf);
+    const auto at = line.find(tag);
+    if (at == std::string::npos) continue;
+    try {
+      g.results.push_back(json::parse(line.substr(at + tag.size())));
+    } catch (const json::parse_error&) {
+      g.error = "unparsable result line: " + line.substr(0, 200);
+    }
+  }
+  const int status = pclose(pipe.release());
+  g.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  return g;
+}
+
+bool guest_stalled(const json& r) { return r.value("verdict", "") == "stall"; }
+
+int64_t guest_pauses(const json& r) { return r.value("stall_episodes_ge_100ms", int64_t{0}); }
+
+int guest_unavailable(const GuestResult& g) {
+  std::cerr << "kpsim: the qemu guest cannot run here: "
+            << (g.error.empty() ? fmt::format("scripts/guest/boot exited {}", g.exit_code) : g.error)
+            << " (install the tools with scripts/guest/setup)\n";
+  return kExitUsage;
+}
+
+const Scenario& stall_scenario(const std::string& name) {
+  if (name != "ktls-sendfile-stall")
+    throw ParamError("scenario '" + name + "' has no guest runner yet (ktls-sendfile-stall has)");
+  return *find_scenario(name);
+}
+
+}  // namespace
+
+int guest_kernel(const std::string& scenario, const std::vector<std::string>& sets,
+                 const std::string& version, bool as_json) {
+  const Params p = resolve_params(stall_scenario(scenario), sets);
+  const StallConfig c = config_from(p);
+  const GuestResult g = boot_guest(version, {c});
+  if (g.results.empty()) return guest_unavailable(g);
+  if (as_json) {
+    std::cout << json{{"scenario", scenario}, {"params", p.to_json()}, {"kernel", version},
+                      {"result", g.results.front()}}
+                     .dump(2)
+              << "\n";
+  } else {
+    const json& r = g.results.front();
+    std::cout << fmt::format("kernel {} ({})  {}: {}  {} pauses >= 100 ms, longest call {:.1f} s\n",
+                             version, r.value("kernel", ""), c.name(), r.value("verdict", "?"),
+                             guest_pauses(r), r.value("longest_call_s", 0.0));
+  }
+  return kExitOk;
+}
+
+int guest_crosscheck(const std::string& scenario, const std::vector<std::string>& sets,
+                     const std::string& version, bool as_json) {
+  const Params p = resolve_params(stall_scenario(scenario), sets);
+  const StallConfig base = config_from(p);
+  std::vector<StallConfig> configs;
+  for (int64_t mss : {int64_t{0}, int64_t{1448}})
+    for (int64_t lowat : {int64_t{0}, int64_t{16384}}) {
+      StallConfig c = base;
+      c.mss_user = mss;
+      c.lowat = lowat;
+      configs.push_back(c);
+    }
+  const GuestResult g = boot_guest(version, configs);
+  if (g.results.size() != configs.size()) {
+    if (g.results.empty()) return guest_unavailable(g);
+    std::cerr << fmt::format("kpsim: the guest returned {} of {} results (exit {})\n",
+                             g.results.size(), configs.size(), g.exit_code);
+    return kExitUsage;
+  }
+  bool agree = true;
+  json rows = json::array();
+  constexpr uint64_t kSchedules = 100;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const ModelRange m = model_range(configs[i], kSchedules);
+    const json& k = g.results[i];
+    // The model's verdict must be unanimous over its schedules to be compared at all.
+    const bool ms = m.stalled == m.runs, mixed = m.stalled != 0 && m.stalled != m.runs;
+    const bool ks = guest_stalled(k);
+    const int64_t kp = guest_pauses(k);
+    // Pause counts agree when the kernel's lies within a factor of 3 of the model's range.
+    const bool counts_ok =
+        !ms || !ks || (kp * 3 >= m.min_expiries && kp <= m.max_expiries * 3);
+    const bool ok = !mixed && ms == ks && counts_ok;
+    agree = agree && ok;
+    const std::string range =
+        m.stalled ? fmt::format("{}..{}", m.min_expiries, m.max_expiries) : std::string("0");
+    rows.push_back({{"config", configs[i].name()}, {"model_stalled", ms}, {"kernel_stalled", ks},
+                    {"model_schedules", m.runs}, {"model_stalled_schedules", m.stalled},
+                    {"model_persist_expiries", range}, {"kernel_pauses", kp},
+                    {"kernel_longest_call_s", k.value("longest_call_s", 0.0)},
+                    {"verdict", ok ? "agree" : "disagree"}});
+  }
+  if (as_json) {
+    std::cout << json{{"scenario", scenario}, {"kernel", version},
+                      {"guest_kernel", g.results.front().value("kernel", "")}, {"configs", rows},
+                      {"agree", agree}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << fmt::format("crosscheck {} on Debian {} ({}) in a qemu guest, {} bytes\n", scenario,
+                             version, g.results.front().value("kernel", ""), base.bytes);
+    std::cout << fmt::format("  {:<44} {:>8} {:>8} {:>12} {:>8}  {}\n", "configuration", "model",
+                             "kernel", "model PROBE0", "k pauses", "verdict");
+    for (auto& r : rows)
+      std::cout << fmt::format("  {:<44} {:>8} {:>8} {:>12} {:>8}  {}\n", r["config"].get<std::string>(),
+                               r["model_stalled"].get<bool>() ? "stall" : "-",
+                               r["kernel_stalled"].get<bool>() ? "stall" : "-",
+                               r["model_persist_expiries"].get<std::string>(),
+                               r["kernel_pauses"].get<int64_t>(), r["verdict"].get<std::string>());
+    std::cout << (agree ? "model and kernel agree\n" : "model and kernel DISAGREE\n");
+  }
+  return agree ? kExitOk : kExitFinding;
+}
+
+}  // namespace kpsim::cli
