@@ -54,7 +54,21 @@ Co<> sk_wait_event(Sched& s, tcp_sock& tp, std::optional<uint64_t>& timeo, bool 
     ++tp.stats.wait_memory_calls;
     s.note("sk", "sk_stream_wait_memory: writer sleeps (notsent {} B >= lowat {} or wmem {} >= sndbuf {})",
            tp.notsent_bytes(), tp.tcp_notsent_lowat(), tp.sk_wmem_queued, tp.sk_sndbuf);
-    const WakeReason why = co_await tp.sk_wq.sleep(s, "sk_stream_wait_memory: woken", true, timeo);
+    const Task& cur = s.current();
+    WakeReason why;
+    if (tp.wait_memory_task_sigpending && cur.tif_notify_signal && !cur.pf_no_notify_signal && !cur.sigpending) {
+      // With the patch the check passes, but the sleep cannot: wait_woken() in
+      // TASK_INTERRUPTIBLE returns at once while TIF_NOTIFY_SIGNAL is set, and only the task
+      // itself clears it (after this close returns). The task spins; in virtual time that is
+      // a poll every jiffy (or sooner if sk_stream_write_space wakes the queue).
+      ++tp.stats.notify_signal_spins;
+      s.note("sk", "sk_stream_wait_memory: TIF_NOTIFY_SIGNAL set, wait_woken cannot sleep: busy-poll");
+      const uint64_t jiffy = s.jiffy_ns();
+      why = co_await tp.sk_wq.sleep(s, "sk_stream_wait_memory: poll", false, timeo ? std::min(*timeo, jiffy) : jiffy);
+      if (why == WakeReason::timeout && (!timeo || *timeo > jiffy)) why = WakeReason::woken;
+    } else {
+      why = co_await tp.sk_wq.sleep(s, "sk_stream_wait_memory: woken", true, timeo);
+    }
     const uint64_t slept = s.now_ns() - t0;
     tp.stats.wait_memory_ns += slept;
     if (timeo) *timeo = why == WakeReason::timeout ? 0 : *timeo - std::min(*timeo, slept);
@@ -83,8 +97,11 @@ Co<int> sk_stream_wait_memory(Sched& s, tcp_sock& tp, std::optional<uint64_t>& t
       tp.sock_nospace = true;
       co_return -kerr::eagain;
     }
-    if (s.current().signal_pending()) {
-      s.note("sk", "sk_stream_wait_memory: signal_pending → {}", timeo ? "-EINTR" : "-ERESTARTSYS");
+    const Task& cur = s.current();
+    if (tp.wait_memory_task_sigpending ? cur.task_sigpending() : cur.signal_pending()) {
+      ++tp.stats.wait_memory_interrupted;
+      s.note("sk", "sk_stream_wait_memory: signal_pending ({}) → {}",
+             cur.sigpending ? "a signal" : "TIF_NOTIFY_SIGNAL", timeo ? "-EINTR" : "-ERESTARTSYS");
       co_return sock_intr_errno(timeo);
     }
     if (sk_stream_memory_free(tp) && !vm_wait) co_return 0;

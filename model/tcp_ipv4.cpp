@@ -2,6 +2,8 @@
 // 6.12): see tcp_ipv4.h.
 #include "model/tcp_ipv4.h"
 
+#include <algorithm>
+
 #include "model/tcp_input.h"
 
 namespace kpsim::txpath {
@@ -61,14 +63,51 @@ Co<> net_rx_action(Sched& s, loopback& lo, tcp_sock& tp) {
       }
       lo.rcv_nxt = seg.end_seq;
       data = true;
+      if (lo.rcvbuf) {
+        lo.rcv_queued += seg.end_seq - seg.seq;
+        lo.rcv_wq.wake_up_all(s);  // sk_data_ready
+      }
       if (lo.on_receive) lo.on_receive(s, seg);
     }
     if (data || probe) {
-      s.note("rx", "tcp_rcv_established: rcv_nxt {}, ACK back", lo.rcv_nxt);
-      tcp_v4_rcv_ack(s, tp, {lo.rcv_nxt, lo.rcv_wnd});
+      lo.rcv_wnd_advertised = lo.window();
+      if (lo.rcvbuf) s.note("rx", "tcp_rcv_established: rcv_nxt {}, ACK back, window {}", lo.rcv_nxt, lo.window());
+      else s.note("rx", "tcp_rcv_established: rcv_nxt {}, ACK back", lo.rcv_nxt);
+      tcp_v4_rcv_ack(s, tp, {lo.rcv_nxt, lo.window()});
     }
     if (!lo.wire.empty()) co_await s.point("net_rx_action");
   }
+}
+
+}  // namespace kpsim::txpath
+
+namespace kpsim::txpath {
+
+uint64_t tcp_recvmsg_read(Sched& s, loopback& lo, tcp_sock& tp, uint64_t len) {
+  const uint64_t n = std::min(len, lo.rcv_queued);
+  if (!n) return 0;
+  lo.rcv_queued -= n;
+  lo.copied_seq += n;
+  // tcp_cleanup_rbuf: a window update once the window has grown to at least twice what was
+  // last advertised (the ACK goes through loopback to the sender's softirq at once).
+  const uint64_t wnd = lo.window();
+  if (wnd >= 2 * lo.rcv_wnd_advertised) {
+    s.note("rx", "tcp_recvmsg: read {} B, window update {} → {}", n, lo.rcv_wnd_advertised, wnd);
+    lo.rcv_wnd_advertised = wnd;
+    tcp_v4_rcv_ack(s, tp, {lo.rcv_nxt, wnd});
+  } else {
+    s.note("rx", "tcp_recvmsg: read {} B", n);
+  }
+  return n;
+}
+
+void tcp_send_fin(Sched& s, loopback& lo, tcp_sock& tp) {
+  lo.fin = true;
+  lo.fin_seq = tp.write_seq;
+  lo.sender_done = true;
+  s.note("tcp", "tcp_send_fin: FIN after seq {} ({} B not yet sent)", tp.write_seq, tp.notsent_bytes());
+  lo.napi.wake_up_all(s);
+  lo.rcv_wq.wake_up_all(s);
 }
 
 }  // namespace kpsim::txpath

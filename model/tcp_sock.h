@@ -83,6 +83,8 @@ struct tcp_stats {
   uint64_t acks = 0;
   uint64_t backlogged_acks = 0;
   uint64_t deferred_write_timers = 0;
+  uint64_t wait_memory_interrupted = 0;  // sk_stream_wait_memory returned sock_intr_errno
+  uint64_t notify_signal_spins = 0;      // fix=task-sigpending: wait_woken could not sleep
 };
 
 struct tcp_sock {
@@ -98,6 +100,10 @@ struct tcp_sock {
   int64_t sk_sndbuf = static_cast<int64_t>(kTcpWmemDefault);
   bool sndbuf_locked = false;   // SOCK_SNDBUF_LOCK: SO_SNDBUF set, no autotuning
   std::optional<uint64_t> sk_sndtimeo_ns;  // nullopt: MAX_SCHEDULE_TIMEOUT (no SO_SNDTIMEO)
+  // Kernel variant: the unmerged "net: Do not break out of sk_stream_wait_memory() with
+  // TIF_NOTIFY_SIGNAL" (Sascha Hauer, 2023/2024) tests task_sigpending() instead of
+  // signal_pending(). false: 6.12 as it is.
+  bool wait_memory_task_sigpending = false;
   std::deque<ack_skb> sk_backlog;
   // sk->sk_write_space: sk_stream_write_space, or tls_write_space once kTLS is installed.
   std::function<void(Sched&)> sk_write_space;

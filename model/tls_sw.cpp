@@ -74,12 +74,17 @@ void tls_flush_before_wait(Sched& s, tls_context& ctx) {
   tcp_push(s, sk, 0, mss, kTCP_NAGLE_PUSH, size_goal);
 }
 
-Co<int> tls_encrypt_async_wait(Sched& s, tls_context& ctx, Completion& done, int& err) {
-  if (--ctx.encrypt_pending) co_await done.wait(s, "tls_encrypt_async_wait", false);
-  ++ctx.encrypt_pending;
-  co_return err;
-}
 }  // namespace
+
+Co<int> tls_encrypt_async_wait(Sched& s, tls_context& ctx) {
+  if (--ctx.encrypt_pending) {
+    ++ctx.stats.async_waits;
+    s.note("tls", "tls_encrypt_async_wait: {} encryptions pending", ctx.encrypt_pending);
+    co_await ctx.async_wait.wait(s, "tls_encrypt_async_wait: done", false);
+  }
+  ++ctx.encrypt_pending;
+  co_return ctx.async_err;
+}
 
 uint32_t tls_rec::en_size() const { return std::accumulate(en_sg.begin(), en_sg.end(), 0u); }
 
@@ -103,20 +108,64 @@ void tls_encrypt_done(Sched& s, tls_context& ctx, tls_rec& rec, int err) {
     if (!ctx.sk->sk_err) tls_err_abort(s, ctx, err);
   } else {
     rec.tx_ready = true;
-    // The head record is ready: tx_work would transmit it (1 jiffy later) if no sender does.
-    if (!ctx.tx_list.empty() && ctx.tx_list.front().get() == &rec && !ctx.tx_scheduled)
+    // The head record is ready: tx_work transmits it 1 jiffy later unless a sender (which
+    // checks BIT_TX_SCHEDULED after each record it pushes) does it first. The work is
+    // scheduled before complete() below, so a sender woken by it sees the bit (6.8+ order).
+    if (!ctx.tx_list.empty() && ctx.tx_list.front().get() == &rec && !ctx.tx_scheduled) {
       ctx.tx_scheduled = true;
+      if (ctx.tx_work) {
+        ++ctx.stats.tx_work_scheduled;
+        queue_delayed_work(s, *ctx.tx_work, 1);
+        s.note("tls", "tls_encrypt_done: record #{} ready at the head: schedule tx_work in 1 jiffy", rec.id);
+      }
+    } else {
+      s.note("tls", "tls_encrypt_done: record #{} ready", rec.id);
+    }
   }
   if (--ctx.encrypt_pending == 0) ctx.async_wait.complete(s);
 }
 
-void tls_set_sw_offload(Sched&, tls_context& ctx, socket& sock, tls_version v, tls_aead& aead) {
+void tls_set_sw_offload(Sched& s, tls_context& ctx, socket& sock, tls_version v, tls_aead& aead) {
   ctx.prot = tls_prot_info_for(v);
   ctx.sk = sock.sk;
   ctx.aead = &aead;
   sock.sendmsg = [&ctx](Sched& sch, msghdr& m) { return tls_sw_sendmsg(sch, ctx, m); };
   sock.splice_eof = [&ctx](Sched& sch) { return tls_sw_splice_eof(sch, ctx); };
   sock.sk->sk_write_space = [&ctx](Sched& sch) { tls_write_space(sch, ctx); };
+  ctx.tx_work = std::make_unique<Work>("kworker/tls:tx_work", "tx_work_handler",
+                                       [&s, &ctx]() { return tx_work_handler(s, ctx); });
+}
+
+void tls_sw_write_space(Sched& s, tls_context& ctx) {
+  if (ctx.tx_list.empty() || !ctx.tx_list.front()->tx_ready || ctx.tx_scheduled || !ctx.tx_work) return;
+  ctx.tx_scheduled = true;
+  ++ctx.stats.tx_work_scheduled;
+  s.note("tls", "tls_sw_write_space: ready record at the head: schedule tx_work now");
+  queue_delayed_work(s, *ctx.tx_work, 0);
+}
+
+Co<> tx_work_handler(Sched& s, tls_context& ctx) {
+  if (ctx.tx_closing || !ctx.tx_scheduled) {
+    ctx.tx_work_done.wake_up_all(s);
+    co_return;
+  }
+  ctx.tx_scheduled = false;
+  if (ctx.tx_lock.try_lock(s)) {
+    ++ctx.stats.tx_work_runs;
+    co_await ctx.sk->sk_lock.lock_sock(s, "tx_work_handler: tls_tx_records");
+    s.note("tls", "tx_work_handler: tls_tx_records(-1): {} records on tx_list", ctx.tx_list.size());
+    co_await tls_tx_records(s, ctx, -1);
+    co_await ctx.sk->sk_lock.release_sock(s);
+    ctx.tx_lock.unlock(s);
+  } else if (!ctx.tx_scheduled) {
+    // A sender holds tx_lock and will transmit on its way out; retry in 10 ms just in case.
+    ++ctx.stats.tx_work_busy;
+    ctx.tx_scheduled = true;
+    const uint64_t ten_ms = (10ull * s.hz() + 999) / 1000;  // msecs_to_jiffies(10)
+    s.note("tls", "tx_work_handler: tx_lock busy, again in {} jiffies", ten_ms);
+    queue_delayed_work(s, *ctx.tx_work, ten_ms);
+  }
+  ctx.tx_work_done.wake_up_all(s);
 }
 
 void tls_write_space(Sched& s, tls_context& ctx) {
@@ -125,9 +174,8 @@ void tls_write_space(Sched& s, tls_context& ctx) {
     sk_stream_write_space(s, *ctx.sk);
     return;
   }
-  // tls_sw_write_space would schedule tx_work for a ready head record. With a synchronous
-  // AEAD tx_list is empty here unless a send was interrupted; tx_work is left to the async
-  // model that needs it.
+  // With a synchronous AEAD tx_list is empty here unless a send was interrupted.
+  tls_sw_write_space(s, ctx);
   sk_stream_write_space(s, *ctx.sk);
 }
 
@@ -212,6 +260,7 @@ Co<int> tls_push_record(Sched& s, tls_context& ctx, int flags) {
   if (ctx.on_record) ctx.on_record(rec, wire);
   if (rc == -kerr::einprogress) {
     ctx.async_capable = true;
+    ++ctx.stats.async_records;
     co_return rc;
   }
   co_return co_await tls_tx_records(s, ctx, flags);
@@ -287,6 +336,7 @@ Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
       }
       if (ctx.tx_scheduled) {  // an async completion is waiting: transmit it now
         ctx.tx_scheduled = false;
+        if (ctx.tx_work) cancel_delayed_work(s, *ctx.tx_work);
         co_await tls_tx_records(s, ctx, msg.flags);
       }
       continue;
@@ -313,6 +363,8 @@ Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
       }
       if (ctx.tx_scheduled) {
         ctx.tx_scheduled = false;
+        if (ctx.tx_work) cancel_delayed_work(s, *ctx.tx_work);
+        s.note("tls", "BIT_TX_SCHEDULED: the sender transmits ready records itself");
         co_await tls_tx_records(s, ctx, msg.flags);
       }
     }
@@ -336,15 +388,20 @@ Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
 
 send_end:
   if (num_async) {
-    if (num_zc || eor) {
-      const int err = co_await tls_encrypt_async_wait(s, ctx, ctx.async_wait, ctx.async_err);
+    // MSG_MORE without zero-copy: the records are left to the crypto callback and tx_work.
+    if (num_zc || (eor && ctx.async_wait_on_eor)) {
+      const int err = co_await tls_encrypt_async_wait(s, ctx);
       if (err) {
         ret = err;
         copied = 0;
       }
+    } else {
+      s.note("tls", "send_end: {} async records, no wait (num_zc 0, {})", num_async,
+             eor ? "eor, but this kernel waits only for num_zc" : "MSG_MORE");
     }
     if (ctx.tx_scheduled) {
       ctx.tx_scheduled = false;
+      if (ctx.tx_work) cancel_delayed_work(s, *ctx.tx_work);
       co_await tls_tx_records(s, ctx, msg.flags);
     }
   }
@@ -372,7 +429,7 @@ Co<> tls_sw_splice_eof(Sched& s, tls_context& ctx) {
   if (ctx.open_rec && ctx.open_rec->pl_size) {
     int64_t copied = 0;
     if (co_await bpf_exec_tx_verdict(s, ctx, false, copied, 0) == -kerr::einprogress)
-      co_await tls_encrypt_async_wait(s, ctx, ctx.async_wait, ctx.async_err);
+      co_await tls_encrypt_async_wait(s, ctx);
   }
   if (ctx.partially_sent || !ctx.tx_list.empty()) co_await tls_tx_records(s, ctx, 0);
   co_await ctx.sk->sk_lock.release_sock(s);

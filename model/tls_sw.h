@@ -4,7 +4,9 @@
 // the MSG_SPLICE_PAGES path, wait_for_sndbuf), bpf_exec_tx_verdict without a psock,
 // tls_push_record with tls_do_encryption behind an AEAD hook, tls_encrypt_done,
 // tls_tx_records, tls_push_sg, tls_write_space, tls_sw_splice_eof, and the record overhead
-// of TLS 1.2 / 1.3 AES-GCM.
+// of TLS 1.2 / 1.3 AES-GCM. For asynchronous AEADs (seed 002): tls_encrypt_done scheduling
+// tx_work, tx_work_handler (trylock of tx_lock, 10 ms reschedule), tls_sw_write_space,
+// BIT_TX_SCHEDULED / BIT_TX_CLOSING, tls_encrypt_async_wait and when the sender calls it.
 #pragma once
 
 #include <deque>
@@ -15,6 +17,7 @@
 #include "model/tcp_sock.h"
 #include "sched/completion.h"
 #include "sched/mutex.h"
+#include "sched/work.h"
 
 namespace kpsim::txpath {
 
@@ -69,6 +72,11 @@ struct tls_stats {
   uint64_t records = 0;            // tls_push_record calls that closed a record
   uint64_t records_with_more = 0;  // ... pushed with MSG_MORE in their flags
   uint64_t partial_sends = 0;      // tls_push_sg left a partially sent record
+  uint64_t async_records = 0;      // tls_push_record calls the AEAD answered -EINPROGRESS
+  uint64_t async_waits = 0;        // tls_encrypt_async_wait calls that had to sleep
+  uint64_t tx_work_scheduled = 0;  // schedule_delayed_work(tx_work) by the crypto cb / write_space
+  uint64_t tx_work_runs = 0;       // tx_work_handler found BIT_TX_SCHEDULED and ran
+  uint64_t tx_work_busy = 0;       // ... but tx_lock was held: rescheduled in 10 ms
 };
 
 struct tls_context {
@@ -85,7 +93,15 @@ struct tls_context {
   bool splicing_pages = false;
   bool pending_open_record_frags = false;
   bool async_capable = false;
-  bool tx_scheduled = false;   // BIT_TX_SCHEDULED (set by tls_encrypt_done for tx_work)
+  bool tx_scheduled = false;   // BIT_TX_SCHEDULED: tx_work is (to be) scheduled to transmit
+  bool tx_closing = false;     // BIT_TX_CLOSING: tls_sw_cancel_work_tx ran; tx_work does nothing
+  // tx_ctx->tx_work: delayed work on system_wq running tx_work_handler (created by
+  // tls_set_sw_offload; its kworker appears only once something schedules it).
+  std::unique_ptr<Work> tx_work;
+  WaitQueue tx_work_done;      // woken after every tx_work_handler run (flush_delayed_work)
+  // 6.8+: the sender waits for async encryptions at send_end if num_zc || eor. Before (6.6,
+  // the report's kernel) only if num_zc, which the splice path never counts.
+  bool async_wait_on_eor = true;
   uint32_t encrypt_pending = 1;  // biased, as since 6.8
   Completion async_wait;          // async_wait.completion: the last pending encryption
   int async_err = 0;              // async_wait.err
@@ -108,9 +124,17 @@ Co<int> tls_push_record(Sched& s, tls_context& ctx, int flags);
 Co<int> tls_tx_records(Sched& s, tls_context& ctx, int flags);
 Co<int> tls_push_sg(Sched& s, tls_context& ctx, tls_rec& rec, size_t first_sg, uint32_t first_offset,
                     int flags);
-// The crypto completion (async engines): marks the record ready.
+// The crypto completion (async engines): marks the record ready; if it is the head of tx_list
+// and BIT_TX_SCHEDULED was clear, sets it and schedules tx_work 1 jiffy later.
 void tls_encrypt_done(Sched& s, tls_context& ctx, tls_rec& rec, int err);
 void tls_write_space(Sched& s, tls_context& ctx);
+// tls_sw_write_space: a ready head record and BIT_TX_SCHEDULED clear → tx_work now.
+void tls_sw_write_space(Sched& s, tls_context& ctx);
+// tx_work_handler: BIT_TX_CLOSING → nothing; test_and_clear BIT_TX_SCHEDULED; trylock tx_lock:
+// tls_tx_records(-1) under lock_sock, else re-set the bit and retry in 10 ms.
+Co<> tx_work_handler(Sched& s, tls_context& ctx);
+// Drop the bias, wait (uninterruptibly) for the last pending encryption, restore the bias.
+Co<int> tls_encrypt_async_wait(Sched& s, tls_context& ctx);
 Co<> tls_sw_splice_eof(Sched& s, tls_context& ctx);
 
 }  // namespace kpsim::txpath

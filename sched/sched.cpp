@@ -103,6 +103,8 @@ void Sched::block_current(std::coroutine_handle<> h, std::string_view label, Wai
   t.sleeping_on = wq;
   if (wq) wq->add(t.id);
   t.timeout_id = 0;
+  t.slept = true;
+  if (t.on_sleep) t.on_sleep();
   if (timeout_ns) {
     const TaskId id = t.id;
     t.timeout_id = add_timer(now_ns_ + *timeout_ns, "schedule_timeout",
@@ -255,6 +257,10 @@ void Sched::run_step(TaskId id, uint32_t pick, uint32_t of) {
     ev.pick = pick;
     ev.of = of;
     trace_->events.push_back(std::move(ev));
+  }
+  if (t.slept) {
+    t.slept = false;
+    if (t.on_running) t.on_running();
   }
   t.resume_at.resume();
   if (t.body.done()) {

@@ -8,6 +8,7 @@
 
 #include <coroutine>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -63,6 +64,13 @@ struct Task {
   // signal_pending(): a real signal, or TIF_NOTIFY_SIGNAL unless the task opted out.
   bool signal_pending() const { return sigpending || (tif_notify_signal && !pf_no_notify_signal); }
   bool task_sigpending() const { return sigpending; }
+
+  // schedule()'s hooks for worker threads (kernel/sched/core.c sched_submit_work /
+  // sched_update_worker): on_sleep runs when the task blocks (io_wq_worker_sleeping), on_running
+  // when it runs again after a block (io_wq_worker_running). Empty for ordinary tasks.
+  std::function<void()> on_sleep;
+  std::function<void()> on_running;
+  bool slept = false;  // blocked since it last ran: on_running is due when it is resumed
 };
 
 }  // namespace kpsim
