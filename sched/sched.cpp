@@ -62,6 +62,7 @@ TaskId Sched::spawn(std::string name, TaskKind kind, Co<> body, bool daemon,
   t->resume_at = body.handle();
   t->next_label = first_label;
   t->body = std::move(body);
+  if (!t->daemon) ++live_tasks_;
   tasks_.push_back(std::move(t));
   if (trace_ && !trace_->events.empty()) trace_->events.back().wakes.push_back(tasks_.back()->name);
   return tasks_.back()->id;
@@ -82,13 +83,25 @@ void Sched::PointAwaiter::await_suspend(std::coroutine_handle<> h) noexcept {
   t.holds_cpu = t.cpu >= 0 && !to_user;
 }
 
-// Another task holding this task's CPU in the kernel excludes it (no preemption).
-bool Sched::may_run(const Task& t) const {
-  if (t.cpu < 0) return true;
-  for (auto& o : tasks_)
-    if (o.get() != &t && o->cpu == t.cpu && o->holds_cpu && o->state == TaskState::runnable)
-      return false;
-  return true;
+// The runnable tasks that may take the next step. A task stopped at an in-kernel point holds
+// its CPU: no other task of that CPU may run until it returns to user space, sleeps or ends
+// (no preemption). Two passes over the few tasks of a run, once per step.
+void Sched::collect_runnable() {
+  runnable_.clear();
+  cpu_holder_.assign(cpu_holder_.size(), kNoTask);
+  for (auto& t : tasks_) {
+    if (t->state != TaskState::runnable || !t->holds_cpu) continue;
+    const auto c = static_cast<size_t>(t->cpu);
+    if (c >= cpu_holder_.size()) cpu_holder_.resize(c + 1, kNoTask);
+    cpu_holder_[c] = t->id;
+  }
+  for (auto& t : tasks_) {
+    if (t->state != TaskState::runnable) continue;
+    const auto c = static_cast<size_t>(t->cpu);
+    if (t->cpu >= 0 && c < cpu_holder_.size() && cpu_holder_[c] != kNoTask && cpu_holder_[c] != t->id)
+      continue;
+    runnable_.push_back(t->id);
+  }
 }
 
 void Sched::block_current(std::coroutine_handle<> h, std::string_view label, WaitQueue* wq,
@@ -183,10 +196,7 @@ std::string_view Sched::intern(std::string s) {
   return *interned_.back();
 }
 
-bool Sched::all_work_done() const {
-  return std::all_of(tasks_.begin(), tasks_.end(),
-                     [](auto& t) { return t->daemon || t->state == TaskState::done; });
-}
+bool Sched::all_work_done() const { return live_tasks_ == 0; }
 
 // Nothing is runnable: move the clock to the next timer. Timers whose windows overlap the
 // earliest window may fire in either order, and a timer may fire anywhere in its window; both
@@ -266,6 +276,7 @@ void Sched::run_step(TaskId id, uint32_t pick, uint32_t of) {
   if (t.body.done()) {
     t.state = TaskState::done;
     t.holds_cpu = false;
+    if (!t.daemon) --live_tasks_;
     if (auto ex = t.body.handle().promise().exception) {
       try {
         std::rethrow_exception(ex);
@@ -316,9 +327,7 @@ RunEnd Sched::run() {
     }
     if (step_ >= limits_.max_steps)
       return finish({Outcome::step_limit, "", fmt::format("step limit {} reached", limits_.max_steps)});
-    runnable_.clear();
-    for (auto& t : tasks_)
-      if (t->state == TaskState::runnable && may_run(*t)) runnable_.push_back(t->id);
+    collect_runnable();
     if (runnable_.empty()) {
       if (timers_.empty()) return finish({Outcome::deadlock, "", deadlock_message(tasks_)});
       if (auto end = advance_clock()) return finish(*end);

@@ -153,7 +153,7 @@ class Sched {
   std::optional<RunEnd> advance_clock();
   std::optional<RunEnd> check_invariants(const std::vector<std::pair<std::string, Invariant>>& set);
   void run_step(TaskId t, uint32_t pick, uint32_t of);
-  bool may_run(const Task& t) const;
+  void collect_runnable();
   RunEnd finish(RunEnd end);
 
   Strategy& strategy_;
@@ -173,7 +173,9 @@ class Sched {
   ChoiceSeq choices_;
   Trace* trace_ = nullptr;
   std::vector<std::unique_ptr<std::string>> interned_;
-  std::vector<TaskId> runnable_;  // scratch, reused every step
+  std::vector<TaskId> runnable_;    // scratch, reused every step
+  std::vector<TaskId> cpu_holder_;  // scratch: per CPU, the task holding it in the kernel
+  size_t live_tasks_ = 0;           // non-daemon tasks not done yet
 };
 
 }  // namespace kpsim
