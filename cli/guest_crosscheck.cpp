@@ -101,9 +101,9 @@ struct GuestResult {
 };
 
 // Boots the kernel once with all configurations; the guest prints one KPSIM-RESULT per config.
-GuestResult boot_guest(const std::string& version, const std::vector<StallConfig>& configs) {
+GuestResult boot_guest_args(const std::string& version, const std::vector<std::string>& args) {
   std::string cmd = fmt::format("{}/scripts/guest/boot {} --timeout 900", KPSIM_SOURCE_DIR, version);
-  for (auto& c : configs) cmd += " " + c.guest_arg();
+  for (auto& a : args) cmd += " '" + a + "'";
   GuestResult g;
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
   if (!pipe) {
@@ -128,6 +128,12 @@ GuestResult boot_guest(const std::string& version, const std::vector<StallConfig
   return g;
 }
 
+GuestResult boot_guest(const std::string& version, const std::vector<StallConfig>& configs) {
+  std::vector<std::string> args;
+  for (auto& c : configs) args.push_back(c.guest_arg());
+  return boot_guest_args(version, args);
+}
+
 bool guest_stalled(const json& r) { return r.value("verdict", "") == "stall"; }
 
 int64_t guest_pauses(const json& r) { return r.value("stall_episodes_ge_100ms", int64_t{0}); }
@@ -141,8 +147,94 @@ int guest_unavailable(const GuestResult& g) {
 
 const Scenario& stall_scenario(const std::string& name) {
   if (name != "ktls-sendfile-stall")
-    throw ParamError("scenario '" + name + "' has no guest runner yet (ktls-sendfile-stall has)");
+    throw ParamError("scenario '" + name + "' has no guest runner (ktls-sendfile-stall and "
+                     "ktls-async-close have)");
   return *find_scenario(name);
+}
+
+// ---- ktls-async-close: the model's window, forced on the real kernel ----------------------
+//
+// The guest runner's force=window builds the model's counterexample step by step (send buffer
+// full and the peer paused, encryptions pending at close, the final fput in io_uring_enter's
+// task work, a TWA_SIGNAL completion while the flush waits; docs/guest.md). Each pairing says
+// which model variant the kernel configuration stands for; they agree when the model can lose
+// records (explored) exactly where the kernel did in some forced run.
+struct ClosePairing {
+  std::string what;
+  std::vector<std::string> model_sets;
+  std::string guest_arg;
+};
+
+const std::vector<ClosePairing>& close_pairings() {
+  static const std::vector<ClosePairing> p = {
+      {"default ring, async crypto, MORE", {"io=uring", "crypto=async"},
+       "mode=ktls-async-close,force=window,runs=5"},
+      {"DEFER_TASKRUN, no other requests", {"io=uring-defer", "crypto=async"},
+       "mode=ktls-async-close,force=window,defer_taskrun=1,runs=3,client_wait_ms=1000"},
+      {"default ring, no MSG_MORE (6.12 waits at eor)", {"io=uring", "crypto=async", "more=0"},
+       "mode=ktls-async-close,force=window,more=0,runs=3,client_wait_ms=1000"},
+  };
+  return p;
+}
+
+struct CloseModel {
+  uint64_t schedules = 0, violations = 0;
+};
+
+CloseModel close_model(const std::vector<std::string>& sets, uint64_t budget) {
+  const Scenario& sc = *find_scenario("ktls-async-close");
+  RandomStrategy random(1);
+  ExploreOptions o;
+  o.budget = budget;
+  o.run.limits = sc.default_limits();
+  o.shrink = false;
+  const ExploreResult r = explore(sc, resolve_params(sc, sets), random, o);
+  return {r.schedules, r.violations};
+}
+
+int close_crosscheck(const std::string& version, bool as_json) {
+  std::vector<std::string> args;
+  for (auto& p : close_pairings()) args.push_back(p.guest_arg);
+  const GuestResult g = boot_guest_args(version, args);
+  if (g.results.size() != args.size()) {
+    if (g.results.empty()) return guest_unavailable(g);
+    std::cerr << fmt::format("kpsim: the guest returned {} of {} results (exit {})\n",
+                             g.results.size(), args.size(), g.exit_code);
+    return kExitUsage;
+  }
+  constexpr uint64_t kBudget = 2000;
+  bool agree = true;
+  json rows = json::array();
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto& p = close_pairings()[i];
+    const CloseModel m = close_model(p.model_sets, kBudget);
+    const json& k = g.results[i];
+    const int64_t short_runs = k.value("short_runs", int64_t{0}), runs = k.value("runs", int64_t{0});
+    const bool ml = m.violations > 0, kl = short_runs > 0;
+    agree = agree && ml == kl;
+    rows.push_back({{"config", p.what}, {"model_schedules", m.schedules},
+                    {"model_violations", m.violations}, {"kernel_runs", runs},
+                    {"kernel_short_runs", short_runs}, {"verdict", ml == kl ? "agree" : "disagree"}});
+  }
+  if (as_json) {
+    std::cout << json{{"scenario", "ktls-async-close"}, {"kernel", version},
+                      {"guest_kernel", g.results.front().value("kernel", "")}, {"configs", rows},
+                      {"agree", agree}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << fmt::format("crosscheck ktls-async-close on Debian {} ({}) in a qemu guest, window forced\n",
+                             version, g.results.front().value("kernel", ""));
+    std::cout << fmt::format("  {:<46} {:>16} {:>16}  {}\n", "configuration", "model lost/sched",
+                             "kernel short/runs", "verdict");
+    for (auto& r : rows)
+      std::cout << fmt::format("  {:<46} {:>16} {:>16}  {}\n", r["config"].get<std::string>(),
+                               fmt::format("{}/{}", r["model_violations"].get<uint64_t>(), r["model_schedules"].get<uint64_t>()),
+                               fmt::format("{}/{}", r["kernel_short_runs"].get<int64_t>(), r["kernel_runs"].get<int64_t>()),
+                               r["verdict"].get<std::string>());
+    std::cout << (agree ? "model and kernel agree\n" : "model and kernel DISAGREE\n");
+  }
+  return agree ? kExitOk : kExitFinding;
 }
 
 }  // namespace
@@ -169,6 +261,10 @@ int guest_kernel(const std::string& scenario, const std::vector<std::string>& se
 
 int guest_crosscheck(const std::string& scenario, const std::vector<std::string>& sets,
                      const std::string& version, bool as_json) {
+  if (scenario == "ktls-async-close") {
+    if (!sets.empty()) throw ParamError("ktls-async-close: the guest cross-check takes no --set");
+    return close_crosscheck(version, as_json);
+  }
   const Params p = resolve_params(stall_scenario(scenario), sets);
   const StallConfig base = config_from(p);
   std::vector<StallConfig> configs;

@@ -19,6 +19,9 @@
 //                        (a send call in progress, notsent > 0, nothing in flight).
 //   ktls-async-close     seed 002 ("io_uring splice and KTLS"): io_uring splice into a kTLS
 //                        socket, close, and count what the client received (run_async_close()).
+//                        With force=window: the model's counterexample built deterministically
+//                        (run_async_close_forced(): cryptd backlog, paused client, IORING_OP_CLOSE,
+//                        a pipe read completed while the close sleeps in sk_stream_wait_memory).
 //
 // Keys of ktls-sendfile-stall (defaults in StallConfig):
 //   mss=N          TCP_MAXSEG on the listener (0: loopback default); inherited by accept()
@@ -41,6 +44,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
@@ -815,6 +819,445 @@ std::string run_async_close(const KV& kv) {
   return j.str();
 }
 
+// ---------------------------------------------------------------- ktls-async-close, force=window
+// The model's counterexample (docs/ktls-close.md, traces/findings/seed002-*) built step by step
+// instead of hoped for. Selected by mode=ktls-async-close,force=window. Per run:
+//   1. loopback pair, client SO_RCVBUF=rcvbuf (before connect) and paused, server SO_SNDBUF=
+//      sndbuf, TCP_NODELAY, kTLS TX: the close-time flush cannot push more than a few KiB.
+//   2. cryptd backlog (flood records): a second kTLS connection sends `flood` full records with
+//      MSG_MORE first; cryptd serves its per-CPU queue in order, so the records of step 3 are
+//      still pending encryption when the close starts (the model's step 13, "3 encryptions
+//      pending"), and tx_work (scheduled only by tls_encrypt_done) has nothing to push yet.
+//   3. `records` full records (records*16384 B, no open record left) pipe -> socket by one
+//      IORING_OP_SPLICE with SPLICE_F_MORE (6.12: no wait at send_end), reaped.
+//   4. closer=uring: IORING_OP_CLOSE + GETEVENTS: io_close's (or the freed splice request's)
+//      fput is the last one, ____fput runs in io_cqring_wait's io_run_task_work inside
+//      io_uring_enter (the report's stack). closer=syscall: close(2) (task_work at syscall
+//      exit).
+//   5. trigger=pipe: an IORING_OP_READ on a pipe was queued before step 2; a helper thread
+//      samples /proc/self/task/<submitter>/stack and, once the submitter sleeps in
+//      sk_stream_wait_memory under tls_sw_release_resources_tx (or, at=async, in
+//      tls_encrypt_async_wait), writes one byte to that pipe: the read completes and io_uring
+//      queues its completion task work on the submitter with the ring's notify method
+//      (TWA_SIGNAL on a default ring -> TIF_NOTIFY_SIGNAL). trigger=timeout: an
+//      IORING_OP_TIMEOUT of trigger_ms queued with the close. trigger=none: no other request.
+//   6. the client waits until the close returned (at most client_wait_ms), then reads to EOF.
+// Result per run: bytes the client got vs the wire size of what was spliced, the submitter's
+// stacks seen during the close, close duration, TCP_INFO before the close; with trace=1 also
+// tracefs lines (io_uring task_add/complete, kretprobes on sk_stream_wait_memory,
+// tls_tx_records, tls_sw_release_resources_tx) as KPSIM-TRACE lines.
+// Keys: records (8), flood (256), sndbuf (4096), rcvbuf (4096), closer=uring|syscall,
+//   trigger=pipe|timeout|none, at=wait|async, trigger_ms (200, timeout only), trigger_delay_ms
+//   (0: how long after the stack was seen), defer_taskrun=0|1, more=1|0, cryptd=1|0, runs (3),
+//   client_wait_ms (4000), trace=0|1, tls=13|12.
+bool g_trace_ready = false;
+bool kprobes_ok = false;
+
+bool trace_setup() {
+  if (g_trace_ready) return true;
+  mkdir("/sys/kernel/tracing", 0755);
+  if (access("/sys/kernel/tracing/trace", F_OK) != 0 &&
+      syscall(SYS_mount, "tracefs", "/sys/kernel/tracing", "tracefs", 0, nullptr) != 0)
+    return false;
+  const char* T = "/sys/kernel/tracing/";
+  auto w = [&](const std::string& f, const std::string& v) {
+    int fd = open((std::string(T) + f).c_str(), O_WRONLY | O_APPEND);
+    if (fd < 0) return false;
+    bool ok = write(fd, v.data(), v.size()) == static_cast<ssize_t>(v.size());
+    close(fd);
+    return ok;
+  };
+  kprobes_ok = w("kprobe_events", "r:kpsim/swm_ret sk_stream_wait_memory ret=$retval\n");
+  w("kprobe_events", "r:kpsim/txrec_ret tls:tls_tx_records ret=$retval\n");
+  w("kprobe_events", "p:kpsim/release_tx tls:tls_sw_release_resources_tx\n");
+  w("kprobe_events", "r:kpsim/release_tx_ret tls:tls_sw_release_resources_tx\n");
+  w("kprobe_events", "r:kpsim/tcp_sendmsg_locked_ret tcp_sendmsg_locked ret=$retval\n");
+  w("buffer_size_kb", "4096");
+  for (const char* ev : {"kpsim/enable", "io_uring/io_uring_task_add/enable",
+                         "io_uring/io_uring_complete/enable", "io_uring/io_uring_submit_req/enable",
+                         "io_uring/io_uring_queue_async_work/enable"})
+    w(std::string("events/") + ev, "1");
+  g_trace_ready = w("tracing_on", "1");
+  return g_trace_ready;
+}
+
+void trace_clear() {
+  if (!g_trace_ready) return;
+  int fd = open("/sys/kernel/tracing/trace", O_WRONLY | O_TRUNC);
+  if (fd >= 0) close(fd);
+}
+
+// The trace lines of the submitter (pid) plus every io_uring_task_add, at most max_lines.
+long long trace_dump(long long run, int tid, size_t max_lines) {
+  if (!g_trace_ready) return -1;
+  std::istringstream in(read_file("/sys/kernel/tracing/trace"));
+  std::string line, tag = "-" + std::to_string(tid) + " ";
+  std::vector<std::string> keep;
+  long long total = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    bool mine = line.find(tag) != std::string::npos;
+    bool task_add = line.find("io_uring_task_add") != std::string::npos;
+    bool tls = line.find("txrec_ret") != std::string::npos || line.find("release_tx") != std::string::npos;
+    if (!(mine || task_add || tls)) continue;
+    // the flood's own pushes are not interesting: keep only the submitter's tcp_sendmsg_locked
+    if (!mine && line.find("tcp_sendmsg_locked") != std::string::npos) continue;
+    total++;
+    keep.push_back(line);
+  }
+  size_t from = keep.size() > max_lines ? keep.size() - max_lines : 0;
+  for (size_t k = from; k < keep.size(); ++k) {
+    std::string l = keep[k];
+    l.erase(0, l.find_first_not_of(' '));
+    printf("KPSIM-TRACE {\"run\":%lld,\"line\":\"%s\"}\n", run, json_escape(l).c_str());
+  }
+  fflush(stdout);
+  return total;
+}
+
+std::string stack_funcs(const std::string& st) {
+  // "[<0>] sk_stream_wait_memory+0x.../0x..." lines -> "sk_stream_wait_memory<tls_push_sg<..."
+  std::istringstream in(st);
+  std::string line, out;
+  while (std::getline(in, line)) {
+    auto b = line.find("] ");
+    if (b == std::string::npos) continue;
+    std::string f = line.substr(b + 2);
+    f = f.substr(0, f.find('+'));
+    out += (out.empty() ? "" : "<") + f;
+  }
+  return out;
+}
+
+// The /proc/crypto entries named gcm(aes), compacted: driver/priority/refcnt/selftest/async.
+std::string gcm_aes_entries() {
+  std::istringstream in(read_file("/proc/crypto"));
+  std::string line, block, out;
+  bool gcm = false;
+  auto flush = [&] {
+    if (gcm) out += (out.empty() ? "" : " | ") + block;
+    block.clear();
+    gcm = false;
+  };
+  while (std::getline(in, line)) {
+    if (line.empty()) { flush(); continue; }
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string k = line.substr(0, colon), v = line.substr(colon + 1);
+    k.erase(k.find_last_not_of(" \t") + 1);
+    v.erase(0, v.find_first_not_of(" \t"));
+    if (k == "name" && v == "gcm(aes)") gcm = true;
+    if (k == "driver" || k == "priority" || k == "refcnt" || k == "selftest" || k == "async" ||
+        k == "internal")
+      block += k + "=" + v + " ";
+  }
+  flush();
+  return out;
+}
+
+std::string run_async_close_forced(const KV& kv) {
+  Json j;
+  j.s("mode", "ktls-async-close").s("kernel", kernel_release()).raw("config", kv_json(kv));
+  const long long records = get_num(kv, "records", 8);
+  const long long flood = get_num(kv, "flood", 256);
+  const long long sndbuf = get_num(kv, "sndbuf", 4096);
+  const long long rcvbuf = get_num(kv, "rcvbuf", 4096);
+  const std::string closer = get_str(kv, "closer", "uring");
+  const std::string trigger = get_str(kv, "trigger", "pipe");
+  const std::string at = get_str(kv, "at", "wait");
+  const long long trigger_ms = get_num(kv, "trigger_ms", 200);
+  const long long trigger_delay_ms = get_num(kv, "trigger_delay_ms", 0);
+  const bool defer = get_num(kv, "defer_taskrun", 0) != 0;
+  const bool more = get_num(kv, "more", 1) != 0;
+  const bool cryptd = get_num(kv, "cryptd", 1) != 0;
+  const long long runs = get_num(kv, "runs", 3);
+  const long long client_wait_ms = get_num(kv, "client_wait_ms", 4000);
+  const bool trace = get_num(kv, "trace", 0) != 0;
+  const int tls = static_cast<int>(get_num(kv, "tls", 13));
+  auto fail = [&](const std::string& e) {
+    j.b("ok", false).s("error", e);
+    return j.str();
+  };
+  if (closer != "uring" && closer != "syscall") return fail("closer must be uring or syscall");
+  if (trigger != "pipe" && trigger != "timeout" && trigger != "none") return fail("bad trigger");
+  if (cryptd) j.s("cryptd_bind", bind_cryptd());
+  if (trace) j.b("trace_ready", trace_setup()).b("kprobes_ok", kprobes_ok);
+  const long long bytes = records * 16384;
+  const long long wire_expected = wire_bytes(bytes, tls);
+  std::vector<char> data(static_cast<size_t>(std::max(bytes, flood * 16384)), 'z');
+  std::string path = "/tmp/kpsim-force-XXXXXX";
+  Fd file(mkstemp(path.data()));
+  if (file.fd < 0) return fail("mkstemp");
+  unlink(path.c_str());
+  if (write(file.fd, data.data(), static_cast<size_t>(bytes)) != static_cast<ssize_t>(bytes))
+    return fail("write backing file");
+  const int tid = static_cast<int>(syscall(SYS_gettid));
+  const std::string stack_path = "/proc/self/task/" + std::to_string(tid) + "/stack";
+
+  auto loopback_pair = [&](long long rcv, long long snd, int& srv, int& cli, std::string& err) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    Fd lfd(socket(AF_INET, SOCK_STREAM, 0));
+    if (bind(lfd.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(lfd.fd, 1) != 0) {
+      err = "listen";
+      return false;
+    }
+    socklen_t alen = sizeof a;
+    getsockname(lfd.fd, reinterpret_cast<sockaddr*>(&a), &alen);
+    cli = socket(AF_INET, SOCK_STREAM, 0);
+    if (rcv > 0) { int v = static_cast<int>(rcv); setsockopt(cli, SOL_SOCKET, SO_RCVBUF, &v, sizeof v); }
+    if (connect(cli, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) { err = "connect"; return false; }
+    srv = accept(lfd.fd, nullptr, nullptr);
+    if (srv < 0) { err = "accept"; return false; }
+    if (snd > 0) { int v = static_cast<int>(snd); setsockopt(srv, SOL_SOCKET, SO_SNDBUF, &v, sizeof v); }
+    int one = 1;
+    setsockopt(srv, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return set_ktls_tx(srv, tls, err);
+  };
+
+  long long short_runs = 0, error_runs = 0, interrupted_runs = 0, min_received = -1, max_received = -1;
+  std::string run_details = "[";
+  std::string driver;
+  for (long long r = 0; r < runs; ++r) {
+    std::string err;
+    Ring ring;
+    if (!ring.init(16, defer ? (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN) : 0, err))
+      return fail(err);
+    int pfd[2], tfd[2];
+    if (pipe(pfd) != 0 || pipe(tfd) != 0) return fail("pipe");
+    Fd pr(pfd[0]), pw(pfd[1]), tr(tfd[0]), tw(tfd[1]);
+    fcntl(pw.fd, F_SETPIPE_SZ, static_cast<int>(std::max(bytes, 65536LL)));
+    int s = -1, c = -1, s2 = -1, c2 = -1;
+    if (!loopback_pair(rcvbuf, sndbuf, s, c, err)) return fail(err);
+    Fd cfd(c);
+    Fd s2fd, c2fd;
+    std::thread drain;
+    if (flood > 0) {
+      if (!loopback_pair(0, 8 << 20, s2, c2, err)) return fail("flood: " + err);
+      s2fd.reset(s2);
+      c2fd.reset(c2);
+      drain = std::thread([fd = c2] {
+        std::vector<char> b(1 << 16);
+        while (read(fd, b.data(), b.size()) > 0) {}
+      });
+    }
+    // client: paused until the close returned (or client_wait_ms), then reads to EOF
+    std::atomic<bool> closed_flag{false};
+    std::atomic<long long> received{0};
+    std::atomic<double> client_start{0};
+    std::atomic<bool> early_read{false};
+    std::thread client([&] {
+      // counted sleeps, not a deadline: the TCG guest clock was seen to jump (a deadline let
+      // the client start reading before the close in 3 of 12 early runs)
+      for (long long k = 0; k < client_wait_ms / 2 && !closed_flag; ++k) usleep(2000);
+      client_start = now_s();
+      early_read = !closed_flag;
+      std::vector<char> rb(1 << 16);
+      for (;;) {
+        ssize_t n = read(cfd.fd, rb.data(), rb.size());
+        if (n <= 0) break;
+        received += n;
+      }
+    });
+    // 3a. fill the data pipe
+    off_t off = 0;
+    while (off < bytes) {
+      ssize_t in = splice(file.fd, &off, pw.fd, nullptr, static_cast<size_t>(bytes - off), 0);
+      if (in <= 0) { err = "splice file->pipe"; break; }
+    }
+    // 5a. the unrelated request whose completion will be the TWA_SIGNAL task work
+    char tbuf[8];
+    unsigned outstanding = 0;
+    if (trigger == "pipe") {
+      io_uring_sqe* e = ring.get();
+      e->opcode = IORING_OP_READ;
+      e->fd = tr.fd;
+      e->addr = reinterpret_cast<__u64>(tbuf);
+      e->len = 1;
+      e->off = static_cast<__u64>(-1);
+      e->user_data = 5;
+      ring.enter(1, 0);
+      outstanding++;
+    }
+    // helper: samples the submitter's kernel stack, fires the trigger
+    std::atomic<bool> stop_helper{false};
+    std::atomic<bool> in_close{false};
+    std::string stack_wait, stack_first_close, stack_after_trigger;
+    std::atomic<double> t_trigger{0}, t_seen_wait{0}, t_seen_async{0};
+    long long samples = 0;
+    std::thread helper([&] {
+      bool fired = false;
+      double fire_at = 0;
+      while (!stop_helper) {
+        std::string st = read_file(stack_path.c_str());
+        samples++;
+        if (in_close) {
+          std::string f = stack_funcs(st);
+          if (stack_first_close.empty() && f.find("tls_") != std::string::npos) stack_first_close = f;
+          if (f.find("tls_encrypt_async_wait") != std::string::npos && t_seen_async == 0)
+            t_seen_async = now_s();
+          bool release = f.find("tls_sw_release_resources_tx") != std::string::npos;
+          if (release && f.find("sk_stream_wait_memory") != std::string::npos && t_seen_wait == 0) {
+            t_seen_wait = now_s();
+            stack_wait = f;
+          }
+          bool ready = at == "async" ? t_seen_async != 0 : t_seen_wait != 0;
+          if (trigger == "pipe" && ready && !fired) {
+            if (fire_at == 0) fire_at = now_s() + static_cast<double>(trigger_delay_ms) / 1000.0;
+            if (now_s() >= fire_at) {
+              fired = true;
+              t_trigger = now_s();
+              if (write(tw.fd, "x", 1) != 1) {}
+              usleep(1000);
+              stack_after_trigger = stack_funcs(read_file(stack_path.c_str()));
+            }
+          }
+        }
+        usleep(1000);
+      }
+    });
+    if (trace) trace_clear();
+    // 2. cryptd backlog
+    double t0 = now_s();
+    long long flood_sent = 0;
+    if (flood > 0) {
+      ssize_t n = send(s2, data.data(), static_cast<size_t>(flood * 16384), MSG_MORE);
+      flood_sent = n;
+    }
+    double t_flood = now_s();
+    // 3. the splice, with SPLICE_F_MORE
+    io_uring_sqe* e = ring.get();
+    e->opcode = IORING_OP_SPLICE;
+    e->fd = s;
+    e->off = static_cast<__u64>(-1);
+    e->splice_fd_in = pr.fd;
+    e->splice_off_in = static_cast<__u64>(-1);
+    e->len = static_cast<__u32>(bytes);
+    e->splice_flags = more ? SPLICE_F_MORE : 0;
+    e->user_data = 1;
+    ring.enter(1, 0);
+    outstanding++;
+    long long spliced = -1, close_res = 1, trigger_res = 1;
+    int splice_errno = 0;
+    auto handle = [&](const io_uring_cqe& cq) {
+      if (cq.user_data == 1) { if (cq.res >= 0) spliced = cq.res; else splice_errno = -cq.res; }
+      else if (cq.user_data == 3) close_res = cq.res;
+      else if (cq.user_data == 5 || cq.user_data == 6) trigger_res = cq.res;
+      outstanding--;
+    };
+    while (spliced < 0 && splice_errno == 0) {
+      io_uring_cqe cq{};
+      while (!ring.pop(cq)) {
+        if (ring.enter(0, 1) < 0 && errno != EINTR) break;
+      }
+      handle(cq);
+    }
+    double t_spliced = now_s();
+    tcp_info ti{};
+    socklen_t tl = sizeof ti;
+    getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &tl);
+    if (r == 0) j.s("gcm_aes_entries_while_open", gcm_aes_entries());
+    // 4. close
+    in_close = true;
+    double t_close0 = now_s();
+    int close_errno = 0;
+    __kernel_timespec ts{};
+    ts.tv_sec = trigger_ms / 1000;
+    ts.tv_nsec = (trigger_ms % 1000) * 1000000;
+    if (closer == "uring") {
+      unsigned submit = 0;
+      if (trigger == "timeout") {
+        io_uring_sqe* te = ring.get();
+        te->opcode = IORING_OP_TIMEOUT;
+        te->addr = reinterpret_cast<__u64>(&ts);
+        te->len = 1;
+        te->user_data = 6;
+        submit++;
+        outstanding++;
+      }
+      io_uring_sqe* ce = ring.get();
+      ce->opcode = IORING_OP_CLOSE;
+      ce->fd = s;
+      ce->user_data = 3;
+      submit++;
+      outstanding++;
+      if (ring.enter(submit, 1) < 0) close_errno = errno;
+    } else {
+      if (trigger == "timeout") {
+        io_uring_sqe* te = ring.get();
+        te->opcode = IORING_OP_TIMEOUT;
+        te->addr = reinterpret_cast<__u64>(&ts);
+        te->len = 1;
+        te->user_data = 6;
+        ring.enter(1, 0);
+        outstanding++;
+      }
+      if (close(s) != 0) close_errno = errno;
+      close_res = 0;
+    }
+    double t_close1 = now_s();
+    in_close = false;
+    closed_flag = true;
+    client.join();
+    double t_eof = now_s();
+    stop_helper = true;
+    helper.join();
+    // complete what is left: the trigger read (if never fired) and CQEs not yet reaped
+    if (trigger == "pipe" && t_trigger == 0) { if (write(tw.fd, "x", 1) != 1) {} }
+    for (int spin = 0; outstanding > 0 && spin < 200; ++spin) {
+      io_uring_cqe cq{};
+      if (ring.pop(cq)) { handle(cq); continue; }
+      ring.enter(0, 1);
+    }
+    if (flood > 0) {
+      shutdown(c2, SHUT_RDWR);
+      s2fd.reset();
+      drain.join();
+    }
+    long long trace_lines = trace ? trace_dump(r, tid, static_cast<size_t>(get_num(kv, "trace_max", 40))) : -1;
+    if (driver.empty()) driver = gcm_aes_driver();
+    long long got = received;
+    bool ok_splice = spliced == bytes;
+    bool short_read = ok_splice && got < wire_expected;
+    bool interrupted = !stack_wait.empty() && (t_close1 - t_close0) < (client_start - t_close0) + 1e-9;
+    short_runs += short_read;
+    interrupted_runs += t_trigger != 0 && short_read;
+    error_runs += !ok_splice || !err.empty();
+    if (min_received < 0 || got < min_received) min_received = got;
+    if (got > max_received) max_received = got;
+    (void)interrupted;
+    auto ms = [](double a, double b) { return a > 0 && b > 0 ? (b - a) * 1000.0 : -1.0; };
+    run_details += (r ? "," : "") + Json()
+        .i("spliced", spliced).i("splice_errno", splice_errno)
+        .i("received", got).i("wire_expected", wire_expected)
+        .i("records_received_full", got / (16384 + (tls == 12 ? 29 : 22)))
+        .b("short", short_read).b("client_read_before_close_returned", early_read)
+        .i("flood_sent", flood_sent)
+        .d("flood_ms", ms(t0, t_flood)).d("splice_ms", ms(t_flood, t_spliced))
+        .d("close_ms", ms(t_close0, t_close1)).d("client_paused_ms", ms(t_close0, client_start))
+        .d("eof_ms", ms(t_close0, t_eof))
+        .d("seen_async_wait_ms", ms(t_close0, t_seen_async)).d("seen_wait_memory_ms", ms(t_close0, t_seen_wait))
+        .d("trigger_ms", ms(t_close0, t_trigger))
+        .i("close_res", close_res).i("close_errno", close_errno).i("trigger_res", trigger_res)
+        .i("tcpi_notsent_before_close", ti.tcpi_notsent_bytes).i("tcpi_unacked_before_close", ti.tcpi_unacked)
+        .i("tcpi_bytes_sent_before_close", static_cast<long long>(ti.tcpi_bytes_sent))
+        .i("tcpi_snd_wnd", ti.tcpi_snd_wnd)
+        .s("stack_first_tls", stack_first_close).s("stack_wait_memory", stack_wait)
+        .s("stack_after_trigger", stack_after_trigger)
+        .i("stack_samples", samples).i("trace_lines", trace_lines)
+        .s("error", err).str();
+  }
+  run_details += "]";
+  j.b("ok", true).s("error", "").s("gcm_aes_driver", driver)
+      .i("wire_expected", wire_expected).i("runs", runs).i("short_runs", short_runs)
+      .i("short_after_trigger", interrupted_runs)
+      .i("error_runs", error_runs).i("min_received", min_received).i("max_received", max_received)
+      .raw("run_results", run_details)
+      .s("verdict", short_runs ? "short-read" : error_runs ? "splice-error" : "no-short-read");
+  return j.str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -838,7 +1281,8 @@ int main(int argc, char** argv) {
     std::string mode = get_str(kv, "mode", "ktls-sendfile-stall");
     std::string out;
     if (mode == "ktls-sendfile-stall") out = run_sendfile_stall(kv);
-    else if (mode == "ktls-async-close") out = run_async_close(kv);
+    else if (mode == "ktls-async-close")
+      out = kv.count("force") ? run_async_close_forced(kv) : run_async_close(kv);
     else out = Json().s("mode", mode).raw("config", kv_json(kv)).b("ok", false)
                    .s("error", "unknown mode").str();
     if (out.find("\"ok\":true") == std::string::npos) failures++;
