@@ -241,6 +241,19 @@ int close_crosscheck(const std::string& version, bool as_json) {
 
 int guest_kernel(const std::string& scenario, const std::vector<std::string>& sets,
                  const std::string& version, bool as_json) {
+  if (scenario == "ktls-async-close") {
+    if (!sets.empty()) throw ParamError("ktls-async-close: the guest run takes no --set");
+    const GuestResult g = boot_guest_args(version, {close_pairings().front().guest_arg});
+    if (g.results.empty()) return guest_unavailable(g);
+    const json& r = g.results.front();
+    if (as_json)
+      std::cout << json{{"scenario", scenario}, {"kernel", version}, {"result", r}}.dump(2) << "\n";
+    else
+      std::cout << fmt::format("kernel {} ({})  ktls-async-close, window forced: {} ({} of {} runs short)\n",
+                               version, r.value("kernel", ""), r.value("verdict", "?"),
+                               r.value("short_runs", int64_t{0}), r.value("runs", int64_t{0}));
+    return kExitOk;
+  }
   const Params p = resolve_params(stall_scenario(scenario), sets);
   const StallConfig c = config_from(p);
   const GuestResult g = boot_guest(version, {c});
