@@ -67,6 +67,7 @@ StallConfig config_from(const Params& p) {
 struct ModelRange {
   uint64_t runs = 0, stalled = 0;
   int64_t min_expiries = INT64_MAX, max_expiries = 0;
+  double min_mibps = 1e300, max_mibps = 0;  // throughput of the stalled schedules
 };
 
 ModelRange model_range(const StallConfig& c, uint64_t schedules) {
@@ -89,6 +90,9 @@ ModelRange model_range(const StallConfig& c, uint64_t schedules) {
       ++r.stalled;
       r.min_expiries = std::min(r.min_expiries, e);
       r.max_expiries = std::max(r.max_expiries, e);
+      const double t = m.value("throughput_MiB_s", 0.0);
+      r.min_mibps = std::min(r.min_mibps, t);
+      r.max_mibps = std::max(r.max_mibps, t);
     }
   }
   return r;
@@ -305,9 +309,13 @@ int guest_crosscheck(const std::string& scenario, const std::vector<std::string>
     const bool ms = m.stalled == m.runs, mixed = m.stalled != 0 && m.stalled != m.runs;
     const bool ks = guest_stalled(k);
     const int64_t kp = guest_pauses(k);
-    // Pause counts agree when the kernel's lies within a factor of 3 of the model's range.
-    const bool counts_ok =
-        !ms || !ks || (kp * 3 >= m.min_expiries && kp <= m.max_expiries * 3);
+    // Pause counts agree when the kernel's lies within a factor of 3 of the model's range; so
+    // does a stalled transfer's throughput, which the persist timer paces (it runs on the
+    // guest's clock, so TCG's slowness does not enter it).
+    const double kt = k.value("throughput_MiBps", 0.0);
+    const bool counts_ok = !ms || !ks ||
+                           (kp * 3 >= m.min_expiries && kp <= m.max_expiries * 3 &&
+                            kt * 3 >= m.min_mibps && kt <= m.max_mibps * 3);
     const bool ok = !mixed && ms == ks && counts_ok;
     agree = agree && ok;
     const std::string range =
@@ -315,6 +323,8 @@ int guest_crosscheck(const std::string& scenario, const std::vector<std::string>
     rows.push_back({{"config", configs[i].name()}, {"model_stalled", ms}, {"kernel_stalled", ks},
                     {"model_schedules", m.runs}, {"model_stalled_schedules", m.stalled},
                     {"model_persist_expiries", range}, {"kernel_pauses", kp},
+                    {"model_stalled_MiBps", m.stalled ? fmt::format("{:.3f}..{:.3f}", m.min_mibps, m.max_mibps) : "-"},
+                    {"kernel_MiBps", kt},
                     {"kernel_longest_call_s", k.value("longest_call_s", 0.0)},
                     {"verdict", ok ? "agree" : "disagree"}});
   }
@@ -327,14 +337,18 @@ int guest_crosscheck(const std::string& scenario, const std::vector<std::string>
   } else {
     std::cout << fmt::format("crosscheck {} on Debian {} ({}) in a qemu guest, {} bytes\n", scenario,
                              version, g.results.front().value("kernel", ""), base.bytes);
-    std::cout << fmt::format("  {:<44} {:>8} {:>8} {:>12} {:>8}  {}\n", "configuration", "model",
-                             "kernel", "model PROBE0", "k pauses", "verdict");
+    std::cout << fmt::format("  {:<44} {:>8} {:>8} {:>12} {:>8} {:>14} {:>8}  {}\n", "configuration",
+                             "model", "kernel", "model PROBE0", "k pauses", "model MiB/s", "k MiB/s",
+                             "verdict");
     for (auto& r : rows)
-      std::cout << fmt::format("  {:<44} {:>8} {:>8} {:>12} {:>8}  {}\n", r["config"].get<std::string>(),
+      std::cout << fmt::format("  {:<44} {:>8} {:>8} {:>12} {:>8} {:>14} {:>8.3f}  {}\n",
+                               r["config"].get<std::string>(),
                                r["model_stalled"].get<bool>() ? "stall" : "-",
                                r["kernel_stalled"].get<bool>() ? "stall" : "-",
                                r["model_persist_expiries"].get<std::string>(),
-                               r["kernel_pauses"].get<int64_t>(), r["verdict"].get<std::string>());
+                               r["kernel_pauses"].get<int64_t>(),
+                               r["model_stalled_MiBps"].get<std::string>(),
+                               r["kernel_MiBps"].get<double>(), r["verdict"].get<std::string>());
     std::cout << (agree ? "model and kernel agree\n" : "model and kernel DISAGREE\n");
   }
   return agree ? kExitOk : kExitFinding;
