@@ -145,12 +145,17 @@ Command add_explore(CLI::App& app) {
   sub->add_option("--set", a->sets, "scenario parameter key=value (repeatable)");
   sub->add_option("--strategy", a->strategy.name, "random | pct | dfs (default random)")
       ->check(CLI::IsMember({"random", "pct", "dfs"}));
-  sub->add_option("--seed", a->strategy.seed, "seed for random and pct (default 1)");
-  sub->add_option("--depth", a->strategy.pct_depth, "pct bug depth d (default 2)")->check(CLI::Range(1, 16));
-  sub->add_option("--preemption-bound", a->preemption_bound, "dfs: at most B preemptions per schedule");
-  sub->add_option("--budget", a->budget, "schedules to run at most (default 1000; dfs 1000000)");
-  sub->add_option("--max-steps", a->max_steps, "step limit per schedule (default: the scenario's)");
-  sub->add_option("--max-time-ms", a->max_time_ms, "virtual-time limit per schedule in ms");
+  sub->add_option("--seed", a->strategy.seed, "seed for random and pct (default 1)")
+      ->check(kUnsigned);
+  sub->add_option("--depth", a->strategy.pct_depth, "pct bug depth d (default 2)")->check(kUnsigned & CLI::Range(1, 16));
+  sub->add_option("--preemption-bound", a->preemption_bound, "dfs: at most B preemptions per schedule")
+      ->check(kUnsigned & CLI::Range(0, 1000));
+  sub->add_option("--budget", a->budget, "schedules to run at most (default 1000; dfs 1000000)")
+      ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
+  sub->add_option("--max-steps", a->max_steps, "step limit per schedule (default: the scenario's)")
+      ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
+  sub->add_option("--max-time-ms", a->max_time_ms, "virtual-time limit per schedule in ms")
+      ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
   sub->add_option("--trace-out", a->trace_out, "write the (shrunk) violating trace here");
   sub->add_flag("--json", a->json, "print one JSON object instead of the human summary");
   sub->add_flag("--first", a->first, "stop at the first violation");

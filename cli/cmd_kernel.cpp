@@ -278,7 +278,7 @@ Command add_kernel(CLI::App& app) {
   sub->add_option("--set", a->sets, "scenario parameter key=value (repeatable)");
   sub->add_option("--schedule", a->schedule,
                   "natural | kworker-late | kworker-first | from:TRACE (the class the trace took)");
-  sub->add_option("--runs", a->runs, "runs (default 100)");
+  sub->add_option("--runs", a->runs, "runs (default 100)")->check(kUnsigned & CLI::Range(1, 1000000));
   sub->add_option("--kernel", a->kernel,
                   "host (this machine's kernel) or 6.12 / 6.1 (a Debian kernel in a qemu guest, "
                   "for the kTLS scenarios)")
@@ -293,8 +293,10 @@ Command add_crosscheck(CLI::App& app) {
   sub->footer("Exit status: 0 model and kernel agree, 1 they disagree, 2 bad input or no root/BPF.");
   sub->add_option("scenario", a->scenario, "scenario name")->required();
   sub->add_option("--set", a->sets, "scenario parameter key=value (repeatable)");
-  sub->add_option("--runs", a->natural_runs, "natural-schedule kernel runs (default 200)");
-  sub->add_option("--forced-runs", a->forced_runs, "runs per forced schedule class (default 20)");
+  sub->add_option("--runs", a->natural_runs, "natural-schedule kernel runs (default 200)")
+      ->check(kUnsigned & CLI::Range(1, 1000000));
+  sub->add_option("--forced-runs", a->forced_runs, "runs per forced schedule class (default 20)")
+      ->check(kUnsigned & CLI::Range(1, 1000000));
   sub->add_option("--annotate", a->annotate, "record the result in this trace's footer");
   sub->add_option("--kernel", a->kernel, "host, or 6.12 / 6.1 in a qemu guest (kTLS scenarios)")
       ->check(CLI::IsMember({"host", "6.12", "6.1"}));

@@ -10,6 +10,14 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFinding = 1;
 inline constexpr int kExitUsage = 2;
 
+// Unsigned options: CLI11 would wrap "-1" into a huge unsigned value; refuse anything but digits.
+inline const CLI::Validator kUnsigned(
+    [](std::string& v) -> std::string {
+      if (!v.empty() && v.find_first_not_of("0123456789") == std::string::npos) return {};
+      return "must be a non-negative integer, got '" + v + "'";
+    },
+    "UINT");
+
 // Each registers its subcommand and returns the function that runs it after parsing.
 using Runner = std::function<int()>;
 using Command = std::pair<CLI::App*, Runner>;
