@@ -5,7 +5,8 @@
 
 KPSIM_GUEST_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 KPSIM_REPO="$(cd "$KPSIM_GUEST_DIR/../.." && pwd)"
-KPSIM_GUEST_CACHE="${KPSIM_GUEST_CACHE:-$HOME/.cache/kpsim-guest}"
+# HOME may be unset in a bare CI environment: fall back to /var/tmp rather than failing.
+KPSIM_GUEST_CACHE="${KPSIM_GUEST_CACHE:-${HOME:-/var/tmp}/.cache/kpsim-guest}"
 
 glog() { echo "guest: $*" >&2; }
 gdie() { echo "guest: error: $*" >&2; exit 1; }
