@@ -278,6 +278,18 @@ Co<int> bpf_exec_tx_verdict(Sched& s, tls_context& ctx, bool /*full_record*/, in
   co_return err;
 }
 
+// The three places in tls_sw_sendmsg_locked that test_and_clear BIT_TX_SCHEDULED: an async
+// completion asked tx_work to transmit; the sender, holding the locks, cancels it and
+// transmits the ready records itself. `noted`: say so in the trace (call site #2 only, as
+// recorded in the stored findings).
+// Callers test the bit first so that the common case costs no coroutine frame.
+static Co<> tls_tx_scheduled_records(Sched& s, tls_context& ctx, int flags, bool noted) {
+  ctx.tx_scheduled = false;
+  if (ctx.tx_work) cancel_delayed_work(s, *ctx.tx_work);
+  if (noted) s.note("tls", "BIT_TX_SCHEDULED: the sender transmits ready records itself");
+  co_await tls_tx_records(s, ctx, flags);
+}
+
 Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
   tcp_sock& sk = *ctx.sk;
   const bool eor = !(msg.flags & kMSG_MORE);
@@ -334,11 +346,7 @@ Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
           goto send_end;
         }
       }
-      if (ctx.tx_scheduled) {  // an async completion is waiting: transmit it now
-        ctx.tx_scheduled = false;
-        if (ctx.tx_work) cancel_delayed_work(s, *ctx.tx_work);
-        co_await tls_tx_records(s, ctx, msg.flags);
-      }
+      if (ctx.tx_scheduled) co_await tls_tx_scheduled_records(s, ctx, msg.flags, false);
       continue;
     }
     // Copy into the record (tls_clone_plaintext_msg + sk_msg_memcopy_from_iter).
@@ -361,12 +369,7 @@ Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
           goto send_end;
         }
       }
-      if (ctx.tx_scheduled) {
-        ctx.tx_scheduled = false;
-        if (ctx.tx_work) cancel_delayed_work(s, *ctx.tx_work);
-        s.note("tls", "BIT_TX_SCHEDULED: the sender transmits ready records itself");
-        co_await tls_tx_records(s, ctx, msg.flags);
-      }
+      if (ctx.tx_scheduled) co_await tls_tx_scheduled_records(s, ctx, msg.flags, true);
     }
     continue;
 
@@ -399,11 +402,7 @@ send_end:
       s.note("tls", "send_end: {} async records, no wait (num_zc 0, {})", num_async,
              eor ? "eor, but this kernel waits only for num_zc" : "MSG_MORE");
     }
-    if (ctx.tx_scheduled) {
-      ctx.tx_scheduled = false;
-      if (ctx.tx_work) cancel_delayed_work(s, *ctx.tx_work);
-      co_await tls_tx_records(s, ctx, msg.flags);
-    }
+    if (ctx.tx_scheduled) co_await tls_tx_scheduled_records(s, ctx, msg.flags, false);
   }
   ret = sk_stream_error(sk, msg.flags, ret);
   co_return copied > 0 ? copied : ret;
