@@ -4,7 +4,6 @@
 #include <benchmark/benchmark.h>
 
 #include "scenarios/runner.h"
-#include "sched/strategy_replay.h"
 
 using namespace kpsim;
 
@@ -17,9 +16,7 @@ void run_ktls(benchmark::State& st, const std::vector<std::string>& sets) {
   o.limits = sc.default_limits();
   double virtual_s = 0;
   for (auto _ : st) {
-    ReplayStrategy zero({}, /*strict=*/false);
-    zero.begin_run();
-    RunResult r = run_once(sc, p, zero, o);
+    RunResult r = run_choices(sc, p, {}, o);
     virtual_s = static_cast<double>(r.t_ns) / 1e9;
     st.counters["steps"] = static_cast<double>(r.steps);
     benchmark::DoNotOptimize(r.end.outcome);

@@ -19,7 +19,6 @@
 #include "cli/trace_file.h"
 #include "scenarios/runner.h"
 #include "sched/strategy_random.h"
-#include "sched/strategy_replay.h"
 #include "traces/render.h"
 
 namespace kpsim::cli {
@@ -76,11 +75,9 @@ std::string generate(const std::string& spec) {
     if (!r.first_violation) throw ParamError("docgen: no violation found for '" + spec + "'");
     trace = std::move(r.first_violation->trace);
   } else {
-    ReplayStrategy replay(parse_choices(choices), /*strict=*/false);
-    replay.begin_run();
     ro.trace = true;
     ro.strategy_label = "replay";
-    trace = std::move(run_once(*sc, p, replay, ro).trace);
+    trace = std::move(run_choices(*sc, p, parse_choices(choices), ro).trace);
   }
   const std::string body = format == "mermaid" ? render_mermaid(*trace) : render_text(*trace);
   return "```" + std::string(format == "mermaid" ? "mermaid" : "text") + "\n" + body + "```\n";

@@ -15,7 +15,6 @@
 #include "cli/commands.h"
 #include "scenarios/runner.h"
 #include "sched/strategy_random.h"
-#include "sched/strategy_replay.h"
 
 #ifndef KPSIM_SOURCE_DIR
 #define KPSIM_SOURCE_DIR "."
@@ -80,10 +79,13 @@ ModelRange model_range(const StallConfig& c, uint64_t schedules) {
   // the rest are random interleavings.
   RandomStrategy random(1);
   for (uint64_t i = 0; i < schedules; ++i) {
-    ReplayStrategy zero({}, false);
-    Strategy& st = i == 0 ? static_cast<Strategy&>(zero) : random;
-    st.begin_run();
-    const json m = run_once(sc, p, st, o).metrics;
+    json m;
+    if (i == 0) {
+      m = run_choices(sc, p, {}, o).metrics;
+    } else {
+      random.begin_run();
+      m = run_once(sc, p, random, o).metrics;
+    }
     ++r.runs;
     const int64_t e = m.value("persist_expiries_open_window", int64_t{0});
     if (m.value("stalled", false)) {

@@ -6,7 +6,6 @@
 #include <rapidcheck/catch.h>
 
 #include "scenarios/runner.h"
-#include "sched/strategy_replay.h"
 
 using namespace kpsim;
 
@@ -43,11 +42,7 @@ rc::Gen<Case> gen_case(rc::Gen<std::string> io, rc::Gen<std::string> crypto, rc:
 
 RunResult run_case(const Case& c) {
   const Scenario* sc = find_scenario("ktls-async-close");
-  ReplayStrategy replay(c.choices, /*strict=*/false);
-  replay.begin_run();
-  RunOptions o;
-  o.limits = sc->default_limits();
-  return run_once(*sc, resolve_params(*sc, c.sets()), replay, o);
+  return run_choices(*sc, resolve_params(*sc, c.sets()), c.choices);
 }
 
 rc::Gen<std::string> any_io() { return rc::gen::element<std::string>("uring", "uring-coop", "uring-defer", "plain"); }

@@ -7,7 +7,6 @@
 #include <rapidcheck/catch.h>
 
 #include "scenarios/runner.h"
-#include "sched/strategy_replay.h"
 
 using namespace kpsim;
 
@@ -54,11 +53,7 @@ rc::Gen<Case> gen_case(rc::Gen<std::string> tls, rc::Gen<std::string> fix) {
 
 RunResult run_case(const Case& c) {
   const Scenario* sc = find_scenario("ktls-sendfile-stall");
-  ReplayStrategy replay(c.choices, /*strict=*/false);
-  replay.begin_run();
-  RunOptions o;
-  o.limits = sc->default_limits();
-  return run_once(*sc, resolve_params(*sc, c.sets()), replay, o);
+  return run_choices(*sc, resolve_params(*sc, c.sets()), c.choices);
 }
 
 }  // namespace

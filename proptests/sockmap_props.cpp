@@ -6,7 +6,6 @@
 #include <rapidcheck/catch.h>
 
 #include "scenarios/runner.h"
-#include "sched/strategy_replay.h"
 
 using namespace kpsim;
 
@@ -14,11 +13,7 @@ namespace {
 
 RunResult run_with(const std::vector<std::string>& sets, const ChoiceSeq& choices) {
   const Scenario* sc = find_scenario("sockmap-multi-channels");
-  ReplayStrategy replay(choices, /*strict=*/false);
-  replay.begin_run();
-  RunOptions o;
-  o.limits = sc->default_limits();
-  return run_once(*sc, resolve_params(*sc, sets), replay, o);
+  return run_choices(*sc, resolve_params(*sc, sets), choices);
 }
 
 struct Case {
@@ -66,12 +61,10 @@ TEST_CASE("sockmap model properties") {
     const Case c = *gen_case();
     const Scenario* sc = find_scenario("sockmap-multi-channels");
     auto traced = [&] {
-      ReplayStrategy replay(c.choices, false);
-      replay.begin_run();
       RunOptions o;
       o.limits = sc->default_limits();
       o.trace = true;
-      return trace_to_string(*run_once(*sc, resolve_params(*sc, c.sets()), replay, o).trace);
+      return trace_to_string(*run_choices(*sc, resolve_params(*sc, c.sets()), c.choices, o).trace);
     };
     RC_ASSERT(traced() == traced());
   });

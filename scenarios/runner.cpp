@@ -39,11 +39,20 @@ std::string finding_key(const RunEnd& e) {
   return std::string(to_string(e.outcome)) + ":" + e.property;
 }
 
-std::optional<RunResult> rerun_if_same(const Scenario& sc, const Params& p, const ChoiceSeq& choices,
-                                       const std::string& key, const RunOptions& o) {
+RunResult run_choices(const Scenario& sc, const Params& p, const ChoiceSeq& choices,
+                      std::optional<RunOptions> o) {
+  if (!o) {
+    o.emplace();
+    o->limits = sc.default_limits();
+  }
   ReplayStrategy replay(choices, /*strict=*/false);
   replay.begin_run();
-  RunResult r = run_once(sc, p, replay, o);
+  return run_once(sc, p, replay, *o);
+}
+
+std::optional<RunResult> rerun_if_same(const Scenario& sc, const Params& p, const ChoiceSeq& choices,
+                                       const std::string& key, const RunOptions& o) {
+  RunResult r = run_choices(sc, p, choices, o);
   if (!is_finding(r.end) || finding_key(r.end) != key) return std::nullopt;
   return r;
 }

@@ -31,6 +31,12 @@ struct RunOptions {
 // One run. The caller has called strategy.begin_run(); run_once calls strategy.end_run().
 RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, const RunOptions& o);
 
+// One run answering the choice points from `choices`, leniently (out-of-range answers wrap,
+// a missing tail answers 0; see ReplayStrategy). The empty sequence is the default schedule.
+// o.limits defaults to the scenario's own.
+RunResult run_choices(const Scenario& sc, const Params& p, const ChoiceSeq& choices,
+                      std::optional<RunOptions> o = std::nullopt);
+
 // A finding: a property violation or a deadlock (both mean the kernel paths misbehaved).
 bool is_finding(const RunEnd& e);
 std::string finding_key(const RunEnd& e);  // what shrinking must preserve

@@ -11,7 +11,6 @@
 #include "scenarios/runner.h"
 #include "sched/strategy_dfs.h"
 #include "sched/strategy_random.h"
-#include "sched/strategy_replay.h"
 #include "traces/render.h"
 
 using namespace kpsim;
@@ -25,12 +24,10 @@ const Scenario& sc() {
 }
 
 RunResult run_zero(const std::vector<std::string>& sets, bool trace = false) {
-  ReplayStrategy zero({}, /*strict=*/false);
-  zero.begin_run();
   RunOptions o;
   o.limits = sc().default_limits();
   o.trace = trace;
-  return run_once(sc(), resolve_params(sc(), sets), zero, o);
+  return run_choices(sc(), resolve_params(sc(), sets), {}, o);
 }
 
 std::vector<std::string> with(std::vector<std::string> base, const std::vector<std::string>& more) {
