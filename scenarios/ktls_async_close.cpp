@@ -16,19 +16,19 @@
 
 #include <fmt/format.h>
 
-#include "model/cryptd.h"
-#include "model/io_uring.h"
-#include "model/pipe.h"
-#include "model/tcp.h"
-#include "model/tcp_ipv4.h"
-#include "model/tcp_timer.h"
-#include "model/tls_close.h"
+#include "model/crypto/cryptd.h"
+#include "model/io_uring/io_uring.h"
+#include "model/fs/pipe.h"
+#include "model/net/ipv4/tcp.h"
+#include "model/net/ipv4/tcp_ipv4.h"
+#include "model/net/ipv4/tcp_timer.h"
+#include "model/net/tls/tls_main.h"
 #include "scenarios/scenario.h"
 
 namespace kpsim {
 namespace {
 
-using namespace txpath;
+using namespace model;
 
 constexpr uint64_t kUdF = 1, kUdS = 2, kUdClose = 3, kUdOther = 100;  // CQE user_data
 

@@ -16,17 +16,17 @@
 
 #include <fmt/format.h>
 
-#include "model/splice.h"
-#include "model/tcp.h"
-#include "model/tcp_ipv4.h"
-#include "model/tcp_timer.h"
-#include "model/tls_sw.h"
+#include "model/fs/splice.h"
+#include "model/net/ipv4/tcp.h"
+#include "model/net/ipv4/tcp_ipv4.h"
+#include "model/net/ipv4/tcp_timer.h"
+#include "model/net/tls/tls_sw.h"
 #include "scenarios/scenario.h"
 
 namespace kpsim {
 namespace {
 
-using namespace txpath;
+using namespace model;
 
 struct KtlsWorld final : World {
   // parameters

@@ -7,11 +7,11 @@
 // backlog worker of p1's psock is a kworker task; the scheduler decides when it runs.
 #include <fmt/format.h>
 
-#include "model/kerrno.h"
-#include "model/loopback.h"
-#include "model/sock_map.h"
-#include "model/tcp_bpf.h"
-#include "model/udp_bpf.h"
+#include "model/include/linux/errno.h"
+#include "model/drivers/net/loopback.h"
+#include "model/net/core/sock_map.h"
+#include "model/net/ipv4/tcp_bpf.h"
+#include "model/net/ipv4/udp_bpf.h"
 #include "scenarios/scenario.h"
 #include "scenarios/sockmap_script.h"
 

@@ -3,8 +3,8 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
-#include "model/io_uring.h"
-#include "model/task_work.h"
+#include "model/io_uring/io_uring.h"
+#include "model/kernel/task_work.h"
 #include "scenarios/runner.h"
 #include "sched/strategy_random.h"
 #include "sched/strategy_replay.h"
@@ -134,26 +134,26 @@ TEST_CASE("a shrunk trace replays byte for byte", "[ktls-close]") {
 
 namespace {
 struct TwWorld {
-  txpath::task_works tw;
+  model::task_works tw;
   std::vector<std::string> log;
 };
 
 Co<> adder(Sched& s, TwWorld& w) {
   // A callback that queues another: task_work_run runs both in the same call, and a TWA_SIGNAL
   // add made while they run leaves TIF_NOTIFY_SIGNAL set for the next wait.
-  txpath::task_work_add(s, w.tw, s.current_id(), {"first", [&s, &w]() -> Co<> {
+  model::task_work_add(s, w.tw, s.current_id(), {"first", [&s, &w]() -> Co<> {
                                                     w.log.push_back("first");
-                                                    txpath::task_work_add(s, w.tw, s.current_id(),
+                                                    model::task_work_add(s, w.tw, s.current_id(),
                                                                           {"second", [&w]() -> Co<> {
                                                                              w.log.push_back("second");
                                                                              co_return;
                                                                            }},
-                                                                          txpath::task_work_notify_mode::twa_signal);
+                                                                          model::task_work_notify_mode::twa_signal);
                                                     co_return;
                                                   }},
-                        txpath::task_work_notify_mode::twa_signal);
+                        model::task_work_notify_mode::twa_signal);
   CHECK(s.current().signal_pending());
-  co_await txpath::io_run_task_work(s, w.tw);
+  co_await model::io_run_task_work(s, w.tw);
   w.log.push_back(s.current().tif_notify_signal ? "TIF set" : "TIF clear");
 }
 }  // namespace

@@ -2,8 +2,8 @@
 // seed-000 scenario's exhaustive verdicts (computed by dfs here, never assumed).
 #include <catch2/catch.hpp>
 
-#include "model/skmsg.h"
-#include "model/udp_bpf.h"
+#include "model/net/core/skmsg.h"
+#include "model/net/ipv4/udp_bpf.h"
 #include "scenarios/runner.h"
 #include "sched/strategy_dfs.h"
 #include "sched/strategy_replay.h"

@@ -5,15 +5,15 @@
 // overhead). Each case states the kernel reasoning it encodes.
 #include <catch2/catch.hpp>
 
-#include "model/sk_stream.h"
-#include "model/tcp_input.h"
-#include "model/tcp_output.h"
-#include "model/tcp_timer.h"
-#include "model/tls_sw.h"
+#include "model/net/core/stream.h"
+#include "model/net/ipv4/tcp_input.h"
+#include "model/net/ipv4/tcp_output.h"
+#include "model/net/ipv4/tcp_timer.h"
+#include "model/net/tls/tls_sw.h"
 #include "sched/strategy_random.h"
 
 using namespace kpsim;
-using namespace kpsim::txpath;
+using namespace kpsim::model;
 
 namespace {
 tcp_skb skb_of(uint64_t seq, uint32_t len) {

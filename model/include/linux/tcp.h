@@ -1,0 +1,190 @@
+// struct tcp_sock with the struct sock and inet_connection_sock fields it embeds, as far as the
+// send path, the ACK path and the xmit timer read them (include/linux/tcp.h, include/net/sock.h,
+// include/net/inet_connection_sock.h, include/net/tcp.h constants). Kernel 6.12.
+//
+// Sequence numbers are 64-bit byte offsets from the start of the connection (ISN 0): the kernel's
+// u32 with before()/after() wraps, a run here never needs to.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "model/include/linux/errno.h"
+#include "sched/socklock.h"
+#include "sched/timer.h"
+#include "sched/waitqueue.h"
+
+namespace kpsim::model {
+
+// include/net/tcp.h
+inline constexpr int kTCP_NAGLE_OFF = 1;   // TCP_NODELAY
+inline constexpr int kTCP_NAGLE_CORK = 2;  // TCP_CORK, or MSG_MORE for one tcp_push
+inline constexpr int kTCP_NAGLE_PUSH = 4;  // one-shot: push what is queued
+inline constexpr uint32_t kTCP_INIT_CWND = 10;
+inline constexpr uint32_t kTCP_MIN_MSS = 88;
+inline constexpr uint32_t kLoopbackMss = 65483;  // 65495 advmss - 12 bytes of timestamps
+inline constexpr uint64_t kTCP_RTO_MIN_US = 200000;   // HZ/5
+inline constexpr uint64_t kTCP_RTO_MAX_US = 120000000;  // 120 s
+inline constexpr uint64_t kTCP_RESOURCE_PROBE_INTERVAL_US = 500000;  // HZ/2
+inline constexpr uint32_t kTcpRetries2 = 15;  // sysctl tcp_retries2: max probes
+// sizeof-derived constants (x86-64, 6.12 defconfig-ish): MAX_TCP_HEADER, the aligned
+// skb_shared_info and sk_buff. Only sndbuf autotuning and wmem_queued truesize use them.
+inline constexpr uint32_t kMaxTcpHeader = 320;
+inline constexpr uint32_t kSkbSharedInfo = 320;
+inline constexpr uint32_t kSkbStruct = 256;
+// truesize of a fresh tcp_stream_alloc_skb(): SKB_TRUESIZE(skb_end_offset) of a
+// MAX_TCP_HEADER head. Payload pages are added per byte (sk_wmem_queued_add(copy)).
+inline constexpr uint32_t kSkbHeadTruesize = 1280;
+inline constexpr uint64_t kTcpWmemMax = 4194304;  // tcp_wmem[2]
+inline constexpr uint64_t kTcpWmemDefault = 16384;  // tcp_wmem[1]
+// Loopback's GSO limit (GSO_LEGACY_MAX_SIZE) as sk_gso_max_size after the header reserve.
+inline constexpr uint32_t kLoopbackGsoMaxSize = 65536 - 1 - kMaxTcpHeader;
+inline constexpr uint32_t kGsoMaxSegs = 65535;
+
+// An skb on the write queue or the rtx queue: a sequence range and its accounting.
+struct tcp_skb {
+  uint64_t seq = 0, end_seq = 0;
+  uint64_t truesize = 0;
+  bool psh = false;  // TCPHDR_PSH
+  bool eor = false;  // TCP_SKB_CB(skb)->eor: nothing may be appended (tcp_skb_can_collapse_to)
+  uint32_t len() const { return static_cast<uint32_t>(end_seq - seq); }
+};
+
+// icsk->icsk_pending: which event the one xmit timer is armed for.
+enum class icsk_timer : uint8_t { none, retrans, probe0 };
+
+// A pure ACK from the peer as it waits in the socket backlog (sk_add_backlog) while the
+// socket is owned by a process. On this path the peer sends nothing but ACKs.
+struct ack_skb {
+  uint64_t ack_seq = 0;
+  uint64_t wnd = 0;
+};
+
+struct tcp_segment;
+struct loopback;
+
+// What the models record for the checkers and metrics (facts, not judgements).
+struct tcp_stats {
+  uint64_t segments = 0;       // tcp_transmit_skb calls with data (GSO skbs: loopback keeps them whole)
+  uint64_t wire_packets = 0;   // sum of tcp_skb_pcount: MSS-sized packets on a real link
+  std::map<uint32_t, uint64_t> segment_sizes;  // len -> count
+  uint64_t persist_expiries = 0;        // PROBE0 expiries that reached tcp_probe_timer
+  uint64_t persist_open_window = 0;     // ... of which found data held while the window was open
+  uint64_t first_persist_open_ns = 0;
+  uint64_t zero_window_probes = 0;
+  uint64_t wait_memory_calls = 0;       // sk_stream_wait_memory sleeps
+  uint64_t wait_memory_ns = 0;          // virtual time spent asleep in it
+  uint64_t vm_waits = 0;                // ... entered with memory free: the VM-pressure sleep
+  uint64_t acks = 0;
+  uint64_t backlogged_acks = 0;
+  uint64_t deferred_write_timers = 0;
+  uint64_t wait_memory_interrupted = 0;  // sk_stream_wait_memory returned sock_intr_errno
+  uint64_t notify_signal_spins = 0;      // fix=task-sigpending: wait_woken could not sleep
+};
+
+struct tcp_sock {
+  // ---- struct sock ----------------------------------------------------------------------
+  SockLock sk_lock;
+  WaitQueue sk_wq;  // sk_sleep(sk): sk_stream_wait_memory sleeps here
+  int sk_err = 0;
+  bool send_shutdown = false;   // sk_shutdown & SEND_SHUTDOWN
+  bool sock_nospace = false;    // SOCK_NOSPACE in sk->sk_socket->flags: a writer ran out
+  uint32_t sk_write_pending = 0;
+  // Invariant: sk_wmem_queued == sum of truesize over write_queue and rtx_queue.
+  int64_t sk_wmem_queued = 0;
+  int64_t sk_sndbuf = static_cast<int64_t>(kTcpWmemDefault);
+  bool sndbuf_locked = false;   // SOCK_SNDBUF_LOCK: SO_SNDBUF set, no autotuning
+  std::optional<uint64_t> sk_sndtimeo_ns;  // nullopt: MAX_SCHEDULE_TIMEOUT (no SO_SNDTIMEO)
+  // Kernel variant: the unmerged "net: Do not break out of sk_stream_wait_memory() with
+  // TIF_NOTIFY_SIGNAL" (Sascha Hauer, 2023/2024) tests task_sigpending() instead of
+  // signal_pending(). false: 6.12 as it is.
+  bool wait_memory_task_sigpending = false;
+  std::deque<ack_skb> sk_backlog;
+  // sk->sk_write_space: sk_stream_write_space, or tls_write_space once kTLS is installed.
+  std::function<void(Sched&)> sk_write_space;
+  // sk->sk_frag: the per-socket 32 KiB page fragment that tls_alloc_encrypted_msg carves.
+  uint64_t sk_frag_page = 0;
+  uint32_t sk_frag_offset = 0;
+
+  // ---- struct tcp_sock ------------------------------------------------------------------
+  // Invariant: snd_una <= snd_nxt <= write_seq; notsent bytes = write_seq - snd_nxt.
+  uint64_t write_seq = 0, snd_nxt = 0, snd_una = 0;
+  uint64_t pushed_seq = 0;  // PSH marked up to here (tcp_mark_push)
+  uint64_t snd_sml = 0;     // end of the last sub-MSS segment sent (Minshall)
+  uint32_t packets_out = 0;  // Invariant: == sum of pcount over rtx_queue
+  uint32_t max_packets_out = 0;  // since the last ACK: tcp_is_cwnd_limited's input
+  int nonagle = 0;           // kTCP_NAGLE_* bits from TCP_NODELAY / TCP_CORK
+  uint32_t mss_cache = kLoopbackMss;
+  uint32_t mss_clamp = kLoopbackMss + 12;  // rx_opt.mss_clamp
+  uint32_t gso_segs = 0;     // tp->gso_segs: cached size_goal / mss
+  uint32_t snd_cwnd = kTCP_INIT_CWND;
+  uint32_t snd_cwnd_clamp = 100000;
+  uint64_t snd_wnd = 0;       // the peer's advertised window
+  uint64_t max_window = 0;
+  uint32_t notsent_lowat = 0;  // TCP_NOTSENT_LOWAT; 0: use the sysctl
+  uint32_t sysctl_notsent_lowat = UINT32_MAX;  // net.ipv4.tcp_notsent_lowat
+  bool sysctl_autocorking = true;
+  uint32_t skbs_since_backlog_flush = 0;  // tcp_sendmsg_locked's process_backlog counter
+  std::deque<tcp_skb> write_queue;  // unsent: front is the send head
+  std::deque<tcp_skb> rtx_queue;    // sent, not yet acked
+
+  // ---- inet_connection_sock: the xmit timer -----------------------------------------------
+  icsk_timer icsk_pending = icsk_timer::none;
+  uint64_t icsk_timeout_ns = 0;
+  uint32_t icsk_rto_jiffies = 0;  // set by tcp_init_sock from the loopback RTT
+  uint32_t icsk_backoff = 0;
+  uint32_t icsk_probes_out = 0;
+  uint64_t icsk_probes_tstamp_ns = 0;
+  bool write_timer_deferred = false;  // TCP_WRITE_TIMER_DEFERRED (tcp_release_cb runs it)
+  bool write_timer_fired = false;     // the timer softirq has a tcp_write_timer run to do
+  WaitQueue write_timer_wq;           // the timer-softirq task waits here for expiries
+  Timer icsk_retransmit_timer;
+
+  Sched* sched = nullptr;  // for the timer callback, which runs outside any task
+  loopback* lo = nullptr;  // where tcp_transmit_skb puts segments
+  tcp_stats stats;
+
+  tcp_sock();
+  tcp_sock(const tcp_sock&) = delete;
+  tcp_sock& operator=(const tcp_sock&) = delete;
+
+  uint64_t notsent_bytes() const { return write_seq - snd_nxt; }
+  uint64_t tcp_wnd_end() const { return snd_una + snd_wnd; }
+  const tcp_skb* tcp_send_head() const { return write_queue.empty() ? nullptr : &write_queue.front(); }
+  uint32_t tcp_notsent_lowat() const { return notsent_lowat ? notsent_lowat : sysctl_notsent_lowat; }
+};
+
+struct tcp_config {
+  uint32_t mss = kLoopbackMss;          // the sender's mss_cache (what ss prints as mss:)
+  uint32_t sysctl_notsent_lowat = UINT32_MAX;
+  uint32_t so_sndbuf = 0;               // SO_SNDBUF value; 0: not set (autotuned)
+  bool nodelay = false;                 // TCP_NODELAY
+  uint64_t rcv_wnd = 1114112;           // the peer's window (ss: snd_wnd:1114112)
+  uint64_t srtt_us = 50;                // loopback smoothed RTT, for icsk_rto
+};
+
+// tcp_init_sock + tcp_init_transfer on an established loopback connection: MSS, window, RTO,
+// initial sndbuf (tcp_init_buffer_space → tcp_sndbuf_expand), default sk_write_space, the
+// release_sock backlog hook (__release_sock + tcp_release_cb).
+void tcp_init_sock(Sched& s, tcp_sock& tp, loopback& lo, const tcp_config& cfg);
+
+// sock_intr_errno(): -ERESTARTSYS for an infinite timeout, -EINTR with SO_SNDTIMEO.
+inline int sock_intr_errno(const std::optional<uint64_t>& timeo) {
+  return timeo ? -kerr::eintr : -kerr::erestartsys;
+}
+// sock_sndtimeo(sk, noblock)
+inline std::optional<uint64_t> sock_sndtimeo(const tcp_sock& tp, bool noblock) {
+  if (noblock) return uint64_t{0};
+  return tp.sk_sndtimeo_ns;
+}
+
+// Processes the socket backlog as the owner (__release_sock → tcp_v4_do_rcv for each ACK).
+// Returns whether there was anything (sk_flush_backlog's result).
+bool tcp_process_backlog(Sched& s, tcp_sock& tp);
+
+}  // namespace kpsim::model

@@ -1,0 +1,75 @@
+// io_uring's completion side and its task work (io_uring/io_uring.c, io_uring.h, openclose.c;
+// kernel 6.12): the ring setups and ctx->notify_method (io_uring_create), io_req_task_work_add
+// with io_req_normal_work_add (tctx->task_list + task_work_add(notify_method)) and
+// io_req_local_work_add (DEFER_TASKRUN: ctx->work_llist, no task work, no signal),
+// tctx_task_work, io_run_local_work, io_req_complete_post from io-wq (CQE posted by the worker
+// unless the CQ is lockless, the request freed by task work: io_free_req), io_cqring_wait,
+// io_close, and the submitter's syscall exit (task work run with TIF_NOTIFY_SIGNAL cleared).
+//
+// Requests are not objects here: a completion is the CQE it posts and the references its
+// io_kiocb still holds (req->file), which it drops when freed.
+#pragma once
+
+#include <deque>
+#include <memory>
+
+#include "model/fs/file_table.h"
+#include "model/io_uring/io-wq.h"
+
+namespace kpsim::model {
+
+enum class io_setup : uint8_t {
+  normal,         // notify_method TWA_SIGNAL
+  coop_taskrun,   // IORING_SETUP_COOP_TASKRUN: TWA_SIGNAL_NO_IPI (TIF_NOTIFY_SIGNAL all the same)
+  defer_taskrun,  // IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN: local work list
+};
+
+struct io_uring_cqe {
+  uint64_t user_data = 0;
+  int64_t res = 0;
+};
+
+struct io_uring_stats {
+  uint64_t cqes = 0;
+  uint64_t tw_adds = 0;          // io_req_normal_work_add that called task_work_add
+  uint64_t local_work_adds = 0;  // io_req_local_work_add
+};
+
+struct io_ring_ctx {
+  io_ring_ctx(task_works& tw, file_table& ft, TaskId submitter, io_setup setup, uint32_t iowq_max_workers);
+  task_works& tw;
+  file_table& ft;
+  io_setup setup;
+  task_work_notify_mode notify_method;
+  TaskId submitter;
+  bool lockless_cq() const { return setup == io_setup::defer_taskrun; }
+  std::deque<io_uring_cqe> cq;
+  WaitQueue cq_wait;  // io_cqring_wait sleeps here; io_cqring_wake and local work wake it
+  // tctx->task_list: completions waiting for tctx_task_work in the submitter.
+  std::deque<std::function<Co<>()>> tctx_task_list;
+  // ctx->work_llist (DEFER_TASKRUN): run only by the submitter in io_uring_enter/GETEVENTS.
+  std::deque<std::function<Co<>()>> work_llist;
+  io_wq wq;
+  io_uring_stats stats;
+};
+
+// io_req_task_work_add: `fn` runs in the submitter (tctx_task_work, or local work).
+void io_req_task_work_add(Sched& s, io_ring_ctx& ctx, std::function<Co<>()> fn);
+// io_fill_cqe_req + io_cqring_wake.
+void io_post_cqe(Sched& s, io_ring_ctx& ctx, uint64_t user_data, int64_t res);
+// An io-wq request is done (io_req_complete_post, then io_wq_free_work → io_free_req): posts
+// its CQE and drops `held` (req->file) when the request is freed — both by task work in the
+// submitter with a lockless CQ (DEFER_TASKRUN), else the CQE now and the free by task work.
+Co<> io_req_complete_iowq(Sched& s, io_ring_ctx& ctx, uint64_t user_data, int64_t res, file* held);
+// The ring's io-wq punt for a REQ_F_FORCE_ASYNC request (io_queue_iowq).
+void io_queue_iowq(Sched& s, io_ring_ctx& ctx, std::string_view name, std::function<Co<>()> issue);
+// io_cqring_wait: run task work (and local work), return once `min_events` CQEs are there or
+// `stop()` holds; else sleep interruptibly (a CQE, local work or TIF_NOTIFY_SIGNAL wakes it).
+Co<> io_cqring_wait(Sched& s, io_ring_ctx& ctx, size_t min_events, const std::function<bool()>& stop);
+// The return to user space of every syscall of the submitter: TIF_NOTIFY_SIGNAL / NOTIFY_RESUME
+// → task_work_run (a ____fput queued during the syscall, e.g. by io_close, runs here).
+Co<> exit_to_user_mode(Sched& s, task_works& tw);
+// IORING_OP_CLOSE of a file without ->flush: inline in the submitter (filp_close → fput).
+void io_close(Sched& s, io_ring_ctx& ctx, uint64_t user_data, file& f);
+
+}  // namespace kpsim::model

@@ -1,0 +1,317 @@
+// net/core/skmsg.c (6.12.117 / 2026 mainline, after 929e30f93125): the psock, its queues,
+// the sk_skb verdict path, the backlog worker and the psock reader, in the order of the kernel
+// file. Sections:
+//
+// sk_psock queue helpers: include/linux/skmsg.h (6.12.117 / 2026 mainline, after 929e30f93125).
+//
+// The sk_skb verdict path, ingress side: net/core/skmsg.c sk_psock_verdict_data_ready,
+// sk_psock_verdict_recv, sk_psock_map_verd, sk_psock_verdict_apply, sk_psock_skb_ingress_self,
+// sk_psock_skb_redirect; net/ipv4/udp.c udp_read_skb and net/ipv4/tcp.c tcp_read_skb,
+// tcp_eat_skb. Runs in the context that called sk_data_ready: the NET_RX softirq, which on
+// loopback runs inside the sender's send().
+//
+// The psock backlog worker: net/core/skmsg.c sk_psock_backlog, sk_psock_handle_skb,
+// sk_psock_skb_ingress, sk_psock_create_ingress_msg. Runs in a kworker (psock->work on the
+// per-CPU system workqueue), a process context that may sleep.
+//
+// The psock reader: net/core/skmsg.c __sk_msg_recvmsg. Process context, socket lock held by
+// the caller. It copies across message boundaries (also for UDP) and never waits: whatever is
+// queued now is what it returns.
+
+#include <algorithm>
+
+#include "model/include/linux/errno.h"
+#include "model/net/core/skmsg.h"
+
+namespace kpsim::model {
+
+sk_psock::sk_psock(sock& owner, Sched& s)
+    : sk(owner),
+      work("kworker/0:" + owner.name + ".backlog", "sk_psock_backlog",
+           [this, &s]() { return sk_psock_backlog(s, *this); }) {}
+
+sk_psock::~sk_psock() {
+  ingress_msg.clear_and_dispose([](sk_msg* m) { delete m; });
+}
+
+void sk_psock_msg_len_add(sk_psock& psock, int64_t diff) {
+  psock.msg_tot_len = static_cast<uint32_t>(static_cast<int64_t>(psock.msg_tot_len) + diff);
+}
+
+// Appends under ingress_lock if the psock still accepts data; otherwise frees the message.
+bool sk_psock_queue_msg(Sched& s, sk_psock& psock, sk_msg* msg) {
+  if (!psock.tx_enabled) {
+    s.note(psock.sk.name + ".ingress_msg", "dropped {} bytes: psock not TX_ENABLED", msg->sg_size());
+    delete msg;
+    return false;
+  }
+  const uint32_t before = psock.msg_tot_len;
+  psock.ingress_msg.push_back(*msg);
+  sk_psock_msg_len_add(psock, msg->sg_size());
+  s.note(psock.sk.name + ".ingress_msg", "+{} bytes \"{}\", msg_tot_len {}→{}", msg->sg_size(),
+         msg->data.substr(msg->start), before, psock.msg_tot_len);
+  return true;
+}
+
+sk_msg* sk_psock_peek_msg(sk_psock& psock) {
+  return psock.ingress_msg.empty() ? nullptr : &psock.ingress_msg.front();
+}
+
+sk_msg* sk_psock_next_msg(sk_psock& psock, sk_msg* msg) {
+  auto it = psock.ingress_msg.iterator_to(*msg);
+  ++it;
+  return it == psock.ingress_msg.end() ? nullptr : &*it;
+}
+
+// The reader has already subtracted the bytes it consumed; what remains of the message (normally
+// nothing) is subtracted here, under ingress_lock.
+void sk_psock_dequeue_msg(Sched& s, sk_psock& psock) {
+  sk_msg* msg = &psock.ingress_msg.front();
+  psock.ingress_msg.pop_front();
+  sk_psock_msg_len_add(psock, -static_cast<int64_t>(msg->sg_size()));
+  s.note(psock.sk.name + ".ingress_msg", "dequeued consumed msg, msg_tot_len {}", psock.msg_tot_len);
+  delete msg;
+}
+
+uint32_t sk_psock_msg_inq(const sk_psock& psock) { return psock.msg_tot_len; }
+
+// Datagram semantics: only the head message's remaining bytes, under ingress_lock.
+uint32_t sk_msg_first_len(sk_psock& psock) {
+  sk_msg* head = sk_psock_peek_msg(psock);
+  return head ? head->sg_size() : 0;
+}
+
+bool sk_psock_queue_empty(const sk_psock* psock) { return !psock || psock->ingress_msg.empty(); }
+
+bool psock_has_data(const sk_psock& psock) {
+  return !psock.ingress_skb.empty() || !psock.ingress_msg.empty();
+}
+
+bool sk_msg_is_readable(const sk_psock* psock) { return !sk_psock_queue_empty(psock); }
+
+void sk_psock_data_ready(Sched& s, sock& sk) {
+  if (!sk.sk_sleep.empty()) s.note(sk.name + ".sk_sleep", "sock_def_readable: wake readers");
+  sk.sk_sleep.wake_up_all(s);
+}
+
+uint64_t ingress_msg_bytes(const sk_psock& psock) {
+  uint64_t n = 0;
+  for (const sk_msg& m : psock.ingress_msg) n += m.sg_size();
+  return n;
+}
+
+namespace {
+
+sk_verdict sk_psock_map_verd(int ret, const sk_buff& skb) {
+  if (ret != SK_PASS) return sk_verdict::drop;
+  return skb.sk_redir ? sk_verdict::redirect : sk_verdict::pass;
+}
+
+// TCP: the source socket counts redirected/dropped bytes as consumed (copied_seq advances).
+void tcp_eat_skb(Sched& s, sock& sk, const sk_buff& skb) {
+  if (!sk.is_tcp()) return;
+  sk.copied_seq += skb.len();
+  s.note(sk.name + ".copied_seq", "tcp_eat_skb: +{} → {}", skb.len(), sk.copied_seq);
+}
+
+// Enqueue an ingress message built from skb bytes [off, off+len), then wake readers.
+int sk_psock_skb_ingress_enqueue(Sched& s, sk_psock& psock, const sk_buff& skb, uint32_t off,
+                                 uint32_t len, bool from_self) {
+  auto* msg = new sk_msg;
+  msg->data = skb.data.substr(off, len);
+  msg->sk = from_self ? &psock.sk : nullptr;
+  psock.sk.sk_rmem_alloc += len;
+  sk_psock_queue_msg(s, psock, msg);
+  sk_psock_data_ready(s, psock.sk);
+  return static_cast<int>(len);
+}
+
+}  // namespace
+
+// Delivery of this socket's own skb straight into ingress_msg, in the current context.
+int sk_psock_skb_ingress_self(Sched& s, sk_psock& psock, const sk_buff& skb, uint32_t off,
+                              uint32_t len) {
+  return sk_psock_skb_ingress_enqueue(s, psock, skb, off, len, /*from_self=*/true);
+}
+
+// Redirected data never goes to the target synchronously: it is queued on the target psock's
+// ingress_skb (under its ingress_lock) and the target's backlog work is scheduled.
+static int sk_psock_skb_redirect(Sched& s, sk_psock& from, skb_ptr skb) {
+  sock* other = skb->sk_redir;
+  if (!other || !other->psock || other->sock_dead) {
+    s.note(from.sk.name, "redirect target gone: drop {} bytes", skb->len());
+    return -kerr::eio;
+  }
+  sk_psock& psock_other = *other->psock;
+  if (!psock_other.tx_enabled) {
+    s.note(from.sk.name, "redirect target not TX_ENABLED: drop {} bytes", skb->len());
+    return -kerr::eio;
+  }
+  s.note(other->name + ".ingress_skb", "+{} bytes \"{}\" redirected from {} (waits for backlog)",
+         skb->len(), skb->data, from.sk.name);
+  psock_other.ingress_skb.push_back(std::move(skb));
+  queue_delayed_work(s, psock_other.work, 0);
+  return 0;
+}
+
+static int sk_psock_verdict_apply(Sched& s, sk_psock& psock, skb_ptr skb, sk_verdict verdict,
+                                  const skmsg_config& cfg) {
+  sock& sk = psock.sk;
+  if (verdict == sk_verdict::redirect && cfg.self == self_redirect::direct && skb->redir_ingress &&
+      skb->sk_redir == &sk)
+    verdict = sk_verdict::pass;
+  switch (verdict) {
+    case sk_verdict::pass: {
+      if (sk.sock_dead || !psock.tx_enabled) {
+        tcp_eat_skb(s, sk, *skb);
+        return -kerr::eio;
+      }
+      // Direct delivery only when nothing is waiting in ingress_skb, to keep order.
+      if (psock.ingress_skb.empty()) {
+        s.note(sk.name, "SK_PASS: ingress_skb empty, deliver directly");
+        return sk_psock_skb_ingress_self(s, psock, *skb, 0, skb->len()) < 0 ? -kerr::eagain : 0;
+      }
+      s.note(sk.name + ".ingress_skb", "+{} bytes (SK_PASS behind queued skbs)", skb->len());
+      psock.ingress_skb.push_back(std::move(skb));
+      queue_delayed_work(s, psock.work, 0);
+      return 0;
+    }
+    case sk_verdict::redirect:
+      tcp_eat_skb(s, sk, *skb);
+      return sk_psock_skb_redirect(s, psock, std::move(skb));
+    case sk_verdict::drop:
+      tcp_eat_skb(s, sk, *skb);
+      s.note(sk.name, "SK_DROP: {} bytes dropped", skb->len());
+      return 0;
+  }
+  return 0;
+}
+
+static int sk_psock_verdict_recv(Sched& s, sock& sk, skb_ptr skb, const skmsg_config& cfg) {
+  sk_psock* psock = sk.psock.get();
+  if (!psock) return 0;
+  int ret = SK_DROP;
+  if (psock->stream_verdict) {
+    skb->sk_redir = nullptr;
+    skb->redir_ingress = false;
+    ret = psock->stream_verdict(*skb);
+  }
+  const sk_verdict v = sk_psock_map_verd(ret, *skb);
+  s.note(sk.name, "verdict on {} bytes: {}{}", skb->len(),
+         v == sk_verdict::pass ? "SK_PASS" : v == sk_verdict::redirect ? "SK_REDIRECT to " : "SK_DROP",
+         v == sk_verdict::redirect ? skb->sk_redir->name : "");
+  return sk_psock_verdict_apply(s, *psock, std::move(skb), v, cfg);
+}
+
+// ops->read_skb: UDP hands over one datagram per call, TCP everything queued.
+Co<> sk_psock_verdict_data_ready(Sched& s, sock& sk, const skmsg_config& cfg) {
+  int read = 0;
+  while (!sk.sk_receive_queue.empty()) {
+    skb_ptr skb = std::move(sk.sk_receive_queue.front());
+    sk.sk_receive_queue.pop_front();
+    skb->sk = &sk;  // skb_set_owner_r by read_skb
+    sk_psock_verdict_recv(s, sk, std::move(skb), cfg);
+    ++read;
+    if (!sk.is_tcp()) break;
+  }
+  if (read > 0 && sk.psock) sk_psock_data_ready(s, sk);
+  co_return;
+}
+
+namespace {
+
+// Delivery of an skb that came from another socket: charged to the target, refused while the
+// target's receive buffer is over its limit (the worker then retries one jiffy later).
+int sk_psock_skb_ingress(Sched& s, sk_psock& psock, const sk_buff& skb, uint32_t off, uint32_t len) {
+  sock& sk = psock.sk;
+  if (skb.sk == &sk) return sk_psock_skb_ingress_self(s, psock, skb, off, len);
+  if (sk.sk_rmem_alloc > sk.sk_rcvbuf) {
+    s.note(sk.name, "sk_psock_create_ingress_msg: rmem {} > rcvbuf {}: -EAGAIN", sk.sk_rmem_alloc,
+           sk.sk_rcvbuf);
+    return -kerr::eagain;
+  }
+  auto* msg = new sk_msg;
+  msg->data = skb.data.substr(off, len);
+  sk.sk_rmem_alloc += len;
+  sk_psock_queue_msg(s, psock, msg);
+  sk_psock_data_ready(s, sk);
+  return static_cast<int>(len);
+}
+
+}  // namespace
+
+Co<> sk_psock_backlog(Sched& s, sk_psock& psock) {
+  if (!psock.tx_enabled) co_return;
+  co_await psock.work_mutex.lock(s, "sk_psock_backlog: work_mutex");
+  while (!psock.ingress_skb.empty()) {
+    sk_buff& skb = *psock.ingress_skb.front();
+    uint32_t len = skb.len(), off = 0;
+    if (psock.work_state.len) {
+      len = psock.work_state.len;
+      off = psock.work_state.off;
+    }
+    const bool ingress = skb.redir_ingress || !skb.sk_redir;  // SK_PASS skbs are ingress too
+    skb.sk_redir = nullptr;
+    skb.redir_ingress = false;
+    while (len) {
+      int ret = -kerr::eio;
+      if (!psock.sk.sock_dead && ingress) ret = sk_psock_skb_ingress(s, psock, skb, off, len);
+      if (ret == -kerr::eagain) {
+        psock.work_state = {len, off};
+        if (psock.tx_enabled) queue_delayed_work(s, psock.work, 1);  // retry after a jiffy
+        s.note(psock.sk.name + ".backlog", "-EAGAIN: retry in 1 jiffy at off {}", off);
+        psock.work_mutex.unlock(s);
+        co_return;
+      }
+      if (ret <= 0) {
+        psock.tx_enabled = false;  // sk_psock_report_error + stop accepting data
+        s.note(psock.sk.name + ".backlog", "error {}: TX_ENABLED cleared", ret);
+        psock.work_mutex.unlock(s);
+        co_return;
+      }
+      off += static_cast<uint32_t>(ret);
+      len -= static_cast<uint32_t>(ret);
+    }
+    psock.work_state = {};
+    psock.ingress_skb.pop_front();
+    // Another CPU may queue more skbs while this one is being delivered.
+    if (!psock.ingress_skb.empty()) co_await s.point("sk_psock_backlog: next skb");
+  }
+  psock.work_mutex.unlock(s);
+}
+
+Co<int> __sk_msg_recvmsg(Sched& s, sock& sk, sk_psock& psock, std::string& out, uint32_t len,
+                         bool peek, uint32_t* copied_from_self) {
+  uint32_t copied = 0;
+  if (copied_from_self) *copied_from_self = 0;
+  sk_msg* msg = sk_psock_peek_msg(psock);
+  while (copied < len && msg) {
+    const bool from_self = msg->sk == &sk;
+    const uint32_t copy = std::min(msg->sg_size(), len - copied);
+    out.append(msg->data, msg->start, copy);
+    copied += copy;
+    if (from_self && copied_from_self) *copied_from_self += copy;
+    if (peek) {
+      if (copy < msg->sg_size()) break;  // a partly peeked message ends the peek
+      msg = sk_psock_next_msg(psock, msg);
+    } else {
+      msg->start += copy;
+      sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc, copy);
+      const uint32_t before = psock.msg_tot_len;
+      sk_psock_msg_len_add(psock, -static_cast<int64_t>(copy));  // under ingress_lock
+      s.note(sk.name + ".ingress_msg", "read {} bytes, msg_tot_len {}→{}", copy, before,
+             psock.msg_tot_len);
+      if (msg->sg_size() == 0) sk_psock_dequeue_msg(s, psock);
+      msg = sk_psock_peek_msg(psock);
+    }
+    // The next peek takes ingress_lock again: another CPU's backlog may have queued meanwhile.
+    if (copied < len && msg) co_await s.point("__sk_msg_recvmsg: next msg");
+    else if (copied < len && !msg) {
+      co_await s.point("__sk_msg_recvmsg: peek next msg");
+      msg = peek ? nullptr : sk_psock_peek_msg(psock);
+    }
+  }
+  co_return static_cast<int>(copied);
+}
+
+}  // namespace kpsim::model

@@ -1,0 +1,187 @@
+// net/ipv4/tcp.c (kernel 6.12): see tcp.h. Also tcp_init_sock.
+#include "model/net/ipv4/tcp.h"
+
+#include <algorithm>
+
+#include "model/net/core/stream.h"
+#include "model/net/ipv4/tcp_input.h"
+#include "model/net/ipv4/tcp_ipv4.h"
+#include "model/net/ipv4/tcp_output.h"
+#include "model/net/ipv4/tcp_timer.h"
+
+namespace kpsim::model {
+
+tcp_sock::tcp_sock()
+    : icsk_retransmit_timer("tcp_write_timer", [this] {
+        // The timer_list callback: hand the expiry to the timer-softirq task.
+        write_timer_fired = true;
+        write_timer_wq.wake_up_all(*sched);
+      }) {}
+
+// release_sock's work as the owner: __release_sock, then tcp_release_cb. Atomic with respect to
+// the other contexts, which find the socket still owned until it returns.
+static Co<> tcp_release_hook(Sched& s, tcp_sock& tp) {
+  tcp_process_backlog(s, tp);
+  tcp_release_cb(s, tp);
+  co_return;
+}
+
+void tcp_init_sock(Sched& s, tcp_sock& tp, loopback& lo, const tcp_config& cfg) {
+  tp.sched = &s;
+  tp.lo = &lo;
+  lo.rcv_wnd = cfg.rcv_wnd;
+  tp.mss_cache = std::max(cfg.mss, kTCP_MIN_MSS);
+  tp.mss_clamp = tp.mss_cache + 12;  // the 12 timestamp option bytes come off the clamp
+  tp.snd_wnd = tp.max_window = cfg.rcv_wnd;
+  tp.sysctl_notsent_lowat = cfg.sysctl_notsent_lowat;
+  if (cfg.nodelay) tp.nonagle |= kTCP_NAGLE_OFF;
+  // __tcp_set_rto: srtt/8 + rttvar, rttvar floored at TCP_RTO_MIN, rounded up to jiffies. On
+  // loopback that is 200 ms + a few µs: 51 jiffies at HZ=250 (204 ms).
+  const uint64_t rto_us = cfg.srtt_us + kTCP_RTO_MIN_US;
+  tp.icsk_rto_jiffies = static_cast<uint32_t>((rto_us * s.hz() + 999999) / 1000000);
+  if (cfg.so_sndbuf) {
+    // sock_setsockopt(SO_SNDBUF): doubled for overhead, at least SOCK_MIN_SNDBUF, locked.
+    tp.sk_sndbuf = std::max<int64_t>(2 * int64_t{cfg.so_sndbuf}, 2 * (2048 + 256));
+    tp.sndbuf_locked = true;
+  } else {
+    tcp_sndbuf_expand(tp);  // tcp_init_buffer_space
+  }
+  tp.sk_write_space = [&tp](Sched& sch) { sk_stream_write_space(sch, tp); };
+  tp.sk_lock.set_backlog_hook([&s, &tp] { return tcp_release_hook(s, tp); });
+}
+
+uint32_t tcp_send_mss(tcp_sock& tp, uint32_t& size_goal, int /*flags*/) {
+  const uint32_t mss_now = tcp_current_mss(tp);
+  size_goal = tcp_xmit_size_goal(tp, mss_now);
+  return mss_now;
+}
+
+bool tcp_should_autocork(const tcp_sock& tp, const tcp_skb& skb, uint32_t size_goal) {
+  const uint64_t sk_wmem_alloc = 0;  // loopback_xmit orphans: nothing stays in the qdisc/NIC
+  return skb.len() < size_goal && tp.sysctl_autocorking && !tp.rtx_queue.empty() &&
+         sk_wmem_alloc > skb.truesize && !skb.eor;
+}
+
+void tcp_push(Sched& s, tcp_sock& tp, int flags, uint32_t mss_now, int nonagle, uint32_t size_goal) {
+  if (tp.write_queue.empty()) return;
+  tcp_skb& skb = tp.write_queue.back();
+  if (!(flags & kMSG_MORE) || forced_push(tp)) tcp_mark_push(tp, skb);
+  if (tcp_should_autocork(tp, skb, size_goal)) return;  // TSQ would push at TX completion
+  if (flags & kMSG_MORE) nonagle = kTCP_NAGLE_CORK;
+  __tcp_push_pending_frames(s, tp, mss_now, nonagle);
+}
+
+// sk_flush_backlog: process ACKs queued while we own the socket, without releasing it.
+static bool sk_flush_backlog(Sched& s, tcp_sock& tp) { return tcp_process_backlog(s, tp); }
+
+Co<int64_t> tcp_sendmsg_locked(Sched& s, tcp_sock& tp, msghdr& msg) {
+  const int flags = msg.flags;
+  int64_t copied = 0;
+  int err = 0;
+  std::optional<uint64_t> timeo = sock_sndtimeo(tp, flags & kMSG_DONTWAIT);
+  uint32_t size_goal = 0;
+  uint32_t mss_now = tcp_send_mss(tp, size_goal, flags);
+
+  if (tp.sk_err || tp.send_shutdown) {
+    err = -kerr::epipe;
+  } else {
+    while (msg.left) {
+      int64_t copy = 0;
+      if (!tp.write_queue.empty()) copy = int64_t{size_goal} - tp.write_queue.back().len();
+      bool need_space = false;
+      if (copy <= 0 || tp.write_queue.back().eor) {
+        // new_segment:
+        if (!sk_stream_memory_free(tp)) {
+          need_space = true;
+        } else {
+          if (++tp.skbs_since_backlog_flush >= 16) {
+            tp.skbs_since_backlog_flush = 0;
+            if (sk_flush_backlog(s, tp)) mss_now = tcp_send_mss(tp, size_goal, flags);  // restart
+          }
+          tcp_skb skb;  // tcp_stream_alloc_skb + tcp_skb_entail
+          skb.seq = skb.end_seq = tp.write_seq;
+          skb.truesize = kSkbHeadTruesize;
+          tp.sk_wmem_queued += kSkbHeadTruesize;
+          tp.write_queue.push_back(skb);
+          tp.nonagle &= ~kTCP_NAGLE_PUSH;
+          copy = size_goal;
+        }
+      }
+      if (!need_space) {
+        copy = std::min<int64_t>(copy, static_cast<int64_t>(msg.left));
+        // Copy or splice: the pages are charged to the socket either way
+        // (sk_wmem_queued_add + sk_mem_charge). Global TCP memory pressure is not modelled.
+        tcp_skb& skb = tp.write_queue.back();
+        if (!copied) skb.psh = false;
+        skb.end_seq += static_cast<uint64_t>(copy);
+        skb.truesize += static_cast<uint64_t>(copy);
+        tp.sk_wmem_queued += copy;
+        tp.write_seq += static_cast<uint64_t>(copy);
+        copied += copy;
+        msg.left -= static_cast<uint64_t>(copy);
+        if (!msg.left) {
+          if (flags & kMSG_EOR) skb.eor = true;
+          break;
+        }
+        if (skb.len() < size_goal) continue;
+        if (forced_push(tp)) {
+          tcp_mark_push(tp, skb);
+          __tcp_push_pending_frames(s, tp, mss_now, kTCP_NAGLE_PUSH);
+        } else if (&skb == &tp.write_queue.front()) {
+          tcp_push_one(s, tp, mss_now);
+        }
+        continue;
+      }
+      // wait_for_space: push what this call queued, ignoring MSG_MORE, then sleep.
+      tp.sock_nospace = true;
+      if (!tp.write_queue.empty() && tp.write_queue.back().len() == 0) {  // tcp_remove_empty_skb
+        tp.sk_wmem_queued -= static_cast<int64_t>(tp.write_queue.back().truesize);
+        tp.write_queue.pop_back();
+      }
+      if (copied) tcp_push(s, tp, flags & ~kMSG_MORE, mss_now, kTCP_NAGLE_PUSH, size_goal);
+      err = co_await sk_stream_wait_memory(s, tp, timeo);
+      if (err) break;
+      mss_now = tcp_send_mss(tp, size_goal, flags);
+    }
+  }
+  if (copied) {
+    // out: (a partial send after an error also ends here)
+    tcp_push(s, tp, flags, mss_now, tp.nonagle, size_goal);
+    co_return copied;
+  }
+  co_return sk_stream_error(tp, flags, err);
+}
+
+Co<int64_t> tcp_sendmsg(Sched& s, tcp_sock& tp, msghdr& msg) {
+  co_await tp.sk_lock.lock_sock(s, "tcp_sendmsg_locked");
+  const int64_t ret = co_await tcp_sendmsg_locked(s, tp, msg);
+  co_await tp.sk_lock.release_sock(s);
+  co_return ret;
+}
+
+Co<> tcp_splice_eof(Sched& s, tcp_sock& tp) {
+  co_await tp.sk_lock.lock_sock(s, "tcp_splice_eof");
+  tcp_push_pending_frames(s, tp);
+  co_await tp.sk_lock.release_sock(s);
+}
+
+void tcp_sock_set_cork(Sched& s, tcp_sock& tp, bool on) {
+  if (on) {
+    tp.nonagle |= kTCP_NAGLE_CORK;
+    return;
+  }
+  tp.nonagle &= ~kTCP_NAGLE_CORK;
+  if (tp.nonagle & kTCP_NAGLE_OFF) tp.nonagle |= kTCP_NAGLE_PUSH;
+  tcp_push_pending_frames(s, tp);
+}
+
+void tcp_sock_set_nodelay(Sched& s, tcp_sock& tp, bool on) {
+  if (!on) {
+    tp.nonagle &= ~kTCP_NAGLE_OFF;
+    return;
+  }
+  tp.nonagle |= kTCP_NAGLE_OFF | kTCP_NAGLE_PUSH;
+  tcp_push_pending_frames(s, tp);
+}
+
+}  // namespace kpsim::model

@@ -1,0 +1,28 @@
+// The TCP send syscall path (net/ipv4/tcp.c; kernel 6.12): tcp_sendmsg / tcp_sendmsg_locked
+// (MSG_MORE, MSG_SPLICE_PAGES, MSG_EOR, MSG_DONTWAIT), tcp_send_mss, tcp_push (MSG_MORE →
+// TCP_NAGLE_CORK, autocorking), tcp_splice_eof, and the TCP_CORK / TCP_NODELAY setsockopts.
+#pragma once
+
+#include "model/net/socket.h"
+#include "model/include/linux/tcp.h"
+
+namespace kpsim::model {
+
+// Called with the socket owned; may sleep in sk_stream_wait_memory (dropping the lock).
+// Returns bytes queued (possibly short) or a negative error.
+Co<int64_t> tcp_sendmsg_locked(Sched& s, tcp_sock& tp, msghdr& msg);
+// lock_sock + tcp_sendmsg_locked + release_sock.
+Co<int64_t> tcp_sendmsg(Sched& s, tcp_sock& tp, msghdr& msg);
+Co<> tcp_splice_eof(Sched& s, tcp_sock& tp);
+
+uint32_t tcp_send_mss(tcp_sock& tp, uint32_t& size_goal, int flags);
+void tcp_push(Sched& s, tcp_sock& tp, int flags, uint32_t mss_now, int nonagle, uint32_t size_goal);
+// sk_wmem_alloc > truesize never holds on loopback (loopback_xmit orphans every skb), so this
+// is false there; kept for the structure.
+bool tcp_should_autocork(const tcp_sock& tp, const tcp_skb& skb, uint32_t size_goal);
+
+// setsockopt(TCP_CORK / TCP_NODELAY), with the pushes they do (__tcp_sock_set_cork/nodelay).
+void tcp_sock_set_cork(Sched& s, tcp_sock& tp, bool on);
+void tcp_sock_set_nodelay(Sched& s, tcp_sock& tp, bool on);
+
+}  // namespace kpsim::model

@@ -1,0 +1,76 @@
+// net/ipv4/tcp_bpf.c (6.12.117 / 2026 mainline): the RX variant used when a stream verdict
+// program is attached.
+#include "model/net/ipv4/tcp_bpf.h"
+
+#include "model/include/linux/errno.h"
+#include "model/net/core/skmsg.h"
+
+namespace kpsim::model {
+
+namespace {
+
+// sk_wait_event until ingress_msg or the native queue has data, shutdown, or the timeout.
+// Returns 1 (data), 0 (none), or -ERESTARTSYS (signal).
+Co<int> tcp_msg_wait_data(Sched& s, sock& sk, sk_psock& psock, bool dontwait) {
+  if (sk.rcv_shutdown) co_return 1;
+  if (dontwait) co_return 0;
+  auto cond = [&] { return !psock.ingress_msg.empty() || !sk.sk_receive_queue.empty(); };
+  if (cond()) co_return 1;
+  co_await sk.sk_lock.release_sock(s);
+  const WakeReason r = co_await sk.sk_sleep.sleep(s, "tcp_msg_wait_data: woken", true);
+  co_await sk.sk_lock.lock_sock(s);
+  if (r == WakeReason::interrupted && !cond()) co_return -kerr::erestartsys;
+  co_return cond() ? 1 : 0;
+}
+
+}  // namespace
+
+Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait) {
+  if (len == 0) co_return 0;
+  sk_psock* psock = sk.psock.get();
+  co_await sk.sk_lock.lock_sock(s, "tcp_bpf_recvmsg_parser: lock_sock");
+  uint32_t seq = sk.copied_seq;
+  int copied = 0;
+  if (!sk.sk_receive_queue.empty()) {
+    // Data that arrived before the verdict callback was installed goes through it now.
+    co_await sk_psock_verdict_data_ready(s, sk, skmsg_config{});
+    if (!sk.sk_receive_queue.empty()) copied = -kerr::eagain;
+  }
+  while (copied == 0) {  // msg_bytes_ready:
+    uint32_t from_self = 0;
+    copied = co_await __sk_msg_recvmsg(s, sk, *psock, out, len, false, &from_self);
+    seq += from_self;
+    if (copied) break;
+    if (sk.rcv_shutdown) break;
+    if (dontwait) {
+      copied = -kerr::eagain;
+      break;
+    }
+    if (s.current().signal_pending()) {
+      copied = -kerr::erestartsys;
+      break;
+    }
+    const int data = co_await tcp_msg_wait_data(s, sk, *psock, dontwait);
+    if (data < 0) {
+      copied = data;
+      break;
+    }
+    if (data && !psock->ingress_msg.empty()) continue;
+    copied = -kerr::eagain;
+  }
+  sk.copied_seq = seq;
+  s.note(sk.name, "tcp_bpf_recvmsg_parser returns {}", copied);
+  co_await sk.sk_lock.release_sock(s);
+  co_return copied;
+}
+
+int tcp_bpf_ioctl(sock& sk, bool pre_fix) {
+  if (pre_fix || !sk.psock) {
+    const int64_t inq = static_cast<int64_t>(sk.rcv_nxt) - static_cast<int64_t>(sk.copied_seq);
+    return inq > 0 ? static_cast<int>(inq) : 0;
+  }
+  // A stream verdict program is attached, so tcp_inq() is not added.
+  return static_cast<int>(sk_psock_msg_inq(*sk.psock));
+}
+
+}  // namespace kpsim::model

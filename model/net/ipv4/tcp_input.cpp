@@ -1,0 +1,102 @@
+// net/ipv4/tcp_input.c, the sender's ACK side (kernel 6.12): see tcp_input.h.
+#include "model/net/ipv4/tcp_input.h"
+
+#include <algorithm>
+#include <bit>
+
+#include "model/net/core/stream.h"
+#include "model/net/ipv4/tcp_output.h"
+#include "model/net/ipv4/tcp_timer.h"
+
+namespace kpsim::model {
+
+// Frees every fully acknowledged skb; returns the packets acked.
+static uint32_t tcp_clean_rtx_queue(tcp_sock& tp, uint64_t ack_seq) {
+  uint32_t acked = 0;
+  while (!tp.rtx_queue.empty() && tp.rtx_queue.front().end_seq <= ack_seq) {
+    const tcp_skb& skb = tp.rtx_queue.front();
+    const uint32_t pcount = tcp_skb_pcount(skb, tp.mss_cache);
+    acked += std::min(pcount, tp.packets_out);
+    tp.packets_out -= std::min(pcount, tp.packets_out);
+    tp.sk_wmem_queued -= static_cast<int64_t>(skb.truesize);  // sk_wmem_free_skb
+    tp.rtx_queue.pop_front();
+  }
+  return acked;
+}
+
+// The head fits the window again: stop probing; tcp_data_snd_check sends it.
+static void tcp_ack_probe(Sched& s, tcp_sock& tp) {
+  const tcp_skb* head = tp.tcp_send_head();
+  if (!head) return;
+  if (head->end_seq <= tp.tcp_wnd_end()) {
+    tp.icsk_backoff = 0;
+    tp.icsk_probes_tstamp_ns = 0;
+    inet_csk_clear_xmit_timer(s, tp);
+  } else {
+    tcp_reset_xmit_timer(s, tp, icsk_timer::probe0,
+                         tcp_probe0_when(s, tp, kTCP_RTO_MAX_US * s.hz() / 1000000));
+  }
+}
+
+// Slow start (CUBIC never leaves it without loss): cwnd += acked while cwnd-limited.
+static void tcp_cong_avoid(tcp_sock& tp, uint32_t acked) {
+  const bool cwnd_limited = tp.snd_cwnd < 2 * tp.max_packets_out;
+  if (cwnd_limited) tp.snd_cwnd = std::min(tp.snd_cwnd + acked, tp.snd_cwnd_clamp);
+  tp.max_packets_out = tp.packets_out;
+}
+
+void tcp_ack(Sched& s, tcp_sock& tp, const ack_skb& ack) {
+  ++tp.stats.acks;
+  if (ack.ack_seq > tp.snd_nxt || ack.ack_seq < tp.snd_una) return;  // invalid / old
+  const uint32_t prior_packets = tp.packets_out;
+  tp.snd_wnd = ack.wnd;  // tcp_ack_update_window
+  tp.max_window = std::max(tp.max_window, ack.wnd);
+  tp.snd_una = ack.ack_seq;
+  if (!prior_packets) {
+    if (tp.tcp_send_head()) tcp_ack_probe(s, tp);
+    return;
+  }
+  const uint32_t acked = tcp_clean_rtx_queue(tp, ack.ack_seq);
+  if (acked) {
+    tcp_rearm_rto(s, tp);  // FLAG_SET_XMIT_TIMER
+    tcp_cong_avoid(tp, acked);
+  }
+  s.note("tcp", "tcp_ack {}: {} packets acked, packets_out {}, cwnd {}, wmem_queued {}", ack.ack_seq,
+         acked, tp.packets_out, tp.snd_cwnd, tp.sk_wmem_queued);
+}
+
+void tcp_rcv_ack(Sched& s, tcp_sock& tp, const ack_skb& ack) {
+  tcp_ack(s, tp, ack);
+  tcp_data_snd_check(s, tp);
+}
+
+void tcp_data_snd_check(Sched& s, tcp_sock& tp) {
+  tcp_push_pending_frames(s, tp);
+  tcp_check_space(s, tp);
+}
+
+void tcp_sndbuf_expand(tcp_sock& tp) {
+  uint64_t per_mss = std::max(tp.mss_clamp, tp.mss_cache) + kMaxTcpHeader + kSkbSharedInfo;
+  per_mss = std::bit_ceil(per_mss) + kSkbStruct;
+  const uint64_t nr_segs = std::max<uint64_t>({kTCP_INIT_CWND, tp.snd_cwnd, 3 + 1});  // reordering + 1
+  const uint64_t sndmem = 2 * nr_segs * per_mss;  // CUBIC has no sndbuf_expand hook: factor 2
+  if (static_cast<uint64_t>(tp.sk_sndbuf) < sndmem)
+    tp.sk_sndbuf = static_cast<int64_t>(std::min(sndmem, kTcpWmemMax));
+}
+
+static bool tcp_should_expand_sndbuf(const tcp_sock& tp) {
+  if (tp.sndbuf_locked) return false;
+  if (tp.packets_out >= tp.snd_cwnd) return false;  // filled the congestion window
+  return true;
+}
+
+static void tcp_new_space(Sched& s, tcp_sock& tp) {
+  if (tcp_should_expand_sndbuf(tp)) tcp_sndbuf_expand(tp);
+  tp.sk_write_space(s);
+}
+
+void tcp_check_space(Sched& s, tcp_sock& tp) {
+  if (tp.sock_nospace) tcp_new_space(s, tp);
+}
+
+}  // namespace kpsim::model

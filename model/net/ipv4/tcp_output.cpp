@@ -1,0 +1,229 @@
+// net/ipv4/tcp_output.c (kernel 6.12): see tcp_output.h.
+#include "model/net/ipv4/tcp_output.h"
+
+#include <algorithm>
+
+#include "model/net/ipv4/tcp_input.h"
+#include "model/net/ipv4/tcp_ipv4.h"
+#include "model/net/ipv4/tcp_timer.h"
+
+namespace kpsim::model {
+
+bool tcp_minshall_check(const tcp_sock& tp) {
+  return tp.snd_sml > tp.snd_una && tp.snd_sml <= tp.snd_nxt;
+}
+
+static void tcp_minshall_update(tcp_sock& tp, uint32_t mss_now, const tcp_skb& skb) {
+  if (skb.len() < tcp_skb_pcount(skb, mss_now) * mss_now) tp.snd_sml = skb.end_seq;
+}
+
+bool tcp_nagle_check(bool partial, const tcp_sock& tp, int nonagle) {
+  return partial && ((nonagle & kTCP_NAGLE_CORK) ||
+                     (!nonagle && tp.packets_out && tcp_minshall_check(tp)));
+}
+
+bool tcp_nagle_test(const tcp_sock& tp, const tcp_skb& skb, uint32_t cur_mss, int nonagle) {
+  if (nonagle & kTCP_NAGLE_PUSH) return true;
+  // No urgent mode and no FIN on this path.
+  return !tcp_nagle_check(skb.len() < cur_mss, tp, nonagle);
+}
+
+uint32_t tcp_cwnd_test(const tcp_sock& tp) {
+  const uint32_t in_flight = tp.packets_out;  // no losses, no retransmits on loopback
+  if (in_flight >= tp.snd_cwnd) return 0;
+  // At least two GSO packets in flight, for better scheduling.
+  const uint32_t halfcwnd = std::max(tp.snd_cwnd >> 1, 1u);
+  return std::min(halfcwnd, tp.snd_cwnd - in_flight);
+}
+
+bool tcp_snd_wnd_test(const tcp_sock& tp, const tcp_skb& skb, uint32_t cur_mss) {
+  uint64_t end_seq = skb.end_seq;
+  if (skb.len() > cur_mss) end_seq = skb.seq + cur_mss;
+  return end_seq <= tp.tcp_wnd_end();
+}
+
+uint32_t tcp_skb_pcount(const tcp_skb& skb, uint32_t mss) {
+  return std::max(1u, (skb.len() + mss - 1) / mss);
+}
+
+uint32_t tcp_mss_split_point(const tcp_sock& tp, const tcp_skb& skb, bool is_tail, uint32_t mss_now,
+                             uint32_t max_segs, int nonagle) {
+  const uint64_t window = tp.tcp_wnd_end() - skb.seq;
+  const uint64_t max_len = uint64_t{mss_now} * max_segs;
+  if (max_len <= window && !is_tail) return static_cast<uint32_t>(max_len);
+  const uint64_t needed = std::min<uint64_t>(skb.len(), window);
+  if (max_len <= needed) return static_cast<uint32_t>(max_len);
+  const uint64_t partial = needed % mss_now;
+  // A sub-MSS last segment goes only if Nagle/cork allow it now.
+  if (tcp_nagle_check(partial != 0, tp, nonagle)) return static_cast<uint32_t>(needed - partial);
+  return static_cast<uint32_t>(needed);
+}
+
+bool forced_push(const tcp_sock& tp) { return tp.write_seq > tp.pushed_seq + (tp.max_window >> 1); }
+
+uint32_t tcp_current_mss(const tcp_sock& tp) { return tp.mss_cache; }
+
+uint32_t tcp_xmit_size_goal(tcp_sock& tp, uint32_t mss_now) {
+  // tcp_bound_to_half_wnd(sk_gso_max_size)
+  uint64_t new_size_goal = kLoopbackGsoMaxSize;
+  if (tp.max_window > 536) new_size_goal = std::min<uint64_t>(new_size_goal, tp.max_window >> 1);
+  uint64_t size_goal = uint64_t{tp.gso_segs} * mss_now;
+  if (new_size_goal < size_goal || new_size_goal >= size_goal + mss_now) {
+    tp.gso_segs = static_cast<uint32_t>(std::min<uint64_t>(new_size_goal / mss_now, kGsoMaxSegs));
+    size_goal = uint64_t{tp.gso_segs} * mss_now;
+  }
+  return static_cast<uint32_t>(std::max<uint64_t>(size_goal, mss_now));
+}
+
+void tcp_mark_push(tcp_sock& tp, tcp_skb& skb) {
+  skb.psh = true;
+  tp.pushed_seq = tp.write_seq;
+}
+
+// tso_fragment / tcp_fragment: the first `len` bytes stay, the rest becomes a new skb right
+// after it in the write queue (with its own head truesize).
+static void tcp_fragment(tcp_sock& tp, size_t idx, uint32_t len) {
+  tcp_skb& skb = tp.write_queue[idx];
+  tcp_skb buff;
+  buff.seq = skb.seq + len;
+  buff.end_seq = skb.end_seq;
+  buff.eor = skb.eor;
+  buff.psh = skb.psh;
+  const uint64_t moved = buff.end_seq - buff.seq;
+  buff.truesize = kSkbHeadTruesize + moved;
+  skb.truesize -= std::min<uint64_t>(moved, skb.truesize - kSkbHeadTruesize);
+  skb.end_seq = buff.seq;
+  skb.eor = false;
+  skb.psh = false;
+  tp.sk_wmem_queued += kSkbHeadTruesize;
+  tp.write_queue.insert(tp.write_queue.begin() + static_cast<std::ptrdiff_t>(idx) + 1, buff);
+}
+
+// tcp_transmit_skb for the send head, then tcp_event_new_data_sent.
+static void tcp_transmit_head(Sched& s, tcp_sock& tp, uint32_t mss_now, const char* why) {
+  tcp_skb skb = tp.write_queue.front();
+  tp.write_queue.pop_front();
+  const uint32_t pcount = tcp_skb_pcount(skb, mss_now);
+  ++tp.stats.segments;
+  tp.stats.wire_packets += pcount;
+  ++tp.stats.segment_sizes[skb.len()];
+  s.note("tcp", "{}: transmit [{}, {}) {} B{}, notsent {} B", why, skb.seq, skb.end_seq, skb.len(),
+         skb.psh ? " PSH" : "", tp.write_seq - skb.end_seq);
+  loopback_xmit(s, *tp.lo, {skb.seq, skb.end_seq, skb.psh});
+  // tcp_event_new_data_sent
+  const uint32_t prior_packets = tp.packets_out;
+  tp.snd_nxt = skb.end_seq;
+  tp.rtx_queue.push_back(skb);
+  tp.packets_out += pcount;
+  tp.max_packets_out = std::max(tp.max_packets_out, tp.packets_out);
+  if (!prior_packets) tcp_rearm_rto(s, tp);
+  // Sent data is no longer notsent: a writer blocked on notsent_lowat may go on.
+  tcp_check_space(s, tp);
+}
+
+// Never defers on this path. With nothing in flight it sends now (no rtx head); with data in
+// flight on loopback the window and cwnd admit the whole skb or a large fraction of the window
+// (tcp_tso_win_divisor), which also sends now.
+static bool tcp_tso_should_defer(const tcp_sock&, const tcp_skb&) { return false; }
+
+bool tcp_write_xmit(Sched& s, tcp_sock& tp, uint32_t mss_now, int nonagle, int push_one) {
+  uint32_t sent_pkts = 0;
+  const uint32_t max_segs = kGsoMaxSegs;  // tcp_tso_autosize at loopback pacing rates
+  while (!tp.write_queue.empty()) {
+    tcp_skb& skb = tp.write_queue.front();
+    const bool is_last = tp.write_queue.size() == 1;
+    const uint32_t tso_segs = tcp_skb_pcount(skb, mss_now);
+    uint32_t cwnd_quota = tcp_cwnd_test(tp);
+    if (!cwnd_quota) {
+      s.note("tcp", "tcp_write_xmit: cwnd full ({} in flight)", tp.packets_out);
+      break;
+    }
+    cwnd_quota = std::min(cwnd_quota, max_segs);
+    if (!tcp_snd_wnd_test(tp, skb, mss_now)) {
+      s.note("tcp", "tcp_write_xmit: receive window limited");
+      break;
+    }
+    if (tso_segs == 1) {
+      if (!tcp_nagle_test(tp, skb, mss_now, is_last ? nonagle : kTCP_NAGLE_PUSH)) {
+        s.note("tcp", "tcp_write_xmit: hold {} B skb < mss {} ({}), packets_out {}", skb.len(), mss_now,
+               (nonagle & kTCP_NAGLE_CORK) ? "corked" : "Nagle", tp.packets_out);
+        break;
+      }
+    } else if (!push_one && tcp_tso_should_defer(tp, skb)) {
+      break;
+    }
+    uint32_t limit = mss_now;
+    if (tso_segs > 1) limit = tcp_mss_split_point(tp, skb, is_last, mss_now, cwnd_quota, nonagle);
+    if (limit == 0) break;
+    if (skb.len() > limit) tcp_fragment(tp, 0, limit);
+    tcp_transmit_head(s, tp, mss_now, push_one ? "tcp_push_one" : "tcp_write_xmit");
+    tcp_minshall_update(tp, mss_now, tp.rtx_queue.back());
+    sent_pkts += tcp_skb_pcount(tp.rtx_queue.back(), mss_now);
+    if (push_one) break;
+  }
+  if (sent_pkts) return false;
+  return !tp.packets_out && !tp.write_queue.empty();
+}
+
+void __tcp_push_pending_frames(Sched& s, tcp_sock& tp, uint32_t cur_mss, int nonagle) {
+  if (tcp_write_xmit(s, tp, cur_mss, nonagle, 0)) tcp_check_probe_timer(s, tp);
+}
+
+void tcp_push_pending_frames(Sched& s, tcp_sock& tp) {
+  if (tp.tcp_send_head()) __tcp_push_pending_frames(s, tp, tcp_current_mss(tp), tp.nonagle);
+}
+
+void tcp_push_one(Sched& s, tcp_sock& tp, uint32_t mss_now) {
+  tcp_write_xmit(s, tp, mss_now, kTCP_NAGLE_PUSH, 1);
+}
+
+// Zero-window probe: a zero-length segment with an old sequence number; its ACK carries the
+// window (tcp_ack → tcp_ack_probe).
+static int tcp_xmit_probe_skb(Sched& s, tcp_sock& tp) {
+  ++tp.stats.zero_window_probes;
+  s.note("tcp", "tcp_xmit_probe_skb: zero-window probe");
+  loopback_xmit(s, *tp.lo, {tp.snd_una, tp.snd_una, false});
+  return 0;
+}
+
+int tcp_write_wakeup(Sched& s, tcp_sock& tp) {
+  if (tp.write_queue.empty() || tp.write_queue.front().seq >= tp.tcp_wnd_end())
+    return tcp_xmit_probe_skb(s, tp);
+  tcp_skb& skb = tp.write_queue.front();
+  const uint32_t mss = tcp_current_mss(tp);
+  uint64_t seg_size = tp.tcp_wnd_end() - skb.seq;
+  if (tp.pushed_seq < skb.end_seq) tp.pushed_seq = skb.end_seq;
+  if (seg_size < skb.len() || skb.len() > mss) {
+    seg_size = std::min<uint64_t>(seg_size, mss);
+    skb.psh = true;
+    tcp_fragment(tp, 0, static_cast<uint32_t>(seg_size));
+  }
+  tp.write_queue.front().psh = true;
+  // Regardless of Nagle and cork: this is how a corked tail leaves when nothing else pushes it.
+  tcp_transmit_head(s, tp, mss, "tcp_write_wakeup");
+  return 0;
+}
+
+void tcp_send_probe0(Sched& s, tcp_sock& tp) {
+  const int err = tcp_write_wakeup(s, tp);
+  if (tp.packets_out || tp.write_queue.empty()) {
+    // The probe carried data: the RTO covers it now.
+    tp.icsk_probes_out = 0;
+    tp.icsk_backoff = 0;
+    tp.icsk_probes_tstamp_ns = 0;
+    return;
+  }
+  ++tp.icsk_probes_out;
+  uint64_t timeout;
+  if (err <= 0) {
+    if (tp.icsk_backoff < kTcpRetries2) ++tp.icsk_backoff;
+    timeout = tcp_probe0_when(s, tp, kTCP_RTO_MAX_US * s.hz() / 1000000);
+  } else {
+    timeout = kTCP_RESOURCE_PROBE_INTERVAL_US * s.hz() / 1000000;
+  }
+  s.note("tcp", "tcp_send_probe0: window probe {}, backoff {}, next in {} jiffies", tp.icsk_probes_out,
+         tp.icsk_backoff, timeout);
+  tcp_reset_xmit_timer(s, tp, icsk_timer::probe0, timeout);
+}
+
+}  // namespace kpsim::model

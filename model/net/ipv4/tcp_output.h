@@ -1,0 +1,50 @@
+// The TCP output engine (net/ipv4/tcp_output.c, include/net/tcp.h; kernel 6.12):
+// tcp_minshall_check/update, tcp_nagle_check, tcp_nagle_test, tcp_cwnd_test, tcp_snd_wnd_test,
+// tcp_mss_split_point, tcp_tso_should_defer, tcp_write_xmit, __tcp_push_pending_frames,
+// tcp_push_pending_frames, tcp_push_one, tcp_event_new_data_sent, tcp_transmit_skb (to the
+// loopback), tcp_fragment/tso_fragment, tcp_write_wakeup, tcp_send_probe0, tcp_xmit_probe_skb.
+//
+// All of it runs with the socket held (lock_sock or bh_lock_sock) and never sleeps: plain
+// functions, no scheduling points.
+#pragma once
+
+#include "model/include/linux/tcp.h"
+
+namespace kpsim::model {
+
+// ---- predicates (pure) ---------------------------------------------------------------------
+// An unacked sub-MSS segment is in flight: snd_sml after snd_una and not after snd_nxt.
+bool tcp_minshall_check(const tcp_sock& tp);
+// true = hold the skb back: partial and (corked, or Nagle on with a small segment in flight).
+bool tcp_nagle_check(bool partial, const tcp_sock& tp, int nonagle);
+// true = the skb may go now.
+bool tcp_nagle_test(const tcp_sock& tp, const tcp_skb& skb, uint32_t cur_mss, int nonagle);
+// Segments cwnd admits now (0: cwnd full).
+uint32_t tcp_cwnd_test(const tcp_sock& tp);
+// The skb's first MSS fits the peer's window.
+bool tcp_snd_wnd_test(const tcp_sock& tp, const tcp_skb& skb, uint32_t cur_mss);
+uint32_t tcp_skb_pcount(const tcp_skb& skb, uint32_t mss);
+// Bytes of a multi-segment last skb to send: whole MSS multiples if Nagle/cork holds the tail.
+uint32_t tcp_mss_split_point(const tcp_sock& tp, const tcp_skb& skb, bool is_tail, uint32_t mss_now,
+                             uint32_t max_segs, int nonagle);
+// tp->write_seq beyond pushed_seq by more than half the largest window ever offered.
+bool forced_push(const tcp_sock& tp);
+uint32_t tcp_current_mss(const tcp_sock& tp);
+// tcp_xmit_size_goal(): the largest skb tcp_sendmsg builds (a multiple of the MSS).
+uint32_t tcp_xmit_size_goal(tcp_sock& tp, uint32_t mss_now);
+
+// ---- actions (atomic) -------------------------------------------------------------------------
+// push_one: 0 normal, 1 tcp_push_one, 2 (loss probe) not used here. Returns true when nothing
+// was sent, nothing is in flight and data is queued: the caller arms the probe timer.
+bool tcp_write_xmit(Sched& s, tcp_sock& tp, uint32_t mss_now, int nonagle, int push_one);
+void __tcp_push_pending_frames(Sched& s, tcp_sock& tp, uint32_t cur_mss, int nonagle);
+// With the socket's own nonagle (not the per-call MSG_MORE cork): the ACK path's push.
+void tcp_push_pending_frames(Sched& s, tcp_sock& tp);
+void tcp_push_one(Sched& s, tcp_sock& tp, uint32_t mss_now);
+void tcp_mark_push(tcp_sock& tp, tcp_skb& skb);
+// Transmits (up to one MSS of) the send head regardless of Nagle/cork if the window is open,
+// else a zero-window probe. Returns tcp_transmit_skb's error (0 sent, <0 failed).
+int tcp_write_wakeup(Sched& s, tcp_sock& tp);
+void tcp_send_probe0(Sched& s, tcp_sock& tp);
+
+}  // namespace kpsim::model

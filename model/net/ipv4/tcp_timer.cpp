@@ -1,0 +1,132 @@
+// net/ipv4/tcp_timer.c and the xmit-timer helpers of include/net/tcp.h (kernel 6.12): see
+// tcp_timer.h.
+#include "model/net/ipv4/tcp_timer.h"
+
+#include <algorithm>
+
+#include "model/net/ipv4/tcp_output.h"
+
+namespace kpsim::model {
+
+namespace {
+const char* timer_name(icsk_timer t) {
+  switch (t) {
+    case icsk_timer::none: return "none";
+    case icsk_timer::retrans: return "RTO";
+    case icsk_timer::probe0: return "PROBE0";
+  }
+  return "?";
+}
+uint64_t us_to_jiffies(const Sched& s, uint64_t us) { return (us * s.hz() + 999999) / 1000000; }
+}  // namespace
+
+void tcp_reset_xmit_timer(Sched& s, tcp_sock& tp, icsk_timer what, uint64_t when_jiffies) {
+  when_jiffies = std::min(when_jiffies, us_to_jiffies(s, kTCP_RTO_MAX_US));
+  tp.icsk_pending = what;
+  tp.icsk_timeout_ns = s.now_ns() + s.jiffies_to_ns(when_jiffies);
+  tp.icsk_retransmit_timer.mod_timer(s, tp.icsk_timeout_ns);
+  if (what == icsk_timer::probe0)
+    s.note("tcp", "arm PROBE0 (persist) timer: {} jiffies = {} ms", when_jiffies,
+           s.jiffies_to_ns(when_jiffies) / 1000000);
+}
+
+void inet_csk_clear_xmit_timer(Sched& s, tcp_sock& tp) {
+  // The kernel leaves the timer_list queued and lets the handler find icsk_pending == 0;
+  // deleting it is observably the same and keeps the clock from stopping there.
+  if (tp.icsk_pending == icsk_timer::probe0) s.note("tcp", "PROBE0 timer cleared");
+  tp.icsk_pending = icsk_timer::none;
+  tp.icsk_retransmit_timer.del_timer(s);
+}
+
+void tcp_rearm_rto(Sched& s, tcp_sock& tp) {
+  if (!tp.packets_out) inet_csk_clear_xmit_timer(s, tp);
+  else tcp_reset_xmit_timer(s, tp, icsk_timer::retrans, tp.icsk_rto_jiffies);
+}
+
+uint64_t tcp_probe0_base(const Sched& s, const tcp_sock& tp) {
+  return std::max<uint64_t>(tp.icsk_rto_jiffies, us_to_jiffies(s, kTCP_RTO_MIN_US));
+}
+
+uint64_t tcp_probe0_when(const Sched& s, const tcp_sock& tp, uint64_t max_when) {
+  // ilog2(TCP_RTO_MAX / TCP_RTO_MIN) + 1 = 10
+  const uint32_t backoff = std::min<uint32_t>(tp.icsk_backoff, 10);
+  return std::min(tcp_probe0_base(s, tp) << backoff, max_when);
+}
+
+void tcp_check_probe_timer(Sched& s, tcp_sock& tp) {
+  if (!tp.packets_out && tp.icsk_pending == icsk_timer::none)
+    tcp_reset_xmit_timer(s, tp, icsk_timer::probe0, tcp_probe0_base(s, tp));
+}
+
+void tcp_probe_timer(Sched& s, tcp_sock& tp) {
+  if (tp.packets_out || tp.write_queue.empty()) {
+    tp.icsk_probes_out = 0;
+    tp.icsk_probes_tstamp_ns = 0;
+    return;
+  }
+  ++tp.stats.persist_expiries;
+  const tcp_skb& head = tp.write_queue.front();
+  // The fact the no-stall property is about: data waited for this timer although the window
+  // had room for it (it was held by cork or Nagle, not by the peer).
+  if (head.seq < tp.tcp_wnd_end()) {
+    if (!tp.stats.persist_open_window) tp.stats.first_persist_open_ns = s.now_ns();
+    ++tp.stats.persist_open_window;
+    s.note("tcp", "tcp_probe_timer: {} B held with the window open ({} B free), packets_out 0",
+           tp.notsent_bytes(), tp.tcp_wnd_end() - head.seq);
+  }
+  if (!tp.icsk_probes_tstamp_ns) tp.icsk_probes_tstamp_ns = s.now_ns();
+  if (tp.icsk_probes_out >= kTcpRetries2) {
+    tp.sk_err = kerr::etimedout;  // tcp_write_err
+    s.note("tcp", "tcp_write_err: ETIMEDOUT after {} probes", tp.icsk_probes_out);
+    tp.sk_wq.wake_up_all(s);
+    return;
+  }
+  tcp_send_probe0(s, tp);
+}
+
+void tcp_write_timer_handler(Sched& s, tcp_sock& tp) {
+  if (tp.icsk_pending == icsk_timer::none) return;
+  if (tp.icsk_timeout_ns > s.now_ns()) {
+    tp.icsk_retransmit_timer.mod_timer(s, tp.icsk_timeout_ns);
+    return;
+  }
+  const icsk_timer event = tp.icsk_pending;
+  tp.icsk_pending = icsk_timer::none;
+  switch (event) {
+    case icsk_timer::probe0:
+      tcp_probe_timer(s, tp);
+      break;
+    case icsk_timer::retrans:
+      // Loopback delivers and ACKs in zero virtual time, so data never outlives its RTO here.
+      s.fail("model-assumption", "RTO fired on loopback: retransmission is not modelled");
+      break;
+    case icsk_timer::none:
+      break;
+  }
+}
+
+void tcp_release_cb(Sched& s, tcp_sock& tp) {
+  if (tp.write_timer_deferred) {
+    tp.write_timer_deferred = false;
+    s.note("tcp", "tcp_release_cb: run the deferred write timer");
+    tcp_write_timer_handler(s, tp);
+  }
+}
+
+Co<> tcp_write_timer_softirq(Sched& s, tcp_sock& tp) {
+  for (;;) {
+    while (!tp.write_timer_fired) co_await tp.write_timer_wq.sleep(s, "tcp_write_timer", false);
+    tp.write_timer_fired = false;
+    // bh_lock_sock: a process owning the socket gets the work in release_sock.
+    if (tp.sk_lock.owned_by_user()) {
+      tp.write_timer_deferred = true;
+      ++tp.stats.deferred_write_timers;
+      s.note("tcp", "tcp_write_timer: socket owned by user, deferred to tcp_release_cb");
+      continue;
+    }
+    s.note("tcp", "tcp_write_timer: {} expired", timer_name(tp.icsk_pending));
+    tcp_write_timer_handler(s, tp);
+  }
+}
+
+}  // namespace kpsim::model

@@ -1,0 +1,34 @@
+// net/socket.c sock_sendmsg / sock_write_iter (kernel 6.12): see socket.h.
+#include "model/net/socket.h"
+
+namespace kpsim::model {
+
+std::string msg_flags_str(int flags) {
+  std::string r;
+  auto add = [&](int bit, const char* name) {
+    if (!(flags & bit)) return;
+    if (!r.empty()) r += '|';
+    r += name;
+  };
+  add(kMSG_MORE, "MORE");
+  add(kMSG_SPLICE_PAGES, "SPLICE_PAGES");
+  add(kMSG_DONTWAIT, "DONTWAIT");
+  add(kMSG_EOR, "EOR");
+  add(kMSG_NOSIGNAL, "NOSIGNAL");
+  add(kMSG_SENDPAGE_NOPOLICY, "SENDPAGE_NOPOLICY");
+  return r.empty() ? "0" : r;
+}
+
+Co<int64_t> sock_sendmsg(Sched& s, socket& sock, msghdr& msg) {
+  co_return co_await sock.sendmsg(s, msg);
+}
+
+Co<int64_t> sock_write_iter(Sched& s, socket& sock, uint64_t count) {
+  msghdr msg;
+  msg.left = count;
+  msg.iter = iter_type::ubuf;
+  msg.flags = sock.o_nonblock ? kMSG_DONTWAIT : 0;
+  co_return co_await sock_sendmsg(s, sock, msg);
+}
+
+}  // namespace kpsim::model

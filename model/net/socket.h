@@ -1,0 +1,55 @@
+// The socket layer between a syscall and the protocol (kernel 6.12): struct msghdr reduced to
+// what the send paths read (the byte count left in msg_iter, its kind, msg_flags), the MSG_*
+// flags (include/linux/socket.h), and sock_sendmsg → inet_sendmsg → sk->sk_prot->sendmsg
+// (net/socket.c, net/ipv4/af_inet.c), plus write(2) on a socket (sock_write_iter).
+//
+// The models carry byte counts and sequence ranges, never payload bytes: what must be conserved
+// is where every byte went, and that is checked on sequence numbers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "sched/sched.h"
+
+namespace kpsim::model {
+
+// include/linux/socket.h
+inline constexpr int kMSG_DONTWAIT = 0x40;
+inline constexpr int kMSG_EOR = 0x80;
+inline constexpr int kMSG_NOSIGNAL = 0x4000;
+inline constexpr int kMSG_MORE = 0x8000;
+inline constexpr int kMSG_SENDPAGE_NOPOLICY = 0x10000;
+inline constexpr int kMSG_SPLICE_PAGES = 0x8000000;
+
+// msg_iter's type decides the copy strategy in tls_sw_sendmsg_locked (kvec or not) and in
+// tcp_sendmsg_locked (MSG_SPLICE_PAGES needs an ITER_BVEC).
+enum class iter_type : uint8_t { ubuf, kvec, bvec };
+
+struct msghdr {
+  uint64_t left = 0;  // msg_data_left(msg)
+  int flags = 0;      // msg_flags
+  iter_type iter = iter_type::ubuf;
+};
+
+std::string msg_flags_str(int flags);  // "MORE|SPLICE_PAGES": for trace notes
+
+struct tcp_sock;
+
+// struct socket: the file-level object; sendmsg is the protocol's (tcp_sendmsg, or
+// tls_sw_sendmsg once the TLS ULP is installed), splice_eof likewise.
+struct socket {
+  tcp_sock* sk = nullptr;
+  bool o_nonblock = false;  // the socket file's O_NONBLOCK
+  std::function<Co<int64_t>(Sched&, msghdr&)> sendmsg;
+  std::function<Co<>(Sched&)> splice_eof;
+};
+
+// sock_sendmsg(): no LSM hook in the model, straight to the protocol.
+Co<int64_t> sock_sendmsg(Sched& s, socket& sock, msghdr& msg);
+// write(2) on a socket: sock_write_iter builds a msghdr over the user buffer (ITER_UBUF),
+// MSG_DONTWAIT if the file is O_NONBLOCK.
+Co<int64_t> sock_write_iter(Sched& s, socket& sock, uint64_t count);
+
+}  // namespace kpsim::model

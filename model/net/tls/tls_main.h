@@ -1,0 +1,44 @@
+// Closing a kTLS socket (net/tls/tls_main.c tls_sk_proto_close, tls_sk_proto_cleanup,
+// wait_on_pending_writer, tls_handle_open_record; net/tls/tls_sw.c tls_sw_cancel_work_tx,
+// tls_sw_release_resources_tx; net/ipv4/tcp.c tcp_close → tcp_send_fin; kernel 6.12).
+//
+// Runs in whatever context ran the final fput (see file.h). The order is what loses data:
+// cancel tx_work (and wait for a running one), lock_sock, wait for in-flight encryptions,
+// tls_tx_records(-1) ONCE — a blocking send that an interruptible wait can abort — then free
+// every record still on tx_list and the open record, and hand the socket to tcp_close, whose
+// FIN ends the stream the peer reads. close() itself returns 0 either way.
+#pragma once
+
+#include "model/net/tls/tls_sw.h"
+
+namespace kpsim::model {
+
+struct loopback;
+
+// The close-path variants the scenario compares (fix=...).
+enum class tls_close_fix : uint8_t {
+  none,
+  // The reviewers' alternative to the sk_stream_wait_memory patch: leave the final flush to a
+  // kernel worker, which has no task work and no TIF_NOTIFY_SIGNAL. Modelled as: instead of
+  // cancelling tx_work, run it to completion (BIT_TX_SCHEDULED, mod_delayed_work(0),
+  // flush_delayed_work) until tx_list is empty, then close as usual.
+  flush_in_worker,
+};
+
+struct tls_close_stats {
+  bool closed = false;
+  std::string closed_by;             // the task that ran tls_sk_proto_close
+  int tx_records_rc = 0;             // tls_tx_records' return value, which close ignores
+  uint64_t records_freed = 0;        // records still on tx_list after it: freed unsent
+  uint64_t plaintext_freed = 0;      // ... their payload bytes
+  uint64_t partially_sent_freed = 0; // ... of which the head had gone out in part
+  uint64_t open_rec_dropped = 0;     // payload of an unpushed open record (tls_free_open_rec)
+  uint64_t worker_flushes = 0;       // fix=flush-in-worker: tx_work runs waited for
+};
+
+// sk->sk_prot->close for a TLS socket; ends with tcp_close on `lo`.
+Co<> tls_sk_proto_close(Sched& s, tls_context& ctx, loopback& lo, tls_close_fix fix, tls_close_stats& st);
+// tcp_close of the plain TCP socket (or TLS's saved proto close): the FIN after the queue.
+Co<> tcp_close(Sched& s, tcp_sock& tp, loopback& lo);
+
+}  // namespace kpsim::model

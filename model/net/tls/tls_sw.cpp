@@ -1,0 +1,438 @@
+// net/tls/tls_sw.c TX and the tls_main.c hooks it needs (kernel 6.12): see tls_sw.h.
+#include "model/net/tls/tls_sw.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "model/net/core/stream.h"
+#include "model/net/ipv4/tcp.h"
+
+namespace kpsim::model {
+
+namespace {
+constexpr int kEOPNOTSUPP = 95;
+constexpr int kEBADMSG = 74;
+
+// tls_err_abort: the socket is dead for the application from here on.
+void tls_err_abort(Sched& s, tls_context& ctx, int err) {
+  ctx.sk->sk_err = -err;
+  s.note("tls", "tls_err_abort({})", err);
+  ctx.sk->sk_wq.wake_up_all(s);  // sk_error_report
+}
+
+// tls_alloc_encrypted_msg → sk_msg_alloc: grow msg_encrypted to `len` from the socket's page
+// fragment, coalescing with the last entry when it is contiguous in the same page.
+void tls_alloc_encrypted_msg(tcp_sock& sk, tls_rec& rec, uint32_t len) {
+  uint32_t size = rec.en_size();
+  while (size < len) {
+    if (sk.sk_frag_offset >= kSkFragPageSize) {  // sk_page_frag_refill: a new page
+      ++sk.sk_frag_page;
+      sk.sk_frag_offset = 0;
+    }
+    const uint32_t use = std::min(kSkFragPageSize - sk.sk_frag_offset, len - size);
+    if (!rec.en_sg.empty() && rec.en_page == sk.sk_frag_page && rec.en_end == sk.sk_frag_offset)
+      rec.en_sg.back() += use;
+    else
+      rec.en_sg.push_back(use);
+    sk.sk_frag_offset += use;
+    rec.en_page = sk.sk_frag_page;
+    rec.en_end = sk.sk_frag_offset;
+    size += use;
+  }
+}
+
+// tls_trim_both_msgs: back to `target` plaintext bytes (and its ciphertext room).
+void tls_trim_both_msgs(const tls_context& ctx, tls_rec& rec, uint32_t target) {
+  rec.pl_size = target;
+  uint32_t keep = target ? target + ctx.prot.overhead_size() : 0;
+  std::vector<uint32_t> sg;
+  for (uint32_t len : rec.en_sg) {
+    if (!keep) break;
+    sg.push_back(std::min(len, keep));
+    keep -= sg.back();
+  }
+  rec.en_sg = std::move(sg);
+  rec.en_page = UINT64_MAX;  // no coalescing with what the frag hands out next
+}
+
+// The flags handed to bpf_exec_tx_verdict at both call sites.
+int verdict_flags(const tls_context& ctx, int msg_flags, bool full_record) {
+  if (ctx.fix == tls_fix::clear_more_on_full_record && full_record) return msg_flags & ~kMSG_MORE;
+  return msg_flags;
+}
+
+// fix=flush-before-wait: what tcp_sendmsg_locked does at wait_for_space, done by TLS before
+// its own wait: push TCP's queue with MSG_MORE cleared, so no corked tail outlives the sleep.
+void tls_flush_before_wait(Sched& s, tls_context& ctx) {
+  tcp_sock& sk = *ctx.sk;
+  if ((ctx.fix != tls_fix::flush_before_wait && ctx.fix != tls_fix::flush_before_wait_naive) ||
+      !sk.tcp_send_head())
+    return;
+  uint32_t size_goal = 0;
+  const uint32_t mss = tcp_send_mss(sk, size_goal, 0);
+  s.note("tls", "flush-before-wait: tcp_push(TCP_NAGLE_PUSH) of {} B notsent", sk.notsent_bytes());
+  tcp_push(s, sk, 0, mss, kTCP_NAGLE_PUSH, size_goal);
+}
+
+}  // namespace
+
+Co<int> tls_encrypt_async_wait(Sched& s, tls_context& ctx) {
+  if (--ctx.encrypt_pending) {
+    ++ctx.stats.async_waits;
+    s.note("tls", "tls_encrypt_async_wait: {} encryptions pending", ctx.encrypt_pending);
+    co_await ctx.async_wait.wait(s, "tls_encrypt_async_wait: done", false);
+  }
+  ++ctx.encrypt_pending;
+  co_return ctx.async_err;
+}
+
+uint32_t tls_rec::en_size() const { return std::accumulate(en_sg.begin(), en_sg.end(), 0u); }
+
+tls_prot_info tls_prot_info_for(tls_version v) {
+  tls_prot_info p;
+  if (v == tls_version::v1_2) {
+    p.prepend_size = 5 + 8;  // header + explicit nonce
+  } else {
+    p.prepend_size = 5;
+    p.tail_size = 1;
+  }
+  return p;
+}
+
+int tls_sync_aead::encrypt(Sched&, tls_context&, tls_rec&) { return 0; }
+
+void tls_encrypt_done(Sched& s, tls_context& ctx, tls_rec& rec, int err) {
+  if (err == -kerr::einprogress) return;
+  if (err || ctx.sk->sk_err) {
+    ctx.async_err = err ? err : -ctx.sk->sk_err;
+    if (!ctx.sk->sk_err) tls_err_abort(s, ctx, err);
+  } else {
+    rec.tx_ready = true;
+    // The head record is ready: tx_work transmits it 1 jiffy later unless a sender (which
+    // checks BIT_TX_SCHEDULED after each record it pushes) does it first. The work is
+    // scheduled before complete() below, so a sender woken by it sees the bit (6.8+ order).
+    if (!ctx.tx_list.empty() && ctx.tx_list.front().get() == &rec && !ctx.tx_scheduled) {
+      ctx.tx_scheduled = true;
+      if (ctx.tx_work) {
+        ++ctx.stats.tx_work_scheduled;
+        queue_delayed_work(s, *ctx.tx_work, 1);
+        s.note("tls", "tls_encrypt_done: record #{} ready at the head: schedule tx_work in 1 jiffy", rec.id);
+      }
+    } else {
+      s.note("tls", "tls_encrypt_done: record #{} ready", rec.id);
+    }
+  }
+  if (--ctx.encrypt_pending == 0) ctx.async_wait.complete(s);
+}
+
+void tls_set_sw_offload(Sched& s, tls_context& ctx, socket& sock, tls_version v, tls_aead& aead) {
+  ctx.prot = tls_prot_info_for(v);
+  ctx.sk = sock.sk;
+  ctx.aead = &aead;
+  sock.sendmsg = [&ctx](Sched& sch, msghdr& m) { return tls_sw_sendmsg(sch, ctx, m); };
+  sock.splice_eof = [&ctx](Sched& sch) { return tls_sw_splice_eof(sch, ctx); };
+  sock.sk->sk_write_space = [&ctx](Sched& sch) { tls_write_space(sch, ctx); };
+  ctx.tx_work = std::make_unique<Work>("kworker/tls:tx_work", "tx_work_handler",
+                                       [&s, &ctx]() { return tx_work_handler(s, ctx); });
+}
+
+void tls_sw_write_space(Sched& s, tls_context& ctx) {
+  if (ctx.tx_list.empty() || !ctx.tx_list.front()->tx_ready || ctx.tx_scheduled || !ctx.tx_work) return;
+  ctx.tx_scheduled = true;
+  ++ctx.stats.tx_work_scheduled;
+  s.note("tls", "tls_sw_write_space: ready record at the head: schedule tx_work now");
+  queue_delayed_work(s, *ctx.tx_work, 0);
+}
+
+Co<> tx_work_handler(Sched& s, tls_context& ctx) {
+  if (ctx.tx_closing || !ctx.tx_scheduled) {
+    ctx.tx_work_done.wake_up_all(s);
+    co_return;
+  }
+  ctx.tx_scheduled = false;
+  if (ctx.tx_lock.try_lock(s)) {
+    ++ctx.stats.tx_work_runs;
+    co_await ctx.sk->sk_lock.lock_sock(s, "tx_work_handler: tls_tx_records");
+    s.note("tls", "tx_work_handler: tls_tx_records(-1): {} records on tx_list", ctx.tx_list.size());
+    co_await tls_tx_records(s, ctx, -1);
+    co_await ctx.sk->sk_lock.release_sock(s);
+    ctx.tx_lock.unlock(s);
+  } else if (!ctx.tx_scheduled) {
+    // A sender holds tx_lock and will transmit on its way out; retry in 10 ms just in case.
+    ++ctx.stats.tx_work_busy;
+    ctx.tx_scheduled = true;
+    const uint64_t ten_ms = (10ull * s.hz() + 999) / 1000;  // msecs_to_jiffies(10)
+    s.note("tls", "tx_work_handler: tx_lock busy, again in {} jiffies", ten_ms);
+    queue_delayed_work(s, *ctx.tx_work, ten_ms);
+  }
+  ctx.tx_work_done.wake_up_all(s);
+}
+
+void tls_write_space(Sched& s, tls_context& ctx) {
+  // Inside tls_push_sg → tcp_sendmsg_locked: only TCP's own waiter matters.
+  if (ctx.splicing_pages) {
+    sk_stream_write_space(s, *ctx.sk);
+    return;
+  }
+  // With a synchronous AEAD tx_list is empty here unless a send was interrupted.
+  tls_sw_write_space(s, ctx);
+  sk_stream_write_space(s, *ctx.sk);
+}
+
+Co<int> tls_push_sg(Sched& s, tls_context& ctx, tls_rec& rec, size_t first_sg, uint32_t first_offset,
+                    int flags) {
+  tcp_sock& sk = *ctx.sk;
+  ctx.partially_sent = false;
+  ctx.splicing_pages = true;
+  uint32_t offset = first_offset;
+  for (size_t i = first_sg; i < rec.en_sg.size(); ++i) {
+    uint64_t size = rec.en_sg[i] - offset;
+    for (;;) {
+      msghdr msg;
+      msg.left = size;
+      msg.flags = kMSG_SPLICE_PAGES | flags;
+      msg.iter = iter_type::bvec;
+      const int64_t ret = co_await tcp_sendmsg_locked(s, sk, msg);
+      if (ret == static_cast<int64_t>(size)) break;
+      if (ret > 0) {
+        offset += static_cast<uint32_t>(ret);
+        size -= static_cast<uint64_t>(ret);
+        continue;
+      }
+      // Keep the cursor: the rest goes with the next tls_tx_records.
+      ctx.partially_sent = true;
+      ctx.partially_sent_sg = i;
+      ctx.partially_sent_offset = offset;
+      ctx.splicing_pages = false;
+      ++ctx.stats.partial_sends;
+      s.note("tls", "tls_push_sg: record #{} partially sent (entry {}, offset {}): {}", rec.id, i, offset, ret);
+      co_return static_cast<int>(ret);
+    }
+    offset = 0;
+  }
+  ctx.splicing_pages = false;
+  co_return 0;
+}
+
+Co<int> tls_tx_records(Sched& s, tls_context& ctx, int flags) {
+  int rc = 0;
+  if (ctx.partially_sent) {  // tls_push_partial_record
+    tls_rec& rec = *ctx.tx_list.front();
+    rc = co_await tls_push_sg(s, ctx, rec, ctx.partially_sent_sg, ctx.partially_sent_offset,
+                              flags == -1 ? rec.tx_flags : flags);
+    if (!rc) ctx.tx_list.pop_front();
+  }
+  while (!rc && !ctx.tx_list.empty() && ctx.tx_list.front()->tx_ready) {
+    tls_rec& rec = *ctx.tx_list.front();
+    rc = co_await tls_push_sg(s, ctx, rec, 0, 0, flags == -1 ? rec.tx_flags : flags);
+    if (!rc) ctx.tx_list.pop_front();
+  }
+  // An interrupted or would-block send is not an error of the TLS stream.
+  if (rc < 0 && rc != -kerr::eagain && rc != -kerr::eintr && rc != -kerr::erestartsys)
+    tls_err_abort(s, ctx, rc);
+  co_return rc;
+}
+
+Co<int> tls_push_record(Sched& s, tls_context& ctx, int flags) {
+  if (!ctx.open_rec) co_return 0;
+  tls_rec& rec = *ctx.open_rec;
+  rec.tx_flags = flags;
+  rec.id = ctx.rec_seq;
+  ctx.pending_open_record_frags = false;
+  // tls_do_encryption: onto tx_list, then the AEAD.
+  ctx.tx_list.push_back(std::move(ctx.open_rec));
+  ++ctx.encrypt_pending;
+  const int rc = ctx.aead->encrypt(s, ctx, rec);
+  if (rc != -kerr::einprogress) --ctx.encrypt_pending;
+  if (rc && rc != -kerr::einprogress) {
+    ctx.open_rec = std::move(ctx.tx_list.back());
+    ctx.tx_list.pop_back();
+    tls_err_abort(s, ctx, -kEBADMSG);
+    co_return rc;
+  }
+  if (!rc) rec.tx_ready = true;
+  ++ctx.rec_seq;
+  const uint32_t wire = rec.pl_size + ctx.prot.overhead_size();
+  ++ctx.stats.records;
+  if (flags & kMSG_MORE) ++ctx.stats.records_with_more;
+  s.note("tls", "tls_push_record #{}: {} B payload, {} B on the wire, flags [{}]", rec.id, rec.pl_size, wire,
+         msg_flags_str(flags));
+  if (ctx.on_record) ctx.on_record(rec, wire);
+  if (rc == -kerr::einprogress) {
+    ctx.async_capable = true;
+    ++ctx.stats.async_records;
+    co_return rc;
+  }
+  co_return co_await tls_tx_records(s, ctx, flags);
+}
+
+Co<int> bpf_exec_tx_verdict(Sched& s, tls_context& ctx, bool /*full_record*/, int64_t& copied, int flags) {
+  // No psock (no SK_MSG program): straight to tls_push_record.
+  const uint32_t pl = ctx.open_rec ? ctx.open_rec->pl_size : 0;
+  const int err = co_await tls_push_record(s, ctx, flags);
+  if (err && err != -kerr::einprogress && ctx.sk->sk_err == kEBADMSG) {
+    copied -= pl;
+    ctx.open_rec.reset();  // tls_free_open_rec
+    co_return -ctx.sk->sk_err;
+  }
+  co_return err;
+}
+
+// The three places in tls_sw_sendmsg_locked that test_and_clear BIT_TX_SCHEDULED: an async
+// completion asked tx_work to transmit; the sender, holding the locks, cancels it and
+// transmits the ready records itself. `noted`: say so in the trace (call site #2 only, as
+// recorded in the stored findings).
+// Callers test the bit first so that the common case costs no coroutine frame.
+static Co<> tls_tx_scheduled_records(Sched& s, tls_context& ctx, int flags, bool noted) {
+  ctx.tx_scheduled = false;
+  if (ctx.tx_work) cancel_delayed_work(s, *ctx.tx_work);
+  if (noted) s.note("tls", "BIT_TX_SCHEDULED: the sender transmits ready records itself");
+  co_await tls_tx_records(s, ctx, flags);
+}
+
+Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
+  tcp_sock& sk = *ctx.sk;
+  const bool eor = !(msg.flags & kMSG_MORE);
+  const bool is_kvec = msg.iter == iter_type::kvec;
+  std::optional<uint64_t> timeo = sock_sndtimeo(sk, msg.flags & kMSG_DONTWAIT);
+  int64_t copied = 0;
+  int ret = 0;
+  uint32_t num_async = 0, num_zc = 0;
+
+  while (msg.left) {
+    uint32_t orig_size = 0, required_size = 0;
+    uint64_t try_to_copy = 0;
+    bool full_record = false;
+    int vret = 0;
+    if (sk.sk_err) {
+      ret = -sk.sk_err;
+      goto send_end;
+    }
+    if (!ctx.open_rec) ctx.open_rec = std::make_unique<tls_rec>();
+    orig_size = ctx.open_rec->pl_size;
+    try_to_copy = msg.left;
+    if (try_to_copy >= kTLS_MAX_PAYLOAD_SIZE - orig_size) {
+      try_to_copy = kTLS_MAX_PAYLOAD_SIZE - orig_size;
+      full_record = true;
+    }
+    required_size = orig_size + static_cast<uint32_t>(try_to_copy) + ctx.prot.overhead_size();
+    if (!sk_stream_memory_free(sk)) goto wait_for_sndbuf;
+
+  alloc_encrypted:
+    tls_alloc_encrypted_msg(sk, *ctx.open_rec, required_size);
+    if (try_to_copy && (msg.flags & kMSG_SPLICE_PAGES)) {
+      // tls_sw_sendmsg_splice: page references into msg_plaintext.
+      ctx.open_rec->pl_size += static_cast<uint32_t>(try_to_copy);
+      copied += static_cast<int64_t>(try_to_copy);
+      msg.left -= try_to_copy;
+      ctx.pending_open_record_frags = true;
+      if (full_record || eor) goto copied_label;
+      continue;  // a partial record stays open, nothing is pushed
+    }
+    if (!is_kvec && (full_record || eor) && !ctx.async_capable) {
+      // Zero-copy from the user's pages, and call site #1.
+      ctx.open_rec->pl_size += static_cast<uint32_t>(try_to_copy);
+      copied += static_cast<int64_t>(try_to_copy);
+      msg.left -= try_to_copy;
+      ++num_zc;
+      s.note("tls", "{} record → bpf_exec_tx_verdict (site #1, zero-copy) [{}]", full_record ? "full" : "eor",
+             msg_flags_str(verdict_flags(ctx, msg.flags, full_record)));
+      vret = co_await bpf_exec_tx_verdict(s, ctx, full_record, copied, verdict_flags(ctx, msg.flags, full_record));
+      if (vret) {
+        if (vret == -kerr::einprogress) ++num_async;
+        else if (vret == -kerr::enomem) goto wait_for_memory;
+        else if (vret != -kerr::eagain) {
+          ret = vret;
+          goto send_end;
+        }
+      }
+      if (ctx.tx_scheduled) co_await tls_tx_scheduled_records(s, ctx, msg.flags, false);
+      continue;
+    }
+    // Copy into the record (tls_clone_plaintext_msg + sk_msg_memcopy_from_iter).
+    ctx.open_rec->pl_size += static_cast<uint32_t>(try_to_copy);
+    copied += static_cast<int64_t>(try_to_copy);
+    msg.left -= try_to_copy;
+    ctx.pending_open_record_frags = true;
+
+  copied_label:
+    if (full_record || eor) {
+      // Call site #2 (the splice path's): the caller's msg_flags, MSG_MORE included.
+      s.note("tls", "{} record → bpf_exec_tx_verdict (site #2, copied:) [{}]", full_record ? "full" : "eor",
+             msg_flags_str(verdict_flags(ctx, msg.flags, full_record)));
+      vret = co_await bpf_exec_tx_verdict(s, ctx, full_record, copied, verdict_flags(ctx, msg.flags, full_record));
+      if (vret) {
+        if (vret == -kerr::einprogress) ++num_async;
+        else if (vret == -kerr::enomem) goto wait_for_memory;
+        else if (vret != -kerr::eagain) {
+          ret = vret == -kerr::enospc ? 0 : vret;
+          goto send_end;
+        }
+      }
+      if (ctx.tx_scheduled) co_await tls_tx_scheduled_records(s, ctx, msg.flags, true);
+    }
+    continue;
+
+  wait_for_sndbuf:
+    sk.sock_nospace = true;
+  wait_for_memory:
+    tls_flush_before_wait(s, ctx);
+    // The kernel as is: whatever TCP holds corked stays corked while we sleep.
+    if (ctx.fix == tls_fix::flush_before_wait && sk_stream_memory_free(sk))
+      ret = 0;  // the flush freed the space: carry on as after a wait
+    else
+      ret = co_await sk_stream_wait_memory(s, sk, timeo);
+    if (ret) {
+      if (ctx.open_rec) tls_trim_both_msgs(ctx, *ctx.open_rec, orig_size);  // trim_sgl
+      goto send_end;
+    }
+    if (ctx.open_rec && ctx.open_rec->en_size() < required_size) goto alloc_encrypted;
+  }
+
+send_end:
+  if (num_async) {
+    // MSG_MORE without zero-copy: the records are left to the crypto callback and tx_work.
+    if (num_zc || (eor && ctx.async_wait_on_eor)) {
+      const int err = co_await tls_encrypt_async_wait(s, ctx);
+      if (err) {
+        ret = err;
+        copied = 0;
+      }
+    } else {
+      s.note("tls", "send_end: {} async records, no wait (num_zc 0, {})", num_async,
+             eor ? "eor, but this kernel waits only for num_zc" : "MSG_MORE");
+    }
+    if (ctx.tx_scheduled) co_await tls_tx_scheduled_records(s, ctx, msg.flags, false);
+  }
+  ret = sk_stream_error(sk, msg.flags, ret);
+  co_return copied > 0 ? copied : ret;
+}
+
+Co<int64_t> tls_sw_sendmsg(Sched& s, tls_context& ctx, msghdr& msg) {
+  constexpr int allowed = kMSG_MORE | kMSG_DONTWAIT | kMSG_NOSIGNAL | kMSG_SPLICE_PAGES | kMSG_EOR |
+                          kMSG_SENDPAGE_NOPOLICY;
+  if (msg.flags & ~allowed) co_return -kEOPNOTSUPP;
+  // mutex_lock_interruptible: a pending signal or TIF_NOTIFY_SIGNAL fails it with -EINTR.
+  if (!co_await ctx.tx_lock.lock_interruptible(s, "lock_sock")) co_return -kerr::eintr;
+  co_await ctx.sk->sk_lock.lock_sock(s, "tls_sw_sendmsg_locked");
+  const int64_t ret = co_await tls_sw_sendmsg_locked(s, ctx, msg);
+  co_await ctx.sk->sk_lock.release_sock(s);
+  ctx.tx_lock.unlock(s);
+  co_return ret;
+}
+
+Co<> tls_sw_splice_eof(Sched& s, tls_context& ctx) {
+  if (!ctx.open_rec) co_return;
+  co_await ctx.tx_lock.lock(s, "lock_sock");
+  co_await ctx.sk->sk_lock.lock_sock(s, "tls_sw_splice_eof");
+  if (ctx.open_rec && ctx.open_rec->pl_size) {
+    int64_t copied = 0;
+    if (co_await bpf_exec_tx_verdict(s, ctx, false, copied, 0) == -kerr::einprogress)
+      co_await tls_encrypt_async_wait(s, ctx);
+  }
+  if (ctx.partially_sent || !ctx.tx_list.empty()) co_await tls_tx_records(s, ctx, 0);
+  co_await ctx.sk->sk_lock.release_sock(s);
+  ctx.tx_lock.unlock(s);
+}
+
+}  // namespace kpsim::model
