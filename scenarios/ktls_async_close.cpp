@@ -39,8 +39,9 @@ struct CloseWorld final : World {
   uint64_t bytes = 0, read_bytes = 0, read_ms = 0, others = 0;
   bool others_at_close = true;
 
+  kernel_config kc;
   loopback lo;
-  tcp_sock tp;
+  tcp_sock tp{"server"};
   tls_context tls;
   tls_sync_aead sync_aead;
   cryptd_aead async_aead;
@@ -50,7 +51,6 @@ struct CloseWorld final : World {
   file sock_file;
   pipe_inode_info pipe;
   std::unique_ptr<io_ring_ctx> ring;
-  tls_close_fix close_fix = tls_close_fix::none;
   tls_close_stats close_st;
 
   // the server
@@ -103,7 +103,7 @@ nlohmann::ordered_json CloseWorld::metrics() const {
 
 // sock_close → __sock_release → inet_release → sk->sk_prot->close.
 Co<> sock_close(Sched& s, CloseWorld& w) {
-  if (w.use_tls) co_await tls_sk_proto_close(s, w.tls, w.lo, w.close_fix, w.close_st);
+  if (w.use_tls) co_await tls_sk_proto_close(s, w.tls, w.lo, w.close_st);
   else co_await tcp_close(s, w.tp, w.lo);
   w.close_done = true;
   w.t_close_ns = s.now_ns();
@@ -274,10 +274,11 @@ class KtlsAsyncClose final : public Scenario {
         {"mss", "1448", "sender MSS (Ethernet)", {}, true, 88, 65483},
         {"more", "1", "SPLICE_F_MORE on the pipe→socket splice (1: no record waits for its encryption)", {"1", "0"}},
         {"kernel", "6.12", "6.12: the sender waits for async encryptions at eor; 6.6: only for zero-copy "
-                           "(the report's kernel; splice never waits)", {"6.12", "6.6"}},
+                           "(the report's kernel; splice never waits)",
+         switch_choices({kernel_version::v6_12, kernel_version::v6_6})},
         {"fix", "none", "none | task-sigpending (the unmerged sk_stream_wait_memory patch) | "
                         "flush-in-worker (the reviewers' alternative)",
-         {"none", "task-sigpending", "flush-in-worker"}},
+         switch_choices({kfix::none, kfix::task_sigpending, kfix::flush_in_worker})},
         {"others", "0", "other connections' io-wq requests on the same ring", {}, true, 0, 4},
         {"others_at", "close", "submit them with our splices (start) or with our IORING_OP_CLOSE (close)", {"close", "start"}},
         {"iowq_max", "0", "IORING_REGISTER_IOWQ_MAX_WORKERS (0: unlimited)", {}, true, 0, 64},
@@ -305,7 +306,9 @@ class KtlsAsyncClose final : public Scenario {
     w->others_at_close = p.get("others_at") == "close";
     w->use_tls = p.get("tls") != "none";
     w->fix = p.get("fix");
-    w->close_fix = w->fix == "flush-in-worker" ? tls_close_fix::flush_in_worker : tls_close_fix::none;
+    w->kc.fix = *parse_switch<kfix>(w->fix);
+    w->kc.version = *parse_switch<kernel_version>(p.get("kernel"));
+    w->tp.kc = &w->kc;
 
     tcp_config cfg;
     cfg.mss = static_cast<uint32_t>(p.get_int("mss"));
@@ -314,7 +317,6 @@ class KtlsAsyncClose final : public Scenario {
     cfg.nodelay = true;  // the webserver sets TCP_NODELAY on every accepted socket
     tcp_init_sock(s, w->tp, w->lo, cfg);
     w->lo.rcvbuf = cfg.rcv_wnd;
-    w->tp.wait_memory_task_sigpending = w->fix == "task-sigpending";
 
     w->sock.sk = &w->tp;
     w->sock.sendmsg = [wp](Sched& sch, msghdr& m) { return tcp_sendmsg(sch, wp->tp, m); };
@@ -322,7 +324,6 @@ class KtlsAsyncClose final : public Scenario {
     if (w->use_tls) {
       tls_aead& aead = w->async ? static_cast<tls_aead&>(w->async_aead) : w->sync_aead;
       tls_set_sw_offload(s, w->tls, w->sock, p.get("tls") == "1.2" ? tls_version::v1_2 : tls_version::v1_3, aead);
-      w->tls.async_wait_on_eor = p.get("kernel") == "6.12";
       w->tls.on_record = [wp](const tls_rec& rec, uint32_t wire) {
         wp->wire_pushed += wire;
         wp->rec_bounds.emplace_back(wp->wire_pushed, rec.pl_size);

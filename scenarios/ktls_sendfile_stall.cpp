@@ -34,8 +34,9 @@ struct KtlsWorld final : World {
   bool use_tls = true, api_sendfile = true;
   std::string tls_name, fix_name;
 
+  kernel_config kc;
   loopback lo;
-  tcp_sock tp;
+  tcp_sock tp{"sender"};
   tls_context tls;
   tls_sync_aead aead;
   socket sock;
@@ -140,7 +141,8 @@ class KtlsSendfileStall final : public Scenario {
         {"sndbuf", "0", "SO_SNDBUF (0: not set, autotuned)", {}, true, 0, 1ll << 30},
         {"tls", "1.3", "kTLS TX version, or none for plain TCP", {"1.3", "1.2", "none"}},
         {"api", "sendfile", "sendfile() (splice, MSG_MORE|MSG_SPLICE_PAGES) or write()", {"sendfile", "write"}},
-        {"fix", "none", "tls_sw variant", {"none", "clear-more-on-full-record", "flush-before-wait", "flush-before-wait-naive"}},
+        {"fix", "none", "tls_sw variant",
+         switch_choices({kfix::none, kfix::clear_more_on_full_record, kfix::flush_before_wait, kfix::flush_before_wait_naive})},
         {"nodelay", "0", "TCP_NODELAY on the sender", {"0", "1"}},
     };
     return p;
@@ -158,11 +160,8 @@ class KtlsSendfileStall final : public Scenario {
     w->call_bytes = static_cast<uint64_t>(p.get_int("call_bytes"));
     w->use_tls = p.get("tls") != "none";
     w->api_sendfile = p.get("api") == "sendfile";
-    const std::string& fix = p.get("fix");
-    w->tls.fix = fix == "clear-more-on-full-record" ? tls_fix::clear_more_on_full_record
-                 : fix == "flush-before-wait"       ? tls_fix::flush_before_wait
-                 : fix == "flush-before-wait-naive" ? tls_fix::flush_before_wait_naive
-                                                    : tls_fix::none;
+    w->kc.fix = *parse_switch<kfix>(p.get("fix"));
+    w->tp.kc = &w->kc;
     tcp_config cfg;
     cfg.mss = static_cast<uint32_t>(p.get_int("mss"));
     cfg.sysctl_notsent_lowat = static_cast<uint32_t>(p.get_int("notsent_lowat"));

@@ -12,6 +12,7 @@
 #include "model/net/core/sock_map.h"
 #include "model/net/ipv4/tcp_bpf.h"
 #include "model/net/ipv4/udp_bpf.h"
+#include "model/include/linux/tcp.h"
 #include "scenarios/scenario.h"
 #include "scenarios/sockmap_script.h"
 
@@ -26,10 +27,9 @@ using sockmap::StepKind;
 
 struct MultiChannels : World {
   Script script;
-  skmsg_config cfg;
-  bool fionread_pre_fix = false;
-  sock c0{"c0", sock_type::dgram}, c1{"c1", sock_type::dgram};
-  sock p0{"p0", sock_type::dgram}, p1{"p1", sock_type::dgram};
+  kernel_config kc;
+  // UDP: plain socks; TCP: tcp_socks (sk_alloc in setup).
+  std::unique_ptr<sock> c0, c1, p0, p1;
   bpf_sockmap sock_map_rx;
 
   // Checkers' bookkeeping (not model state).
@@ -49,12 +49,12 @@ struct MultiChannels : World {
 
   sock& get(Sock s) {
     switch (s) {
-      case Sock::c0: return c0;
-      case Sock::c1: return c1;
-      case Sock::p0: return p0;
-      case Sock::p1: return p1;
+      case Sock::c0: return *c0;
+      case Sock::c1: return *c1;
+      case Sock::p0: return *p0;
+      case Sock::p1: return *p1;
     }
-    return p1;
+    return *p1;
   }
 
   nlohmann::ordered_json metrics() const override {
@@ -69,9 +69,7 @@ struct MultiChannels : World {
   }
 };
 
-int fionread(MultiChannels& w, sock& sk) {
-  return sk.is_tcp() ? tcp_bpf_ioctl(sk, w.fionread_pre_fix) : udp_bpf_ioctl(sk, w.fionread_pre_fix);
-}
+int fionread(sock& sk) { return sk.is_tcp() ? tcp_bpf_ioctl(sk) : udp_bpf_ioctl(sk); }
 
 Co<int> recv_call(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait) {
   if (sk.is_tcp()) co_return co_await tcp_bpf_recvmsg_parser(s, sk, out, len, dontwait);
@@ -130,14 +128,14 @@ Co<> run_step(Sched& s, MultiChannels& w, const Step& st) {
   sock& sk = w.get(st.sock);
   switch (st.kind) {
     case StepKind::send: {
-      const int n = co_await loopback_sendmsg(s, sk, st.payload, w.cfg);
+      const int n = co_await loopback_sendmsg(s, sk, st.payload);
       w.bytes_sent += static_cast<uint64_t>(n);
       break;
     }
     case StepKind::wait_fionread: {
       int avail = 0;
       for (uint32_t waited = 0;; waited += st.poll_us) {
-        avail = fionread(w, sk);
+        avail = fionread(sk);
         w.fionread_samples.push_back(avail);
         s.note(sk.name, "ioctl(FIONREAD) = {}", avail);
         if (avail >= static_cast<int>(st.min_bytes) || waited >= st.timeout_us) break;
@@ -192,7 +190,7 @@ Co<> selftest(Sched& s, MultiChannels& w) {
 
 uint64_t bytes_in_flight(const MultiChannels& w) {
   uint64_t n = w.user_buffer ? w.user_buffer->size() : 0;
-  for (const sock* sk : {&w.c0, &w.c1, &w.p0, &w.p1}) {
+  for (const sock* sk : {w.c0.get(), w.c1.get(), w.p0.get(), w.p1.get()}) {
     for (auto& skb : sk->sk_receive_queue) n += skb->len();
     if (sk->psock) {
       for (auto& skb : sk->psock->ingress_skb) n += skb->len();
@@ -219,9 +217,10 @@ class SockmapMultiChannels final : public Scenario {
         {"test", "selftest", "selftest: one recv of all bytes; loop: the report's recv loop; "
                              "upstream: d9d7125e445d", {"selftest", "loop", "upstream"}},
         {"fionread", "current", "FIONREAD semantics: after 929e30f93125, or before it",
-         {"current", "pre-929e30f93125"}},
+         switch_choices<fionread_semantics>()},
         {"self_redirect", "backlog", "p1's own skb redirected to p1: via ingress_skb + backlog "
-                                     "worker, or normalised to a direct SK_PASS", {"backlog", "direct"}},
+                                     "worker, or normalised to a direct SK_PASS",
+         switch_choices<self_redirect>()},
         {"kworker_cpu", "same", "where p1's backlog kworker runs: on the test thread's CPU (a "
                                 "per-CPU workqueue on a non-preemptible kernel: it runs only when the "
                                 "test is in user space or asleep), or on another CPU",
@@ -238,16 +237,24 @@ class SockmapMultiChannels final : public Scenario {
     const auto c0b = static_cast<uint32_t>(p.get_int("c0_bytes"));
     w->script = sockmap::make_multi_channels_script(tcp ? sockmap::Proto::tcp : sockmap::Proto::udp,
                                                     p.get("test"), c1b, c0b);
-    w->cfg.self = p.get("self_redirect") == "direct" ? self_redirect::direct : self_redirect::via_backlog;
-    w->fionread_pre_fix = p.get("fionread") != "current";
-    for (sock* sk : {&w->c0, &w->c1, &w->p0, &w->p1})
-      sk->type = tcp ? sock_type::stream : sock_type::dgram;
-    connect_pair(w->c0, w->p0);
-    connect_pair(w->c1, w->p1);
+    w->kc.self = *parse_switch<self_redirect>(p.get("self_redirect"));
+    w->kc.fionread = *parse_switch<fionread_semantics>(p.get("fionread"));
+    const auto sk_alloc = [&](const char* name) -> std::unique_ptr<sock> {
+      std::unique_ptr<sock> sk = tcp ? std::make_unique<tcp_sock>(name)
+                                     : std::make_unique<sock>(name, sock_type::dgram);
+      sk->kc = &w->kc;
+      return sk;
+    };
+    w->c0 = sk_alloc("c0");
+    w->c1 = sk_alloc("c1");
+    w->p0 = sk_alloc("p0");
+    w->p1 = sk_alloc("p1");
+    connect_pair(*w->c0, *w->p0);
+    connect_pair(*w->c1, *w->p1);
 
     // sock_map_rx = {p0, p1}; the verdict program redirects everything to slot 1, ingress.
-    w->sock_map_rx.slots = {&w->p0, &w->p1};
-    for (sock* sk : {&w->p0, &w->p1}) {
+    w->sock_map_rx.slots = {w->p0.get(), w->p1.get()};
+    for (sock* sk : {w->p0.get(), w->p1.get()}) {
       sk->psock = std::make_unique<sk_psock>(*sk, s);
       const bpf_sockmap* map = &w->sock_map_rx;
       sk->psock->stream_verdict = [map](sk_buff& skb) {
@@ -262,13 +269,13 @@ class SockmapMultiChannels final : public Scenario {
 
     // The backlog work is queued on the CPU that ran the softirq: the sender's, the test's.
     const bool same_cpu = p.get("kworker_cpu") == "same";
-    for (sock* sk : {&w->p0, &w->p1}) sk->psock->work.set_cpu(same_cpu ? 0 : 1);
+    for (sock* sk : {w->p0.get(), w->p1.get()}) sk->psock->work.set_cpu(same_cpu ? 0 : 1);
     MultiChannels* wp = w.get();
     const TaskId test = s.spawn("selftest", TaskKind::syscall, selftest(s, *wp), false,
                                 step_label(s, wp->script.steps.front()));
     s.set_cpu(test, 0);
     s.add_invariant("msg_tot_len-accounting", [wp]() -> std::optional<std::string> {
-      for (const sock* sk : {&wp->p0, &wp->p1}) {
+      for (const sock* sk : {wp->p0.get(), wp->p1.get()}) {
         const uint64_t queued = ingress_msg_bytes(*sk->psock);
         if (sk->psock->msg_tot_len != queued)
           return fmt::format("{}: msg_tot_len {} but {} bytes queued in ingress_msg", sk->name,

@@ -1,3 +1,4 @@
+#include "model/include/linux/tcp.h"
 #include "model/drivers/net/loopback.h"
 
 namespace kpsim::model {
@@ -6,11 +7,11 @@ namespace {
 
 // sk_data_ready of the receiver: the psock verdict callback when it is in a sockmap with a
 // verdict program, else sock_def_readable.
-Co<> sk_data_ready(Sched& s, sock& sk, const skmsg_config& cfg) {
+Co<> sk_data_ready(Sched& s, sock& sk) {
   if (sk.psock && sk.psock->stream_verdict) {
-    co_await sk_psock_verdict_data_ready(s, sk, cfg);
+    co_await sk_psock_verdict_data_ready(s, sk);
   } else {
-    sk.sk_sleep.wake_up_all(s);
+    sk.sk_wq.wake_up_all(s);
   }
 }
 
@@ -20,7 +21,7 @@ bool sock_readable(const sock& sk) {
 
 }  // namespace
 
-Co<int> loopback_sendmsg(Sched& s, sock& from, const std::string& payload, const skmsg_config& cfg) {
+Co<int> loopback_sendmsg(Sched& s, sock& from, const std::string& payload) {
   sock& to = *from.peer;
   auto skb = std::make_unique<sk_buff>();
   skb->data = payload;
@@ -28,10 +29,10 @@ Co<int> loopback_sendmsg(Sched& s, sock& from, const std::string& payload, const
          payload.size(), payload, to.name);
   // The receive softirq runs at the sender's local_bh_enable; other CPUs run meanwhile.
   co_await s.point(from.is_tcp() ? "softirq: tcp_rcv_established" : "softirq: __udp_enqueue_schedule_skb");
-  if (to.is_tcp()) to.rcv_nxt += skb->len();
+  if (to.is_tcp()) tcp_sk(to).rcv_nxt += skb->len();
   s.note(to.name + ".sk_receive_queue", "+{} bytes", skb->len());
   to.sk_receive_queue.push_back(std::move(skb));
-  co_await sk_data_ready(s, to, cfg);
+  co_await sk_data_ready(s, to);
   co_return static_cast<int>(payload.size());
 }
 
@@ -40,7 +41,7 @@ Co<bool> poll_readable(Sched& s, sock& sk, uint64_t timeout_ns) {
   while (!sock_readable(sk)) {
     if (s.now_ns() >= deadline) co_return false;
     const WakeReason r =
-        co_await sk.sk_sleep.sleep(s, "do_select: woken", true, deadline - s.now_ns());
+        co_await sk.sk_wq.sleep(s, "do_select: woken", true, deadline - s.now_ns());
     if (r == WakeReason::interrupted) co_return false;
   }
   co_return true;

@@ -13,7 +13,7 @@
 namespace kpsim::model {
 
 // Returns the bytes sent. The whole payload is one datagram (UDP) or one segment (TCP).
-Co<int> loopback_sendmsg(Sched& s, sock& from, const std::string& payload, const skmsg_config& cfg);
+Co<int> loopback_sendmsg(Sched& s, sock& from, const std::string& payload);
 
 // select() for readability with a timeout: true when readable, false on timeout.
 Co<bool> poll_readable(Sched& s, sock& sk, uint64_t timeout_ns);

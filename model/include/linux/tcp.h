@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "model/include/linux/errno.h"
+#include "model/include/linux/jiffies.h"
+#include "model/include/net/sock.h"
 #include "sched/socklock.h"
 #include "sched/timer.h"
 #include "sched/waitqueue.h"
@@ -27,7 +29,10 @@ inline constexpr int kTCP_NAGLE_CORK = 2;  // TCP_CORK, or MSG_MORE for one tcp_
 inline constexpr int kTCP_NAGLE_PUSH = 4;  // one-shot: push what is queued
 inline constexpr uint32_t kTCP_INIT_CWND = 10;
 inline constexpr uint32_t kTCP_MIN_MSS = 88;
-inline constexpr uint32_t kLoopbackMss = 65483;  // 65495 advmss - 12 bytes of timestamps
+// The timestamp option as sent (TCPOLEN_TSTAMP_ALIGNED): mss_cache is the clamp (TCP_MAXSEG, or
+// loopback's advmss 65495) less these bytes, which is why TCP_MAXSEG 1448 gives mss_cache 1436.
+inline constexpr uint32_t kTCPOLEN_TSTAMP_ALIGNED = 12;
+inline constexpr uint32_t kLoopbackMss = 65495 - kTCPOLEN_TSTAMP_ALIGNED;  // 65483
 inline constexpr uint64_t kTCP_RTO_MIN_US = 200000;   // HZ/5
 inline constexpr uint64_t kTCP_RTO_MAX_US = 120000000;  // 120 s
 inline constexpr uint64_t kTCP_RESOURCE_PROBE_INTERVAL_US = 500000;  // HZ/2
@@ -41,7 +46,6 @@ inline constexpr uint32_t kSkbStruct = 256;
 // MAX_TCP_HEADER head. Payload pages are added per byte (sk_wmem_queued_add(copy)).
 inline constexpr uint32_t kSkbHeadTruesize = 1280;
 inline constexpr uint64_t kTcpWmemMax = 4194304;  // tcp_wmem[2]
-inline constexpr uint64_t kTcpWmemDefault = 16384;  // tcp_wmem[1]
 // Loopback's GSO limit (GSO_LEGACY_MAX_SIZE) as sk_gso_max_size after the header reserve.
 inline constexpr uint32_t kLoopbackGsoMaxSize = 65536 - 1 - kMaxTcpHeader;
 inline constexpr uint32_t kGsoMaxSegs = 65535;
@@ -87,31 +91,15 @@ struct tcp_stats {
   uint64_t notify_signal_spins = 0;      // fix=task-sigpending: wait_woken could not sleep
 };
 
-struct tcp_sock {
-  // ---- struct sock ----------------------------------------------------------------------
-  SockLock sk_lock;
-  WaitQueue sk_wq;  // sk_sleep(sk): sk_stream_wait_memory sleeps here
-  int sk_err = 0;
-  bool send_shutdown = false;   // sk_shutdown & SEND_SHUTDOWN
-  bool sock_nospace = false;    // SOCK_NOSPACE in sk->sk_socket->flags: a writer ran out
-  uint32_t sk_write_pending = 0;
-  // Invariant: sk_wmem_queued == sum of truesize over write_queue and rtx_queue.
-  int64_t sk_wmem_queued = 0;
-  int64_t sk_sndbuf = static_cast<int64_t>(kTcpWmemDefault);
-  bool sndbuf_locked = false;   // SOCK_SNDBUF_LOCK: SO_SNDBUF set, no autotuning
-  std::optional<uint64_t> sk_sndtimeo_ns;  // nullopt: MAX_SCHEDULE_TIMEOUT (no SO_SNDTIMEO)
-  // Kernel variant: the unmerged "net: Do not break out of sk_stream_wait_memory() with
-  // TIF_NOTIFY_SIGNAL" (Sascha Hauer, 2023/2024) tests task_sigpending() instead of
-  // signal_pending(). false: 6.12 as it is.
-  bool wait_memory_task_sigpending = false;
-  std::deque<ack_skb> sk_backlog;
-  // sk->sk_write_space: sk_stream_write_space, or tls_write_space once kTLS is installed.
-  std::function<void(Sched&)> sk_write_space;
-  // sk->sk_frag: the per-socket 32 KiB page fragment that tls_alloc_encrypted_msg carves.
-  uint64_t sk_frag_page = 0;
-  uint32_t sk_frag_offset = 0;
+struct tcp_sock : sock {
+  explicit tcp_sock(std::string name_ = "tcp");
+  // Kernel variant switches are read from sk->kc (model/kconfig.h).
+  std::deque<ack_skb> sk_backlog;  // sk->sk_backlog: the ACKs that came while the socket was owned
 
   // ---- struct tcp_sock ------------------------------------------------------------------
+  // The receive side, as far as sockmap's tcp_bpf and FIONREAD read it (byte offsets).
+  uint64_t rcv_nxt = 0;     // next byte expected from the peer
+  uint64_t copied_seq = 0;  // next byte the reader will consume
   // Invariant: snd_una <= snd_nxt <= write_seq; notsent bytes = write_seq - snd_nxt.
   uint64_t write_seq = 0, snd_nxt = 0, snd_una = 0;
   uint64_t pushed_seq = 0;  // PSH marked up to here (tcp_mark_push)
@@ -120,7 +108,7 @@ struct tcp_sock {
   uint32_t max_packets_out = 0;  // since the last ACK: tcp_is_cwnd_limited's input
   int nonagle = 0;           // kTCP_NAGLE_* bits from TCP_NODELAY / TCP_CORK
   uint32_t mss_cache = kLoopbackMss;
-  uint32_t mss_clamp = kLoopbackMss + 12;  // rx_opt.mss_clamp
+  uint32_t mss_clamp = kLoopbackMss + kTCPOLEN_TSTAMP_ALIGNED;  // rx_opt.mss_clamp
   uint32_t gso_segs = 0;     // tp->gso_segs: cached size_goal / mss
   uint32_t snd_cwnd = kTCP_INIT_CWND;
   uint32_t snd_cwnd_clamp = 100000;
@@ -149,15 +137,15 @@ struct tcp_sock {
   loopback* lo = nullptr;  // where tcp_transmit_skb puts segments
   tcp_stats stats;
 
-  tcp_sock();
-  tcp_sock(const tcp_sock&) = delete;
-  tcp_sock& operator=(const tcp_sock&) = delete;
-
   uint64_t notsent_bytes() const { return write_seq - snd_nxt; }
   uint64_t tcp_wnd_end() const { return snd_una + snd_wnd; }
   const tcp_skb* tcp_send_head() const { return write_queue.empty() ? nullptr : &write_queue.front(); }
   uint32_t tcp_notsent_lowat() const { return notsent_lowat ? notsent_lowat : sysctl_notsent_lowat; }
 };
+
+// tcp_sk(sk): the TCP socket a stream sock is.
+inline tcp_sock& tcp_sk(sock& sk) { return static_cast<tcp_sock&>(sk); }
+inline const tcp_sock& tcp_sk(const sock& sk) { return static_cast<const tcp_sock&>(sk); }
 
 struct tcp_config {
   uint32_t mss = kLoopbackMss;          // the sender's mss_cache (what ss prints as mss:)

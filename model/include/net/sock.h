@@ -1,39 +1,72 @@
-// sock: the socket fields the sockmap paths touch (include/net/sock.h), for UDP and TCP over
-// loopback. A connected pair is two socks pointing at each other through `peer`.
+// struct sock: the fields every protocol's socket shares (include/net/sock.h), as far as the
+// sockmap receive paths, the stream send path and kTLS read them. UDP sockets are a plain sock
+// (struct udp_sock adds nothing the models read); TCP sockets are a struct tcp_sock
+// (include/linux/tcp.h), which embeds this as the kernel's tcp_sock embeds inet_connection_sock,
+// inet_sock and sock — tcp_sk(sk) is the downcast.
+//
+// A connected loopback pair is two socks pointing at each other through `peer`.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "model/include/linux/skbuff.h"
 #include "model/include/linux/skmsg.h"
+#include "model/kconfig.h"
 #include "sched/socklock.h"
 #include "sched/waitqueue.h"
 
 namespace kpsim::model {
 
-enum class sock_type { dgram, stream };  // SOCK_DGRAM (UDP) / SOCK_STREAM (TCP)
+// sk->sk_type: SOCK_DGRAM (UDP) or SOCK_STREAM (TCP).
+enum class sock_type : uint8_t { dgram, stream };
+
+inline constexpr uint32_t kRmemDefault = 212992;       // net.core.rmem_default
+inline constexpr int64_t kTcpWmemDefault = 16384;      // tcp_wmem[1]: a new TCP socket's sk_sndbuf
 
 struct sock {
   sock(std::string name_, sock_type type_) : name(std::move(name_)), type(type_) {}
+  virtual ~sock() = default;
+  sock(const sock&) = delete;
+  sock& operator=(const sock&) = delete;
 
   std::string name;  // "p1": used in trace notes
   sock_type type;
   sock* peer = nullptr;  // the other end of the loopback connection
+  // The kernel this socket runs in: version and candidate fixes (model/kconfig.h). Never null
+  // once the socket is set up; a default-configured kernel otherwise.
+  const kernel_config* kc = &kDefaultKernel;
 
   SockLock sk_lock;
-  WaitQueue sk_sleep;  // sk_sleep(sk): readers and pollers wait here
+  WaitQueue sk_wq;  // sk_sleep(sk): readers, pollers and writers waiting for memory sleep here
+  int sk_err = 0;
+  bool sock_dead = false;       // SOCK_DEAD
+  bool rcv_shutdown = false;    // sk_shutdown & RCV_SHUTDOWN
+  bool send_shutdown = false;   // sk_shutdown & SEND_SHUTDOWN
+
+  // ---- receive side -------------------------------------------------------------------------
   std::deque<skb_ptr> sk_receive_queue;
   std::unique_ptr<sk_psock> psock;  // sk_user_data when in a sockmap
   uint32_t sk_rmem_alloc = 0;       // bytes charged to this socket's receive side
-  uint32_t sk_rcvbuf = 212992;      // net.core.rmem_default
-  bool sock_dead = false;           // SOCK_DEAD
-  bool rcv_shutdown = false;        // RCV_SHUTDOWN
-  // TCP sequence bookkeeping, in bytes from the start of the connection.
-  uint32_t rcv_nxt = 0;     // next byte expected from the peer
-  uint32_t copied_seq = 0;  // next byte the reader will consume
+  uint32_t sk_rcvbuf = kRmemDefault;
+
+  // ---- send side ----------------------------------------------------------------------------
+  bool sock_nospace = false;    // SOCK_NOSPACE in sk->sk_socket->flags: a writer ran out
+  uint32_t sk_write_pending = 0;
+  // Invariant (TCP): sk_wmem_queued == sum of truesize over write_queue and rtx_queue.
+  int64_t sk_wmem_queued = 0;
+  int64_t sk_sndbuf = kTcpWmemDefault;
+  bool sndbuf_locked = false;   // SOCK_SNDBUF_LOCK: SO_SNDBUF set, no autotuning
+  std::optional<uint64_t> sk_sndtimeo_ns;  // nullopt: MAX_SCHEDULE_TIMEOUT (no SO_SNDTIMEO)
+  // sk->sk_write_space: sk_stream_write_space, or tls_write_space once kTLS is installed.
+  std::function<void(Sched&)> sk_write_space;
+  // sk->sk_frag: the per-socket 32 KiB page fragment that tls_alloc_encrypted_msg carves.
+  uint64_t sk_frag_page = 0;
+  uint32_t sk_frag_offset = 0;
 
   bool is_tcp() const { return type == sock_type::stream; }
 };

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 
+#include "model/include/linux/tcp.h"
 #include "model/include/linux/errno.h"
 #include "model/net/core/skmsg.h"
 
@@ -90,8 +91,8 @@ bool psock_has_data(const sk_psock& psock) {
 bool sk_msg_is_readable(const sk_psock* psock) { return !sk_psock_queue_empty(psock); }
 
 void sk_psock_data_ready(Sched& s, sock& sk) {
-  if (!sk.sk_sleep.empty()) s.note(sk.name + ".sk_sleep", "sock_def_readable: wake readers");
-  sk.sk_sleep.wake_up_all(s);
+  if (!sk.sk_wq.empty()) s.note(sk.name + ".sk_sleep", "sock_def_readable: wake readers");
+  sk.sk_wq.wake_up_all(s);
 }
 
 uint64_t ingress_msg_bytes(const sk_psock& psock) {
@@ -110,8 +111,8 @@ sk_verdict sk_psock_map_verd(int ret, const sk_buff& skb) {
 // TCP: the source socket counts redirected/dropped bytes as consumed (copied_seq advances).
 void tcp_eat_skb(Sched& s, sock& sk, const sk_buff& skb) {
   if (!sk.is_tcp()) return;
-  sk.copied_seq += skb.len();
-  s.note(sk.name + ".copied_seq", "tcp_eat_skb: +{} → {}", skb.len(), sk.copied_seq);
+  tcp_sk(sk).copied_seq += skb.len();
+  s.note(sk.name + ".copied_seq", "tcp_eat_skb: +{} → {}", skb.len(), tcp_sk(sk).copied_seq);
 }
 
 // Enqueue an ingress message built from skb bytes [off, off+len), then wake readers.
@@ -154,10 +155,9 @@ static int sk_psock_skb_redirect(Sched& s, sk_psock& from, skb_ptr skb) {
   return 0;
 }
 
-static int sk_psock_verdict_apply(Sched& s, sk_psock& psock, skb_ptr skb, sk_verdict verdict,
-                                  const skmsg_config& cfg) {
+static int sk_psock_verdict_apply(Sched& s, sk_psock& psock, skb_ptr skb, sk_verdict verdict) {
   sock& sk = psock.sk;
-  if (verdict == sk_verdict::redirect && cfg.self == self_redirect::direct && skb->redir_ingress &&
+  if (verdict == sk_verdict::redirect && sk.kc->self == self_redirect::direct && skb->redir_ingress &&
       skb->sk_redir == &sk)
     verdict = sk_verdict::pass;
   switch (verdict) {
@@ -187,7 +187,7 @@ static int sk_psock_verdict_apply(Sched& s, sk_psock& psock, skb_ptr skb, sk_ver
   return 0;
 }
 
-static int sk_psock_verdict_recv(Sched& s, sock& sk, skb_ptr skb, const skmsg_config& cfg) {
+static int sk_psock_verdict_recv(Sched& s, sock& sk, skb_ptr skb) {
   sk_psock* psock = sk.psock.get();
   if (!psock) return 0;
   int ret = SK_DROP;
@@ -200,17 +200,17 @@ static int sk_psock_verdict_recv(Sched& s, sock& sk, skb_ptr skb, const skmsg_co
   s.note(sk.name, "verdict on {} bytes: {}{}", skb->len(),
          v == sk_verdict::pass ? "SK_PASS" : v == sk_verdict::redirect ? "SK_REDIRECT to " : "SK_DROP",
          v == sk_verdict::redirect ? skb->sk_redir->name : "");
-  return sk_psock_verdict_apply(s, *psock, std::move(skb), v, cfg);
+  return sk_psock_verdict_apply(s, *psock, std::move(skb), v);
 }
 
 // ops->read_skb: UDP hands over one datagram per call, TCP everything queued.
-Co<> sk_psock_verdict_data_ready(Sched& s, sock& sk, const skmsg_config& cfg) {
+Co<> sk_psock_verdict_data_ready(Sched& s, sock& sk) {
   int read = 0;
   while (!sk.sk_receive_queue.empty()) {
     skb_ptr skb = std::move(sk.sk_receive_queue.front());
     sk.sk_receive_queue.pop_front();
     skb->sk = &sk;  // skb_set_owner_r by read_skb
-    sk_psock_verdict_recv(s, sk, std::move(skb), cfg);
+    sk_psock_verdict_recv(s, sk, std::move(skb));
     ++read;
     if (!sk.is_tcp()) break;
   }

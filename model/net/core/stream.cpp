@@ -56,7 +56,7 @@ Co<> sk_wait_event(Sched& s, tcp_sock& tp, std::optional<uint64_t>& timeo, bool 
            tp.notsent_bytes(), tp.tcp_notsent_lowat(), tp.sk_wmem_queued, tp.sk_sndbuf);
     const Task& cur = s.current();
     WakeReason why;
-    if (tp.wait_memory_task_sigpending && cur.tif_notify_signal && !cur.pf_no_notify_signal && !cur.sigpending) {
+    if (tp.kc->fix == kfix::task_sigpending && cur.tif_notify_signal && !cur.pf_no_notify_signal && !cur.sigpending) {
       // With the patch the check passes, but the sleep cannot: wait_woken() in
       // TASK_INTERRUPTIBLE returns at once while TIF_NOTIFY_SIGNAL is set, and only the task
       // itself clears it (after this close returns). The task spins; in virtual time that is
@@ -98,7 +98,7 @@ Co<int> sk_stream_wait_memory(Sched& s, tcp_sock& tp, std::optional<uint64_t>& t
       co_return -kerr::eagain;
     }
     const Task& cur = s.current();
-    if (tp.wait_memory_task_sigpending ? cur.task_sigpending() : cur.signal_pending()) {
+    if (tp.kc->fix == kfix::task_sigpending ? cur.task_sigpending() : cur.signal_pending()) {
       ++tp.stats.wait_memory_interrupted;
       s.note("sk", "sk_stream_wait_memory: signal_pending ({}) → {}",
              cur.sigpending ? "a signal" : "TIF_NOTIFY_SIGNAL", timeo ? "-EINTR" : "-ERESTARTSYS");

@@ -11,8 +11,9 @@
 
 namespace kpsim::model {
 
-tcp_sock::tcp_sock()
-    : icsk_retransmit_timer("tcp_write_timer", [this] {
+tcp_sock::tcp_sock(std::string name_)
+    : sock(std::move(name_), sock_type::stream),
+      icsk_retransmit_timer("tcp_write_timer", [this] {
         // The timer_list callback: hand the expiry to the timer-softirq task.
         write_timer_fired = true;
         write_timer_wq.wake_up_all(*sched);
@@ -31,14 +32,14 @@ void tcp_init_sock(Sched& s, tcp_sock& tp, loopback& lo, const tcp_config& cfg) 
   tp.lo = &lo;
   lo.rcv_wnd = cfg.rcv_wnd;
   tp.mss_cache = std::max(cfg.mss, kTCP_MIN_MSS);
-  tp.mss_clamp = tp.mss_cache + 12;  // the 12 timestamp option bytes come off the clamp
+  tp.mss_clamp = tp.mss_cache + kTCPOLEN_TSTAMP_ALIGNED;  // timestamps come off the clamp
   tp.snd_wnd = tp.max_window = cfg.rcv_wnd;
   tp.sysctl_notsent_lowat = cfg.sysctl_notsent_lowat;
   if (cfg.nodelay) tp.nonagle |= kTCP_NAGLE_OFF;
   // __tcp_set_rto: srtt/8 + rttvar, rttvar floored at TCP_RTO_MIN, rounded up to jiffies. On
   // loopback that is 200 ms + a few µs: 51 jiffies at HZ=250 (204 ms).
   const uint64_t rto_us = cfg.srtt_us + kTCP_RTO_MIN_US;
-  tp.icsk_rto_jiffies = static_cast<uint32_t>((rto_us * s.hz() + 999999) / 1000000);
+  tp.icsk_rto_jiffies = static_cast<uint32_t>(usecs_to_jiffies(s, rto_us));
   if (cfg.so_sndbuf) {
     // sock_setsockopt(SO_SNDBUF): doubled for overhead, at least SOCK_MIN_SNDBUF, locked.
     tp.sk_sndbuf = std::max<int64_t>(2 * int64_t{cfg.so_sndbuf}, 2 * (2048 + 256));

@@ -1,5 +1,6 @@
 // net/ipv4/tcp_bpf.c (6.12.117 / 2026 mainline): the RX variant used when a stream verdict
 // program is attached.
+#include "model/include/linux/tcp.h"
 #include "model/net/ipv4/tcp_bpf.h"
 
 #include "model/include/linux/errno.h"
@@ -17,7 +18,7 @@ Co<int> tcp_msg_wait_data(Sched& s, sock& sk, sk_psock& psock, bool dontwait) {
   auto cond = [&] { return !psock.ingress_msg.empty() || !sk.sk_receive_queue.empty(); };
   if (cond()) co_return 1;
   co_await sk.sk_lock.release_sock(s);
-  const WakeReason r = co_await sk.sk_sleep.sleep(s, "tcp_msg_wait_data: woken", true);
+  const WakeReason r = co_await sk.sk_wq.sleep(s, "tcp_msg_wait_data: woken", true);
   co_await sk.sk_lock.lock_sock(s);
   if (r == WakeReason::interrupted && !cond()) co_return -kerr::erestartsys;
   co_return cond() ? 1 : 0;
@@ -29,11 +30,11 @@ Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t le
   if (len == 0) co_return 0;
   sk_psock* psock = sk.psock.get();
   co_await sk.sk_lock.lock_sock(s, "tcp_bpf_recvmsg_parser: lock_sock");
-  uint32_t seq = sk.copied_seq;
+  uint64_t seq = tcp_sk(sk).copied_seq;
   int copied = 0;
   if (!sk.sk_receive_queue.empty()) {
     // Data that arrived before the verdict callback was installed goes through it now.
-    co_await sk_psock_verdict_data_ready(s, sk, skmsg_config{});
+    co_await sk_psock_verdict_data_ready(s, sk);
     if (!sk.sk_receive_queue.empty()) copied = -kerr::eagain;
   }
   while (copied == 0) {  // msg_bytes_ready:
@@ -58,15 +59,16 @@ Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t le
     if (data && !psock->ingress_msg.empty()) continue;
     copied = -kerr::eagain;
   }
-  sk.copied_seq = seq;
+  tcp_sk(sk).copied_seq = seq;
   s.note(sk.name, "tcp_bpf_recvmsg_parser returns {}", copied);
   co_await sk.sk_lock.release_sock(s);
   co_return copied;
 }
 
-int tcp_bpf_ioctl(sock& sk, bool pre_fix) {
-  if (pre_fix || !sk.psock) {
-    const int64_t inq = static_cast<int64_t>(sk.rcv_nxt) - static_cast<int64_t>(sk.copied_seq);
+int tcp_bpf_ioctl(sock& sk) {
+  if (sk.kc->fionread == fionread_semantics::pre_929e30f93125 || !sk.psock) {
+    const tcp_sock& tp = tcp_sk(sk);
+    const int64_t inq = static_cast<int64_t>(tp.rcv_nxt) - static_cast<int64_t>(tp.copied_seq);
     return inq > 0 ? static_cast<int>(inq) : 0;
   }
   // A stream verdict program is attached, so tcp_inq() is not added.

@@ -9,8 +9,8 @@
 namespace kpsim::model {
 
 Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait);
-// FIONREAD. pre_fix: native tcp_ioctl, rcv_nxt - copied_seq, which in verdict mode counts bytes
+// FIONREAD. With sk->kc->fionread == pre_929e30f93125: native tcp_ioctl, rcv_nxt - copied_seq, which in verdict mode counts bytes
 // that read_skb already took off the receive queue (the reason for 929e30f93125).
-int tcp_bpf_ioctl(sock& sk, bool pre_fix);
+int tcp_bpf_ioctl(sock& sk);
 
 }  // namespace kpsim::model

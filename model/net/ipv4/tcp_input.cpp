@@ -34,7 +34,7 @@ static void tcp_ack_probe(Sched& s, tcp_sock& tp) {
     inet_csk_clear_xmit_timer(s, tp);
   } else {
     tcp_reset_xmit_timer(s, tp, icsk_timer::probe0,
-                         tcp_probe0_when(s, tp, kTCP_RTO_MAX_US * s.hz() / 1000000));
+                         tcp_probe0_when(s, tp, usecs_to_jiffies(s, kTCP_RTO_MAX_US)));
   }
 }
 

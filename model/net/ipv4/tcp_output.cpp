@@ -217,9 +217,9 @@ void tcp_send_probe0(Sched& s, tcp_sock& tp) {
   uint64_t timeout;
   if (err <= 0) {
     if (tp.icsk_backoff < kTcpRetries2) ++tp.icsk_backoff;
-    timeout = tcp_probe0_when(s, tp, kTCP_RTO_MAX_US * s.hz() / 1000000);
+    timeout = tcp_probe0_when(s, tp, usecs_to_jiffies(s, kTCP_RTO_MAX_US));
   } else {
-    timeout = kTCP_RESOURCE_PROBE_INTERVAL_US * s.hz() / 1000000;
+    timeout = usecs_to_jiffies(s, kTCP_RESOURCE_PROBE_INTERVAL_US);
   }
   s.note("tcp", "tcp_send_probe0: window probe {}, backoff {}, next in {} jiffies", tp.icsk_probes_out,
          tp.icsk_backoff, timeout);

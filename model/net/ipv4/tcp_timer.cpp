@@ -17,17 +17,16 @@ const char* timer_name(icsk_timer t) {
   }
   return "?";
 }
-uint64_t us_to_jiffies(const Sched& s, uint64_t us) { return (us * s.hz() + 999999) / 1000000; }
 }  // namespace
 
 void tcp_reset_xmit_timer(Sched& s, tcp_sock& tp, icsk_timer what, uint64_t when_jiffies) {
-  when_jiffies = std::min(when_jiffies, us_to_jiffies(s, kTCP_RTO_MAX_US));
+  when_jiffies = std::min(when_jiffies, usecs_to_jiffies(s, kTCP_RTO_MAX_US));
   tp.icsk_pending = what;
   tp.icsk_timeout_ns = s.now_ns() + s.jiffies_to_ns(when_jiffies);
   tp.icsk_retransmit_timer.mod_timer(s, tp.icsk_timeout_ns);
   if (what == icsk_timer::probe0)
     s.note("tcp", "arm PROBE0 (persist) timer: {} jiffies = {} ms", when_jiffies,
-           s.jiffies_to_ns(when_jiffies) / 1000000);
+           jiffies_to_msecs(s, when_jiffies));
 }
 
 void inet_csk_clear_xmit_timer(Sched& s, tcp_sock& tp) {
@@ -44,7 +43,7 @@ void tcp_rearm_rto(Sched& s, tcp_sock& tp) {
 }
 
 uint64_t tcp_probe0_base(const Sched& s, const tcp_sock& tp) {
-  return std::max<uint64_t>(tp.icsk_rto_jiffies, us_to_jiffies(s, kTCP_RTO_MIN_US));
+  return std::max<uint64_t>(tp.icsk_rto_jiffies, usecs_to_jiffies(s, kTCP_RTO_MIN_US));
 }
 
 uint64_t tcp_probe0_when(const Sched& s, const tcp_sock& tp, uint64_t max_when) {

@@ -16,7 +16,7 @@ bool udp_msg_has_data(const sock& sk, const sk_psock& psock) {
 Co<int> udp_recvmsg(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait) {
   while (sk.sk_receive_queue.empty()) {
     if (dontwait) co_return -kerr::eagain;
-    const WakeReason r = co_await sk.sk_sleep.sleep(s, "udp_recvmsg: woken", true);
+    const WakeReason r = co_await sk.sk_wq.sleep(s, "udp_recvmsg: woken", true);
     if (r == WakeReason::interrupted) co_return -kerr::erestartsys;
   }
   skb_ptr skb = std::move(sk.sk_receive_queue.front());
@@ -33,7 +33,7 @@ Co<bool> udp_msg_wait_data(Sched& s, sock& sk, sk_psock& psock, bool dontwait) {
   bool ret = udp_msg_has_data(sk, psock);
   if (!ret) {
     co_await sk.sk_lock.release_sock(s);
-    co_await sk.sk_sleep.sleep(s, "udp_msg_wait_data: woken", true);
+    co_await sk.sk_wq.sleep(s, "udp_msg_wait_data: woken", true);
     co_await sk.sk_lock.lock_sock(s);
     ret = udp_msg_has_data(sk, psock);
   }
@@ -68,8 +68,8 @@ Co<int> udp_bpf_recvmsg(Sched& s, sock& sk, std::string& out, uint32_t len, bool
   co_return copied;
 }
 
-int udp_bpf_ioctl(sock& sk, bool pre_fix) {
-  if (pre_fix || !sk.psock)
+int udp_bpf_ioctl(sock& sk) {
+  if (sk.kc->fionread == fionread_semantics::pre_929e30f93125 || !sk.psock)
     return sk.sk_receive_queue.empty() ? 0 : static_cast<int>(sk.sk_receive_queue.front()->len());
   return static_cast<int>(sk_msg_first_len(*sk.psock));
 }

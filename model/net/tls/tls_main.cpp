@@ -58,11 +58,11 @@ Co<> tcp_close(Sched& s, tcp_sock& tp, loopback& lo) {
   co_await tp.sk_lock.release_sock(s);
 }
 
-Co<> tls_sk_proto_close(Sched& s, tls_context& ctx, loopback& lo, tls_close_fix fix, tls_close_stats& st) {
+Co<> tls_sk_proto_close(Sched& s, tls_context& ctx, loopback& lo, tls_close_stats& st) {
   tcp_sock& sk = *ctx.sk;
   st.closed_by = s.current().name;
   s.note("tls", "tls_sk_proto_close in {}", s.current().name);
-  if (fix == tls_close_fix::flush_in_worker) co_await tls_flush_tx_in_worker(s, ctx, st);
+  if (ctx.sk->kc->fix == kfix::flush_in_worker) co_await tls_flush_tx_in_worker(s, ctx, st);
   // tls_sw_cancel_work_tx: no more tx_work from the callback, then wait for a running one.
   ctx.tx_closing = true;
   ctx.tx_scheduled = true;

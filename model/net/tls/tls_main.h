@@ -15,15 +15,6 @@ namespace kpsim::model {
 
 struct loopback;
 
-// The close-path variants the scenario compares (fix=...).
-enum class tls_close_fix : uint8_t {
-  none,
-  // The reviewers' alternative to the sk_stream_wait_memory patch: leave the final flush to a
-  // kernel worker, which has no task work and no TIF_NOTIFY_SIGNAL. Modelled as: instead of
-  // cancelling tx_work, run it to completion (BIT_TX_SCHEDULED, mod_delayed_work(0),
-  // flush_delayed_work) until tx_list is empty, then close as usual.
-  flush_in_worker,
-};
 
 struct tls_close_stats {
   bool closed = false;
@@ -37,7 +28,7 @@ struct tls_close_stats {
 };
 
 // sk->sk_prot->close for a TLS socket; ends with tcp_close on `lo`.
-Co<> tls_sk_proto_close(Sched& s, tls_context& ctx, loopback& lo, tls_close_fix fix, tls_close_stats& st);
+Co<> tls_sk_proto_close(Sched& s, tls_context& ctx, loopback& lo, tls_close_stats& st);
 // tcp_close of the plain TCP socket (or TLS's saved proto close): the FIN after the queue.
 Co<> tcp_close(Sched& s, tcp_sock& tp, loopback& lo);
 

@@ -57,7 +57,7 @@ void tls_trim_both_msgs(const tls_context& ctx, tls_rec& rec, uint32_t target) {
 
 // The flags handed to bpf_exec_tx_verdict at both call sites.
 int verdict_flags(const tls_context& ctx, int msg_flags, bool full_record) {
-  if (ctx.fix == tls_fix::clear_more_on_full_record && full_record) return msg_flags & ~kMSG_MORE;
+  if (ctx.sk->kc->fix == kfix::clear_more_on_full_record && full_record) return msg_flags & ~kMSG_MORE;
   return msg_flags;
 }
 
@@ -65,7 +65,7 @@ int verdict_flags(const tls_context& ctx, int msg_flags, bool full_record) {
 // its own wait: push TCP's queue with MSG_MORE cleared, so no corked tail outlives the sleep.
 void tls_flush_before_wait(Sched& s, tls_context& ctx) {
   tcp_sock& sk = *ctx.sk;
-  if ((ctx.fix != tls_fix::flush_before_wait && ctx.fix != tls_fix::flush_before_wait_naive) ||
+  if ((ctx.sk->kc->fix != kfix::flush_before_wait && ctx.sk->kc->fix != kfix::flush_before_wait_naive) ||
       !sk.tcp_send_head())
     return;
   uint32_t size_goal = 0;
@@ -161,7 +161,7 @@ Co<> tx_work_handler(Sched& s, tls_context& ctx) {
     // A sender holds tx_lock and will transmit on its way out; retry in 10 ms just in case.
     ++ctx.stats.tx_work_busy;
     ctx.tx_scheduled = true;
-    const uint64_t ten_ms = (10ull * s.hz() + 999) / 1000;  // msecs_to_jiffies(10)
+    const uint64_t ten_ms = msecs_to_jiffies(s, 10);
     s.note("tls", "tx_work_handler: tx_lock busy, again in {} jiffies", ten_ms);
     queue_delayed_work(s, *ctx.tx_work, ten_ms);
   }
@@ -378,7 +378,7 @@ Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
   wait_for_memory:
     tls_flush_before_wait(s, ctx);
     // The kernel as is: whatever TCP holds corked stays corked while we sleep.
-    if (ctx.fix == tls_fix::flush_before_wait && sk_stream_memory_free(sk))
+    if (ctx.sk->kc->fix == kfix::flush_before_wait && sk_stream_memory_free(sk))
       ret = 0;  // the flush freed the space: carry on as after a wait
     else
       ret = co_await sk_stream_wait_memory(s, sk, timeo);
@@ -392,7 +392,7 @@ Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
 send_end:
   if (num_async) {
     // MSG_MORE without zero-copy: the records are left to the crypto callback and tx_work.
-    if (num_zc || (eor && ctx.async_wait_on_eor)) {
+    if (num_zc || (eor && tls_async_wait_on_eor(*ctx.sk->kc))) {
       const int err = co_await tls_encrypt_async_wait(s, ctx);
       if (err) {
         ret = err;

@@ -35,14 +35,10 @@ struct tls_prot_info {
 };
 tls_prot_info tls_prot_info_for(tls_version v);
 
-// The variants the scenario compares. none is the kernel as it is.
-enum class tls_fix : uint8_t {
-  none,
-  clear_more_on_full_record,  // the RFC: a full record is pushed without MSG_MORE (both sites)
-  flush_before_wait,          // push TCP's corked tail (MORE cleared), re-check, then wait
-  flush_before_wait_naive,    // push, then sk_stream_wait_memory regardless: memory is free by
-                              // then, so it takes its VM-pressure path and sleeps 2..HZ/5+1
-};
+
+// When the sender waits for its async encryptions at send_end: since 6.8 if num_zc || eor;
+// before (6.6, the seed-002 report's kernel) only if num_zc, which the splice path never counts.
+inline bool tls_async_wait_on_eor(const kernel_config& kc) { return kc.version >= kernel_version::v6_12; }
 
 struct tls_rec {
   uint64_t id = 0;              // record sequence number (tx.rec_seq at push)
@@ -81,7 +77,6 @@ struct tls_stats {
 
 struct tls_context {
   tls_prot_info prot;
-  tls_fix fix = tls_fix::none;
   tcp_sock* sk = nullptr;
   Mutex tx_lock;  // taken before lock_sock by every TX user
   std::unique_ptr<tls_rec> open_rec;
@@ -99,9 +94,6 @@ struct tls_context {
   // tls_set_sw_offload; its kworker appears only once something schedules it).
   std::unique_ptr<Work> tx_work;
   WaitQueue tx_work_done;      // woken after every tx_work_handler run (flush_delayed_work)
-  // 6.8+: the sender waits for async encryptions at send_end if num_zc || eor. Before (6.6,
-  // the report's kernel) only if num_zc, which the splice path never counts.
-  bool async_wait_on_eor = true;
   uint32_t encrypt_pending = 1;  // biased, as since 6.8
   Completion async_wait;          // async_wait.completion: the last pending encryption
   int async_err = 0;              // async_wait.err

@@ -1,0 +1,115 @@
+// The kernel a model run stands for: its version and the candidate fixes applied to it, as typed
+// switches. This is the one place where they are named; model code compares enums, scenarios
+// parse their parameters with parse_switch<> and list their choices with switch_choices<>, so a
+// value's spelling exists once (a later patch file for a real kernel pairs with a kfix here).
+//
+// Every struct sock points at one kernel_config (sock::kc); a model function reads the switch
+// through the socket it works on, as kernel code is compiled for one tree.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kpsim::model {
+
+// The kernel versions whose behaviour differs somewhere in the model.
+enum class kernel_version : uint8_t {
+  v6_6,   // tls_sw: the sender waits for async encryptions only for zero-copy (num_zc)
+  v6_12,  // tls_sw: ... also at end of record (since 6.8); the default
+};
+
+// Candidate fixes: each changes one kernel function, named after what it does.
+enum class kfix : uint8_t {
+  none,
+  // seed 001, tls_sw_sendmsg_locked: a full record is pushed without MSG_MORE (both sites).
+  clear_more_on_full_record,
+  // seed 001, before sk_stream_wait_memory: push TCP's corked tail, re-check, then wait.
+  flush_before_wait,
+  // seed 001, the same without the re-check: it then takes the VM-pressure sleep.
+  flush_before_wait_naive,
+  // seed 002, the unmerged "net: Do not break out of sk_stream_wait_memory() with
+  // TIF_NOTIFY_SIGNAL": the wait tests task_sigpending() instead of signal_pending().
+  task_sigpending,
+  // seed 002, the reviewers' alternative: close leaves the final flush to the tx_work kworker.
+  flush_in_worker,
+};
+
+// FIONREAD on a socket with a psock: the 2026 fix 929e30f93125 (msg_tot_len / the head
+// message) or the native ioctl before it.
+enum class fionread_semantics : uint8_t { current, pre_929e30f93125 };
+
+// A psock's own skb redirected to itself with BPF_F_INGRESS. via_backlog: as any redirect,
+// through ingress_skb and the backlog worker (mainline skmsg.c, and what the real 6.18 kernel
+// here was measured doing). direct: normalised to SK_PASS and queued synchronously by
+// sk_psock_skb_ingress_self (as kernel-paths.md describes 6.12.117).
+enum class self_redirect : uint8_t { via_backlog, direct };
+
+struct kernel_config {
+  kernel_version version = kernel_version::v6_12;
+  kfix fix = kfix::none;
+  fionread_semantics fionread = fionread_semantics::current;
+  self_redirect self = self_redirect::via_backlog;
+};
+inline const kernel_config kDefaultKernel{};
+
+// ---- names ------------------------------------------------------------------------------------
+template <class E>
+struct switch_names;  // specialisations: static constexpr std::array<std::pair<E, std::string_view>, N> v
+
+template <>
+struct switch_names<kernel_version> {
+  static constexpr std::array<std::pair<kernel_version, std::string_view>, 2> v{
+      {{kernel_version::v6_6, "6.6"}, {kernel_version::v6_12, "6.12"}}};
+};
+template <>
+struct switch_names<kfix> {
+  static constexpr std::array<std::pair<kfix, std::string_view>, 6> v{{
+      {kfix::none, "none"},
+      {kfix::clear_more_on_full_record, "clear-more-on-full-record"},
+      {kfix::flush_before_wait, "flush-before-wait"},
+      {kfix::flush_before_wait_naive, "flush-before-wait-naive"},
+      {kfix::task_sigpending, "task-sigpending"},
+      {kfix::flush_in_worker, "flush-in-worker"},
+  }};
+};
+template <>
+struct switch_names<fionread_semantics> {
+  static constexpr std::array<std::pair<fionread_semantics, std::string_view>, 2> v{
+      {{fionread_semantics::current, "current"},
+       {fionread_semantics::pre_929e30f93125, "pre-929e30f93125"}}};
+};
+template <>
+struct switch_names<self_redirect> {
+  static constexpr std::array<std::pair<self_redirect, std::string_view>, 2> v{
+      {{self_redirect::via_backlog, "backlog"}, {self_redirect::direct, "direct"}}};
+};
+
+template <class E>
+std::string_view switch_name(E e) {
+  for (auto& [k, n] : switch_names<E>::v)
+    if (k == e) return n;
+  return "?";
+}
+template <class E>
+std::optional<E> parse_switch(std::string_view name) {
+  for (auto& [k, n] : switch_names<E>::v)
+    if (n == name) return k;
+  return std::nullopt;
+}
+// The spellings of `allowed`, in that order (all values when empty): a scenario's ParamSpec choices.
+template <class E>
+std::vector<std::string> switch_choices(std::initializer_list<E> allowed = {}) {
+  std::vector<std::string> out;
+  if (allowed.size() == 0)
+    for (auto& [k, n] : switch_names<E>::v) out.emplace_back(n);
+  for (E e : allowed) out.emplace_back(switch_name(e));
+  return out;
+}
+
+}  // namespace kpsim::model
