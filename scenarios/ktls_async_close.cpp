@@ -18,12 +18,11 @@
 
 #include "model/crypto/cryptd.h"
 #include "model/io_uring/io_uring.h"
-#include "model/fs/pipe.h"
+#include "model/fs/splice.h"
 #include "model/net/ipv4/tcp.h"
-#include "model/net/ipv4/tcp_ipv4.h"
 #include "model/net/ipv4/tcp_timer.h"
 #include "model/net/tls/tls_main.h"
-#include "scenarios/scenario.h"
+#include "scenarios/tls_connection.h"
 
 namespace kpsim {
 namespace {
@@ -35,17 +34,13 @@ constexpr uint64_t kUdF = 1, kUdS = 2, kUdClose = 3, kUdOther = 100;  // CQE use
 struct CloseWorld final : World {
   // parameters
   std::string io, fix;
-  bool use_tls = true, async = true, more = true;
+  bool async = true, more = true;
   uint64_t bytes = 0, read_bytes = 0, read_ms = 0, others = 0;
   bool others_at_close = true;
 
-  kernel_config kc;
-  loopback lo;
-  tcp_sock tp{"server"};
-  tls_context tls;
+  TlsConnection c{"server", "client"};
   tls_sync_aead sync_aead;
   cryptd_aead async_aead;
-  socket sock;
   task_works tw;
   file_table ft{tw};
   file sock_file;
@@ -58,9 +53,8 @@ struct CloseWorld final : World {
   int64_t splice_err = 0;
   bool close_done = false;
   uint64_t t_close_ns = 0;
-  // the client and the checker's view of TLS records on the wire, in push order
-  std::deque<std::pair<uint64_t, uint32_t>> rec_bounds;  // (wire end, payload)
-  uint64_t wire_pushed = 0, client_plaintext = 0, client_records = 0;
+  // the client: what it decrypted
+  uint64_t client_plaintext = 0, client_records = 0;
   bool client_eof = false;
   uint64_t t_eof_ns = 0;
   WaitQueue client_nap;  // the client's sleep between reads
@@ -72,13 +66,13 @@ nlohmann::ordered_json CloseWorld::metrics() const {
   nlohmann::ordered_json m;
   m["bytes_spliced"] = spliced;
   m["bytes_read"] = client_plaintext;
-  m["records"] = tls.stats.records;
+  m["records"] = c.tls.stats.records;
   m["records_read"] = client_records;
-  m["async_records"] = tls.stats.async_records;
-  m["async_waits"] = tls.stats.async_waits;
-  m["tx_work_scheduled"] = tls.stats.tx_work_scheduled;
-  m["tx_work_runs"] = tls.stats.tx_work_runs;
-  m["tx_work_busy"] = tls.stats.tx_work_busy;
+  m["async_records"] = c.tls.stats.async_records;
+  m["async_waits"] = c.tls.stats.async_waits;
+  m["tx_work_scheduled"] = c.tls.stats.tx_work_scheduled;
+  m["tx_work_runs"] = c.tls.stats.tx_work_runs;
+  m["tx_work_busy"] = c.tls.stats.tx_work_busy;
   m["close_by"] = close_st.closed_by;
   m["close_tx_records_rc"] = close_st.tx_records_rc;
   m["records_freed_at_close"] = close_st.records_freed;
@@ -86,8 +80,8 @@ nlohmann::ordered_json CloseWorld::metrics() const {
   m["open_rec_dropped"] = close_st.open_rec_dropped;
   m["close_worker_flushes"] = close_st.worker_flushes;
   m["tif_notify_signal_adds"] = tw.signal_notifications;
-  m["wait_memory_interrupted"] = tp.stats.wait_memory_interrupted;
-  m["notify_signal_spins"] = tp.stats.notify_signal_spins;
+  m["wait_memory_interrupted"] = c.tp.stats.wait_memory_interrupted;
+  m["notify_signal_spins"] = c.tp.stats.notify_signal_spins;
   if (ring) {
     m["cqes"] = ring->stats.cqes;
     m["io_uring_task_work_adds"] = ring->stats.tw_adds;
@@ -103,8 +97,8 @@ nlohmann::ordered_json CloseWorld::metrics() const {
 
 // sock_close → __sock_release → inet_release → sk->sk_prot->close.
 Co<> sock_close(Sched& s, CloseWorld& w) {
-  if (w.use_tls) co_await tls_sk_proto_close(s, w.tls, w.lo, w.close_st);
-  else co_await tcp_close(s, w.tp, w.lo);
+  if (w.c.use_tls) co_await tls_sk_proto_close(s, w.c.tls, w.close_st);
+  else co_await tcp_close(s, w.c.tp);
   w.close_done = true;
   w.t_close_ns = s.now_ns();
 }
@@ -121,7 +115,7 @@ Co<> io_splice_file_to_pipe(Sched& s, CloseWorld& w, uint64_t len) {
 Co<> io_splice_pipe_to_sock(Sched& s, CloseWorld& w, uint64_t len) {
   get_file(s, w.sock_file, "io_assign_file");  // req->file: the request's own reference
   ++w.splice_calls;
-  const int64_t res = co_await splice_to_socket(s, w.pipe, w.sock, len, splice_flags(w));
+  const int64_t res = co_await splice_to_socket(s, w.pipe, w.c.sock, len, splice_flags(w));
   co_await io_req_complete_iowq(s, *w.ring, kUdS, res, &w.sock_file);
 }
 
@@ -213,7 +207,7 @@ Co<> server_plain(Sched& s, CloseWorld& w) {
     co_await exit_to_user_mode(s, w.tw);
     co_await s.user_point("splice(pipe, sock)");
     ++w.splice_calls;
-    const int64_t m = co_await splice_to_socket(s, w.pipe, w.sock, static_cast<uint64_t>(n), splice_flags(w));
+    const int64_t m = co_await splice_to_socket(s, w.pipe, w.c.sock, static_cast<uint64_t>(n), splice_flags(w));
     co_await exit_to_user_mode(s, w.tw);
     if (m <= 0) {
       w.splice_err = m;
@@ -230,27 +224,20 @@ Co<> server_plain(Sched& s, CloseWorld& w) {
 
 // curl: read until EOF, `read_bytes` per read, `read_ms` apart.
 Co<> client(Sched& s, CloseWorld& w) {
+  tcp_sock& sk = w.c.peer;
   for (;;) {
-    while (!w.lo.rcv_queued && !w.lo.eof()) co_await w.lo.rcv_wq.sleep(s, "tcp_recvmsg: woken", false);
-    if (w.lo.eof()) break;
-    const uint64_t n = tcp_recvmsg_read(s, w.lo, w.tp, w.read_bytes);
-    (void)n;
-    if (w.use_tls) {  // the client decrypts a record once it has read all of it
-      while (!w.rec_bounds.empty() && w.rec_bounds.front().first <= w.lo.copied_seq) {
-        w.client_plaintext += w.rec_bounds.front().second;
-        ++w.client_records;
-        w.rec_bounds.pop_front();
-      }
-    } else {
-      w.client_plaintext = w.lo.copied_seq;
-    }
+    while (!sk.rcv_queued() && !sk.rcv_eof()) co_await sk.sk_wq.sleep(s, "tcp_recvmsg: woken", false);
+    if (sk.rcv_eof()) break;
+    tcp_recvmsg(s, sk, w.read_bytes);
+    // It decrypts a record once it has read all of it.
+    w.client_plaintext += w.c.take_records(sk.copied_seq, w.client_records);
     if (w.read_ms) co_await w.client_nap.sleep(s, "client: read", false, w.read_ms * 1000000);
     else co_await s.user_point("client: read");
   }
   w.client_eof = true;
   w.t_eof_ns = s.now_ns();
   s.note("client", "EOF: {} B of plaintext in {} records (TCP {} B)", w.client_plaintext, w.client_records,
-         w.lo.copied_seq);
+         sk.copied_seq);
 }
 
 class KtlsAsyncClose final : public Scenario {
@@ -304,36 +291,22 @@ class KtlsAsyncClose final : public Scenario {
     w->more = p.get("more") == "1";
     w->others = static_cast<uint64_t>(p.get_int("others"));
     w->others_at_close = p.get("others_at") == "close";
-    w->use_tls = p.get("tls") != "none";
     w->fix = p.get("fix");
-    w->kc.fix = *parse_switch<kfix>(w->fix);
-    w->kc.version = *parse_switch<kernel_version>(p.get("kernel"));
-    w->tp.kc = &w->kc;
+    w->c.kc.fix = *parse_switch<kfix>(w->fix);
+    w->c.kc.version = *parse_switch<kernel_version>(p.get("kernel"));
 
     tcp_config cfg;
     cfg.mss = static_cast<uint32_t>(p.get_int("mss"));
     cfg.so_sndbuf = static_cast<uint32_t>(p.get_int("sndbuf"));
     cfg.rcv_wnd = static_cast<uint64_t>(p.get_int("rcvbuf"));
     cfg.nodelay = true;  // the webserver sets TCP_NODELAY on every accepted socket
-    tcp_init_sock(s, w->tp, w->lo, cfg);
-    w->lo.rcvbuf = cfg.rcv_wnd;
-
-    w->sock.sk = &w->tp;
-    w->sock.sendmsg = [wp](Sched& sch, msghdr& m) { return tcp_sendmsg(sch, wp->tp, m); };
-    w->sock.splice_eof = [wp](Sched& sch) { return tcp_splice_eof(sch, wp->tp); };
-    if (w->use_tls) {
-      tls_aead& aead = w->async ? static_cast<tls_aead&>(w->async_aead) : w->sync_aead;
-      tls_set_sw_offload(s, w->tls, w->sock, p.get("tls") == "1.2" ? tls_version::v1_2 : tls_version::v1_3, aead);
-      w->tls.on_record = [wp](const tls_rec& rec, uint32_t wire) {
-        wp->wire_pushed += wire;
-        wp->rec_bounds.emplace_back(wp->wire_pushed, rec.pl_size);
-      };
-    }
+    tls_aead& aead = w->async ? static_cast<tls_aead&>(w->async_aead) : w->sync_aead;
+    w->c.setup(s, cfg, p.get("tls"), aead);
+    w->c.peer.rcv_buf_bytes = cfg.rcv_wnd;  // curl reads at its own pace: the window closes
     w->sock_file.name = "sock";
     w->sock_file.f_release = [&s, wp]() { return sock_close(s, *wp); };
 
-    s.spawn("softirq:net_rx", TaskKind::softirq, net_rx_action(s, w->lo, w->tp), false, "net_rx_action");
-    s.spawn("timer:tcp_write_timer", TaskKind::timer, tcp_write_timer_softirq(s, w->tp), true, "tcp_write_timer");
+    w->c.spawn_softirqs(s);
     if (w->io == "plain") {
       s.spawn("app:server", TaskKind::syscall, server_plain(s, *w), false, "splice");
     } else {
@@ -345,19 +318,12 @@ class KtlsAsyncClose final : public Scenario {
     }
     s.spawn("client:curl", TaskKind::syscall, client(s, *w), false, "tcp_recvmsg");
 
-    s.add_invariant("tcp-seq-order", [wp]() -> std::optional<std::string> {
-      const tcp_sock& tp = wp->tp;
-      if (tp.snd_una <= tp.snd_nxt && tp.snd_nxt <= tp.write_seq && tp.sk_wmem_queued >= 0 &&
-          wp->lo.rcv_nxt <= tp.snd_nxt && (!wp->lo.rcvbuf || wp->lo.rcv_queued <= wp->lo.rcvbuf))
-        return std::nullopt;
-      return fmt::format("snd_una {} snd_nxt {} write_seq {} rcv_nxt {} rcv_queued {}", tp.snd_una, tp.snd_nxt,
-                         tp.write_seq, wp->lo.rcv_nxt, wp->lo.rcv_queued);
-    });
+    w->c.add_seq_invariant(s);
     s.add_final_check("byte-conservation", [wp]() -> std::optional<std::string> {
-      const tcp_sock& tp = wp->tp;
-      if (wp->lo.rcv_nxt != tp.write_seq || wp->lo.copied_seq != tp.write_seq)
-        return fmt::format("TCP queued {} B, the client received {} and read {}", tp.write_seq, wp->lo.rcv_nxt,
-                           wp->lo.copied_seq);
+      const tcp_sock& tp = wp->c.tp;
+      if (wp->c.peer.rcv_nxt != tp.write_seq || wp->c.peer.copied_seq != tp.write_seq)
+        return fmt::format("TCP queued {} B, the client received {} and read {}", tp.write_seq, wp->c.peer.rcv_nxt,
+                           wp->c.peer.copied_seq);
       const tls_close_stats& c = wp->close_st;
       const uint64_t accounted = wp->client_plaintext + c.plaintext_freed + c.open_rec_dropped;
       if (accounted != wp->spliced)
@@ -378,7 +344,7 @@ class KtlsAsyncClose final : public Scenario {
       else if (wp->splice_err)
         why = fmt::format(": splice failed with {}", wp->splice_err);
       return fmt::format("the client read {} of {} spliced B ({} of {}) before EOF{}", wp->client_plaintext,
-                         wp->spliced, wp->client_records, wp->tls.stats.records, why);
+                         wp->spliced, wp->client_records, wp->c.tls.stats.records, why);
     });
     return w;
   }

@@ -16,12 +16,11 @@
 
 #include <fmt/format.h>
 
-#include "model/fs/splice.h"
+#include "model/fs/read_write.h"
 #include "model/net/ipv4/tcp.h"
-#include "model/net/ipv4/tcp_ipv4.h"
 #include "model/net/ipv4/tcp_timer.h"
 #include "model/net/tls/tls_sw.h"
-#include "scenarios/scenario.h"
+#include "scenarios/tls_connection.h"
 
 namespace kpsim {
 namespace {
@@ -31,23 +30,17 @@ using namespace model;
 struct KtlsWorld final : World {
   // parameters
   uint64_t bytes = 0, call_bytes = 0;
-  bool use_tls = true, api_sendfile = true;
-  std::string tls_name, fix_name;
+  bool api_sendfile = true;
 
-  kernel_config kc;
-  loopback lo;
-  tcp_sock tp{"sender"};
-  tls_context tls;
+  TlsConnection c{"sender", "receiver"};
   tls_sync_aead aead;
-  socket sock;
   splice_stats sst;
 
   // the sending process
   uint64_t sent = 0, syscalls = 0, longest_call_ns = 0, t_done_ns = 0;
   int64_t last_err = 0;
-  // the checker's view of the receiver: TLS record boundaries on the wire, in push order
-  std::deque<std::pair<uint64_t, uint32_t>> rec_bounds;  // (wire end seq, payload bytes)
-  uint64_t wire_pushed = 0, plaintext_received = 0, records_received = 0;
+  // the checker's view of the receiver
+  uint64_t plaintext_received = 0, records_received = 0;
 
   double elapsed_s() const { return static_cast<double>(t_done_ns) / 1e9; }
   nlohmann::ordered_json metrics() const override;
@@ -63,33 +56,33 @@ nlohmann::ordered_json KtlsWorld::metrics() const {
   m["throughput_GiB_s"] = el > 0 ? static_cast<double>(sent) / el / 1073741824.0 : 0.0;
   m["syscalls"] = syscalls;
   m["longest_call_s"] = static_cast<double>(longest_call_ns) / 1e9;
-  m["records"] = tls.stats.records;
-  m["records_with_more"] = tls.stats.records_with_more;
-  m["segments"] = tp.stats.segments;
-  m["wire_packets"] = tp.stats.wire_packets;
+  m["records"] = c.tls.stats.records;
+  m["records_with_more"] = c.tls.stats.records_with_more;
+  m["segments"] = c.tp.stats.segments;
+  m["wire_packets"] = c.tp.stats.wire_packets;
   // Power-of-two buckets, then the most frequent exact sizes.
   nlohmann::ordered_json hist = nlohmann::ordered_json::object();
   std::map<uint32_t, uint64_t> buckets;
-  for (auto& [len, n] : tp.stats.segment_sizes) buckets[std::bit_floor(len)] += n;
+  for (auto& [len, n] : c.tp.stats.segment_sizes) buckets[std::bit_floor(len)] += n;
   for (auto& [lo_b, n] : buckets) hist[fmt::format("[{},{})", lo_b, uint64_t{lo_b} * 2)] = n;
   m["segment_size_hist"] = hist;
   std::vector<std::pair<uint64_t, uint32_t>> top;
-  for (auto& [len, n] : tp.stats.segment_sizes) top.emplace_back(n, len);
+  for (auto& [len, n] : c.tp.stats.segment_sizes) top.emplace_back(n, len);
   std::sort(top.begin(), top.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
   nlohmann::ordered_json tops = nlohmann::ordered_json::object();
   for (size_t i = 0; i < top.size() && i < 6; ++i) tops[std::to_string(top[i].second)] = top[i].first;
   m["segment_sizes_top"] = tops;
-  m["persist_expiries"] = tp.stats.persist_expiries;
-  m["persist_expiries_open_window"] = tp.stats.persist_open_window;
-  m["wait_memory_calls"] = tp.stats.wait_memory_calls;
-  m["wait_memory_s"] = static_cast<double>(tp.stats.wait_memory_ns) / 1e9;
-  m["vm_waits"] = tp.stats.vm_waits;
-  m["backlogged_acks"] = tp.stats.backlogged_acks;
-  m["deferred_write_timers"] = tp.stats.deferred_write_timers;
-  m["sk_sndbuf"] = tp.sk_sndbuf;
-  m["snd_cwnd"] = tp.snd_cwnd;
+  m["persist_expiries"] = c.tp.stats.persist_expiries;
+  m["persist_expiries_open_window"] = c.tp.stats.persist_open_window;
+  m["wait_memory_calls"] = c.tp.stats.wait_memory_calls;
+  m["wait_memory_s"] = static_cast<double>(c.tp.stats.wait_memory_ns) / 1e9;
+  m["vm_waits"] = c.tp.stats.vm_waits;
+  m["backlogged_acks"] = c.tp.stats.backlogged_acks;
+  m["deferred_write_timers"] = c.tp.stats.deferred_write_timers;
+  m["sk_sndbuf"] = c.tp.sk_sndbuf;
+  m["snd_cwnd"] = c.tp.snd_cwnd;
   m["error"] = last_err;
-  m["stalled"] = tp.stats.persist_open_window > 0;
+  m["stalled"] = c.tp.stats.persist_open_window > 0;
   return m;
 }
 
@@ -104,11 +97,11 @@ Co<> sender(Sched& s, KtlsWorld& w) {
     int64_t n;
     if (w.api_sendfile) {
       s.note("app", "sendfile({} B at offset {})", want, pos);
-      n = co_await do_sendfile(s, w.sock, pos, want, w.sst);
+      n = co_await do_sendfile(s, w.c.sock, pos, want, w.sst);
     } else {
       co_await s.point("write");
       s.note("app", "write({} B)", want);
-      n = co_await sock_write_iter(s, w.sock, want);
+      n = co_await sock_write_iter(s, w.c.sock, want);
       if (n > 0) pos += static_cast<uint64_t>(n);
     }
     w.longest_call_ns = std::max(w.longest_call_ns, s.now_ns() - t0);
@@ -122,8 +115,8 @@ Co<> sender(Sched& s, KtlsWorld& w) {
   }
   w.t_done_ns = s.now_ns();
   s.note("app", "{} B sent in {:.3f} s virtual", w.sent, w.elapsed_s());
-  w.lo.sender_done = true;
-  w.lo.napi.wake_up_all(s);
+  w.c.lo.sender_done = true;
+  w.c.lo.napi.wake_up_all(s);
 }
 
 class KtlsSendfileStall final : public Scenario {
@@ -158,68 +151,40 @@ class KtlsSendfileStall final : public Scenario {
     auto w = std::make_unique<KtlsWorld>();
     w->bytes = static_cast<uint64_t>(p.get_int("bytes"));
     w->call_bytes = static_cast<uint64_t>(p.get_int("call_bytes"));
-    w->use_tls = p.get("tls") != "none";
     w->api_sendfile = p.get("api") == "sendfile";
-    w->kc.fix = *parse_switch<kfix>(p.get("fix"));
-    w->tp.kc = &w->kc;
+    w->c.kc.fix = *parse_switch<kfix>(p.get("fix"));
     tcp_config cfg;
     cfg.mss = static_cast<uint32_t>(p.get_int("mss"));
     cfg.sysctl_notsent_lowat = static_cast<uint32_t>(p.get_int("notsent_lowat"));
     cfg.so_sndbuf = static_cast<uint32_t>(p.get_int("sndbuf"));
     cfg.nodelay = p.get("nodelay") == "1";
-    tcp_init_sock(s, w->tp, w->lo, cfg);
+    w->c.setup(s, cfg, p.get("tls"), w->aead);
+    w->c.peer.app_reads_at_once = true;  // the reproducer's peer drains and ACKs at once
 
     KtlsWorld* wp = w.get();
-    w->sock.sk = &w->tp;
-    w->sock.sendmsg = [wp](Sched& sch, msghdr& m) { return tcp_sendmsg(sch, wp->tp, m); };
-    w->sock.splice_eof = [wp](Sched& sch) { return tcp_splice_eof(sch, wp->tp); };
-    if (w->use_tls) {
-      tls_set_sw_offload(s, w->tls, w->sock, p.get("tls") == "1.2" ? tls_version::v1_2 : tls_version::v1_3, w->aead);
-      w->tls.on_record = [wp](const tls_rec& rec, uint32_t wire) {
-        wp->wire_pushed += wire;
-        wp->rec_bounds.emplace_back(wp->wire_pushed, rec.pl_size);
-      };
-    }
-    w->lo.on_receive = [wp](Sched&, const tcp_segment& seg) {
-      if (!wp->use_tls) {
-        wp->plaintext_received += seg.end_seq - seg.seq;
-        return;
-      }
-      // The receiver decrypts a record once its last byte has arrived.
-      while (!wp->rec_bounds.empty() && wp->rec_bounds.front().first <= seg.end_seq) {
-        wp->plaintext_received += wp->rec_bounds.front().second;
-        ++wp->records_received;
-        wp->rec_bounds.pop_front();
-      }
+    // The receiver decrypts a record once its last byte has arrived.
+    w->c.lo.tap = [wp](Sched&, const sk_buff& skb) {
+      wp->plaintext_received += wp->c.take_records(skb.end_seq, wp->records_received);
     };
-
-    s.spawn("softirq:net_rx", TaskKind::softirq, net_rx_action(s, w->lo, w->tp), false, "net_rx_action");
-    s.spawn("timer:tcp_write_timer", TaskKind::timer, tcp_write_timer_softirq(s, w->tp), true, "tcp_write_timer");
+    w->c.spawn_softirqs(s);
     s.spawn("app:sender", TaskKind::syscall, sender(s, *w), false, w->api_sendfile ? "sendfile" : "write");
 
-    s.add_invariant("tcp-seq-order", [wp]() -> std::optional<std::string> {
-      const tcp_sock& tp = wp->tp;
-      if (tp.snd_una <= tp.snd_nxt && tp.snd_nxt <= tp.write_seq && tp.sk_wmem_queued >= 0 &&
-          wp->lo.rcv_nxt <= tp.snd_nxt)
-        return std::nullopt;
-      return fmt::format("snd_una {} snd_nxt {} write_seq {} rcv_nxt {} wmem_queued {}", tp.snd_una, tp.snd_nxt,
-                         tp.write_seq, wp->lo.rcv_nxt, tp.sk_wmem_queued);
-    });
+    w->c.add_seq_invariant(s);
     s.add_final_check("byte-conservation", [wp]() -> std::optional<std::string> {
-      const tcp_sock& tp = wp->tp;
+      const tcp_sock& tp = wp->c.tp;
       if (wp->last_err == 0 && wp->sent != wp->bytes)
         return fmt::format("application sent {} of {} B", wp->sent, wp->bytes);
-      if (wp->lo.rcv_nxt != tp.write_seq)
-        return fmt::format("receiver has {} of {} queued TCP bytes", wp->lo.rcv_nxt, tp.write_seq);
-      if (wp->use_tls && (wp->wire_pushed != tp.write_seq || !wp->rec_bounds.empty()))
-        return fmt::format("TLS records cover {} of {} TCP bytes, {} undelivered", wp->wire_pushed, tp.write_seq,
-                           wp->rec_bounds.size());
+      if (wp->c.peer.rcv_nxt != tp.write_seq)
+        return fmt::format("receiver has {} of {} queued TCP bytes", wp->c.peer.rcv_nxt, tp.write_seq);
+      if (wp->c.use_tls && (wp->c.wire_pushed != tp.write_seq || !wp->c.rec_bounds.empty()))
+        return fmt::format("TLS records cover {} of {} TCP bytes, {} undelivered", wp->c.wire_pushed, tp.write_seq,
+                           wp->c.rec_bounds.size());
       if (wp->plaintext_received != wp->sent)
         return fmt::format("receiver got {} plaintext bytes, application sent {}", wp->plaintext_received, wp->sent);
       return std::nullopt;
     });
     s.add_final_check("no-stall", [wp]() -> std::optional<std::string> {
-      const tcp_stats& st = wp->tp.stats;
+      const tcp_stats& st = wp->c.tp.stats;
       if (!st.persist_open_window) return std::nullopt;
       const double el = wp->elapsed_s();
       return fmt::format(

@@ -9,6 +9,9 @@
 
 #include "model/include/linux/errno.h"
 #include "model/drivers/net/loopback.h"
+#include "model/fs/select.h"
+#include "model/net/ipv4/tcp.h"
+#include "model/net/ipv4/udp.h"
 #include "model/net/core/sock_map.h"
 #include "model/net/ipv4/tcp_bpf.h"
 #include "model/net/ipv4/udp_bpf.h"
@@ -28,6 +31,7 @@ using sockmap::StepKind;
 struct MultiChannels : World {
   Script script;
   kernel_config kc;
+  loopback lo;  // NET_RX runs inline in the sender (softirq_inline)
   // UDP: plain socks; TCP: tcp_socks (sk_alloc in setup).
   std::unique_ptr<sock> c0, c1, p0, p1;
   bpf_sockmap sock_map_rx;
@@ -71,6 +75,15 @@ struct MultiChannels : World {
 
 int fionread(sock& sk) { return sk.is_tcp() ? tcp_bpf_ioctl(sk) : udp_bpf_ioctl(sk); }
 
+// send(): one datagram, or the payload through tcp_sendmsg; either way NET_RX runs inline.
+Co<int> send_call(Sched& s, sock& sk, const std::string& payload) {
+  if (!sk.is_tcp()) co_return co_await udp_sendmsg(s, sk, payload);
+  msghdr msg;
+  msg.left = payload.size();
+  msg.payload = payload;
+  co_return static_cast<int>(co_await tcp_sendmsg(s, tcp_sk(sk), msg));
+}
+
 Co<int> recv_call(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait) {
   if (sk.is_tcp()) co_return co_await tcp_bpf_recvmsg_parser(s, sk, out, len, dontwait);
   co_return co_await udp_bpf_recvmsg(s, sk, out, len, dontwait);
@@ -99,7 +112,7 @@ void account_received(Sched& s, MultiChannels& w, const std::string& got) {
 // recv_timeout(): select for readability, then one recv.
 Co<int> recv_timeout(Sched& s, MultiChannels& w, sock& sk, uint32_t len, bool dontwait,
                      uint32_t timeout_us) {
-  if (!co_await poll_readable(s, sk, uint64_t{timeout_us} * 1000)) {
+  if (!co_await do_select(s, sk, uint64_t{timeout_us} * 1000)) {
     s.note(sk.name, "select: not readable within {} us", timeout_us);
     co_return -kerr::eagain;  // the selftest reports ETIME
   }
@@ -128,7 +141,7 @@ Co<> run_step(Sched& s, MultiChannels& w, const Step& st) {
   sock& sk = w.get(st.sock);
   switch (st.kind) {
     case StepKind::send: {
-      const int n = co_await loopback_sendmsg(s, sk, st.payload);
+      const int n = co_await send_call(s, sk, st.payload);
       w.bytes_sent += static_cast<uint64_t>(n);
       break;
     }
@@ -237,12 +250,15 @@ class SockmapMultiChannels final : public Scenario {
     const auto c0b = static_cast<uint32_t>(p.get_int("c0_bytes"));
     w->script = sockmap::make_multi_channels_script(tcp ? sockmap::Proto::tcp : sockmap::Proto::udp,
                                                     p.get("test"), c1b, c0b);
+    w->lo.softirq_inline = true;
     w->kc.self = *parse_switch<self_redirect>(p.get("self_redirect"));
     w->kc.fionread = *parse_switch<fionread_semantics>(p.get("fionread"));
     const auto sk_alloc = [&](const char* name) -> std::unique_ptr<sock> {
       std::unique_ptr<sock> sk = tcp ? std::make_unique<tcp_sock>(name)
                                      : std::make_unique<sock>(name, sock_type::dgram);
       sk->kc = &w->kc;
+      sk->lo = &w->lo;
+      if (tcp) tcp_init_sock(s, tcp_sk(*sk), w->lo, tcp_config{});
       return sk;
     };
     w->c0 = sk_alloc("c0");

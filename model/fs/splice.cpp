@@ -1,14 +1,21 @@
-// fs/read_write.c do_sendfile and fs/splice.c splice_direct_to_actor / splice_to_socket
-// (kernel 6.12): see splice.h.
+// fs/splice.c splice_file_to_pipe, splice_to_socket, splice_direct_to_actor (kernel 6.12): see
+// splice.h.
 #include "model/fs/splice.h"
 
 #include <algorithm>
 
+#include "model/fs/pipe.h"
 #include "model/include/linux/errno.h"
+#include "model/mm/filemap.h"
 
 namespace kpsim::model {
 
-Co<int64_t> splice_to_socket(Sched& s, socket& out, uint64_t pos, uint64_t len, int flags) {
+Co<int64_t> splice_file_to_pipe(Sched& s, pipe_inode_info& pipe, uint64_t& pos, uint64_t len) {
+  if (int err = co_await pipe_wait_writable(s, pipe)) co_return err;  // wait_for_space
+  co_return static_cast<int64_t>(filemap_splice_read(s, pipe, pos, len));
+}
+
+Co<int64_t> splice_to_socket(Sched& s, pipe_inode_info& pipe, socket& out, uint64_t len, int flags) {
   int64_t spliced = 0;
   int64_t ret = 0;
   while (len > 0) {
@@ -16,30 +23,37 @@ Co<int64_t> splice_to_socket(Sched& s, socket& out, uint64_t pos, uint64_t len, 
       ret = -kerr::erestartsys;
       break;
     }
-    // Up to 16 bio_vecs from consecutive pipe buffers (each at most one page, split at page
-    // boundaries of the file offset).
-    uint64_t batch = 0;
-    uint32_t bufs = 0;
-    for (uint64_t p = pos; bufs < kPIPE_DEF_BUFFERS && batch < len; ++bufs) {
-      const uint64_t in_page = kPageSize - p % kPageSize;
-      const uint64_t take = std::min(in_page, len - batch);
-      batch += take;
-      p += take;
+    while (pipe.bufs.empty()) {
+      if (spliced) co_return spliced;
+      if (flags & kSPLICE_F_NONBLOCK) co_return -kerr::eagain;
+      if (s.current().signal_pending()) co_return -kerr::erestartsys;
+      co_await pipe_wait_readable(s, pipe);
     }
+    uint64_t batch = 0;
+    size_t nbufs = 0;
+    for (; nbufs < pipe.bufs.size() && nbufs < kPIPE_DEF_BUFFERS && batch < len; ++nbufs)
+      batch += std::min<uint64_t>(pipe.bufs[nbufs], len - batch);
+    const uint64_t remain = len - batch;
     msghdr msg;
     msg.left = batch;
     msg.iter = iter_type::bvec;
     msg.flags = kMSG_SPLICE_PAGES;
     if (flags & kSPLICE_F_MORE) msg.flags |= kMSG_MORE;
-    if (batch < len) msg.flags |= kMSG_MORE;  // more pipe buffers beyond this batch
+    if (remain && pipe.bufs.size() > nbufs) msg.flags |= kMSG_MORE;
     if (out.o_nonblock) msg.flags |= kMSG_DONTWAIT;
     s.note("splice", "splice_to_socket: sock_sendmsg {} B [{}]", batch, msg_flags_str(msg.flags));
     ret = co_await sock_sendmsg(s, out, msg);
     if (ret <= 0) break;
     spliced += ret;
-    pos += static_cast<uint64_t>(ret);
     len -= static_cast<uint64_t>(ret);
-    if (static_cast<uint64_t>(ret) < batch) break;  // short send: the rest stays in the pipe
+    // Consume what the socket took and wake writers.
+    for (uint64_t left = static_cast<uint64_t>(ret); left;) {
+      const uint64_t take = std::min<uint64_t>(left, pipe.bufs.front());
+      pipe.bufs.front() -= static_cast<uint32_t>(take);
+      if (!pipe.bufs.front()) pipe.bufs.pop_front();
+      left -= take;
+    }
+    pipe.wr_wait.wake_up_all(s);
   }
   co_return spliced ? spliced : ret;
 }
@@ -49,36 +63,30 @@ Co<int64_t> splice_direct_to_actor(Sched& s, socket& out, uint64_t& pos, uint64_
   const bool more = flags & kSPLICE_F_MORE;  // the caller's own MORE
   flags &= ~kSPLICE_F_NONBLOCK;
   flags |= kSPLICE_F_MORE;
+  pipe_inode_info pipe;  // current->splice_pipe: empty at every actor call
   int64_t bytes = 0;
   int64_t ret = 0;
   while (len) {
-    // do_splice_read into the empty internal pipe: at most 16 pages (64 KiB for a
-    // page-aligned offset), split at page boundaries.
-    uint64_t read_len = 0;
-    for (uint32_t b = 0; b < kPIPE_DEF_BUFFERS && read_len < len; ++b)
-      read_len += std::min(kPageSize - (pos + read_len) % kPageSize, len - read_len);
+    const uint64_t prev_pos = pos;
+    // do_splice_read into the empty internal pipe: at most its 16 buffers.
+    const uint64_t read_len = filemap_splice_read(s, pipe, pos, len);
     // The chunk that fulfils the request goes without MORE unless the caller asked for it.
     if (read_len >= len && !more) flags &= ~kSPLICE_F_MORE;
     ++st.actor_calls;
     if (flags & kSPLICE_F_MORE) ++st.calls_with_more;
     // Between two actor calls the task may be preempted; nothing is held here.
     co_await s.point("splice_to_socket");
-    ret = co_await splice_to_socket(s, out, pos, read_len, flags);
+    ret = co_await splice_to_socket(s, pipe, out, read_len, flags);
+    // What the socket did not take is dropped with the pipe (out_release); the file offset
+    // says how far the request got.
+    pos = prev_pos + static_cast<uint64_t>(std::max<int64_t>(ret, 0));
+    pipe.bufs.clear();
     if (ret <= 0) break;
     bytes += ret;
-    pos += static_cast<uint64_t>(ret);
     len -= static_cast<uint64_t>(ret);
     if (static_cast<uint64_t>(ret) < read_len) break;
   }
   co_return bytes ? bytes : ret;
-}
-
-Co<int64_t> do_sendfile(Sched& s, socket& out, uint64_t& pos, uint64_t count, splice_stats& st) {
-  const uint64_t max_rw_count = 0x7ffff000;  // MAX_RW_COUNT: INT_MAX & PAGE_MASK
-  count = std::min(count, max_rw_count);
-  // The input is a regular file: never SPLICE_F_NONBLOCK. No EOF inside the request, so
-  // do_splice_eof is not reached.
-  co_return co_await splice_direct_to_actor(s, out, pos, count, 0, st);
 }
 
 }  // namespace kpsim::model

@@ -1,30 +1,31 @@
-// sendfile(2) into a socket (fs/read_write.c do_sendfile, fs/splice.c do_splice_direct →
-// splice_direct_to_actor → direct_splice_actor → splice_to_socket, do_splice_eof; kernel 6.12).
+// fs/splice.c (kernel 6.12): splice_file_to_pipe (splice(2) from a file into a pipe),
+// splice_to_socket (a pipe into a socket: splice(2) and sendfile's actor), and
+// splice_direct_to_actor (sendfile: the file through the task's internal pipe into the socket).
 //
-// The input is a page-cache file read into the task's internal 16-buffer pipe (64 KiB with
-// 4 KiB pages); SPLICE_F_MORE is set on every actor call but the one that completes the
-// request, and splice_to_socket turns it into MSG_MORE next to MSG_SPLICE_PAGES.
+// splice_to_socket sends up to 16 pipe buffers per sock_sendmsg(MSG_SPLICE_PAGES), with
+// MSG_MORE when the caller passed SPLICE_F_MORE or more of the request waits in the pipe.
+// splice_direct_to_actor sets SPLICE_F_MORE on every actor call but the one that completes the
+// request (unless its caller asked for MORE).
 #pragma once
 
+#include "model/include/linux/pipe_fs_i.h"
 #include "model/net/socket.h"
 
 namespace kpsim::model {
 
-inline constexpr int kSPLICE_F_NONBLOCK = 0x02;
-inline constexpr int kSPLICE_F_MORE = 0x04;
-inline constexpr uint32_t kPIPE_DEF_BUFFERS = 16;
-inline constexpr uint32_t kPageSize = 4096;
-
 struct splice_stats {
-  uint64_t actor_calls = 0;     // splice_to_socket calls
+  uint64_t actor_calls = 0;     // splice_to_socket calls from splice_direct_to_actor
   uint64_t calls_with_more = 0;
 };
 
-// Returns bytes sent or a negative error. `pos` is the file offset (advanced).
-Co<int64_t> do_sendfile(Sched& s, socket& out, uint64_t& pos, uint64_t count, splice_stats& st);
+// file → pipe: waits (interruptibly) while the pipe is full, then filemap_splice_read.
+// Returns bytes moved, or -ERESTARTSYS.
+Co<int64_t> splice_file_to_pipe(Sched& s, pipe_inode_info& pipe, uint64_t& pos, uint64_t len);
+// pipe → socket: waits while the pipe is empty unless something was spliced already. Returns
+// bytes or a negative error.
+Co<int64_t> splice_to_socket(Sched& s, pipe_inode_info& pipe, socket& out, uint64_t len, int flags);
+// `pos` is the file offset (advanced by what the socket took).
 Co<int64_t> splice_direct_to_actor(Sched& s, socket& out, uint64_t& pos, uint64_t len, int flags,
                                    splice_stats& st);
-// Sends `len` bytes held in pipe buffers starting at file offset `pos`.
-Co<int64_t> splice_to_socket(Sched& s, socket& out, uint64_t pos, uint64_t len, int flags);
 
 }  // namespace kpsim::model

@@ -29,6 +29,9 @@ enum class iter_type : uint8_t { ubuf, kvec, bvec };
 
 struct msghdr {
   uint64_t left = 0;  // msg_data_left(msg)
+  // The bytes themselves, when the caller carries them (the sockmap scenarios, whose checkers
+  // look at every byte); empty: a byte count only. When set, payload.size() == left.
+  std::string_view payload;
   int flags = 0;      // msg_flags
   iter_type iter = iter_type::ubuf;
 };

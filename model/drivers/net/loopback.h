@@ -1,21 +1,42 @@
-// Sending over loopback and the receive softirq it triggers: udp_sendmsg / tcp_sendmsg →
-// ip_output → loopback_xmit → netif_rx, then NET_RX (net_rx_action) on the same CPU at
-// local_bh_enable, still inside the sender's send(): __udp_enqueue_schedule_skb or
-// tcp_rcv_established/tcp_data_queue queue the skb on the receiver and call its sk_data_ready.
-// Also select()/poll() readability (udp_poll/datagram_poll, tcp_poll + sk_is_readable).
+// The loopback device (drivers/net/loopback.c loopback_xmit; net/core/dev.c netif_rx →
+// enqueue_to_backlog, kernel 6.12): what a socket transmits is queued on the CPU's backlog
+// (softnet_data.input_pkt_queue) and NET_RX is raised; net_rx_action (net/core/dev.c) delivers
+// it to the receiving socket. Every loopback connection in every scenario goes through this one
+// device: UDP datagrams and TCP segments alike.
+//
+// Who runs NET_RX. On a real kernel the softirq runs at the sender's local_bh_enable, inside
+// send(). `softirq_inline` models exactly that (do_softirq in the sender's task, after one
+// scheduling point: the sockmap scenarios, where the receive path must interleave with the
+// backlog kworker). Without it, NET_RX is a task of its own (net_rx_softirq in dev.h) that the
+// scheduler interleaves with the sender, which is how the kTLS scenarios let ACK processing
+// race with a sender holding the socket lock.
 #pragma once
 
-#include <optional>
-#include <string>
+#include <deque>
+#include <functional>
+#include <vector>
 
-#include "model/net/core/skmsg.h"
+#include "model/include/linux/skbuff.h"
+#include "sched/waitqueue.h"
 
 namespace kpsim::model {
 
-// Returns the bytes sent. The whole payload is one datagram (UDP) or one segment (TCP).
-Co<int> loopback_sendmsg(Sched& s, sock& from, const std::string& payload);
+struct tcp_sock;
 
-// select() for readability with a timeout: true when readable, false on timeout.
-Co<bool> poll_readable(Sched& s, sock& sk, uint64_t timeout_ns);
+struct loopback {
+  std::deque<skb_ptr> input_pkt_queue;  // transmitted, not yet received
+  WaitQueue napi;                       // the NET_RX task waits here until raised
+  bool softirq_inline = false;          // see above
+  // The TCP sockets transmitting on this device (tcp_init_sock registers them): the NET_RX
+  // task ends once `sender_done` and none of them has anything left to send or to be acked.
+  std::vector<tcp_sock*> socks;
+  bool sender_done = false;  // the sending process has no more syscalls to make
+  // What `tcpdump -i lo` would show: every data segment or datagram as it is delivered, in
+  // order. The checkers' hook (a TLS receiver parses record boundaries from it); no model reads it.
+  std::function<void(Sched&, const sk_buff&)> tap;
+};
+
+// The device's ndo_start_xmit: queue on the backlog and raise NET_RX.
+void loopback_xmit(Sched& s, loopback& lo, skb_ptr skb);
 
 }  // namespace kpsim::model

@@ -1,6 +1,11 @@
-// sk_buff, reduced to what the sockmap paths look at (include/linux/skbuff.h,
-// include/linux/skmsg.h skb_bpf_* helpers): the payload bytes, the owning socket, and the
-// redirect target + BPF_F_INGRESS flag that bpf_sk_redirect_map() stores in skb->_sk_redir.
+// sk_buff, reduced to what the models look at (include/linux/skbuff.h, include/net/tcp.h
+// TCP_SKB_CB, include/linux/skmsg.h skb_bpf_* helpers). One type for every packet: a UDP
+// datagram, a TCP segment, a zero-window probe.
+//
+// Bytes: a sender that has real payload (the sockmap scenarios, whose checkers look for lost or
+// reordered bytes) puts it in `data`; the TCP/kTLS transmit models carry sequence ranges only —
+// what must be conserved there is where every byte went, checked on sequence numbers — and
+// leave `data` empty. len() is the sequence range either way.
 #pragma once
 
 #include <cstdint>
@@ -12,11 +17,15 @@ namespace kpsim::model {
 struct sock;
 
 struct sk_buff {
-  std::string data;             // the payload; the model carries real bytes so loss shows
-  sock* sk = nullptr;           // owner (skb_set_owner_r): who is charged for it
-  sock* sk_redir = nullptr;     // skb_bpf_redirect_fetch(): target chosen by the verdict
-  bool redir_ingress = false;   // BPF_F_INGRESS: deliver to the target's receive side
-  uint32_t len() const { return static_cast<uint32_t>(data.size()); }
+  sock* dst = nullptr;           // the receiving socket: stands for the 4-tuple lookup on input
+  uint64_t seq = 0, end_seq = 0; // TCP_SKB_CB: TCP byte range; UDP: [0, datagram length).
+                                 // seq == end_seq on TCP: a zero-window probe (old sequence)
+  bool psh = false;              // TCPHDR_PSH
+  std::string data;              // the payload, when the sender carries bytes (see above)
+  sock* sk = nullptr;            // owner (skb_set_owner_r): who is charged for it
+  sock* sk_redir = nullptr;      // skb_bpf_redirect_fetch(): target chosen by the verdict
+  bool redir_ingress = false;    // BPF_F_INGRESS: deliver to the target's receive side
+  uint32_t len() const { return static_cast<uint32_t>(end_seq - seq); }
 };
 
 using skb_ptr = std::unique_ptr<sk_buff>;

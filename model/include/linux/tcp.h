@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -69,7 +70,6 @@ struct ack_skb {
   uint64_t wnd = 0;
 };
 
-struct tcp_segment;
 struct loopback;
 
 // What the models record for the checkers and metrics (facts, not judgements).
@@ -97,9 +97,25 @@ struct tcp_sock : sock {
   std::deque<ack_skb> sk_backlog;  // sk->sk_backlog: the ACKs that came while the socket was owned
 
   // ---- struct tcp_sock ------------------------------------------------------------------
-  // The receive side, as far as sockmap's tcp_bpf and FIONREAD read it (byte offsets).
+  // The bytes written, by sequence number, when the application's sends carry payload
+  // (msghdr::payload: the sockmap scenarios); empty for the count-only transmit models.
+  std::string snd_data;
+
+  // ---- the receive side (byte offsets): sockmap's tcp_bpf and FIONREAD, and the kTLS peers --
+  // Invariant: copied_seq <= rcv_nxt; rcv_nxt - copied_seq bytes are received, not yet read.
   uint64_t rcv_nxt = 0;     // next byte expected from the peer
   uint64_t copied_seq = 0;  // next byte the reader will consume
+  uint64_t rcv_wnd = 1114112;     // the window while the reader keeps up (ss: rcv_space)
+  // The model's receive buffer: 0, the window stays rcv_wnd; else it is what is left of
+  // rcv_buf_bytes unread (a paced reader closes it, seed 002).
+  uint64_t rcv_buf_bytes = 0;
+  uint64_t rcv_wnd_advertised = 0;  // the window in the last ACK sent
+  // The application reads every byte as it arrives (seed 001's draining peer): copied_seq
+  // follows rcv_nxt and nothing stays queued.
+  bool app_reads_at_once = false;
+  bool ack_pending = false;  // icsk_ack.pending: an ACK is due at the end of this NET_RX run
+  bool fin = false;          // the peer's FIN follows byte fin_seq (tcp_send_fin marks it)
+  uint64_t fin_seq = 0;
   // Invariant: snd_una <= snd_nxt <= write_seq; notsent bytes = write_seq - snd_nxt.
   uint64_t write_seq = 0, snd_nxt = 0, snd_una = 0;
   uint64_t pushed_seq = 0;  // PSH marked up to here (tcp_mark_push)
@@ -134,10 +150,12 @@ struct tcp_sock : sock {
   Timer icsk_retransmit_timer;
 
   Sched* sched = nullptr;  // for the timer callback, which runs outside any task
-  loopback* lo = nullptr;  // where tcp_transmit_skb puts segments
   tcp_stats stats;
 
   uint64_t notsent_bytes() const { return write_seq - snd_nxt; }
+  uint64_t rcv_queued() const { return rcv_nxt - copied_seq; }
+  uint64_t rcv_window() const { return rcv_buf_bytes ? rcv_buf_bytes - rcv_queued() : rcv_wnd; }
+  bool rcv_eof() const { return fin && copied_seq == fin_seq; }
   uint64_t tcp_wnd_end() const { return snd_una + snd_wnd; }
   const tcp_skb* tcp_send_head() const { return write_queue.empty() ? nullptr : &write_queue.front(); }
   uint32_t tcp_notsent_lowat() const { return notsent_lowat ? notsent_lowat : sysctl_notsent_lowat; }
@@ -171,8 +189,5 @@ inline std::optional<uint64_t> sock_sndtimeo(const tcp_sock& tp, bool noblock) {
   return tp.sk_sndtimeo_ns;
 }
 
-// Processes the socket backlog as the owner (__release_sock → tcp_v4_do_rcv for each ACK).
-// Returns whether there was anything (sk_flush_backlog's result).
-bool tcp_process_backlog(Sched& s, tcp_sock& tp);
 
 }  // namespace kpsim::model

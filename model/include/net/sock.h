@@ -22,6 +22,8 @@
 
 namespace kpsim::model {
 
+struct loopback;
+
 // sk->sk_type: SOCK_DGRAM (UDP) or SOCK_STREAM (TCP).
 enum class sock_type : uint8_t { dgram, stream };
 
@@ -37,6 +39,7 @@ struct sock {
   std::string name;  // "p1": used in trace notes
   sock_type type;
   sock* peer = nullptr;  // the other end of the loopback connection
+  loopback* lo = nullptr;  // the device its packets go out on (dst->dev): always loopback here
   // The kernel this socket runs in: version and candidate fixes (model/kconfig.h). Never null
   // once the socket is set up; a default-configured kernel otherwise.
   const kernel_config* kc = &kDefaultKernel;

@@ -204,7 +204,7 @@ static int sk_psock_verdict_recv(Sched& s, sock& sk, skb_ptr skb) {
 }
 
 // ops->read_skb: UDP hands over one datagram per call, TCP everything queued.
-Co<> sk_psock_verdict_data_ready(Sched& s, sock& sk) {
+void sk_psock_verdict_data_ready(Sched& s, sock& sk) {
   int read = 0;
   while (!sk.sk_receive_queue.empty()) {
     skb_ptr skb = std::move(sk.sk_receive_queue.front());
@@ -215,7 +215,6 @@ Co<> sk_psock_verdict_data_ready(Sched& s, sock& sk) {
     if (!sk.is_tcp()) break;
   }
   if (read > 0 && sk.psock) sk_psock_data_ready(s, sk);
-  co_return;
 }
 
 namespace {

@@ -16,7 +16,8 @@ namespace kpsim::model {
 // sk->sk_data_ready in verdict mode: read queued skbs off the native receive queue (one
 // datagram for UDP, all skbs for TCP), run the verdict on each, then wake readers.
 // How a redirect to the socket itself goes is the kernel switch sk->kc->self (model/kconfig.h).
-Co<> sk_psock_verdict_data_ready(Sched& s, sock& sk);
+// Runs in softirq context: it never sleeps.
+void sk_psock_verdict_data_ready(Sched& s, sock& sk);
 
 // Queues bytes [off, off+len) of the socket's own skb on its ingress_msg, now; wakes readers.
 int sk_psock_skb_ingress_self(Sched& s, sk_psock& psock, const sk_buff& skb, uint32_t off,

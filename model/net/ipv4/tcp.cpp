@@ -3,6 +3,9 @@
 
 #include <algorithm>
 
+#include "model/drivers/net/loopback.h"
+#include "model/net/core/dev.h"
+#include "model/net/core/sock.h"
 #include "model/net/core/stream.h"
 #include "model/net/ipv4/tcp_input.h"
 #include "model/net/ipv4/tcp_ipv4.h"
@@ -22,7 +25,7 @@ tcp_sock::tcp_sock(std::string name_)
 // release_sock's work as the owner: __release_sock, then tcp_release_cb. Atomic with respect to
 // the other contexts, which find the socket still owned until it returns.
 static Co<> tcp_release_hook(Sched& s, tcp_sock& tp) {
-  tcp_process_backlog(s, tp);
+  __release_sock(s, tp);
   tcp_release_cb(s, tp);
   co_return;
 }
@@ -30,7 +33,8 @@ static Co<> tcp_release_hook(Sched& s, tcp_sock& tp) {
 void tcp_init_sock(Sched& s, tcp_sock& tp, loopback& lo, const tcp_config& cfg) {
   tp.sched = &s;
   tp.lo = &lo;
-  lo.rcv_wnd = cfg.rcv_wnd;
+  lo.socks.push_back(&tp);
+  tp.rcv_wnd = cfg.rcv_wnd;
   tp.mss_cache = std::max(cfg.mss, kTCP_MIN_MSS);
   tp.mss_clamp = tp.mss_cache + kTCPOLEN_TSTAMP_ALIGNED;  // timestamps come off the clamp
   tp.snd_wnd = tp.max_window = cfg.rcv_wnd;
@@ -73,7 +77,7 @@ void tcp_push(Sched& s, tcp_sock& tp, int flags, uint32_t mss_now, int nonagle, 
 }
 
 // sk_flush_backlog: process ACKs queued while we own the socket, without releasing it.
-static bool sk_flush_backlog(Sched& s, tcp_sock& tp) { return tcp_process_backlog(s, tp); }
+static bool sk_flush_backlog(Sched& s, tcp_sock& tp) { return __release_sock(s, tp); }
 
 Co<int64_t> tcp_sendmsg_locked(Sched& s, tcp_sock& tp, msghdr& msg) {
   const int flags = msg.flags;
@@ -154,10 +158,50 @@ Co<int64_t> tcp_sendmsg_locked(Sched& s, tcp_sock& tp, msghdr& msg) {
 }
 
 Co<int64_t> tcp_sendmsg(Sched& s, tcp_sock& tp, msghdr& msg) {
+  if (!msg.payload.empty())
+    s.note(tp.name, "tcp_sendmsg: {} bytes \"{}\" → {}", msg.payload.size(), msg.payload, tp.peer->name);
   co_await tp.sk_lock.lock_sock(s, "tcp_sendmsg_locked");
+  // The bytes are appended before the copy loop transmits any of them, and trimmed to what
+  // the loop took (write_seq) after it.
+  if (!msg.payload.empty()) tp.snd_data.append(msg.payload);
   const int64_t ret = co_await tcp_sendmsg_locked(s, tp, msg);
+  if (!tp.snd_data.empty()) tp.snd_data.resize(tp.write_seq);
   co_await tp.sk_lock.release_sock(s);
+  // local_bh_enable at the end of the send path: NET_RX runs here on an inline device.
+  if (tp.lo->softirq_inline) co_await do_softirq(s, *tp.lo, "softirq: tcp_rcv_established");
   co_return ret;
+}
+
+uint64_t tcp_recvmsg(Sched& s, tcp_sock& tp, uint64_t len) {
+  const uint64_t n = std::min(len, tp.rcv_queued());
+  if (!n) return 0;
+  tp.copied_seq += n;
+  tcp_cleanup_rbuf(s, tp, n);
+  return n;
+}
+
+void tcp_cleanup_rbuf(Sched& s, tcp_sock& tp, uint64_t copied) {
+  // A window update once the window has grown to at least twice what was last advertised (the
+  // ACK goes through loopback to the sender's softirq at once).
+  const uint64_t wnd = tp.rcv_window();
+  if (wnd >= 2 * tp.rcv_wnd_advertised) {
+    s.note("rx", "tcp_recvmsg: read {} B, window update {} → {}", copied, tp.rcv_wnd_advertised, wnd);
+    tp.rcv_wnd_advertised = wnd;
+    tcp_v4_rcv(s, tcp_sk(*tp.peer), ack_skb{tp.rcv_nxt, wnd});
+  } else {
+    s.note("rx", "tcp_recvmsg: read {} B", copied);
+  }
+}
+
+Co<> tcp_close(Sched& s, tcp_sock& tp) {
+  co_await tp.sk_lock.lock_sock(s, "tcp_close");
+  tp.send_shutdown = true;
+  // tcp_send_fin: the FIN rides on the tail skb, which no cork or Nagle holds back any more,
+  // and every later push sees a FIN tail: nonagle OFF stands for that.
+  tp.nonagle |= kTCP_NAGLE_OFF;
+  tcp_send_fin(s, tp);
+  tcp_push_pending_frames(s, tp);
+  co_await tp.sk_lock.release_sock(s);
 }
 
 Co<> tcp_splice_eof(Sched& s, tcp_sock& tp) {

@@ -14,6 +14,13 @@ Co<int64_t> tcp_sendmsg_locked(Sched& s, tcp_sock& tp, msghdr& msg);
 // lock_sock + tcp_sendmsg_locked + release_sock.
 Co<int64_t> tcp_sendmsg(Sched& s, tcp_sock& tp, msghdr& msg);
 Co<> tcp_splice_eof(Sched& s, tcp_sock& tp);
+// The reader's side of tcp_recvmsg on a count-only receiver: takes up to `len` queued bytes,
+// then tcp_cleanup_rbuf. Returns the bytes read (0: nothing queued). Never sleeps.
+uint64_t tcp_recvmsg(Sched& s, tcp_sock& tp, uint64_t len);
+// The window update a read may send (see tcp_recvmsg).
+void tcp_cleanup_rbuf(Sched& s, tcp_sock& tp, uint64_t copied);
+// tcp_close of a plain TCP socket (or TLS's saved proto close): the FIN after the queue.
+Co<> tcp_close(Sched& s, tcp_sock& tp);
 
 uint32_t tcp_send_mss(tcp_sock& tp, uint32_t& size_goal, int flags);
 void tcp_push(Sched& s, tcp_sock& tp, int flags, uint32_t mss_now, int nonagle, uint32_t size_goal);

@@ -34,7 +34,7 @@ Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t le
   int copied = 0;
   if (!sk.sk_receive_queue.empty()) {
     // Data that arrived before the verdict callback was installed goes through it now.
-    co_await sk_psock_verdict_data_ready(s, sk);
+    sk_psock_verdict_data_ready(s, sk);
     if (!sk.sk_receive_queue.empty()) copied = -kerr::eagain;
   }
   while (copied == 0) {  // msg_bytes_ready:

@@ -1,9 +1,13 @@
-// net/ipv4/tcp_input.c, the sender's ACK side (kernel 6.12): see tcp_input.h.
+// net/ipv4/tcp_input.c (kernel 6.12): see tcp_input.h.
 #include "model/net/ipv4/tcp_input.h"
 
 #include <algorithm>
 #include <bit>
 
+#include <fmt/format.h>
+
+#include "model/drivers/net/loopback.h"
+#include "model/net/core/sock.h"
 #include "model/net/core/stream.h"
 #include "model/net/ipv4/tcp_output.h"
 #include "model/net/ipv4/tcp_timer.h"
@@ -63,6 +67,32 @@ void tcp_ack(Sched& s, tcp_sock& tp, const ack_skb& ack) {
   }
   s.note("tcp", "tcp_ack {}: {} packets acked, packets_out {}, cwnd {}, wmem_queued {}", ack.ack_seq,
          acked, tp.packets_out, tp.snd_cwnd, tp.sk_wmem_queued);
+}
+
+bool tcp_rcv_established(Sched& s, tcp_sock& tp, skb_ptr skb) {
+  if (skb->seq == skb->end_seq) {  // a zero-window probe: answered by an ACK with the window
+    tp.ack_pending = true;
+    return true;
+  }
+  return tcp_data_queue(s, tp, std::move(skb));
+}
+
+bool tcp_data_queue(Sched& s, tcp_sock& tp, skb_ptr skb) {
+  if (skb->seq != tp.rcv_nxt) {
+    s.fail("byte-conservation",
+           fmt::format("receiver expected seq {} but got [{}, {})", tp.rcv_nxt, skb->seq, skb->end_seq));
+    return false;
+  }
+  tp.rcv_nxt = skb->end_seq;
+  tp.ack_pending = true;
+  if (tp.app_reads_at_once) tp.copied_seq = tp.rcv_nxt;
+  if (tp.lo->tap) tp.lo->tap(s, *skb);
+  if (!skb->data.empty() || tp.psock) {
+    s.note(tp.name + ".sk_receive_queue", "+{} bytes", skb->len());
+    tp.sk_receive_queue.push_back(std::move(skb));
+  }
+  sk_data_ready(s, tp);
+  return true;
 }
 
 void tcp_rcv_ack(Sched& s, tcp_sock& tp, const ack_skb& ack) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "model/drivers/net/loopback.h"
 #include "model/net/ipv4/tcp_input.h"
 #include "model/net/ipv4/tcp_ipv4.h"
 #include "model/net/ipv4/tcp_timer.h"
@@ -99,6 +100,18 @@ static void tcp_fragment(tcp_sock& tp, size_t idx, uint32_t len) {
   tp.write_queue.insert(tp.write_queue.begin() + static_cast<std::ptrdiff_t>(idx) + 1, buff);
 }
 
+// tcp_transmit_skb → ip_queue_xmit → the device. The payload goes along when the socket
+// carries bytes (snd_data, indexed by sequence number from ISN 0).
+static void tcp_transmit_skb(Sched& s, tcp_sock& tp, uint64_t seq, uint64_t end_seq, bool psh) {
+  auto skb = std::make_unique<sk_buff>();
+  skb->dst = tp.peer;
+  skb->seq = seq;
+  skb->end_seq = end_seq;
+  skb->psh = psh;
+  if (end_seq > seq && !tp.snd_data.empty()) skb->data = tp.snd_data.substr(seq, end_seq - seq);
+  loopback_xmit(s, *tp.lo, std::move(skb));
+}
+
 // tcp_transmit_skb for the send head, then tcp_event_new_data_sent.
 static void tcp_transmit_head(Sched& s, tcp_sock& tp, uint32_t mss_now, const char* why) {
   tcp_skb skb = tp.write_queue.front();
@@ -109,7 +122,7 @@ static void tcp_transmit_head(Sched& s, tcp_sock& tp, uint32_t mss_now, const ch
   ++tp.stats.segment_sizes[skb.len()];
   s.note("tcp", "{}: transmit [{}, {}) {} B{}, notsent {} B", why, skb.seq, skb.end_seq, skb.len(),
          skb.psh ? " PSH" : "", tp.write_seq - skb.end_seq);
-  loopback_xmit(s, *tp.lo, {skb.seq, skb.end_seq, skb.psh});
+  tcp_transmit_skb(s, tp, skb.seq, skb.end_seq, skb.psh);
   // tcp_event_new_data_sent
   const uint32_t prior_packets = tp.packets_out;
   tp.snd_nxt = skb.end_seq;
@@ -182,7 +195,7 @@ void tcp_push_one(Sched& s, tcp_sock& tp, uint32_t mss_now) {
 static int tcp_xmit_probe_skb(Sched& s, tcp_sock& tp) {
   ++tp.stats.zero_window_probes;
   s.note("tcp", "tcp_xmit_probe_skb: zero-window probe");
-  loopback_xmit(s, *tp.lo, {tp.snd_una, tp.snd_una, false});
+  tcp_transmit_skb(s, tp, tp.snd_una, tp.snd_una, false);
   return 0;
 }
 
@@ -224,6 +237,25 @@ void tcp_send_probe0(Sched& s, tcp_sock& tp) {
   s.note("tcp", "tcp_send_probe0: window probe {}, backoff {}, next in {} jiffies", tp.icsk_probes_out,
          tp.icsk_backoff, timeout);
   tcp_reset_xmit_timer(s, tp, icsk_timer::probe0, timeout);
+}
+
+void tcp_send_ack(Sched& s, tcp_sock& tp) {
+  tp.ack_pending = false;
+  const uint64_t wnd = tp.rcv_window();
+  tp.rcv_wnd_advertised = wnd;
+  if (tp.rcv_buf_bytes) s.note("rx", "tcp_rcv_established: rcv_nxt {}, ACK back, window {}", tp.rcv_nxt, wnd);
+  else s.note("rx", "tcp_rcv_established: rcv_nxt {}, ACK back", tp.rcv_nxt);
+  tcp_v4_rcv(s, tcp_sk(*tp.peer), ack_skb{tp.rcv_nxt, wnd});
+}
+
+void tcp_send_fin(Sched& s, tcp_sock& tp) {
+  tcp_sock& peer = tcp_sk(*tp.peer);
+  peer.fin = true;
+  peer.fin_seq = tp.write_seq;
+  tp.lo->sender_done = true;
+  s.note("tcp", "tcp_send_fin: FIN after seq {} ({} B not yet sent)", tp.write_seq, tp.notsent_bytes());
+  tp.lo->napi.wake_up_all(s);
+  peer.sk_wq.wake_up_all(s);
 }
 
 }  // namespace kpsim::model

@@ -46,5 +46,11 @@ void tcp_mark_push(tcp_sock& tp, tcp_skb& skb);
 // else a zero-window probe. Returns tcp_transmit_skb's error (0 sent, <0 failed).
 int tcp_write_wakeup(Sched& s, tcp_sock& tp);
 void tcp_send_probe0(Sched& s, tcp_sock& tp);
+// The receiver's ACK of everything in order, with its window. It goes back over loopback and is
+// processed in the same NET_RX run, so the model hands it to the peer's tcp_v4_rcv directly.
+void tcp_send_ack(Sched& s, tcp_sock& tp);
+// tcp_send_fin: the FIN after everything queued; wakes the reader if it is already all there.
+// Modelled as an end-of-stream mark at write_seq on the peer (a FIN segment is not sent).
+void tcp_send_fin(Sched& s, tcp_sock& tp);
 
 }  // namespace kpsim::model

@@ -1,7 +1,7 @@
-// net/tls/tls_main.c close and tls_sw.c TX release (kernel 6.12): see tls_close.h.
+// net/tls/tls_main.c close and tls_sw.c TX release (kernel 6.12): see tls_main.h.
 #include "model/net/tls/tls_main.h"
 
-#include "model/net/ipv4/tcp_ipv4.h"
+#include "model/net/ipv4/tcp.h"
 #include "model/net/ipv4/tcp_output.h"
 
 namespace kpsim::model {
@@ -47,18 +47,7 @@ Co<> tls_sw_release_resources_tx(Sched& s, tls_context& ctx, tls_close_stats& st
 
 }  // namespace
 
-Co<> tcp_close(Sched& s, tcp_sock& tp, loopback& lo) {
-  co_await tp.sk_lock.lock_sock(s, "tcp_close");
-  tp.send_shutdown = true;
-  // tcp_send_fin: the FIN rides on the tail skb, which no cork or Nagle holds back any more,
-  // and every later push sees a FIN tail: nonagle OFF stands for that.
-  tp.nonagle |= kTCP_NAGLE_OFF;
-  tcp_send_fin(s, lo, tp);
-  tcp_push_pending_frames(s, tp);
-  co_await tp.sk_lock.release_sock(s);
-}
-
-Co<> tls_sk_proto_close(Sched& s, tls_context& ctx, loopback& lo, tls_close_stats& st) {
+Co<> tls_sk_proto_close(Sched& s, tls_context& ctx, tls_close_stats& st) {
   tcp_sock& sk = *ctx.sk;
   st.closed_by = s.current().name;
   s.note("tls", "tls_sk_proto_close in {}", s.current().name);
@@ -89,7 +78,7 @@ Co<> tls_sk_proto_close(Sched& s, tls_context& ctx, loopback& lo, tls_close_stat
   co_await tls_sw_release_resources_tx(s, ctx, st);
   co_await sk.sk_lock.release_sock(s);
   st.closed = true;
-  co_await tcp_close(s, sk, lo);  // ctx->sk_proto->close
+  co_await tcp_close(s, sk);  // ctx->sk_proto->close
 }
 
 }  // namespace kpsim::model

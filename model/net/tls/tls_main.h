@@ -13,8 +13,6 @@
 
 namespace kpsim::model {
 
-struct loopback;
-
 
 struct tls_close_stats {
   bool closed = false;
@@ -27,9 +25,7 @@ struct tls_close_stats {
   uint64_t worker_flushes = 0;       // fix=flush-in-worker: tx_work runs waited for
 };
 
-// sk->sk_prot->close for a TLS socket; ends with tcp_close on `lo`.
-Co<> tls_sk_proto_close(Sched& s, tls_context& ctx, loopback& lo, tls_close_stats& st);
-// tcp_close of the plain TCP socket (or TLS's saved proto close): the FIN after the queue.
-Co<> tcp_close(Sched& s, tcp_sock& tp, loopback& lo);
+// sk->sk_prot->close for a TLS socket; ends with tcp_close (net/ipv4/tcp.h).
+Co<> tls_sk_proto_close(Sched& s, tls_context& ctx, tls_close_stats& st);
 
 }  // namespace kpsim::model

@@ -1,0 +1,67 @@
+#include "scenarios/tls_connection.h"
+
+#include <fmt/format.h>
+
+#include "model/net/core/dev.h"
+#include "model/net/ipv4/tcp.h"
+#include "model/net/ipv4/tcp_timer.h"
+
+namespace kpsim {
+
+using namespace model;
+
+TlsConnection::TlsConnection(std::string sender, std::string receiver)
+    : tp(std::move(sender)), peer(std::move(receiver)) {}
+
+void TlsConnection::setup(Sched& s, const tcp_config& cfg, const std::string& tls_version,
+                          tls_aead& aead) {
+  for (tcp_sock* sk : {&tp, &peer}) {
+    sk->kc = &kc;
+    tcp_init_sock(s, *sk, lo, cfg);
+  }
+  tp.peer = &peer;
+  peer.peer = &tp;
+  sock.sk = &tp;
+  sock.sendmsg = [this](Sched& sch, msghdr& m) { return tcp_sendmsg(sch, tp, m); };
+  sock.splice_eof = [this](Sched& sch) { return tcp_splice_eof(sch, tp); };
+  use_tls = tls_version != "none";
+  if (!use_tls) return;
+  tls_set_sw_offload(s, tls, sock, tls_version == "1.2" ? tls_version::v1_2 : tls_version::v1_3, aead);
+  tls.on_record = [this](const tls_rec& rec, uint32_t wire) {
+    wire_pushed += wire;
+    rec_bounds.emplace_back(wire_pushed, rec.pl_size);
+  };
+}
+
+void TlsConnection::spawn_softirqs(Sched& s) {
+  s.spawn("softirq:net_rx", TaskKind::softirq, net_rx_softirq(s, lo), false, "net_rx_action");
+  s.spawn("timer:tcp_write_timer", TaskKind::timer, tcp_write_timer_softirq(s, tp), true, "tcp_write_timer");
+}
+
+uint64_t TlsConnection::take_records(uint64_t seq, uint64_t& records) {
+  if (!use_tls) {
+    const uint64_t n = seq - plain_taken_;
+    plain_taken_ = seq;
+    return n;
+  }
+  uint64_t plaintext = 0;
+  while (!rec_bounds.empty() && rec_bounds.front().first <= seq) {
+    plaintext += rec_bounds.front().second;
+    ++records;
+    rec_bounds.pop_front();
+  }
+  return plaintext;
+}
+
+void TlsConnection::add_seq_invariant(Sched& s) {
+  s.add_invariant("tcp-seq-order", [this]() -> std::optional<std::string> {
+    const bool rcvbuf_ok = !peer.rcv_buf_bytes || peer.rcv_queued() <= peer.rcv_buf_bytes;
+    if (tp.snd_una <= tp.snd_nxt && tp.snd_nxt <= tp.write_seq && tp.sk_wmem_queued >= 0 &&
+        peer.rcv_nxt <= tp.snd_nxt && rcvbuf_ok)
+      return std::nullopt;
+    return fmt::format("snd_una {} snd_nxt {} write_seq {} rcv_nxt {} rcv_queued {} wmem_queued {}", tp.snd_una,
+                       tp.snd_nxt, tp.write_seq, peer.rcv_nxt, peer.rcv_queued(), tp.sk_wmem_queued);
+  });
+}
+
+}  // namespace kpsim

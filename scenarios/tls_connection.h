@@ -1,0 +1,53 @@
+// The wiring both kTLS scenarios share, written once: a loopback TCP connection from a sender
+// (`tp`, the application's socket) to a receiver (`peer`), the NET_RX and xmit-timer softirq
+// tasks, kTLS TX on the sender (or plain TCP), the checkers' view of the TLS records on the
+// wire, and the tcp-seq-order invariant.
+#pragma once
+
+#include <deque>
+#include <string>
+#include <utility>
+
+#include "model/include/linux/tcp.h"
+#include "model/kconfig.h"
+#include "model/net/socket.h"
+#include "model/net/tls/tls_sw.h"
+#include "model/drivers/net/loopback.h"
+#include "scenarios/scenario.h"
+
+namespace kpsim {
+
+struct TlsConnection {
+  model::kernel_config kc;
+  model::loopback lo;
+  model::tcp_sock tp;    // the sender
+  model::tcp_sock peer;  // the receiver
+  model::socket sock;    // tp's struct socket: its sendmsg is tcp_sendmsg or tls_sw_sendmsg
+  model::tls_context tls;
+  bool use_tls = true;
+
+  // The checkers' view of what a TLS receiver parses from the byte stream: each record's wire
+  // end (TCP sequence) and plaintext size, in push order, until the receiver has all of it.
+  std::deque<std::pair<uint64_t, uint32_t>> rec_bounds;
+  uint64_t wire_pushed = 0;
+
+  TlsConnection(std::string sender, std::string receiver);
+
+  // tcp_init_sock on both ends (the same MSS and window), connected; the sender's socket with
+  // tcp_sendmsg, then kTLS TX with `tls` ("1.3", "1.2" or "none": plain TCP) and `aead`.
+  void setup(Sched& s, const model::tcp_config& cfg, const std::string& tls_version,
+             model::tls_aead& aead);
+  // The NET_RX task and the xmit-timer softirq, in this order: spawned before the processes so
+  // that a schedule of all-zero choices runs a softirq before the task it woke, as a CPU does.
+  void spawn_softirqs(Sched& s);
+  // Records whose last byte is at or before `seq`: removed; returns their plaintext bytes and
+  // adds their number to `records`. Plain TCP: the bytes up to `seq` not yet counted.
+  uint64_t take_records(uint64_t seq, uint64_t& records);
+  // Per-step: snd_una <= snd_nxt <= write_seq, wmem_queued >= 0, the receiver not ahead of snd_nxt.
+  void add_seq_invariant(Sched& s);
+
+ private:
+  uint64_t plain_taken_ = 0;
+};
+
+}  // namespace kpsim
