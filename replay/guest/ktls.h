@@ -1,0 +1,35 @@
+// kTLS transmit setup and the record arithmetic every workload shares.
+//
+// The runner only ever sends: TLS_TX with AES-GCM-128 and a fixed key on the sender, while the
+// peer reads raw ciphertext bytes (nobody decrypts), so a run is complete when the peer got
+// exactly the wire size of what was sent.
+#pragma once
+
+#include <string>
+
+namespace kpsim::guest {
+
+// The plaintext of one full TLS record: the kernel's TLS_MAX_PAYLOAD_SIZE (2^14). tls_sw
+// closes a record at this size, so sends cut into multiples of it leave no open record.
+inline constexpr long long kTlsMaxPayloadSize = 16384;
+
+// Wire bytes a record adds to its payload with AES-GCM-128: the 5-byte header plus, for TLS 1.2
+// (tls == 12), the 8-byte explicit nonce and the 16-byte tag; for TLS 1.3, the tag and the
+// 1-byte inner content type.
+long long tls_record_overhead(int tls);
+
+// Bytes on the wire for `bytes` of payload cut into full records (every send call's size a
+// multiple of kTlsMaxPayloadSize, or the last one); tls == 0 (plain TCP) adds nothing. Only a
+// completeness check.
+long long wire_bytes(long long bytes, int tls);
+
+// TCP_ULP "tls" then TLS_TX (tls == 12: TLS 1.2, else 1.3) on fd; false with err set.
+bool set_ktls_tx(int fd, int tls, std::string& err);
+
+// Registers cryptd(gcm(aes)) by binding an AF_ALG aead socket to it: the instance outranks the
+// generic gcm(aes), so kTLS then gets an async AEAD. The bind may fail while the instance stays
+// registered (docs/guest.md: EEXIST on 6.12, ENOENT on 6.1), so the caller checks /proc/crypto.
+// Returns the error, or "".
+std::string bind_cryptd();
+
+}  // namespace kpsim::guest
