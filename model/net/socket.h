@@ -3,8 +3,9 @@
 // flags (include/linux/socket.h), and sock_sendmsg → inet_sendmsg → sk->sk_prot->sendmsg
 // (net/socket.c, net/ipv4/af_inet.c), plus write(2) on a socket (sock_write_iter).
 //
-// The models carry byte counts and sequence ranges, never payload bytes: what must be conserved
-// is where every byte went, and that is checked on sequence numbers.
+// The transmit models carry byte counts and sequence ranges: what must be conserved is where
+// every byte went, and that is checked on sequence numbers. A sender whose checkers look at the
+// bytes themselves (the sockmap scenarios) passes them in msghdr::payload.
 #pragma once
 
 #include <cstdint>
@@ -15,13 +16,15 @@
 
 namespace kpsim::model {
 
-// include/linux/socket.h
-inline constexpr int kMSG_DONTWAIT = 0x40;
-inline constexpr int kMSG_EOR = 0x80;
-inline constexpr int kMSG_NOSIGNAL = 0x4000;
-inline constexpr int kMSG_MORE = 0x8000;
-inline constexpr int kMSG_SENDPAGE_NOPOLICY = 0x10000;
-inline constexpr int kMSG_SPLICE_PAGES = 0x8000000;
+// include/linux/socket.h (an unscoped enum: the flags combine as ints, as the macros do)
+enum : int {
+  kMSG_DONTWAIT = 0x40,
+  kMSG_EOR = 0x80,
+  kMSG_NOSIGNAL = 0x4000,
+  kMSG_MORE = 0x8000,
+  kMSG_SENDPAGE_NOPOLICY = 0x10000,
+  kMSG_SPLICE_PAGES = 0x8000000,
+};
 
 // msg_iter's type decides the copy strategy in tls_sw_sendmsg_locked (kvec or not) and in
 // tcp_sendmsg_locked (MSG_SPLICE_PAGES needs an ITER_BVEC).

@@ -4,16 +4,10 @@
 #pragma once
 
 namespace kpsim::kerr {
-inline constexpr int eintr = 4;
-inline constexpr int eio = 5;
-inline constexpr int eagain = 11;
-inline constexpr int enomem = 12;
-inline constexpr int efault = 14;
-inline constexpr int einval = 22;
-inline constexpr int epipe = 32;
-inline constexpr int enospc = 28;
-inline constexpr int enotconn = 107;
-inline constexpr int etimedout = 110;
-inline constexpr int einprogress = 115;
-inline constexpr int erestartsys = 512;  // kernel-internal: restart the syscall
+// An unscoped enum: -kerr::eagain is an int, as -EAGAIN is.
+enum : int {
+  eintr = 4, eio = 5, eagain = 11, enomem = 12, efault = 14, einval = 22, enospc = 28, epipe = 32,
+  enotconn = 107, etimedout = 110, einprogress = 115,
+  erestartsys = 512,  // kernel-internal: restart the syscall
+};
 }  // namespace kpsim::kerr

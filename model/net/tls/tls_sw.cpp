@@ -61,6 +61,23 @@ int verdict_flags(const tls_context& ctx, int msg_flags, bool full_record) {
   return msg_flags;
 }
 
+// One call site of bpf_exec_tx_verdict in tls_sw_sendmsg_locked (`site` names it in the trace).
+Co<int> tls_tx_verdict_site(Sched& s, tls_context& ctx, int msg_flags, bool full_record, int64_t& copied,
+                            const char* site) {
+  const int flags = verdict_flags(ctx, msg_flags, full_record);
+  s.note("tls", "{} record → bpf_exec_tx_verdict ({}) [{}]", full_record ? "full" : "eor", site, msg_flags_str(flags));
+  co_return co_await bpf_exec_tx_verdict(s, ctx, full_record, copied, flags);
+}
+
+// What both call sites do with its result: -EINPROGRESS counts an async record, -ENOMEM waits
+// for memory, -EAGAIN (the record stays open) goes on, anything else ends the send.
+enum class after_verdict : uint8_t { go_on, wait_for_memory, send_end };
+after_verdict after_tx_verdict(int vret, uint32_t& num_async) {
+  if (vret == -kerr::einprogress) ++num_async;
+  if (!vret || vret == -kerr::einprogress || vret == -kerr::eagain) return after_verdict::go_on;
+  return vret == -kerr::enomem ? after_verdict::wait_for_memory : after_verdict::send_end;
+}
+
 // fix=flush-before-wait: what tcp_sendmsg_locked does at wait_for_space, done by TLS before
 // its own wait: push TCP's queue with MSG_MORE cleared, so no corked tail outlives the sleep.
 void tls_flush_before_wait(Sched& s, tls_context& ctx) {
@@ -335,16 +352,12 @@ Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
       copied += static_cast<int64_t>(try_to_copy);
       msg.left -= try_to_copy;
       ++num_zc;
-      s.note("tls", "{} record → bpf_exec_tx_verdict (site #1, zero-copy) [{}]", full_record ? "full" : "eor",
-             msg_flags_str(verdict_flags(ctx, msg.flags, full_record)));
-      vret = co_await bpf_exec_tx_verdict(s, ctx, full_record, copied, verdict_flags(ctx, msg.flags, full_record));
-      if (vret) {
-        if (vret == -kerr::einprogress) ++num_async;
-        else if (vret == -kerr::enomem) goto wait_for_memory;
-        else if (vret != -kerr::eagain) {
-          ret = vret;
-          goto send_end;
-        }
+      vret = co_await tls_tx_verdict_site(s, ctx, msg.flags, full_record, copied, "site #1, zero-copy");
+      const after_verdict next = after_tx_verdict(vret, num_async);
+      if (next == after_verdict::wait_for_memory) goto wait_for_memory;
+      if (next == after_verdict::send_end) {
+        ret = vret;
+        goto send_end;
       }
       if (ctx.tx_scheduled) co_await tls_tx_scheduled_records(s, ctx, msg.flags, false);
       continue;
@@ -358,16 +371,12 @@ Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
   copied_label:
     if (full_record || eor) {
       // Call site #2 (the splice path's): the caller's msg_flags, MSG_MORE included.
-      s.note("tls", "{} record → bpf_exec_tx_verdict (site #2, copied:) [{}]", full_record ? "full" : "eor",
-             msg_flags_str(verdict_flags(ctx, msg.flags, full_record)));
-      vret = co_await bpf_exec_tx_verdict(s, ctx, full_record, copied, verdict_flags(ctx, msg.flags, full_record));
-      if (vret) {
-        if (vret == -kerr::einprogress) ++num_async;
-        else if (vret == -kerr::enomem) goto wait_for_memory;
-        else if (vret != -kerr::eagain) {
-          ret = vret == -kerr::enospc ? 0 : vret;
-          goto send_end;
-        }
+      vret = co_await tls_tx_verdict_site(s, ctx, msg.flags, full_record, copied, "site #2, copied:");
+      const after_verdict next = after_tx_verdict(vret, num_async);
+      if (next == after_verdict::wait_for_memory) goto wait_for_memory;
+      if (next == after_verdict::send_end) {
+        ret = vret == -kerr::enospc ? 0 : vret;
+        goto send_end;
       }
       if (ctx.tx_scheduled) co_await tls_tx_scheduled_records(s, ctx, msg.flags, true);
     }
