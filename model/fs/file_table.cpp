@@ -1,4 +1,4 @@
-// fs/file_table.c fput / ____fput / delayed_fput (kernel 6.12): see file.h.
+// fs/file_table.c fput / ____fput / delayed_fput (kernel 6.12): see file_table.h.
 #include "model/fs/file_table.h"
 
 #include <stdexcept>

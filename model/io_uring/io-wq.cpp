@@ -1,4 +1,4 @@
-// io_uring/io-wq.c (kernel 6.12): see io_wq.h.
+// io_uring/io-wq.c (kernel 6.12): see io-wq.h.
 #include "model/io_uring/io-wq.h"
 
 #include <fmt/format.h>

@@ -1,21 +1,18 @@
-// net/core/skmsg.c (6.12.117 / 2026 mainline, after 929e30f93125): the psock, its queues,
-// the sk_skb verdict path, the backlog worker and the psock reader, in the order of the kernel
-// file. Sections:
+// net/core/skmsg.c (6.12.117 / 2026 mainline, after 929e30f93125), in the order of the kernel
+// file: the psock and its queue helpers (include/linux/skmsg.h inlines), the sk_skb verdict path,
+// the backlog worker and the psock reader. Declarations: include/linux/skmsg.h, skmsg.h.
 //
-// sk_psock queue helpers: include/linux/skmsg.h (6.12.117 / 2026 mainline, after 929e30f93125).
+// The verdict path (sk_psock_verdict_data_ready, sk_psock_verdict_recv, sk_psock_map_verd,
+// sk_psock_verdict_apply, sk_psock_skb_ingress_self, sk_psock_skb_redirect; udp_read_skb and
+// tcp_read_skb, tcp_eat_skb of net/ipv4) runs in the context that called sk_data_ready: the
+// NET_RX softirq, which on loopback runs inside the sender's send().
 //
-// The sk_skb verdict path, ingress side: net/core/skmsg.c sk_psock_verdict_data_ready,
-// sk_psock_verdict_recv, sk_psock_map_verd, sk_psock_verdict_apply, sk_psock_skb_ingress_self,
-// sk_psock_skb_redirect; net/ipv4/udp.c udp_read_skb and net/ipv4/tcp.c tcp_read_skb,
-// tcp_eat_skb. Runs in the context that called sk_data_ready: the NET_RX softirq, which on
-// loopback runs inside the sender's send().
+// The backlog worker (sk_psock_backlog, sk_psock_handle_skb, sk_psock_skb_ingress,
+// sk_psock_create_ingress_msg) runs in a kworker (psock->work on the per-CPU system workqueue),
+// a process context that may sleep.
 //
-// The psock backlog worker: net/core/skmsg.c sk_psock_backlog, sk_psock_handle_skb,
-// sk_psock_skb_ingress, sk_psock_create_ingress_msg. Runs in a kworker (psock->work on the
-// per-CPU system workqueue), a process context that may sleep.
-//
-// The psock reader: net/core/skmsg.c __sk_msg_recvmsg. Process context, socket lock held by
-// the caller. It copies across message boundaries (also for UDP) and never waits: whatever is
+// The reader (__sk_msg_recvmsg) runs in process context with the socket lock held by the
+// caller. It copies across message boundaries (also for UDP) and never waits: whatever is
 // queued now is what it returns.
 
 #include <algorithm>

@@ -1,5 +1,5 @@
 // net/core/stream.c and the memory predicates of include/net/sock.h / net/ipv4/tcp.c
-// (kernel 6.12): see sk_stream.h.
+// (kernel 6.12): see stream.h.
 #include "model/net/core/stream.h"
 
 #include <algorithm>
