@@ -28,6 +28,10 @@ inline constexpr int kTCP_NAGLE_PUSH = 4;  // one-shot: push what is queued
 inline constexpr uint32_t kTCP_INIT_CWND = 10;
 inline constexpr uint32_t kTCP_MIN_MSS = 88;
 inline constexpr uint32_t kLoopbackMss = 65483;  // 65495 advmss - 12 bytes of timestamps
+// TCPOLEN_TSTAMP_ALIGNED: with timestamps on, mss_cache is the MSS clamp (TCP_MAXSEG) minus this.
+inline constexpr uint32_t kTcpTimestampOptLen = 12;
+// net.ipv4.tcp_notsent_lowat's default, UINT_MAX: no limit on unsent bytes.
+inline constexpr uint32_t kTcpNotsentLowatDisabled = UINT32_MAX;
 inline constexpr uint64_t kTCP_RTO_MIN_US = 200000;   // HZ/5
 inline constexpr uint64_t kTCP_RTO_MAX_US = 120000000;  // 120 s
 inline constexpr uint64_t kTCP_RESOURCE_PROBE_INTERVAL_US = 500000;  // HZ/2
