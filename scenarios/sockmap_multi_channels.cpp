@@ -12,6 +12,7 @@
 #include "model/net/core/sock_map.h"
 #include "model/net/ipv4/tcp_bpf.h"
 #include "model/net/ipv4/udp_bpf.h"
+#include "scenarios/kernel_sides.h"
 #include "scenarios/scenario.h"
 #include "scenarios/sockmap_multi_channels.h"
 
@@ -284,6 +285,7 @@ class SockmapMultiChannels final : public Scenario {
     });
     return w;
   }
+  const KernelSide* kernel_side() const override { return sockmap_multi_channels_kernel_side(); }
   RunLimits default_limits() const override {
     RunLimits l;
     l.max_steps = 20000;
