@@ -1,7 +1,7 @@
 // kpsim docgen FILE... [--check]: regenerates the traces drawn in the docs.
 //
 // A doc marks a generated block with an opening comment naming what to run and a closing one:
-//   <!-- kpsim:mermaid sockmap-multi-channels proto=udp find=violation -->
+//   <!-- kpsim:mermaid SCENARIO key=value... find=violation -->
 //   ...generated...
 //   <!-- /kpsim -->
 // Format: mermaid or text. Then the scenario and its parameters. find=violation explores with

@@ -1,306 +1,171 @@
-// kpsim kernel / kpsim crosscheck: run a scenario on the real kernel (replay/) and compare the
-// outcomes with the model's.
-//
-// An outcome is (schedule class, first recv value, first FIONREAD sample). The schedule class
-// says whether p1's backlog worker had delivered the redirected data when the first recv
-// began; the model reports it (metrics.kworker_class), the kernel runner observes it with raw
-// tracepoints. crosscheck: every outcome the model can produce (dfs, exhaustive) must be
-// produced by the kernel under the schedule that forces its class, and every outcome the
-// kernel produces (natural and forced runs) must be one the model can produce.
-#include <sys/utsname.h>
-
+// kpsim kernel / kpsim crosscheck: a scenario on a real kernel, through the scenario's kernel
+// side (scenarios/kernel_side.h). This file is generic: options, finding the scenario, its
+// kernel side and the target, the trace files of --schedule from:TRACE and --annotate, and
+// printing. What runs, how parameters translate and how a result is judged is the scenario's.
+#include <algorithm>
+#include <functional>
 #include <iostream>
-#include <map>
-#include <set>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "cli/commands.h"
-#include "cli/guest_crosscheck.h"
 #include "cli/trace_file.h"
-#include "replay/sockmap_runner.h"
-#include "scenarios/runner.h"
-#include "scenarios/sockmap_script.h"
-#include "sched/strategy_dfs.h"
+#include "scenarios/kernel_side.h"
 
 namespace kpsim::cli {
 namespace {
 
-using replay::Schedule;
-
-struct Outcome3 {
-  std::string kworker_class;
-  int first_recv;
-  int first_fionread;
-  std::string key() const {
-    return fmt::format("{} recv={} fionread0={}", kworker_class, first_recv, first_fionread);
-  }
-  std::string class_recv() const { return fmt::format("{} recv={}", kworker_class, first_recv); }
+struct KernelArgs {
+  std::string scenario, kernel{kHostTarget}, schedule, annotate;
+  std::vector<std::string> sets;
+  uint64_t runs = 0, forced_runs = 0;
+  bool json = false;
+  // Given or not: an absent --runs means the kernel side's default.
+  CLI::Option* runs_opt = nullptr;
+  CLI::Option* forced_runs_opt = nullptr;
 };
 
-std::string kernel_release() {
-  utsname u{};
-  return uname(&u) == 0 ? u.release : "unknown";
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
 }
 
-const Scenario& sockmap_scenario(const std::string& name) {
+const Scenario& scenario_of(const std::string& name) {
   const Scenario* sc = find_scenario(name);
   if (!sc) throw ParamError("unknown scenario '" + name + "' (see: kpsim list)");
-  if (name != "sockmap-multi-channels")
-    throw ParamError("scenario '" + name + "' needs kTLS, which this machine's kernel lacks: "
-                     "run it in a qemu guest with --kernel 6.12 or --kernel 6.1");
   return *sc;
 }
 
-sockmap::Script script_for(const Params& p) {
-  if (p.get("fionread") != "current")
-    throw ParamError("fionread=" + p.get("fionread") + " cannot be replayed: the running kernel "
-                     "has the FIONREAD semantics it has");
-  return sockmap::make_multi_channels_script(
-      p.get("proto") == "tcp" ? sockmap::Proto::tcp : sockmap::Proto::udp, p.get("test"),
-      static_cast<uint32_t>(p.get_int("c1_bytes")), static_cast<uint32_t>(p.get_int("c0_bytes")));
-}
-
-int require_kernel() {
-  const auto a = replay::check_available();
-  if (a.ok) return kExitOk;
-  std::cerr << "kpsim: the real-kernel runner cannot run here: " << a.reason << "\n";
-  return kExitUsage;
-}
-
-Outcome3 outcome_of(const replay::KernelRun& r) {
-  return {r.schedule_class, r.recv_results.empty() ? -1 : r.recv_results.front(),
-          r.fionread_samples.empty() ? -1 : static_cast<int>(r.fionread_samples.front())};
-}
-
-struct KernelStats {
-  std::map<std::string, uint64_t> outcomes;  // first recv value -> runs
-  std::map<std::string, uint64_t> classes;
-  std::map<std::string, uint64_t> keys;  // full outcome key -> runs
-  uint64_t runs = 0, failed_assertions = 0, total_us = 0;
-  std::string error;
-};
-
-KernelStats run_kernel(const sockmap::Script& script, Schedule sched, uint64_t runs) {
-  KernelStats st;
-  for (uint64_t i = 0; i < runs && !replay::interrupted(); ++i) {
-    const auto r = replay::run_sockmap_script(script, sched);
-    if (!r.error.empty()) {
-      st.error = r.error;
-      break;
-    }
-    const Outcome3 o = outcome_of(r);
-    ++st.runs;
-    ++st.outcomes[std::to_string(o.first_recv)];
-    ++st.classes[o.kworker_class];
-    ++st.keys[o.key()];
-    st.failed_assertions += r.assertion_ok ? 0 : 1;
-    st.total_us += r.run_us;
+// The scenario's kernel side, if it runs on the requested target; ParamError (exit 2) if not.
+const KernelSide& kernel_side_of(const Scenario& sc, const std::string& target) {
+  const KernelSide* ks = sc.kernel_side();
+  if (!ks) {
+    std::vector<std::string> with;
+    for (auto* s : all_scenarios())
+      if (s->kernel_side()) with.emplace_back(s->name());
+    throw ParamError(fmt::format("{} has no kernel side: it runs only on the model (scenarios that "
+                                 "have one: {})", sc.name(), with.empty() ? "none" : join(with)));
   }
-  return st;
+  const auto targets = ks->targets();
+  if (std::find(targets.begin(), targets.end(), target) == targets.end())
+    throw ParamError(fmt::format("{} does not run on --kernel {} (it runs on --kernel {})", sc.name(),
+                                 target, join(targets)));
+  return *ks;
 }
 
-std::optional<Schedule> schedule_from_arg(const std::string& s) {
-  if (s.rfind("from:", 0) == 0) {
-    const Trace t = load_trace(s.substr(5));
-    const auto& m = t.footer.metrics;
-    if (!m.contains("kworker_class")) throw ParamError(s + ": trace has no kworker_class metric");
-    return m["kworker_class"] == "kworker-after-recv" ? Schedule::kworker_late : Schedule::kworker_first;
-  }
-  std::string n = s;
-  for (auto& c : n) c = c == '-' ? '_' : c;
-  return replay::parse_schedule(n);
+// A trace given to --schedule from: or --annotate must be one of this scenario.
+Trace trace_of(const Scenario& sc, const std::string& path) {
+  Trace t = load_trace(path);
+  if (t.header.scenario != sc.name())
+    throw ParamError(fmt::format("{} is a trace of {}, not of {}", path, t.header.scenario, sc.name()));
+  return t;
 }
 
-// ---- kpsim kernel ------------------------------------------------------------------------
+KernelRequest request_of(const Scenario& sc, const KernelArgs& a) {
+  KernelRequest r = make_kernel_request(sc, a.kernel, a.sets);
+  if (a.runs_opt && a.runs_opt->count()) r.runs = a.runs;
+  if (a.forced_runs_opt && a.forced_runs_opt->count()) r.forced_runs = a.forced_runs;
+  r.schedule = a.schedule;
+  if (a.schedule.rfind("from:", 0) == 0) r.schedule_from = trace_of(sc, a.schedule.substr(5)).footer.metrics;
+  return r;
+}
 
-struct KernelArgs {
-  std::string scenario, schedule = "natural", kernel = "host";
-  std::vector<std::string> sets;
-  uint64_t runs = 100;
-  bool json = false;
-};
+void print(const KernelReport& rep, bool json) {
+  if (json) std::cout << rep.json.dump(2) << "\n";
+  else std::cout << rep.text;
+}
 
-int run_kernel_cmd(const KernelArgs& a) {
-  if (a.kernel != "host") return guest_kernel(a.scenario, a.sets, a.kernel, a.json);
-  const Scenario& sc = sockmap_scenario(a.scenario);
-  const Params p = resolve_params(sc, a.sets);
-  const auto sched = schedule_from_arg(a.schedule);
-  if (!sched) throw ParamError("unknown schedule '" + a.schedule + "' (natural, kworker-late, kworker-first, from:TRACE)");
-  const auto script = script_for(p);
-  if (int rc = require_kernel()) return rc;
-  replay::install_interrupt_handler();
-  const KernelStats st = run_kernel(script, *sched, a.runs);
-  if (!st.error.empty()) {
-    std::cerr << "kpsim: kernel run failed: " << st.error << "\n";
+// KernelError: the kernel could not be run here, or a run failed. Said in one line, exit 2.
+int guarded(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const KernelError& e) {
+    std::cerr << "kpsim: " << e.what() << "\n";
     return kExitUsage;
   }
-  const double per_run = st.runs ? static_cast<double>(st.total_us) / static_cast<double>(st.runs) : 0;
-  if (a.json) {
-    nlohmann::ordered_json j;
-    j["scenario"] = a.scenario;
-    j["params"] = p.to_json();
-    j["schedule"] = replay::schedule_name(*sched);
-    j["kernel"] = kernel_release();
-    j["runs"] = st.runs;
-    j["outcomes"] = st.outcomes;
-    j["classes"] = st.classes;
-    j["detailed"] = st.keys;
-    j["failed_assertions"] = st.failed_assertions;
-    j["per_run_us"] = per_run;
-    std::cout << j.dump(2) << "\n";
-  } else {
-    std::cout << fmt::format("kernel {}  {} {}  schedule {}  runs {}\n", kernel_release(),
-                             a.scenario, p.to_line(), replay::schedule_name(*sched), st.runs);
-    for (auto& [k, v] : st.keys) std::cout << fmt::format("  {:>6}  {}\n", v, k);
-    std::cout << fmt::format("test assertion failed in {} of {} runs; {:.0f} us per run (steps only)\n",
-                             st.failed_assertions, st.runs, per_run);
-  }
-  return kExitOk;
 }
 
-// ---- kpsim crosscheck --------------------------------------------------------------------
-
-struct CrossArgs {
-  std::string scenario, kernel = "host";
-  std::vector<std::string> sets;
-  uint64_t natural_runs = 200, forced_runs = 20;
-  std::string annotate;
-  bool json = false;
-};
-
-std::set<std::string> model_outcomes(const Scenario& sc, const Params& p, bool& exhaustive) {
-  DfsStrategy dfs;
-  std::set<std::string> keys;
-  RunOptions o;
-  o.limits = sc.default_limits();
-  uint64_t n = 0;
-  while (n < 1000000 && dfs.begin_run()) {
-    RunResult r = run_once(sc, p, dfs, o);
-    ++n;
-    const auto& m = r.metrics;
-    if (!m.contains("kworker_class") || m["first_recv"].is_null()) continue;
-    const auto& f = m["fionread_samples"];
-    keys.insert(Outcome3{m["kworker_class"].get<std::string>(), m["first_recv"].get<int>(),
-                         f.empty() ? -1 : f[0].get<int>()}
-                    .key());
-  }
-  exhaustive = dfs.exhaustive();
-  return keys;
+int run_kernel_cmd(const KernelArgs& a) {
+  const Scenario& sc = scenario_of(a.scenario);
+  const KernelSide& ks = kernel_side_of(sc, a.kernel);
+  const KernelRequest r = request_of(sc, a);
+  return guarded([&] {
+    print(ks.run(sc, r), a.json);
+    return kExitOk;
+  });
 }
 
-int run_crosscheck(const CrossArgs& a) {
-  if (a.kernel != "host") return guest_crosscheck(a.scenario, a.sets, a.kernel, a.json);
-  const Scenario& sc = sockmap_scenario(a.scenario);
-  const Params p = resolve_params(sc, a.sets);
-  const auto script = script_for(p);
-  if (int rc = require_kernel()) return rc;
-  replay::install_interrupt_handler();
-
-  bool exhaustive = false;
-  const std::set<std::string> model = model_outcomes(sc, p, exhaustive);
-  std::set<std::string> model_class_recv;
-  for (auto& k : model) model_class_recv.insert(k.substr(0, k.find(" fionread0=")));
-
-  // Kernel: the natural schedule, then each class forced.
-  std::map<std::string, uint64_t> kernel;  // full key -> runs
-  const KernelStats natural = run_kernel(script, Schedule::natural, a.natural_runs);
-  const KernelStats late = run_kernel(script, Schedule::kworker_late, a.forced_runs);
-  const KernelStats first = run_kernel(script, Schedule::kworker_first, a.forced_runs);
-  for (auto* st : {&natural, &late, &first}) {
-    if (!st->error.empty()) {
-      std::cerr << "kpsim: kernel run failed: " << st->error << "\n";
-      return kExitUsage;
+int run_crosscheck(const KernelArgs& a) {
+  const Scenario& sc = scenario_of(a.scenario);
+  const KernelSide& ks = kernel_side_of(sc, a.kernel);
+  const KernelRequest r = request_of(sc, a);
+  // Read the trace to annotate before the kernel runs, so that a bad path fails at once.
+  std::optional<Trace> annotated;
+  if (!a.annotate.empty()) annotated = trace_of(sc, a.annotate);
+  return guarded([&] {
+    const KernelReport rep = ks.crosscheck(sc, r);
+    if (annotated) {
+      annotated->footer.crosscheck = rep.annotation;
+      save_trace(a.annotate, *annotated);
     }
-    for (auto& [k, v] : st->keys) kernel[k] += v;
-  }
-  std::set<std::string> kernel_class_recv;
-  for (auto& [k, v] : kernel) kernel_class_recv.insert(k.substr(0, k.find(" fionread0=")));
+    print(rep, a.json);
+    return rep.agree ? kExitOk : kExitFinding;
+  });
+}
 
-  // Verdicts.
-  nlohmann::ordered_json verdicts = nlohmann::ordered_json::array();
-  bool agree = exhaustive;
-  for (auto& cr : model_class_recv) {
-    const bool ok = kernel_class_recv.count(cr) > 0;
-    agree = agree && ok;
-    verdicts.push_back({{"outcome", cr}, {"verdict", ok ? "reproduced" : "not reproduced"}});
-  }
-  for (auto& [k, v] : kernel) {
-    if (model.count(k)) continue;
-    agree = false;
-    verdicts.push_back({{"outcome", k}, {"verdict", "kernel-only"}, {"runs", v}});
-  }
-  const auto rate = [](const KernelStats& st) {
-    return st.runs ? static_cast<double>(st.failed_assertions) / static_cast<double>(st.runs) : 0.0;
-  };
-  nlohmann::ordered_json j;
-  j["scenario"] = a.scenario;
-  j["params"] = p.to_json();
-  j["kernel"] = kernel_release();
-  j["model_exhaustive"] = exhaustive;
-  j["model_outcomes"] = model;
-  j["kernel_outcomes"] = kernel;
-  j["verdicts"] = verdicts;
-  j["natural"] = {{"runs", natural.runs}, {"failure_rate", rate(natural)}};
-  j["kworker_late"] = {{"runs", late.runs}, {"failure_rate", rate(late)}};
-  j["kworker_first"] = {{"runs", first.runs}, {"failure_rate", rate(first)}};
-  j["agree"] = agree;
-  if (!a.annotate.empty()) {
-    Trace t = load_trace(a.annotate);
-    t.footer.crosscheck = {{"kernel", kernel_release()}, {"agree", agree}, {"verdicts", verdicts},
-                           {"natural_failure_rate", rate(natural)}};
-    save_trace(a.annotate, t);
-  }
-  if (a.json) {
-    std::cout << j.dump(2) << "\n";
-  } else {
-    std::cout << fmt::format("crosscheck {} {} on kernel {}\n", a.scenario, p.to_line(), kernel_release());
-    std::cout << fmt::format("model (dfs, exhaustive {}): {} outcomes\n", exhaustive ? "yes" : "no", model.size());
-    for (auto& k : model) std::cout << "    " << k << "\n";
-    std::cout << "kernel runs (natural + forced):\n";
-    for (auto& [k, v] : kernel) std::cout << fmt::format("  {:>6}  {}\n", v, k);
-    for (auto& v : verdicts)
-      std::cout << fmt::format("  {:<16} {}\n", v["verdict"].get<std::string>(), v["outcome"].get<std::string>());
-    std::cout << fmt::format("test failure rate: natural {:.1f}% ({} runs), kworker-late {:.1f}%, kworker-first {:.1f}%\n",
-                             100 * rate(natural), natural.runs, 100 * rate(late), 100 * rate(first));
-    std::cout << (agree ? "model and kernel agree\n" : "model and kernel DISAGREE\n");
-  }
-  return agree ? kExitOk : kExitFinding;
+void add_common(CLI::App* sub, KernelArgs& a) {
+  sub->add_option("scenario", a.scenario, "scenario name")->required();
+  sub->add_option("--set", a.sets,
+                  "scenario parameter key=value (repeatable), as for explore; a value the kernel "
+                  "cannot reproduce is refused");
+  sub->add_option("--kernel", a.kernel,
+                  "host: this machine's kernel (default); 6.12 or 6.1: a Debian kernel booted in a "
+                  "qemu guest. `kpsim list` shows where each scenario runs");
+  sub->add_flag("--json", a.json, "one JSON object");
 }
 
 }  // namespace
 
 Command add_kernel(CLI::App& app) {
   auto a = std::make_shared<KernelArgs>();
-  auto* sub = app.add_subcommand("kernel", "Run a scenario on this machine's kernel (root, BPF)");
-  sub->footer("Exit status: 0 ran, 2 bad input or no root/BPF/sockmap (the reason is printed).");
-  sub->add_option("scenario", a->scenario, "scenario name")->required();
-  sub->add_option("--set", a->sets, "scenario parameter key=value (repeatable)");
+  auto* sub = app.add_subcommand("kernel", "Run a scenario on a real kernel (this machine's, or one in a qemu guest)");
+  sub->footer(
+      "The scenario's kernel side decides what runs and how (`kpsim list` shows each one's targets "
+      "and options). --set means what it means for explore; a parameter value the kernel cannot "
+      "reproduce is refused, never approximated.\n"
+      "Exit status: 0 ran, 2 bad input, a value the kernel cannot reproduce, no kernel side, or the "
+      "kernel cannot be run here (root/BPF/sockmap, qemu; the reason is printed).");
+  add_common(sub, *a);
   sub->add_option("--schedule", a->schedule,
-                  "natural | kworker-late | kworker-first | from:TRACE (the class the trace took)");
-  sub->add_option("--runs", a->runs, "runs (default 100)")->check(kUnsigned & CLI::Range(1, 1000000));
-  sub->add_option("--kernel", a->kernel,
-                  "host (this machine's kernel) or 6.12 / 6.1 (a Debian kernel in a qemu guest, "
-                  "for the kTLS scenarios)")
-      ->check(CLI::IsMember({"host", "6.12", "6.1"}));
-  sub->add_flag("--json", a->json, "one JSON object");
+                  "how the kernel side steers the run, where it steers one (e.g. natural | "
+                  "kworker-late | kworker-first), or from:TRACE: the schedule a trace of this "
+                  "scenario took");
+  a->runs_opt = sub->add_option("--runs", a->runs, "kernel runs (default: the kernel side's, e.g. 100 on the host)")
+                    ->check(kUnsigned & CLI::Range(1, 1000000));
   return {sub, [a] { return run_kernel_cmd(*a); }};
 }
 
 Command add_crosscheck(CLI::App& app) {
-  auto a = std::make_shared<CrossArgs>();
-  auto* sub = app.add_subcommand("crosscheck", "Compare the model's outcomes with the real kernel's");
-  sub->footer("Exit status: 0 model and kernel agree, 1 they disagree, 2 bad input or no root/BPF.");
-  sub->add_option("scenario", a->scenario, "scenario name")->required();
-  sub->add_option("--set", a->sets, "scenario parameter key=value (repeatable)");
-  sub->add_option("--runs", a->natural_runs, "natural-schedule kernel runs (default 200)")
-      ->check(kUnsigned & CLI::Range(1, 1000000));
-  sub->add_option("--forced-runs", a->forced_runs, "runs per forced schedule class (default 20)")
-      ->check(kUnsigned & CLI::Range(1, 1000000));
+  auto a = std::make_shared<KernelArgs>();
+  auto* sub = app.add_subcommand("crosscheck", "Compare the model's outcomes with a real kernel's");
+  sub->footer(
+      "The scenario's kernel side computes the model's outcomes, runs the kernel and judges each "
+      "outcome or cell. Scenarios that compare several cells vary only the parameters left at "
+      "their defaults: a parameter set with --set holds in every cell.\n"
+      "Exit status: 0 model and kernel agree, 1 they disagree, 2 bad input, a value the kernel "
+      "cannot reproduce, or the kernel cannot be run here.");
+  add_common(sub, *a);
+  a->runs_opt = sub->add_option("--runs", a->runs,
+                                "kernel runs: natural-schedule runs on the host (default 200), runs "
+                                "per cell in a guest where the scenario repeats them")
+                    ->check(kUnsigned & CLI::Range(1, 1000000));
+  a->forced_runs_opt = sub->add_option("--forced-runs", a->forced_runs,
+                                       "runs per forced schedule class, where the kernel side steers "
+                                       "them (default 20)")
+                           ->check(kUnsigned & CLI::Range(1, 1000000));
   sub->add_option("--annotate", a->annotate, "record the result in this trace's footer");
-  sub->add_option("--kernel", a->kernel, "host, or 6.12 / 6.1 in a qemu guest (kTLS scenarios)")
-      ->check(CLI::IsMember({"host", "6.12", "6.1"}));
-  sub->add_flag("--json", a->json, "one JSON object");
   return {sub, [a] { return run_crosscheck(*a); }};
 }
 

@@ -1,9 +1,11 @@
-// kpsim list: every scenario, one line each, then its parameters with defaults.
+// kpsim list: every scenario, one line each, where it runs on a real kernel (if anywhere), then
+// its parameters with defaults.
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "scenarios/kernel_side.h"
 #include "scenarios/scenario.h"
 
 namespace kpsim::cli {
@@ -13,6 +15,8 @@ Command add_list(CLI::App& app) {
   return {sub, [] {
             for (auto* sc : all_scenarios()) {
               std::cout << fmt::format("{:<26} {}\n", sc->name(), sc->summary());
+              if (const KernelSide* ks = sc->kernel_side())
+                std::cout << fmt::format("    kernel: {}\n", ks->summary());
               for (auto& p : sc->params()) {
                 std::string range;
                 if (!p.choices.empty()) {

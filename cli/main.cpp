@@ -19,8 +19,11 @@ int main(int argc, char** argv) {
       "  kpsim replay TRACE [--check]                 re-run a recorded trace\n"
       "  kpsim render TRACE --format text|mermaid     draw a trace\n"
       "  kpsim docgen FILE.md [--check]               regenerate the traces drawn in docs\n"
-      "  kpsim kernel SCENARIO [--schedule S]         run it on this machine's kernel (root)\n"
-      "  kpsim crosscheck SCENARIO                    compare model and kernel outcomes\n\n"
+      "  kpsim kernel SCENARIO [--kernel K] [--set k=v]...\n"
+      "                                               run it on a real kernel: host (root, BPF)\n"
+      "                                               or a Debian 6.12 / 6.1 in a qemu guest\n"
+      "  kpsim crosscheck SCENARIO [--kernel K] [--set k=v]...\n"
+      "                                               compare model and kernel outcomes\n\n"
       "Exit status: 0 no violation, 1 violation found (or check failed), 2 bad input.",
       "kpsim"};
   app.require_subcommand(1);

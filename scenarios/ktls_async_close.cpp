@@ -22,6 +22,7 @@
 #include "model/net/ipv4/tcp.h"
 #include "model/net/ipv4/tcp_timer.h"
 #include "model/net/tls/tls_main.h"
+#include "scenarios/kernel_sides.h"
 #include "scenarios/tls_connection.h"
 
 namespace kpsim {
@@ -273,6 +274,7 @@ class KtlsAsyncClose final : public Scenario {
     };
     return p;
   }
+  const KernelSide* kernel_side() const override { return ktls_async_close_kernel_side(); }
   RunLimits default_limits() const override {
     RunLimits l;
     l.max_steps = 200000;

@@ -20,6 +20,8 @@
 #include "model/net/ipv4/tcp.h"
 #include "model/net/ipv4/tcp_timer.h"
 #include "model/net/tls/tls_sw.h"
+#include "scenarios/kernel_sides.h"
+#include "scenarios/ktls_sendfile_stall.h"
 #include "scenarios/tls_connection.h"
 
 namespace kpsim {
@@ -87,7 +89,7 @@ nlohmann::ordered_json KtlsWorld::metrics() const {
 }
 
 Co<> sender(Sched& s, KtlsWorld& w) {
-  constexpr uint64_t kFileSize = 4194304;  // the reproducer's backing file, looped
+  constexpr uint64_t kFileSize = kStallFileBytes;  // the reproducer's backing file, looped
   uint64_t pos = 0;
   while (w.sent < w.bytes) {
     if (pos >= kFileSize) pos = 0;
@@ -140,6 +142,7 @@ class KtlsSendfileStall final : public Scenario {
     };
     return p;
   }
+  const KernelSide* kernel_side() const override { return ktls_sendfile_stall_kernel_side(); }
   RunLimits default_limits() const override {
     RunLimits l;
     l.max_steps = 100'000'000;

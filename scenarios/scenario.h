@@ -44,6 +44,8 @@ class Params {
 };
 
 // The model objects of one run; kept alive until the run's tasks are destroyed.
+class KernelSide;  // scenarios/kernel_side.h
+
 struct World {
   virtual ~World() = default;
   // Scenario-specific measurements reported with the run (e.g. bytes received).
@@ -58,6 +60,10 @@ class Scenario {
   virtual const std::vector<ParamSpec>& params() const = 0;
   virtual std::unique_ptr<World> setup(Sched& s, const Params& p) const = 0;
   virtual RunLimits default_limits() const { return {}; }
+  // How the scenario runs on a real kernel and is cross-checked against it (`kpsim kernel`,
+  // `kpsim crosscheck`); nullptr: the scenario exists only as a model, or this build has no
+  // real-kernel runners (KPSIM_REPLAY=OFF).
+  virtual const KernelSide* kernel_side() const { return nullptr; }
 };
 
 const std::vector<const Scenario*>& all_scenarios();

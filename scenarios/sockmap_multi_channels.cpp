@@ -16,8 +16,9 @@
 #include "model/net/ipv4/tcp_bpf.h"
 #include "model/net/ipv4/udp_bpf.h"
 #include "model/include/linux/tcp.h"
+#include "scenarios/kernel_sides.h"
 #include "scenarios/scenario.h"
-#include "scenarios/sockmap_script.h"
+#include "scenarios/sockmap_multi_channels.h"
 
 namespace kpsim {
 namespace {
@@ -248,8 +249,7 @@ class SockmapMultiChannels final : public Scenario {
     const bool tcp = p.get("proto") == "tcp";
     const auto c1b = static_cast<uint32_t>(p.get_int("c1_bytes"));
     const auto c0b = static_cast<uint32_t>(p.get_int("c0_bytes"));
-    w->script = sockmap::make_multi_channels_script(tcp ? sockmap::Proto::tcp : sockmap::Proto::udp,
-                                                    p.get("test"), c1b, c0b);
+    w->script = multi_channels_script(p);  // the same Script the kernel side runs
     w->lo.softirq_inline = true;
     w->kc.self = *parse_switch<self_redirect>(p.get("self_redirect"));
     w->kc.fionread = *parse_switch<fionread_semantics>(p.get("fionread"));
@@ -268,13 +268,14 @@ class SockmapMultiChannels final : public Scenario {
     connect_pair(*w->c0, *w->p0);
     connect_pair(*w->c1, *w->p1);
 
-    // sock_map_rx = {p0, p1}; the verdict program redirects everything to slot 1, ingress.
-    w->sock_map_rx.slots = {w->p0.get(), w->p1.get()};
-    for (sock* sk : {w->p0.get(), w->p1.get()}) {
+    // sock_map_rx = the Script's {key 0, key 1}; the verdict program redirects everything to
+    // the Script's redirect_slot, ingress (the selftest: {p0, p1}, slot 1).
+    w->sock_map_rx.slots = {&w->get(w->script.map_slot0), &w->get(w->script.map_slot1)};
+    for (sock* sk : w->sock_map_rx.slots) {
       sk->psock = std::make_unique<sk_psock>(*sk, s);
       const bpf_sockmap* map = &w->sock_map_rx;
-      sk->psock->stream_verdict = [map](sk_buff& skb) {
-        return bpf_sk_redirect_map(skb, *map, 1, BPF_F_INGRESS);
+      sk->psock->stream_verdict = [map, slot = w->script.redirect_slot](sk_buff& skb) {
+        return bpf_sk_redirect_map(skb, *map, slot, BPF_F_INGRESS);
       };
     }
     w->next_index = {0, 0};
@@ -285,13 +286,13 @@ class SockmapMultiChannels final : public Scenario {
 
     // The backlog work is queued on the CPU that ran the softirq: the sender's, the test's.
     const bool same_cpu = p.get("kworker_cpu") == "same";
-    for (sock* sk : {w->p0.get(), w->p1.get()}) sk->psock->work.set_cpu(same_cpu ? 0 : 1);
+    for (sock* sk : w->sock_map_rx.slots) sk->psock->work.set_cpu(same_cpu ? 0 : 1);
     MultiChannels* wp = w.get();
     const TaskId test = s.spawn("selftest", TaskKind::syscall, selftest(s, *wp), false,
                                 step_label(s, wp->script.steps.front()));
     s.set_cpu(test, 0);
     s.add_invariant("msg_tot_len-accounting", [wp]() -> std::optional<std::string> {
-      for (const sock* sk : {wp->p0.get(), wp->p1.get()}) {
+      for (const sock* sk : wp->sock_map_rx.slots) {
         const uint64_t queued = ingress_msg_bytes(*sk->psock);
         if (sk->psock->msg_tot_len != queued)
           return fmt::format("{}: msg_tot_len {} but {} bytes queued in ingress_msg", sk->name,
@@ -307,6 +308,7 @@ class SockmapMultiChannels final : public Scenario {
     });
     return w;
   }
+  const KernelSide* kernel_side() const override { return sockmap_multi_channels_kernel_side(); }
   RunLimits default_limits() const override {
     RunLimits l;
     l.max_steps = 20000;

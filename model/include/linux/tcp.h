@@ -34,6 +34,8 @@ inline constexpr uint32_t kTCP_MIN_MSS = 88;
 // loopback's advmss 65495) less these bytes, which is why TCP_MAXSEG 1448 gives mss_cache 1436.
 inline constexpr uint32_t kTCPOLEN_TSTAMP_ALIGNED = 12;
 inline constexpr uint32_t kLoopbackMss = 65495 - kTCPOLEN_TSTAMP_ALIGNED;  // 65483
+// net.ipv4.tcp_notsent_lowat's default, UINT_MAX: no limit on unsent bytes.
+inline constexpr uint32_t kTcpNotsentLowatDisabled = UINT32_MAX;
 inline constexpr uint64_t kTCP_RTO_MIN_US = 200000;   // HZ/5
 inline constexpr uint64_t kTCP_RTO_MAX_US = 120000000;  // 120 s
 inline constexpr uint64_t kTCP_RESOURCE_PROBE_INTERVAL_US = 500000;  // HZ/2

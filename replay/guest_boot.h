@@ -1,0 +1,36 @@
+// Booting a Debian kernel in a qemu guest with a batch of runner configurations: the host half
+// of the kTLS replays (scripts/guest/boot, replay/guest/kpsim_guest_runner.cpp, docs/guest.md).
+//
+// One boot runs every configuration, one after another, and the guest prints one
+// `KPSIM-RESULT {json}` line per configuration. A batch shares a boot because under TCG only
+// ratios within one boot mean anything, and because a boot costs tens of seconds.
+#pragma once
+
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kpsim::replay {
+
+// The kernel versions scripts/guest/fetch-kernel resolves to a Debian package.
+inline constexpr std::array<std::string_view, 2> kGuestKernels = {"6.12", "6.1"};
+
+struct GuestBoot {
+  int exit_code = 0;  // scripts/guest/boot's: 0, 77 cannot run here, 124 the guest hung, 1 other
+  std::vector<nlohmann::ordered_json> results;  // the KPSIM-RESULT objects, in configuration order
+  std::string error;  // the boot could not be started, or a result line did not parse
+
+  // Empty when every one of `expected` configurations reported a result with "ok": true;
+  // otherwise one line saying why not. It begins "the qemu guest cannot run here" when no
+  // result came back at all (the ctests skip on that phrase).
+  std::string failure(size_t expected) const;
+};
+
+// Runs `scripts/guest/boot VERSION --timeout 900 CONFIG...` from the source tree, one argument
+// per configuration ("mode=...,key=value,..."), and collects the result lines.
+GuestBoot boot_guest(std::string_view version, const std::vector<std::string>& configs);
+
+}  // namespace kpsim::replay

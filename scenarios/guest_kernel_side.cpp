@@ -1,0 +1,25 @@
+#include "scenarios/guest_kernel_side.h"
+
+#include "replay/guest_boot.h"
+
+namespace kpsim {
+
+std::vector<std::string> GuestKernelSide::targets() const {
+  return {replay::kGuestKernels.begin(), replay::kGuestKernels.end()};
+}
+
+void GuestKernelSide::refuse_options(const Scenario& sc, const KernelRequest& r, std::string_view runs_why,
+                                     std::string_view forced_runs_why, std::string_view schedule_why) {
+  if (r.runs && !runs_why.empty()) refuse_option(sc, "--runs", runs_why);
+  if (r.forced_runs && !forced_runs_why.empty()) refuse_option(sc, "--forced-runs", forced_runs_why);
+  if ((!r.schedule.empty() || r.schedule_from) && !schedule_why.empty()) refuse_option(sc, "--schedule", schedule_why);
+}
+
+std::vector<nlohmann::ordered_json> GuestKernelSide::run_in_guest(const std::string& version,
+                                                                  const std::vector<std::string>& configs) {
+  replay::GuestBoot g = replay::boot_guest(version, configs);
+  if (const std::string why = g.failure(configs.size()); !why.empty()) throw KernelError(why);
+  return std::move(g.results);
+}
+
+}  // namespace kpsim
