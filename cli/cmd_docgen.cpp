@@ -119,7 +119,7 @@ Command add_docgen(CLI::App& app) {
                 std::cout << f << ": generated traces are stale (run: kpsim docgen " << f << ")\n";
                 ++stale;
               } else {
-                std::ofstream(f, std::ios::binary) << fresh;
+                write_file_bytes(f, fresh);
                 std::cout << f << ": regenerated\n";
               }
             }

@@ -9,6 +9,8 @@ namespace kpsim::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFinding = 1;
 inline constexpr int kExitUsage = 2;
+// A failure kpsim did not expect (a bug in kpsim): one line, "please report", the command line.
+inline constexpr int kExitInternal = 70;  // EX_SOFTWARE
 
 // Unsigned options: CLI11 would wrap "-1" into a huge unsigned value; refuse anything but digits.
 inline const CLI::Validator kUnsigned(

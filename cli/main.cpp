@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
       "                                               or a Debian 6.12 / 6.1 in a qemu guest\n"
       "  kpsim crosscheck SCENARIO [--kernel K] [--set k=v]...\n"
       "                                               compare model and kernel outcomes\n\n"
-      "Exit status: 0 no violation, 1 violation found (or check failed), 2 bad input.",
+      "Exit status: 0 no violation, 1 violation found (or check failed), 2 bad input,\n"
+      "70 internal error (a kpsim bug: please report it).",
       "kpsim"};
   app.require_subcommand(1);
   std::map<CLI::App*, Runner> runners;
@@ -51,6 +52,13 @@ int main(int argc, char** argv) {
     } catch (const kpsim::TraceError& e) {
       std::cerr << "kpsim: " << e.what() << "\n";
       return kExitUsage;
+    } catch (const std::exception& e) {
+      // Last resort: nothing may escape as an abort. Say what and how to reproduce it.
+      std::string cmd;
+      for (int i = 0; i < argc; ++i) cmd += (i ? " " : "") + std::string(argv[i]);
+      std::cerr << "kpsim: internal error: " << e.what() << "\n"
+                << "kpsim: please report this with the command that reproduces it: " << cmd << "\n";
+      return kExitInternal;
     }
   }
   return kExitUsage;

@@ -1,16 +1,41 @@
 #include "cli/trace_file.h"
 
+#include <sys/stat.h>
+
+#include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace kpsim::cli {
 
+// Reads at most kMaxInputBytes + 1 bytes, so that an oversized input is detected, not read.
+static std::string read_bounded(std::istream& in, const std::string& name) {
+  std::string out;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    out.append(buf, static_cast<size_t>(in.gcount()));
+    if (out.size() > kMaxInputBytes)
+      throw TraceError(fmt::format("{}: larger than {} MiB: not a kpsim trace", name, kMaxInputBytes >> 20));
+  }
+  return out;
+}
+
 std::string read_file_bytes(const std::string& path) {
+  if (path == "-") return read_bounded(std::cin, "stdin");
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) throw TraceError(path + ": cannot open");
+  if (S_ISDIR(st.st_mode)) throw TraceError(path + ": is a directory");
+  if (!S_ISREG(st.st_mode)) throw TraceError(path + ": not a regular file (use - to read stdin)");
+  if (static_cast<uint64_t>(st.st_size) > kMaxInputBytes)
+    throw TraceError(fmt::format("{}: {} bytes, larger than {} MiB: not a kpsim trace", path, st.st_size,
+                                 kMaxInputBytes >> 20));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw TraceError(path + ": cannot open");
-  std::ostringstream os;
-  os << in.rdbuf();
-  return os.str();
+  return read_bounded(in, path);
 }
 
 Trace load_trace(const std::string& path) {
@@ -19,14 +44,33 @@ Trace load_trace(const std::string& path) {
     return read_trace(in);
   } catch (const TraceError& e) {
     throw TraceError(path + ": " + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // A value the reader did not expect (a number out of range, a wrong type): bad input.
+    throw TraceError(path + ": " + e.what());
   }
 }
 
-void save_trace(const std::string& path, const Trace& t) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw TraceError(path + ": cannot write");
-  write_trace(out, t);
-  if (!out) throw TraceError(path + ": write failed");
+void write_file_bytes(const std::string& path, const std::string& bytes) {
+  struct stat st {};
+  const bool special = stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode);
+  const std::string tmp = special ? path : path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw TraceError(path + ": cannot write");
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      out.close();
+      if (!special) std::remove(tmp.c_str());
+      throw TraceError(path + ": write failed");
+    }
+  }
+  if (!special && std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw TraceError(path + ": cannot replace");
+  }
 }
+
+void save_trace(const std::string& path, const Trace& t) { write_file_bytes(path, trace_to_string(t)); }
 
 }  // namespace kpsim::cli
