@@ -26,7 +26,18 @@ struct ExploreArgs {
   bool first = false;
   bool no_shrink = false;
   bool quiet = false;
+  bool require_exhaustive = false;
 };
+
+// Schedules that ended without checking the properties to their end: a limit or a model error.
+uint64_t inconclusive_runs(const ExploreResult& r) {
+  uint64_t n = 0;
+  for (const Outcome o : {Outcome::step_limit, Outcome::time_limit, Outcome::error}) {
+    const auto it = r.outcomes.find(std::string(to_string(o)));
+    if (it != r.outcomes.end()) n += it->second;
+  }
+  return n;
+}
 
 nlohmann::ordered_json trace_as_json(const Trace& t) {
   nlohmann::ordered_json lines = nlohmann::ordered_json::array();
@@ -77,6 +88,11 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
   if (r.first_violation && !a.trace_out.empty()) save_trace(a.trace_out, *r.first_violation->trace);
+  // The verdict: a violation; else inconclusive when some schedule proved nothing or an
+  // exhaustive search was required and not reached; else clean.
+  const uint64_t inconclusive = inconclusive_runs(r);
+  const bool unfinished = a.require_exhaustive && !r.exhaustive;
+  const char* verdict = r.violations ? "violation" : inconclusive || unfinished ? "inconclusive" : "clean";
   const std::string reproduce = !a.trace_out.empty() ? "kpsim replay " + a.trace_out
                                                      : reproduce_command(a, params);
   if (a.json) {
@@ -89,6 +105,8 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
     j["violations"] = r.violations;
     j["exhaustive"] = r.exhaustive;
     j["outcomes"] = r.outcomes;
+    j["inconclusive"] = inconclusive;
+    j["verdict"] = verdict;
     j["elapsed_ms"] = elapsed_ms;
     // The scenario's measurements: of the (shrunk) violating run if there is one, else of the
     // first schedule. Boolean verdicts (e.g. "stalled") are repeated at the top level.
@@ -127,8 +145,16 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
       if (!a.trace_out.empty()) std::cout << "trace written to " << a.trace_out << "\n";
       std::cout << "reproduce: " << reproduce << "\n";
     }
+    if (!r.violations && inconclusive)
+      std::cout << fmt::format("inconclusive: {} of {} schedules ended at a step/time limit or in a model error, "
+                               "so their properties were never checked to the end (raise --max-steps / "
+                               "--max-time-ms)\n", inconclusive, r.schedules);
+    if (!r.violations && unfinished)
+      std::cout << fmt::format("inconclusive: --require-exhaustive, but the search stopped after {} schedules "
+                               "without covering the space\n", r.schedules);
   }
-  return r.violations ? kExitFinding : kExitOk;
+  if (r.violations) return kExitFinding;
+  return inconclusive || unfinished ? kExitInconclusive : kExitOk;
 }
 
 }  // namespace
@@ -140,7 +166,9 @@ Command add_explore(CLI::App& app) {
       "Strategies: random (seeded splitmix64 walk), pct (Burckhardt et al. 2010, --depth d),\n"
       "dfs (every interleaving, optionally --preemption-bound B). A violation is shrunk to a\n"
       "minimal choice sequence and printed as a lane chart; the last line reproduces it.\n"
-      "Exit status: 0 no violation, 1 violation found, 2 bad input.");
+      "Exit status: 0 every schedule explored held every property (clean), 1 a violation (or\n"
+      "deadlock) found, 2 bad input, 3 inconclusive: some schedule ended at a step/time limit or in\n"
+      "a model error, or --require-exhaustive and the search did not cover the space.");
   sub->add_option("scenario", a->scenario, "scenario name (kpsim list)")->required();
   sub->add_option("--set", a->sets, "scenario parameter key=value (repeatable)");
   sub->add_option("--strategy", a->strategy.name, "random | pct | dfs (default random)")
@@ -161,6 +189,8 @@ Command add_explore(CLI::App& app) {
   sub->add_flag("--first", a->first, "stop at the first violation");
   sub->add_flag("--no-shrink", a->no_shrink, "report the violation as found, unshrunk");
   sub->add_flag("--quiet", a->quiet, "no progress lines on stderr");
+  sub->add_flag("--require-exhaustive", a->require_exhaustive,
+                "exit 3 (inconclusive) unless the search covered every schedule (dfs to its end)");
   return {sub, [a, sub] { return run_explore(*a, sub); }};
 }
 

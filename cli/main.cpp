@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
       "  kpsim crosscheck SCENARIO [--kernel K] [--set k=v]...\n"
       "                                               compare model and kernel outcomes\n\n"
       "Exit status: 0 no violation, 1 violation found (or check failed), 2 bad input,\n"
+      "3 inconclusive (limits hit, model error, --require-exhaustive not met),\n"
       "70 internal error (a kpsim bug: please report it).",
       "kpsim"};
   app.require_subcommand(1);
