@@ -239,6 +239,9 @@ std::optional<RunEnd> Sched::advance_clock() {
   if (when > limits_.max_time_ns)
     return RunEnd{Outcome::time_limit, "", fmt::format("virtual time limit {} ns reached", limits_.max_time_ns)};
   now_ns_ = std::max(now_ns_, when);
+  // A timer firing is a step like a task's (numbered in the trace, counted against max_steps).
+  // Strategies see steps only through ChoiceContext::step, so both kinds of step reach them the
+  // same way; there is no per-step strategy hook that one of them could skip.
   ++step_;
   if (trace_) {
     TraceEvent ev;
@@ -285,7 +288,6 @@ void Sched::run_step(TaskId id, uint32_t pick, uint32_t of) {
       }
     }
   }
-  strategy_.on_step(id, step_);
   previous_ = id;
   current_ = kNoTask;
 }

@@ -19,6 +19,7 @@
 #include "sched/strategy_pct.h"
 #include "sched/strategy_random.h"
 #include "sched/strategy_replay.h"
+#include "sched/waitqueue.h"
 
 using namespace kpsim;
 
@@ -287,8 +288,9 @@ namespace {
 // The planted depth-2 bug: A runs kA steps publishing its progress; B runs one step and fails
 // iff it runs exactly between A's step kBug and A's step kBug+1. Two ordering constraints
 // (A_kBug before B_1, B_1 before A_kBug+1): PCT depth 2 finds it with probability at least
-// 1/(n k^(d-1)) = 1/(2 * 9) per run (A must hold the higher priority, and the single change
-// point must fall on step kBug).
+// 1/(n k^(d-1)) = 1/(2 * 9) per run with k = 9 (A must hold the higher priority, and the single
+// change point must fall on the real choice kBug + 1, where A is demoted before the pick). A run
+// has at most kA real choices (B runnable beside A), so a hint of kA + 1 is an upper bound on k.
 constexpr uint32_t kA = 8, kBug = 5, kTotalSteps = kA + 1;
 
 Co<> pct_a(Sched& s, uint32_t& progress) {
@@ -358,6 +360,137 @@ TEST_CASE("pct depth 1 (no priority change) never finds the depth-2 bug (control
 TEST_CASE("pct: the same seed gives the same schedules", "[pct]") {
   PctStrategy p1(9, 3, 10), p2(9, 3, 10);
   CHECK(explore_all(p1, {3, 3, 2}, 30) == explore_all(p2, {3, 3, 2}, 30));
+}
+
+namespace {
+// Wraps a strategy and records, for every real schedule choice (more than one runnable task),
+// the task picked and the steps taken before it. Also a check that wrapping is transparent.
+class Recording final : public Strategy {
+ public:
+  explicit Recording(Strategy& inner) : inner_(inner) {}
+  std::string name() const override { return inner_.name(); }
+  bool begin_run() override {
+    picks.clear();
+    steps_before.clear();
+    return inner_.begin_run();
+  }
+  size_t choose(size_t n, const ChoiceContext& ctx) override {
+    const size_t c = inner_.choose(n, ctx);
+    if (ctx.kind == ChoiceKind::schedule && ctx.options.size() == n) {
+      picks.push_back(ctx.options[c]);
+      steps_before.push_back(ctx.step);
+    }
+    return c;
+  }
+  void end_run() override { inner_.end_run(); }
+  std::vector<TaskId> picks;
+  std::vector<uint64_t> steps_before;
+
+ private:
+  Strategy& inner_;
+};
+
+// Two symmetric tasks: kPre steps, a sleep until one timer wakes both (a timer step, taken when
+// both sleep), kPost steps. The steps of a lone task (one asleep or done) are no choice.
+constexpr uint32_t kPre = 3, kPost = 3;
+
+struct TimerWorld {
+  WaitQueue wq;
+  bool fired = false;
+  uint64_t timer_step = 0;  // the step number of the timer's firing
+};
+
+Co<> pre_sleep_post(Sched& s, TimerWorld& w) {
+  for (uint32_t i = 0; i < kPre; ++i) co_await s.point("pre");
+  while (!w.fired) (void)co_await w.wq.sleep(s, "woken", false);
+  for (uint32_t i = 0; i < kPost; ++i) co_await s.point("post");
+}
+
+struct TimerRun {
+  RunEnd end;
+  uint64_t steps = 0;
+  uint64_t timer_step = 0;
+  size_t schedule_choices = 0;  // recorded schedule choices
+};
+
+TimerRun run_timer_world(Strategy& st) {
+  TimerWorld w;
+  TimerRun r;
+  {
+    Sched s(st);
+    s.spawn("X", TaskKind::syscall, pre_sleep_post(s, w));
+    s.spawn("Y", TaskKind::syscall, pre_sleep_post(s, w));
+    s.add_timer(1000000, "wake", [&] {
+      w.fired = true;
+      w.timer_step = s.steps();
+      w.wq.wake_up_all(s);
+    });
+    r.end = s.run();
+    r.steps = s.steps();
+    r.schedule_choices = s.choices().size();  // one timer without a window: no timer choices
+  }
+  st.end_run();
+  r.timer_step = w.timer_step;
+  return r;
+}
+}  // namespace
+
+TEST_CASE("pct: k counts only the choices with more than one runnable task", "[pct]") {
+  PctStrategy pct(3, 2);  // no hint: the first run only measures k
+  Recording rec(pct);
+  REQUIRE(rec.begin_run());
+  CHECK(pct.change_points().empty());
+  const TimerRun r = run_timer_world(rec);
+  REQUIRE(r.end.outcome == Outcome::done);
+  REQUIRE(r.timer_step > 0);
+  // Without a change point the first-picked task runs whenever it can: all of its steps are
+  // choices (the other task is runnable beside it), the other task's steps and the timer's are
+  // not. Steps per task: kPre + 1 before the sleep, kPost + 1 after it.
+  const uint64_t real = 2 + kPre + kPost;
+  CHECK(rec.picks.size() == real);
+  CHECK(r.schedule_choices == real);
+  CHECK(pct.max_choices() == real);
+  CHECK(r.steps == 2 * real + 1);  // the counted choices are far fewer than the steps
+  // The next run draws its change point over 1..k.
+  REQUIRE(rec.begin_run());
+  REQUIRE(pct.change_points().size() == 1);
+  CHECK(pct.change_points()[0] >= 1);
+  CHECK(pct.change_points()[0] <= real);
+  run_timer_world(rec);
+}
+
+TEST_CASE("pct: every change point within the run fires at its real choice, after a timer too",
+          "[pct]") {
+  // Depth 2, two tasks: before the change point the top-priority task is picked at every real
+  // choice; at the change point it drops below the other, which is picked from there on. So the
+  // picks are "the other task" at choices 1..c-1 and one task at c and after. A change point
+  // past this run's last real choice changes nothing: one task is picked throughout.
+  PctStrategy pct(2026, 2, 2 + kPre + kPost);
+  Recording rec(pct);
+  int fired = 0, fired_after_timer = 0;
+  for (int run = 0; run < 300; ++run) {
+    CAPTURE(run);
+    REQUIRE(rec.begin_run());
+    REQUIRE(pct.change_points().size() == 1);
+    const uint64_t c = pct.change_points()[0];
+    const TimerRun r = run_timer_world(rec);
+    REQUIRE(r.end.outcome == Outcome::done);
+    const auto& picks = rec.picks;
+    CAPTURE(c, picks);
+    REQUIRE(!picks.empty());
+    if (c > picks.size()) {
+      CHECK(std::count(picks.begin(), picks.end(), picks[0]) == static_cast<long>(picks.size()));
+      continue;
+    }
+    ++fired;
+    const TaskId other = picks[c - 1];  // picked once the top task is demoted
+    for (size_t i = 0; i + 1 < c; ++i) CHECK(picks[i] != other);
+    for (size_t i = c - 1; i < picks.size(); ++i) CHECK(picks[i] == other);
+    // The first real choice after the timer step is the one asked with steps == timer_step.
+    if (rec.steps_before[c - 1] == r.timer_step) ++fired_after_timer;
+  }
+  CHECK(fired > 100);
+  CHECK(fired_after_timer > 0);  // the case a step-numbered change point used to miss
 }
 
 // ---- shrink --------------------------------------------------------------------------------
