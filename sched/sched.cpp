@@ -21,16 +21,6 @@ std::string_view to_string(TaskKind k) {
   return "?";
 }
 
-std::string_view to_string(ChoiceKind k) {
-  switch (k) {
-    case ChoiceKind::schedule: return "schedule";
-    case ChoiceKind::timer_order: return "timer_order";
-    case ChoiceKind::timer_offset: return "timer_offset";
-    case ChoiceKind::model: return "model";
-  }
-  return "?";
-}
-
 std::string_view to_string(Outcome o) {
   switch (o) {
     case Outcome::done: return "done";
@@ -154,7 +144,9 @@ void Sched::send_signal(TaskId id) {
 size_t Sched::record_choice(size_t n, const ChoiceContext& ctx) {
   const size_t c = strategy_.choose(n, ctx);
   if (c >= n) throw std::logic_error("strategy " + strategy_.name() + " answered out of range");
-  choices_.push_back(static_cast<uint32_t>(c));
+  choices_.push_back(Choice{.value = static_cast<uint32_t>(c),
+                            .options = static_cast<uint32_t>(n),
+                            .kind = ctx.kind});
   return c;
 }
 

@@ -9,11 +9,28 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "sched/choice.h"
+#include "sched/task.h"
 
 namespace kpsim {
+
+// What a strategy may see at a choice point. For schedule choices, options[i] is the task that
+// answer i runs, in TaskId order; `current` is the index of the task that took the previous step
+// if it is still runnable (choosing anything else is a preemption), else -1. The other kinds
+// leave options empty. Partial-order reduction would add what each step touched; models would
+// not change.
+struct ChoiceContext {
+  ChoiceKind kind = ChoiceKind::schedule;
+  std::string_view reason;
+  uint64_t step = 0;  // steps taken so far in this run, timer steps included
+  std::span<const TaskId> options;
+  int current = -1;
+};
 
 class Strategy {
  public:

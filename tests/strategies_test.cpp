@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "scenarios/runner.h"
 #include "scenarios/scenario.h"
 #include "sched/sched.h"
@@ -208,6 +210,29 @@ TEST_CASE("dfs enumerates model choices too", "[dfs]") {
   CHECK(std::set<std::pair<size_t, size_t>>(seen.begin(), seen.end()).size() == 6);
 }
 
+TEST_CASE("dfs reports a model that asks another kind of choice at a replayed position",
+          "[dfs]") {
+  // The first run asks a model choice; when dfs replays that prefix to try its second option,
+  // the model asks a timer_offset choice instead: not deterministic, and dfs says so.
+  DfsStrategy dfs;
+  int runs = 0;
+  RunEnd end;
+  while (end.outcome == Outcome::done && dfs.begin_run()) {
+    Sched s(dfs);
+    const ChoiceKind kind = runs++ == 0 ? ChoiceKind::model : ChoiceKind::timer_offset;
+    s.spawn("m", TaskKind::syscall, [](Sched& sc, ChoiceKind k) -> Co<> {
+      (void)sc.choose(2, k, "x");
+      co_return;
+    }(s, kind));
+    end = s.run();
+    dfs.end_run();
+  }
+  CHECK(runs == 2);
+  CHECK(end.outcome == Outcome::error);
+  CHECK_THAT(end.message, Catch::Contains("not deterministic") &&
+                              Catch::Contains("choice 0 was model with 2 options, now timer_offset with 2"));
+}
+
 // ---- random --------------------------------------------------------------------------------
 
 TEST_CASE("random: the same seed gives the same schedules, another seed different ones",
@@ -249,7 +274,7 @@ TEST_CASE("replay strict reports divergence; lenient never does", "[replay]") {
   // Two tasks of two steps: a run has 2 or 3 schedule choices (until one task is alone).
   struct Case {
     const char* what;
-    ChoiceSeq seq;
+    std::vector<uint32_t> seq;  // answers only: checked for range and length, not kind
     const char* message;
   };
   const Case cases[] = {
@@ -260,14 +285,14 @@ TEST_CASE("replay strict reports divergence; lenient never does", "[replay]") {
   };
   for (const Case& c : cases) {
     CAPTURE(c.what);
-    ReplayStrategy strict(c.seq, true);
+    ReplayStrategy strict(untyped_choices(c.seq), true);
     strict.begin_run();
     RunEnd end;
     run_tasks(strict, {2, 2}, &end);
     CHECK(end.outcome == Outcome::done);
     CHECK_THAT(strict.divergence(), Catch::Contains(c.message));
 
-    ReplayStrategy lenient(c.seq, false);
+    ReplayStrategy lenient(untyped_choices(c.seq), false);
     lenient.begin_run();
     run_tasks(lenient, {2, 2}, &end);
     CHECK(end.outcome == Outcome::done);
@@ -277,9 +302,100 @@ TEST_CASE("replay strict reports divergence; lenient never does", "[replay]") {
 
 TEST_CASE("replay lenient: out-of-range answers wrap modulo n, a missing tail answers 0",
           "[replay]") {
-  ReplayStrategy lenient({5}, false);  // 5 % 2 = 1: t1 first
+  ReplayStrategy lenient(untyped_choices({5}), false);  // 5 % 2 = 1: t1 first
   lenient.begin_run();
   CHECK(run_tasks(lenient, {2, 2}) == Schedule{1, 0, 0, 1});
+}
+
+namespace {
+// The typed record of one run of `steps` under a seeded random strategy, and its schedule.
+std::pair<ChoiceSeq, Schedule> record_run(const std::vector<uint32_t>& steps, uint64_t seed) {
+  RandomStrategy rnd(seed);
+  rnd.begin_run();
+  Schedule log;
+  ChoiceSeq recorded;
+  {
+    Sched s(rnd);
+    for (size_t i = 0; i < steps.size(); ++i)
+      s.spawn("t" + std::to_string(i), TaskKind::syscall, stepper(s, log, static_cast<TaskId>(i), steps[i]));
+    REQUIRE(s.run().outcome == Outcome::done);
+    recorded = s.choices();
+  }
+  return {recorded, log};
+}
+}  // namespace
+
+TEST_CASE("a recorded choice carries its kind and option count", "[replay]") {
+  const auto [recorded, log] = record_run({3, 3, 3}, 7);
+  REQUIRE(recorded.size() >= 2);
+  // Three runnable tasks at the first choice: a schedule choice of 3.
+  CHECK(recorded[0].kind == ChoiceKind::schedule);
+  CHECK(recorded[0].options == 3);
+  for (const Choice& c : recorded) {
+    CHECK(c.typed());
+    CHECK(c.value < c.options);
+  }
+}
+
+TEST_CASE("replay strict reports a choice of another kind or option count as a divergence",
+          "[replay]") {
+  const auto [recorded, want] = record_run({2, 2, 2}, 11);
+  REQUIRE(recorded.size() >= 2);
+  REQUIRE(recorded[1].kind == ChoiceKind::schedule);
+  const uint32_t n = recorded[1].options;
+  SECTION("another kind") {
+    ChoiceSeq changed = recorded;
+    changed[1].kind = ChoiceKind::timer_order;  // same answer, same option count
+    ReplayStrategy strict(changed, true);
+    strict.begin_run();
+    CHECK(run_tasks(strict, {2, 2, 2}) == want);  // the answers still drive the same run
+    CHECK(strict.divergence() ==
+          fmt::format("choice 1: recorded timer_order with {} options, the run asks schedule with {} options", n, n));
+  }
+  SECTION("another option count") {
+    ChoiceSeq changed = recorded;
+    changed[1].options = n + 1;
+    ReplayStrategy strict(changed, true);
+    strict.begin_run();
+    run_tasks(strict, {2, 2, 2});
+    CHECK(strict.divergence() ==
+          fmt::format("choice 1: recorded schedule with {} options, the run asks schedule with {} options", n + 1, n));
+  }
+  SECTION("only the first divergence is reported") {
+    ChoiceSeq changed = recorded;
+    changed[1].kind = ChoiceKind::model;
+    changed.back().kind = ChoiceKind::timer_offset;
+    ReplayStrategy strict(changed, true);
+    strict.begin_run();
+    run_tasks(strict, {2, 2, 2});
+    CHECK_THAT(strict.divergence(), Catch::StartsWith("choice 1: recorded model"));
+  }
+  SECTION("lenient replay ignores kinds and option counts") {
+    ChoiceSeq changed = recorded;
+    for (Choice& c : changed) {
+      c.kind = ChoiceKind::model;
+      c.options = 99;
+    }
+    ReplayStrategy lenient(changed, false);
+    lenient.begin_run();
+    CHECK(run_tasks(lenient, {2, 2, 2}) == want);
+    CHECK(lenient.divergence().empty());
+  }
+  SECTION("control: the unchanged record replays without divergence") {
+    ReplayStrategy strict(recorded, true);
+    strict.begin_run();
+    CHECK(run_tasks(strict, {2, 2, 2}) == want);
+    CHECK(strict.divergence().empty());
+  }
+}
+
+TEST_CASE("replay strict of value-only choices checks range and length only", "[replay]") {
+  // A format-1 trace's choices: the kinds are unknown, so a strict replay cannot check them.
+  const auto [recorded, want] = record_run({2, 2, 2}, 11);
+  ReplayStrategy strict(untyped_choices(choice_values(recorded)), true);
+  strict.begin_run();
+  CHECK(run_tasks(strict, {2, 2, 2}) == want);
+  CHECK(strict.divergence().empty());
 }
 
 // ---- pct -----------------------------------------------------------------------------------
@@ -427,7 +543,7 @@ TimerRun run_timer_world(Strategy& st) {
     });
     r.end = s.run();
     r.steps = s.steps();
-    r.schedule_choices = s.choices().size();  // one timer without a window: no timer choices
+    for (const Choice& c : s.choices()) r.schedule_choices += c.kind == ChoiceKind::schedule;
   }
   st.end_run();
   r.timer_step = w.timer_step;
@@ -496,16 +612,18 @@ TEST_CASE("pct: every change point within the run fires at its real choice, afte
 // ---- shrink --------------------------------------------------------------------------------
 
 namespace {
-// "Fails" when some value is >= 3; reports the sequence it consumed as the candidate itself.
+using Values = std::vector<uint32_t>;
+
+// "Fails" when some answer is >= 3; reports the sequence it consumed as the candidate itself.
 std::optional<ChoiceSeq> has_big(const ChoiceSeq& c) {
-  if (std::any_of(c.begin(), c.end(), [](uint32_t v) { return v >= 3; })) return c;
+  if (std::any_of(c.begin(), c.end(), [](const Choice& x) { return x.value >= 3; })) return c;
   return std::nullopt;
 }
 }  // namespace
 
 TEST_CASE("shrink_choices: the result still fails and is no longer than the input",
           "[shrink]") {
-  const ChoiceSeq input = {1, 5, 2, 7, 0, 4};
+  const ChoiceSeq input = untyped_choices({1, 5, 2, 7, 0, 4});
   size_t calls = 0;
   StillFails still = [&](const ChoiceSeq& c) {
     ++calls;
@@ -514,7 +632,7 @@ TEST_CASE("shrink_choices: the result still fails and is no longer than the inpu
   const ShrinkResult r = shrink_choices(input, still);
   CHECK(has_big(r.choices));
   CHECK(r.choices.size() <= input.size());
-  CHECK(r.choices == ChoiceSeq{3});  // the minimal failing sequence for this predicate
+  CHECK(choice_values(r.choices) == Values{3});  // the minimal failing sequence for this predicate
   CHECK(r.attempts == calls);
   CHECK(r.accepted > 0);
 }
@@ -522,31 +640,32 @@ TEST_CASE("shrink_choices: the result still fails and is no longer than the inpu
 TEST_CASE("shrink_choices keeps only what still_fails returned, never a raw candidate",
           "[shrink]") {
   // still_fails reports a consumed sequence that differs from the candidate (like a lenient
-  // replay that wraps values and fills a missing tail with 0); the shrinker must keep that.
+  // replay that wraps values, fills a missing tail with 0 and records what each point asked);
+  // the shrinker must keep that.
   auto consumed = [](const ChoiceSeq& c) {
     ChoiceSeq r;
-    for (uint32_t v : c) r.push_back(v % 4);
-    while (r.size() < 3) r.push_back(0);
+    for (const Choice& x : c) r.push_back({.value = x.value % 4, .options = 4, .kind = ChoiceKind::model});
+    while (r.size() < 3) r.push_back({.value = 0, .options = 4, .kind = ChoiceKind::model});
     return r;
   };
   StillFails still = [&](const ChoiceSeq& c) -> std::optional<ChoiceSeq> {
     ChoiceSeq r = consumed(c);
-    if (std::count(r.begin(), r.end(), 3u) >= 2) return r;
+    if (std::count_if(r.begin(), r.end(), [](const Choice& x) { return x.value == 3; }) >= 2) return r;
     return std::nullopt;
   };
   // The raw candidate {7, 7} fails (it consumes {3, 3, 0}); keeping it instead of what was
   // consumed would leave a sequence no run ever took.
-  const ChoiceSeq input = {7, 7, 1};
+  const ChoiceSeq input = untyped_choices({7, 7, 1});
   REQUIRE(still(input));
   const ShrinkResult r = shrink_choices(input, still);
   CHECK(still(r.choices));
-  CHECK(consumed(r.choices) == r.choices);  // a sequence that a run actually consumed
-  CHECK(r.choices == ChoiceSeq{3, 3, 0});
+  CHECK(consumed(r.choices) == r.choices);  // a sequence that a run actually consumed, typed
+  CHECK(choice_values(r.choices) == Values{3, 3, 0});
   CHECK(r.choices.size() <= input.size());
 }
 
 TEST_CASE("shrink_choices with no budget returns the input unchanged", "[shrink]") {
-  const ChoiceSeq input = {4, 4};
+  const ChoiceSeq input = untyped_choices({4, 4});
   const ShrinkResult r = shrink_choices(input, has_big, 0);
   CHECK(r.choices == input);
   CHECK(r.attempts == 0);
@@ -578,4 +697,10 @@ TEST_CASE("shrink_choices on a real lost-update violation stays a violation", "[
   REQUIRE(again);
   CHECK(again->end.property == "no-lost-update");
   CHECK(again->choices == sr.choices);
+  // What shrinking keeps is the typed record of a run, so a strict replay accepts it.
+  REQUIRE(std::all_of(sr.choices.begin(), sr.choices.end(), [](const Choice& c) { return c.typed(); }));
+  ReplayStrategy strict(sr.choices, true);
+  strict.begin_run();
+  CHECK(run_once(*sc, p, strict, o).end.property == "no-lost-update");
+  CHECK(strict.divergence().empty());
 }
