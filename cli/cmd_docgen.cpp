@@ -27,15 +27,16 @@ namespace {
 const std::string kOpen = "<!-- kpsim:";
 const std::string kClose = "<!-- /kpsim -->";
 
+// A docgen `choices=` list is answers only (replayed leniently, like a shrinking candidate).
 ChoiceSeq parse_choices(const std::string& v) {
-  ChoiceSeq out;
+  std::vector<uint32_t> out;
   std::istringstream in(v);
   for (std::string x; std::getline(in, x, ',');) {
     if (x.empty() || x.find_first_not_of("0123456789") != std::string::npos)
       throw ParamError("docgen: bad choices list '" + v + "'");
     out.push_back(static_cast<uint32_t>(std::stoul(x)));
   }
-  return out;
+  return untyped_choices(out);
 }
 
 // Runs one block spec ("mermaid SCENARIO k=v ...") and returns the drawing.

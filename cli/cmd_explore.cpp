@@ -121,7 +121,7 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
                               {"property", f.end.property.empty() ? std::string(to_string(f.end.outcome)) : f.end.property},
                               {"message", f.end.message},
                               {"steps", f.steps},
-                              {"choices", f.choices},
+                              {"choices", choices_to_json(f.choices)},
                               {"choices_before_shrink", r.first_choices.size()},
                               {"trace", trace_as_json(*f.trace)},
                               {"reproduce", reproduce}};

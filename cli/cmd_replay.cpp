@@ -27,8 +27,15 @@ static int run_replay(const std::string& path, bool check, bool quiet) {
   o.seed = t.header.seed;
   RunResult r = run_once(*sc, params, replay, o);
   r.trace->footer.crosscheck = t.footer.crosscheck;  // an annotation, not part of the run
+  // An old trace is compared in its own format: the same run writes the same bytes there too.
+  r.trace->header.format = t.header.format;
 
   if (!quiet) std::cout << render_text(*r.trace);
+  if (t.header.format < kTraceFormatVersion)
+    std::cout << fmt::format(
+        "note: {} is trace format {}: its choices do not record their kinds or option counts, "
+        "so the replay could check only that each answer was in range\n",
+        path, t.header.format);
   if (!replay.divergence().empty()) {
     std::cout << "replay diverged: " << replay.divergence() << "\n";
     return kExitFinding;

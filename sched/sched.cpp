@@ -21,16 +21,6 @@ std::string_view to_string(TaskKind k) {
   return "?";
 }
 
-std::string_view to_string(ChoiceKind k) {
-  switch (k) {
-    case ChoiceKind::schedule: return "schedule";
-    case ChoiceKind::timer_order: return "timer_order";
-    case ChoiceKind::timer_offset: return "timer_offset";
-    case ChoiceKind::model: return "model";
-  }
-  return "?";
-}
-
 std::string_view to_string(Outcome o) {
   switch (o) {
     case Outcome::done: return "done";
@@ -154,7 +144,9 @@ void Sched::send_signal(TaskId id) {
 size_t Sched::record_choice(size_t n, const ChoiceContext& ctx) {
   const size_t c = strategy_.choose(n, ctx);
   if (c >= n) throw std::logic_error("strategy " + strategy_.name() + " answered out of range");
-  choices_.push_back(static_cast<uint32_t>(c));
+  choices_.push_back(Choice{.value = static_cast<uint32_t>(c),
+                            .options = static_cast<uint32_t>(n),
+                            .kind = ctx.kind});
   return c;
 }
 
@@ -239,6 +231,9 @@ std::optional<RunEnd> Sched::advance_clock() {
   if (when > limits_.max_time_ns)
     return RunEnd{Outcome::time_limit, "", fmt::format("virtual time limit {} ns reached", limits_.max_time_ns)};
   now_ns_ = std::max(now_ns_, when);
+  // A timer firing is a step like a task's (numbered in the trace, counted against max_steps).
+  // Strategies see steps only through ChoiceContext::step, so both kinds of step reach them the
+  // same way; there is no per-step strategy hook that one of them could skip.
   ++step_;
   if (trace_) {
     TraceEvent ev;
@@ -285,7 +280,6 @@ void Sched::run_step(TaskId id, uint32_t pick, uint32_t of) {
       }
     }
   }
-  strategy_.on_step(id, step_);
   previous_ = id;
   current_ = kNoTask;
 }

@@ -136,6 +136,7 @@ class Sched {
   // Stores a label built at run time for the rest of the run.
   std::string_view intern(std::string s);
 
+  // Every choice point of the run so far, typed: kind, option count, answer.
   const ChoiceSeq& choices() const { return choices_; }
   uint64_t steps() const { return step_; }
 

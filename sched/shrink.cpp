@@ -1,13 +1,17 @@
 #include "sched/shrink.h"
 
+#include <algorithm>
+
 namespace kpsim {
 
 namespace {
 
-// Shorter sequences first, then lexicographically smaller ones.
+// Shorter sequences first, then lexicographically smaller answers. Kinds and option counts do
+// not make a sequence simpler: they describe the run, they are not chosen.
 bool simpler(const ChoiceSeq& a, const ChoiceSeq& b) {
   if (a.size() != b.size()) return a.size() < b.size();
-  return a < b;
+  return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                      [](const Choice& x, const Choice& y) { return x.value < y.value; });
 }
 
 struct Shrinker {
@@ -42,14 +46,17 @@ struct Shrinker {
     return progress;
   }
 
-  // Lowers each value: to 0, to half, by one.
+  // Lowers each answer: to 0, to half, by one. The candidate keeps the entry's kind and option
+  // count, which no longer describe the run it will drive; that is harmless because candidates
+  // are replayed leniently, and what is kept is the sequence the run consumed, typed afresh.
   bool pass_lower() {
     bool progress = false;
     for (size_t i = 0; i < r.choices.size() && budget(); ++i) {
-      for (uint32_t v : {0u, r.choices[i] / 2, r.choices[i] ? r.choices[i] - 1 : 0u}) {
-        if (i >= r.choices.size() || v >= r.choices[i]) continue;
+      const uint32_t old = r.choices[i].value;
+      for (uint32_t v : {0u, old / 2, old ? old - 1 : 0u}) {
+        if (i >= r.choices.size() || v >= r.choices[i].value) continue;
         ChoiceSeq cand = r.choices;
-        cand[i] = v;
+        cand[i].value = v;
         if (try_candidate(cand)) progress = true;
       }
     }

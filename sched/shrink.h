@@ -1,5 +1,6 @@
-// Shrinking a failing choice sequence, RapidCheck-style: first shorter, then smaller values,
-// keeping every candidate that still fails the same way.
+// Shrinking a failing choice sequence, RapidCheck-style: first shorter, then smaller answers,
+// keeping every candidate that still fails the same way. Only the answers (Choice::value) are
+// shrunk; kinds and option counts come from the runs.
 //
 // The shrinker knows nothing of runs: `still_fails` executes a candidate (leniently: any
 // sequence is a valid run, see ReplayStrategy) and returns the sequence that run actually

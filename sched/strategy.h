@@ -1,13 +1,36 @@
 // Strategy: the policy that answers choice points. One file per strategy; the scheduler (the
 // mechanism) never knows which one it talks to, and strategies never see models.
+//
+// The interface is shuttle's Scheduler trait: prepare a run, answer its choice points, finish
+// it. A strategy learns everything it needs about the run at the choice points themselves
+// (ChoiceContext); there is deliberately no per-step hook, because the scheduler takes steps
+// that are no choice (a lone runnable task, a timer firing) and a strategy counting steps
+// through a hook would count those too (PCT counts only real choices, paper §4.1).
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "sched/choice.h"
+#include "sched/task.h"
 
 namespace kpsim {
+
+// What a strategy may see at a choice point. For schedule choices, options[i] is the task that
+// answer i runs, in TaskId order; `current` is the index of the task that took the previous step
+// if it is still runnable (choosing anything else is a preemption), else -1. The other kinds
+// leave options empty. Partial-order reduction would add what each step touched; models would
+// not change.
+struct ChoiceContext {
+  ChoiceKind kind = ChoiceKind::schedule;
+  std::string_view reason;
+  uint64_t step = 0;  // steps taken so far in this run, timer steps included
+  std::span<const TaskId> options;
+  int current = -1;
+};
 
 class Strategy {
  public:
@@ -19,8 +42,6 @@ class Strategy {
   virtual size_t choose(size_t n, const ChoiceContext& ctx) = 0;
   // Called after the run (any outcome).
   virtual void end_run() {}
-  // Hook after each step, for strategies that track the step structure (PCT, a future DPOR).
-  virtual void on_step(TaskId /*task*/, uint64_t /*step*/) {}
   // True when the strategy has provably covered the whole space (dfs only).
   virtual bool exhaustive() const { return false; }
 };

@@ -31,12 +31,13 @@ bool DfsStrategy::begin_run() {
 size_t DfsStrategy::choose(size_t n, const ChoiceContext& ctx) {
   if (pos_ == path_.size()) {
     const int cur = ctx.kind == ChoiceKind::schedule ? ctx.current : -1;
-    path_.push_back({static_cast<uint32_t>(n), 0, cur, preemptions_});
+    path_.push_back({ctx.kind, static_cast<uint32_t>(n), 0, cur, preemptions_});
   }
   const Point& p = path_[pos_++];
-  if (p.n != n)
+  if (p.kind != ctx.kind || p.n != n)
     throw std::logic_error(fmt::format(
-        "dfs: the model is not deterministic: choice {} had {} options, now {}", pos_ - 1, p.n, n));
+        "dfs: the model is not deterministic: choice {} was {} with {} options, now {} with {}",
+        pos_ - 1, to_string(p.kind), p.n, to_string(ctx.kind), n));
   if (p.current >= 0 && p.k > 0) ++preemptions_;
   return p.current >= 0 ? (static_cast<size_t>(p.current) + p.k) % n : p.k;
 }

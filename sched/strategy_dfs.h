@@ -30,6 +30,7 @@ class DfsStrategy final : public Strategy {
 
  private:
   struct Point {
+    ChoiceKind kind;              // what was asked: a replayed prefix must ask the same
     uint32_t n;                   // options at this point
     uint32_t k;                   // the option taken, in rotated order
     int current;                  // index of the continuing task, -1 if none

@@ -4,6 +4,16 @@
 
 namespace kpsim {
 
+std::string ReplayStrategy::check(const Choice& c, size_t n, const ChoiceContext& ctx) const {
+  if (c.typed() && (c.kind != ctx.kind || c.options != n))
+    return fmt::format("choice {}: recorded {} with {} options, the run asks {} with {} options",
+                       pos_, to_string(c.kind), c.options, to_string(ctx.kind), n);
+  if (c.value >= n)
+    return fmt::format("choice {} is {} but only {} options exist ({})", pos_, c.value, n,
+                       to_string(ctx.kind));
+  return {};
+}
+
 size_t ReplayStrategy::choose(size_t n, const ChoiceContext& ctx) {
   if (pos_ >= seq_.size()) {
     if (strict_ && divergence_.empty())
@@ -12,12 +22,12 @@ size_t ReplayStrategy::choose(size_t n, const ChoiceContext& ctx) {
     ++pos_;
     return 0;
   }
-  const uint32_t c = seq_[pos_++];
-  if (c < n) return c;
-  if (strict_ && divergence_.empty())
-    divergence_ = fmt::format("choice {} is {} but only {} options exist ({})", pos_ - 1, c, n,
-                              to_string(ctx.kind));
-  return c % n;
+  const Choice& c = seq_[pos_];
+  if (strict_ && divergence_.empty()) divergence_ = check(c, n, ctx);
+  ++pos_;
+  // After a divergence the run goes on (wrapping like a lenient replay) so that the caller
+  // still gets a complete run and trace to look at.
+  return c.value < n ? c.value : c.value % n;
 }
 
 void ReplayStrategy::end_run() {

@@ -41,7 +41,7 @@ TaskId spawn_fn(Sched& s, std::string name, std::function<Co<>()> f, bool daemon
 // and records every choice point it was asked, so tests can see which choices a run created.
 class Scripted final : public Strategy {
  public:
-  explicit Scripted(ChoiceSeq script = {}) : script_(std::move(script)) {}
+  explicit Scripted(std::vector<uint32_t> script = {}) : script_(std::move(script)) {}
   std::string name() const override { return "scripted"; }
   bool begin_run() override { return true; }
   size_t choose(size_t n, const ChoiceContext& ctx) override {
@@ -53,7 +53,7 @@ class Scripted final : public Strategy {
   std::vector<std::pair<ChoiceKind, size_t>> asked;
 
  private:
-  ChoiceSeq script_;
+  std::vector<uint32_t> script_;
   size_t pos_ = 0;
 };
 
@@ -184,7 +184,7 @@ TEST_CASE("SockLock: never two owners under any schedule", "[socklock]") {
 
 TEST_CASE("Mutex: unlock hands over FIFO; the releaser cannot overtake waiters", "[mutex]") {
   // A takes the lock; B then C block on it; A unlocks and immediately tries again.
-  ReplayStrategy rs({0, 1, 1}, /*strict=*/true);
+  ReplayStrategy rs(untyped_choices({0, 1, 1}), /*strict=*/true);
   rs.begin_run();
   Sched s(rs);
   Mutex m;
@@ -252,7 +252,7 @@ TEST_CASE("mutex_lock_interruptible: false with a signal already pending", "[mut
 TEST_CASE("mutex_lock_interruptible: a signal wakes a waiter with false and dequeues it",
           "[mutex][signal]") {
   // A holds the lock; B waits interruptibly; A signals B, then unlocks.
-  ReplayStrategy rs({0, 1}, /*strict=*/false);
+  ReplayStrategy rs(untyped_choices({0, 1}), /*strict=*/false);
   rs.begin_run();
   Sched s(rs);
   Mutex m;
@@ -274,7 +274,7 @@ TEST_CASE("mutex_lock_interruptible: a signal wakes a waiter with false and dequ
 }
 
 TEST_CASE("mutex_lock (uninterruptible) ignores signals and gets the lock", "[mutex][signal]") {
-  ReplayStrategy rs({0, 1}, /*strict=*/false);
+  ReplayStrategy rs(untyped_choices({0, 1}), /*strict=*/false);
   rs.begin_run();
   Sched s(rs);
   Mutex m;
@@ -343,7 +343,7 @@ TEST_CASE("SockLock: the backlog hook runs at release_sock, still owned, excludi
 
 TEST_CASE("WaitQueue: wake_up_all wakes every sleeper in the order they slept", "[waitqueue]") {
   // Sleepers go to sleep in the order s2, s0, s1 (not TaskId order).
-  ReplayStrategy rs({2, 0, 0}, /*strict=*/false);  // the tail (who runs after) does not matter
+  ReplayStrategy rs(untyped_choices({2, 0, 0}), /*strict=*/false);  // the tail (who runs after) does not matter
   rs.begin_run();
   Trace trace;
   Sched s(rs);
@@ -366,7 +366,7 @@ TEST_CASE("WaitQueue: wake_up_all wakes every sleeper in the order they slept", 
 }
 
 TEST_CASE("WaitQueue: wake_up_one wakes only the longest sleeper", "[waitqueue]") {
-  ReplayStrategy rs({2, 0, 0}, /*strict=*/false);
+  ReplayStrategy rs(untyped_choices({2, 0, 0}), /*strict=*/false);
   rs.begin_run();
   Sched s(rs);
   WaitQueue wq;
@@ -1021,7 +1021,7 @@ TEST_CASE("Completion: complete before wait; the wait returns at once", "[comple
 }
 
 TEST_CASE("Completion: complete() wakes exactly one waiter, the longest", "[completion]") {
-  ReplayStrategy rs({1, 0}, /*strict=*/false);  // w1 waits first, then w0
+  ReplayStrategy rs(untyped_choices({1, 0}), /*strict=*/false);  // w1 waits first, then w0
   rs.begin_run();
   Sched s(rs);
   Completion c;
@@ -1091,7 +1091,7 @@ TEST_CASE("Completion: an interruptible wait returns `interrupted` and consumes 
 // ---- outcomes ----------------------------------------------------------------------------
 
 TEST_CASE("deadlock: ABBA locking ends the run as a deadlock naming both tasks", "[outcome]") {
-  ReplayStrategy rs({0, 1}, /*strict=*/false);
+  ReplayStrategy rs(untyped_choices({0, 1}), /*strict=*/false);
   rs.begin_run();
   Sched s(rs);
   Mutex m1, m2;
@@ -1228,7 +1228,8 @@ TEST_CASE("model choices go through the strategy and are recorded; n<=1 is not a
   REQUIRE(s.run().outcome == Outcome::done);
   CHECK(one == 0);
   CHECK(three == 2);
-  CHECK(s.choices() == ChoiceSeq{2});
+  // Recorded with what was asked: a model choice of 3 options, answered 2.
+  CHECK(s.choices() == ChoiceSeq{Choice{.value = 2, .options = 3, .kind = ChoiceKind::model}});
   REQUIRE(st.asked.size() == 1);
   CHECK(st.asked[0] == std::pair<ChoiceKind, size_t>{ChoiceKind::model, 3});
 }

@@ -13,6 +13,7 @@
 #include "traces/trace.h"
 
 using namespace kpsim;
+using Catch::Contains;
 
 namespace {
 
@@ -25,7 +26,10 @@ Trace sample_trace() {
   t.header.params["n"] = 3;
   t.header.strategy = "random";
   t.header.seed = 18446744073709551615ull;  // full uint64 range survives
-  t.header.choices = {0, 2, 1, 1};
+  t.header.choices = {{.value = 0, .options = 2, .kind = ChoiceKind::schedule},
+                      {.value = 2, .options = 3, .kind = ChoiceKind::timer_order},
+                      {.value = 1, .options = 3, .kind = ChoiceKind::timer_offset},
+                      {.value = 1, .options = 2, .kind = ChoiceKind::model}};
   t.header.hz = 1000;
   TraceEvent e1;
   e1.step = 1;
@@ -76,7 +80,14 @@ std::string error_of(const std::string& text) {
 }
 
 const std::string kHeader =
-    R"({"type":"header","format":1,"scenario":"s","params":{},"strategy":"dfs","seed":0,"hz":250,"choices":[]})";
+    R"({"type":"header","format":2,"scenario":"s","params":{},"strategy":"dfs","seed":0,"hz":250,"choices":[]})";
+
+// A header with `choices` set to the given JSON, in format 2 or 1.
+std::string header_with(const std::string& choices, int format = 2) {
+  return R"({"type":"header","format":)" + std::to_string(format) +
+         R"(,"scenario":"s","params":{},"strategy":"random","seed":1,"hz":250,"choices":)" +
+         choices + "}";
+}
 const std::string kStep =
     R"({"type":"step","step":1,"t_ns":0,"task":"A","kind":"syscall","label":"x"})";
 const std::string kFooter = R"({"type":"footer","outcome":"done","steps":1,"t_ns":0})";
@@ -89,7 +100,8 @@ TEST_CASE("write_trace / read_trace round trip is byte-identical", "[trace]") {
   CHECK(trace_to_string(back) == first);
   // And the fields really came back (not just a stable re-serialisation of nothing).
   CHECK(back.header.seed == 18446744073709551615ull);
-  CHECK(back.header.choices == std::vector<uint32_t>{0, 2, 1, 1});
+  CHECK(back.header.format == kTraceFormatVersion);
+  CHECK(back.header.choices == sample_trace().header.choices);  // kinds and option counts too
   REQUIRE(back.events.size() == 3);
   CHECK(back.events[0].pick == 1);
   CHECK(back.events[0].of == 2);
@@ -103,7 +115,31 @@ TEST_CASE("write_trace / read_trace round trip is byte-identical", "[trace]") {
 TEST_CASE("write_trace: one header line, one line per step, one footer line", "[trace]") {
   const std::string text = trace_to_string(sample_trace());
   CHECK(std::count(text.begin(), text.end(), '\n') == 5);
-  CHECK(text.rfind(R"({"type":"header","format":1,)", 0) == 0);
+  CHECK(text.rfind(R"({"type":"header","format":2,)", 0) == 0);
+  // Each choice is [kind, answer, options].
+  CHECK_THAT(text, Contains(R"("choices":[["schedule",0,2],["timer_order",2,3],["timer_offset",1,3],["model",1,2]])"));
+}
+
+TEST_CASE("a format-1 trace reads as value-only choices and writes back as format 1", "[trace]") {
+  const std::string v1 = header_with("[1,0,3]", 1) + "\n" + kStep + "\n" + kFooter + "\n";
+  const Trace t = parse(v1);
+  CHECK(t.header.format == 1);
+  REQUIRE(t.header.choices.size() == 3);
+  CHECK(choice_values(t.header.choices) == std::vector<uint32_t>{1, 0, 3});
+  for (const Choice& c : t.header.choices) CHECK_FALSE(c.typed());  // kinds unknown
+  CHECK(trace_to_string(t) == v1);  // an old trace round-trips in its own format
+  SECTION("format 1 still means bare answers") {
+    CHECK_THAT(error_of(header_with(R"([["schedule",0,2]])", 1) + "\n" + kFooter + "\n"),
+               Contains("line 1") && Contains("'choices'") && Contains("wrong type"));
+  }
+}
+
+TEST_CASE("write_trace refuses untyped choices in format 2", "[trace]") {
+  Trace t = sample_trace();
+  t.header.choices = untyped_choices({1, 0});
+  CHECK_THROWS_AS(trace_to_string(t), std::logic_error);
+  t.header.format = 1;  // which format 1 can hold
+  CHECK_THAT(trace_to_string(t), Contains(R"("format":1,)") && Contains(R"("choices":[1,0])"));
 }
 
 TEST_CASE("a trace recorded from a real run round-trips byte for byte", "[trace]") {
@@ -118,6 +154,8 @@ TEST_CASE("a trace recorded from a real run round-trips byte for byte", "[trace]
   REQUIRE(r.trace);
   const std::string text = trace_to_string(*r.trace);
   CHECK(trace_to_string(parse(text)) == text);
+  CHECK(r.trace->header.choices == r.choices);  // the header holds the run's typed record
+  CHECK(parse(text).header.choices == r.choices);
 }
 
 TEST_CASE("read_trace accepts blank lines", "[trace]") {
@@ -145,10 +183,40 @@ TEST_CASE("read_trace rejects malformed input with a TraceError naming the line"
     CHECK_THAT(error_of(kHeader + "\n" + kStep + "\n"), Contains("no footer"));
   }
   SECTION("wrong format version") {
+    for (const char* v : {"3", "0"}) {
+      std::string h = kHeader;
+      h.replace(h.find("\"format\":2"), 10, std::string("\"format\":") + v);
+      CHECK_THAT(error_of(h + "\n" + kFooter + "\n"),
+                 Contains("line 1") && Contains(std::string("unsupported trace format version ") + v));
+    }
+  }
+  SECTION("malformed choices name the line, the choice and the problem") {
+    const std::pair<const char*, const char*> cases[] = {
+        {R"([3])", "choice 0 must be [kind, answer, options]"},
+        {R"([["schedule",0,2],["schedule",1]])", "choice 1 must be [kind, answer, options]"},
+        {R"([["schedule","0",2]])", "choice 0 must be [kind, answer, options]"},
+        {R"([["schedule",-1,2]])", "non-negative"},
+        {R"([["schedule",0.5,2]])", "choice 0 must be [kind, answer, options]"},
+        {R"([[1,0,2]])", "choice 0 must be [kind, answer, options]"},
+        {R"([["schedule",0,2],["preempt",0,2]])", "choice 1 has unknown kind 'preempt'"},
+        {R"([["model",2,2]])", "choice 0: answer 2 is not below its 2 options"},
+        {R"([["model",0,1]])", "choice 0: options must be at least 2"},
+        {R"([["model",0,4294967296]])", "choice 0: options out of range"},
+        {R"({"schedule":0})", "field 'choices' has the wrong type"},
+    };
+    for (const auto& [choices, want] : cases) {
+      CAPTURE(choices);
+      CHECK_THAT(error_of(header_with(choices) + "\n" + kFooter + "\n"),
+                 Contains("trace line 1: ") && Contains(want));
+    }
+    // Control: the same header with well-formed choices reads.
+    CHECK(error_of(header_with(R"([["schedule",1,2],["model",0,3]])") + "\n" + kFooter + "\n").empty());
+  }
+  SECTION("missing choices") {
     std::string h = kHeader;
-    h.replace(h.find("\"format\":1"), 10, "\"format\":2");
+    h.replace(h.find(",\"choices\":[]"), 13, "");
     CHECK_THAT(error_of(h + "\n" + kFooter + "\n"),
-               Contains("line 1") && Contains("unsupported trace format version"));
+               Contains("line 1") && Contains("missing field 'choices'"));
   }
   SECTION("bad field type in a step") {
     const std::string bad =

@@ -1,25 +1,43 @@
 // JSON Lines reading and writing of traces (format: docs/trace-format.md).
 #include "traces/trace.h"
 
+#include <cstdint>
 #include <istream>
 #include <ostream>
 #include <sstream>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 
 namespace kpsim {
 
 using ojson = nlohmann::ordered_json;
 
+ojson choices_to_json(const ChoiceSeq& seq) {
+  ojson j = ojson::array();
+  for (size_t i = 0; i < seq.size(); ++i) {
+    const Choice& c = seq[i];
+    if (!c.typed())
+      throw std::logic_error("choice " + std::to_string(i) + " has no kind: format " +
+                             std::to_string(kTraceFormatVersion) + " records typed choices only");
+    j.push_back({to_string(c.kind), c.value, c.options});
+  }
+  return j;
+}
+
 static ojson header_json(const TraceHeader& h) {
+  if (h.format != kTraceFormatVersion && h.format != kOldestTraceFormat)
+    throw std::logic_error("write_trace: no writer for trace format " + std::to_string(h.format));
   ojson j;
   j["type"] = "header";
-  j["format"] = kTraceFormatVersion;
+  j["format"] = h.format;
   j["scenario"] = h.scenario;
   j["params"] = h.params;
   j["strategy"] = h.strategy;
   j["seed"] = h.seed;
   j["hz"] = h.hz;
-  j["choices"] = h.choices;
+  j["choices"] = h.format == kOldestTraceFormat ? ojson(choice_values(h.choices))
+                                                : choices_to_json(h.choices);
   return j;
 }
 
@@ -101,6 +119,36 @@ T field(const ojson& j, const char* key, size_t line) {
   }
 }
 
+// Format 2: every choice is [kind, answer, options] with a known kind, options >= 2 (the
+// scheduler asks only then) and answer < options. Format 1: bare answers, kinds unknown.
+ChoiceSeq parse_choices(const ojson& j, int format, size_t line) {
+  if (format == kOldestTraceFormat)
+    return untyped_choices(field<std::vector<uint32_t>>(j, "choices", line));
+  auto it = j.find("choices");
+  if (it == j.end()) bad(line, "missing field 'choices'");
+  if (!it->is_array()) bad(line, "field 'choices' has the wrong type");
+  ChoiceSeq out;
+  out.reserve(it->size());
+  for (size_t i = 0; i < it->size(); ++i) {
+    const ojson& c = (*it)[i];
+    const std::string where = "choice " + std::to_string(i);
+    if (!c.is_array() || c.size() != 3 || !c[0].is_string() || !c[1].is_number_unsigned() ||
+        !c[2].is_number_unsigned())
+      bad(line, where + " must be [kind, answer, options] (a string and two non-negative integers)");
+    const auto kind = choice_kind_from_string(c[0].get_ref<const std::string&>());
+    if (!kind) bad(line, where + " has unknown kind '" + c[0].get<std::string>() + "'");
+    const uint64_t value = c[1].get<uint64_t>(), options = c[2].get<uint64_t>();
+    if (options < 2) bad(line, where + ": options must be at least 2 (a choice point has several)");
+    if (options > UINT32_MAX) bad(line, where + ": options out of range");
+    if (value >= options) bad(line, where + ": answer " + std::to_string(value) +
+                                        " is not below its " + std::to_string(options) + " options");
+    out.push_back(Choice{.value = static_cast<uint32_t>(value),
+                         .options = static_cast<uint32_t>(options),
+                         .kind = *kind});
+  }
+  return out;
+}
+
 TraceEvent parse_event(const ojson& j, size_t line) {
   TraceEvent e;
   e.step = field<uint64_t>(j, "step", line);
@@ -145,15 +193,19 @@ Trace read_trace(std::istream& in) {
     const auto type = field<std::string>(j, "type", line);
     if (!have_header) {
       if (type != "header") bad(line, "the first line must be the header");
-      if (field<int>(j, "format", line) != kTraceFormatVersion)
-        bad(line, "unsupported trace format version");
+      const int format = field<int>(j, "format", line);
+      if (format < kOldestTraceFormat || format > kTraceFormatVersion)
+        bad(line, "unsupported trace format version " + std::to_string(format) + " (this kpsim reads " +
+                      std::to_string(kOldestTraceFormat) + " to " +
+                      std::to_string(kTraceFormatVersion) + ")");
+      t.header.format = format;
       t.header.scenario = field<std::string>(j, "scenario", line);
       if (!j.contains("params") || !j.at("params").is_object()) bad(line, "missing object 'params'");
       t.header.params = j.at("params");
       t.header.strategy = field<std::string>(j, "strategy", line);
       t.header.seed = field<uint64_t>(j, "seed", line);
       t.header.hz = field<uint64_t>(j, "hz", line);
-      t.header.choices = field<std::vector<uint32_t>>(j, "choices", line);
+      t.header.choices = parse_choices(j, format, line);
       have_header = true;
     } else if (type == "step") {
       t.events.push_back(parse_event(j, line));

@@ -2,21 +2,28 @@
 // (docs/trace-format.md) and what every renderer reads.
 //
 // A trace is self-sufficient for replay: the header carries the scenario, its parameters and the
-// choice sequence; re-running that sequence must reproduce the events byte for byte.
+// choice sequence (typed: kind, option count, answer); re-running that sequence must reproduce
+// the events byte for byte.
 #pragma once
 
 #include <cstdint>
 #include <iosfwd>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "sched/choice.h"
+
 namespace kpsim {
 
-inline constexpr int kTraceFormatVersion = 1;
+// 2: header choices are [kind, answer, options]. 1: bare answers; still read (and written back
+// as 1, so that an old trace round-trips), with the kinds unknown.
+inline constexpr int kTraceFormatVersion = 2;
+inline constexpr int kOldestTraceFormat = 1;
 
 struct TraceChange {
   std::string obj;     // "p1.ingress_msg"
@@ -35,11 +42,14 @@ struct TraceEvent {
 };
 
 struct TraceHeader {
+  // The format version read, and the one write_trace writes. Format 1 holds answers only, so
+  // choices read from it are untyped, and writing it drops kinds and option counts.
+  int format = kTraceFormatVersion;
   std::string scenario;
   nlohmann::ordered_json params = nlohmann::ordered_json::object();
   std::string strategy;
   uint64_t seed = 0;
-  std::vector<uint32_t> choices;
+  ChoiceSeq choices;  // typed (Choice::typed()) in every format-2 trace
   uint64_t hz = 250;
 };
 
@@ -59,11 +69,17 @@ struct Trace {
   TraceFooter footer;
 };
 
-// JSON Lines: one header line, one line per event, one footer line.
+// JSON Lines: one header line, one line per event, one footer line. Throws std::logic_error for
+// a format-2 header with an untyped choice (only a hand-built trace can have one).
 void write_trace(std::ostream& out, const Trace& t);
 std::string trace_to_string(const Trace& t);
-// Parses a trace; on malformed input throws TraceError naming the line and the problem.
+// Parses a trace of format 1 or 2; on malformed input throws TraceError naming the line and the
+// problem.
 Trace read_trace(std::istream& in);
+
+// A choice sequence as format 2 spells it: [[kind, answer, options], ...] (also what `kpsim
+// explore --json` prints). Throws std::logic_error on an untyped choice.
+nlohmann::ordered_json choices_to_json(const ChoiceSeq& seq);
 
 struct TraceError : std::runtime_error {
   using std::runtime_error::runtime_error;
