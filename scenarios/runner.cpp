@@ -24,7 +24,7 @@ RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, cons
     r.choices = s.choices();
     r.steps = s.steps();
     r.t_ns = s.now_ns();
-    r.metrics = world->metrics();
+    if (o.metrics || o.trace) r.metrics = world->metrics();
   }
   if (r.trace) r.trace->footer.metrics = r.metrics;
   strategy.end_run();
@@ -62,10 +62,12 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
   ExploreResult res;
   RunOptions quiet = o.run;
   quiet.trace = false;
+  RunOptions quiet_no_metrics = quiet;
+  quiet_no_metrics.metrics = false;
   std::string first_key;
   bool stopped_early = false;
   while (res.schedules < o.budget && strategy.begin_run()) {
-    RunResult r = run_once(sc, p, strategy, quiet);
+    RunResult r = run_once(sc, p, strategy, res.schedules == 0 ? quiet : quiet_no_metrics);
     ++res.schedules;
     if (res.schedules == 1) res.first_metrics = r.metrics;
     ++res.outcomes[std::string(to_string(r.end.outcome))];

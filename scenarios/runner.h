@@ -24,6 +24,10 @@ struct RunResult {
 struct RunOptions {
   RunLimits limits;
   bool trace = false;
+  // Build the scenario's metrics (World::metrics) after the run. A search needs them only for
+  // its first schedule and its violating ones; building JSON per schedule costs more than a
+  // sockmap schedule's steps.
+  bool metrics = true;
   std::string strategy_label;  // recorded in the trace header
   uint64_t seed = 0;
 };

@@ -117,7 +117,7 @@ Co<int> recv_timeout(Sched& s, MultiChannels& w, sock& sk, uint32_t len, bool do
     s.note(sk.name, "select: not readable within {} us", timeout_us);
     co_return -kerr::eagain;  // the selftest reports ETIME
   }
-  co_await s.user_point(s.intern(fmt::format("recv {} {}B", sk.name, len)));
+  co_await s.user_point(s.label("recv", "recv {} {}B", sk.name, len));
   if (w.kworker_class.empty())
     w.kworker_class = sk.psock && !sk.psock->ingress_skb.empty() ? "kworker-after-recv"
                                                                   : "kworker-before-recv";
@@ -186,11 +186,11 @@ Co<> run_step(Sched& s, MultiChannels& w, const Step& st) {
 
 std::string_view step_label(Sched& s, const Step& st) {
   switch (st.kind) {
-    case StepKind::send: return s.intern(fmt::format("send {} {}B", sock_name(st.sock), st.payload.size()));
+    case StepKind::send: return s.label("send", "send {} {}B", sock_name(st.sock), st.payload.size());
     case StepKind::wait_fionread:
-      return s.intern(fmt::format("wait_for_fionread({}, {})", sock_name(st.sock), st.min_bytes));
-    case StepKind::recv: return s.intern(fmt::format("recv_timeout({}, {})", sock_name(st.sock), st.len));
-    case StepKind::recv_until: return s.intern(fmt::format("recv loop({}, {})", sock_name(st.sock), st.len));
+      return s.label("wait_for_fionread", "wait_for_fionread({}, {})", sock_name(st.sock), st.min_bytes);
+    case StepKind::recv: return s.label("recv_timeout", "recv_timeout({}, {})", sock_name(st.sock), st.len);
+    case StepKind::recv_until: return s.label("recv loop", "recv loop({}, {})", sock_name(st.sock), st.len);
   }
   return "step";
 }

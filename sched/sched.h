@@ -135,6 +135,12 @@ class Sched {
   void note_str(std::string_view obj, std::string change);
   // Stores a label built at run time for the rest of the run.
   std::string_view intern(std::string s);
+  // A step label built at run time ("send c1 2B"): formatted and interned only when tracing;
+  // an untraced run, where nobody reads labels but a deadlock message, gets `untraced`.
+  template <class... A>
+  std::string_view label(std::string_view untraced, fmt::format_string<A...> f, A&&... args) {
+    return trace_ ? intern(fmt::format(f, std::forward<A>(args)...)) : untraced;
+  }
 
   // Every choice point of the run so far, typed: kind, option count, answer.
   const ChoiceSeq& choices() const { return choices_; }
