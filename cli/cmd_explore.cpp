@@ -58,6 +58,31 @@ std::string reproduce_command(const ExploreArgs& a, const Params& p) {
   return cmd;
 }
 
+// A model invariant broke: the model, not the kernel, is wrong. Say so apart from findings.
+int report_model_bug(const ExploreArgs& a, const Params& params, const ExploreResult& r) {
+  const RunResult& b = *r.model_bug;
+  if (!a.trace_out.empty()) save_trace(a.trace_out, *b.trace);
+  const std::string reproduce = !a.trace_out.empty() ? "kpsim replay " + a.trace_out : reproduce_command(a, params);
+  if (a.json) {
+    nlohmann::ordered_json j;
+    j["scenario"] = a.scenario;
+    j["params"] = params.to_json();
+    j["verdict"] = "model_invariant";
+    j["schedules"] = r.schedules;
+    j["model_invariant"] = {{"schedule", r.model_bug_schedule}, {"invariant", b.end.property},
+                            {"message", b.end.message}, {"trace", trace_as_json(*b.trace)},
+                            {"reproduce", reproduce}};
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << render_text(*b.trace);
+    std::cout << fmt::format("MODEL INVARIANT BROKEN at schedule {}: {} — {}\n", r.model_bug_schedule,
+                             b.end.property, b.end.message);
+    std::cout << "This is a bug in kpsim's model, not a finding about the kernel; please report it.\n";
+    std::cout << "reproduce: " << reproduce << "\n";
+  }
+  return kExitModelBug;
+}
+
 int run_explore(ExploreArgs a, CLI::App* sub) {
   const Scenario* sc = find_scenario(a.scenario);
   if (!sc) throw ParamError("unknown scenario '" + a.scenario + "' (see: kpsim list)");
@@ -87,6 +112,7 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
   const double elapsed_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
+  if (r.model_bug) return report_model_bug(a, params, r);
   if (r.first_violation && !a.trace_out.empty()) save_trace(a.trace_out, *r.first_violation->trace);
   // The verdict: a violation; else inconclusive when some schedule proved nothing or an
   // exhaustive search was required and not reached; else clean.
@@ -168,7 +194,8 @@ Command add_explore(CLI::App& app) {
       "minimal choice sequence and printed as a lane chart; the last line reproduces it.\n"
       "Exit status: 0 every schedule explored held every property (clean), 1 a violation (or\n"
       "deadlock) found, 2 bad input, 3 inconclusive: some schedule ended at a step/time limit or in\n"
-      "a model error, or --require-exhaustive and the search did not cover the space.");
+      "a model error, or --require-exhaustive and the search did not cover the space; 4 a model\n"
+      "invariant broke (a kpsim bug, not a kernel finding: the run is drawn and stops the search).");
   sub->add_option("scenario", a->scenario, "scenario name (kpsim list)")->required();
   sub->add_option("--set", a->sets, "scenario parameter key=value (repeatable)");
   sub->add_option("--strategy", a->strategy.name, "random | pct | dfs (default random)")

@@ -12,6 +12,8 @@ inline constexpr int kExitUsage = 2;
 // Nothing violated, but not everything was checked: a schedule ended at a step or time limit
 // or in a model exception, or --require-exhaustive was asked and the search did not finish.
 inline constexpr int kExitInconclusive = 3;
+// A model's own invariant broke (Outcome::model_invariant): a kpsim bug, not a kernel finding.
+inline constexpr int kExitModelBug = 4;
 // A failure kpsim did not expect (a bug in kpsim): one line, "please report", the command line.
 inline constexpr int kExitInternal = 70;  // EX_SOFTWARE
 

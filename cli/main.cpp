@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       "                                               compare model and kernel outcomes\n\n"
       "Exit status: 0 no violation, 1 violation found (or check failed), 2 bad input,\n"
       "3 inconclusive (limits hit, model error, --require-exhaustive not met),\n"
+      "4 a model invariant broke (a kpsim bug, not a kernel finding),\n"
       "70 internal error (a kpsim bug: please report it).",
       "kpsim"};
   app.require_subcommand(1);

@@ -71,6 +71,13 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
     ++res.schedules;
     if (res.schedules == 1) res.first_metrics = r.metrics;
     ++res.outcomes[std::string(to_string(r.end.outcome))];
+    if (r.end.outcome == Outcome::model_invariant) {
+      res.model_bug_schedule = res.schedules;
+      RunOptions traced = o.run;
+      traced.trace = true;
+      res.model_bug = run_choices(sc, p, r.choices, traced);
+      return res;
+    }
     if (is_finding(r.end)) {
       ++res.violations;
       if (res.first_violation_schedule == 0) {

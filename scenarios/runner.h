@@ -68,6 +68,10 @@ struct ExploreResult {
   ChoiceSeq first_choices;                   // as found, before shrinking
   nlohmann::ordered_json first_metrics;      // metrics of the first schedule run
   std::optional<RunResult> first_violation;  // shrunk and re-run with a trace
+  // The first schedule whose model invariant broke (a kpsim bug): re-run with a trace, not
+  // shrunk; the search stops there, since nothing after it can be trusted.
+  std::optional<RunResult> model_bug;
+  uint64_t model_bug_schedule = 0;
   size_t shrink_attempts = 0;
 };
 

@@ -29,6 +29,7 @@ std::string_view to_string(Outcome o) {
     case Outcome::step_limit: return "step_limit";
     case Outcome::time_limit: return "time_limit";
     case Outcome::error: return "error";
+    case Outcome::model_invariant: return "model_invariant";
   }
   return "?";
 }
@@ -60,6 +61,10 @@ TaskId Sched::spawn(std::string name, TaskKind kind, Co<> body, bool daemon,
 
 void Sched::add_invariant(std::string property, Invariant check) {
   invariants_.emplace_back(std::move(property), std::move(check));
+}
+
+void Sched::add_model_invariant(std::string name, Invariant check) {
+  model_invariants_.emplace_back(std::move(name), std::move(check));
 }
 
 void Sched::add_final_check(std::string property, Invariant check) {
@@ -337,6 +342,11 @@ RunEnd Sched::run() {
       }
       run_step(runnable_[pick], pick, of > 1 ? of : 0);
     }
+    if (!failed_ && !model_invariants_.empty())
+      if (auto v = check_invariants(model_invariants_)) {
+        v->outcome = Outcome::model_invariant;
+        failed_ = std::move(v);
+      }
     if (!failed_)
       if (auto v = check_invariants(invariants_)) failed_ = std::move(v);
   }

@@ -29,7 +29,8 @@
 
 namespace kpsim {
 
-enum class Outcome : uint8_t { done, violation, deadlock, step_limit, time_limit, error };
+// model_invariant: a model's own bookkeeping broke (a kpsim bug, not a kernel finding).
+enum class Outcome : uint8_t { done, violation, deadlock, step_limit, time_limit, error, model_invariant };
 std::string_view to_string(Outcome o);
 
 struct RunLimits {
@@ -64,6 +65,9 @@ class Sched {
   // Checked after every step; returns a message when violated.
   using Invariant = std::function<std::optional<std::string>()>;
   void add_invariant(std::string property, Invariant check);
+  // A model's own invariant (e.g. sk_wmem_queued == the truesize of its queues), checked after
+  // every step before the scenario's; a broken one ends the run as Outcome::model_invariant.
+  void add_model_invariant(std::string name, Invariant check);
   // Checked once when all non-daemon tasks have finished.
   void add_final_check(std::string property, Invariant check);
   void set_trace(Trace* trace) { trace_ = trace; }
@@ -175,6 +179,7 @@ class Sched {
   uint64_t next_timer_id_ = 1;
   TimerWindow default_window_{};
   std::vector<std::pair<std::string, Invariant>> invariants_;
+  std::vector<std::pair<std::string, Invariant>> model_invariants_;
   std::vector<std::pair<std::string, Invariant>> final_checks_;
   std::optional<RunEnd> failed_;
   ChoiceSeq choices_;

@@ -1215,6 +1215,31 @@ TEST_CASE("fail() and invariants end the run with a violation naming the propert
   }
 }
 
+TEST_CASE("a broken model invariant is its own outcome, checked before the scenario's", "[invariant]") {
+  Scripted st;
+  Sched s(st);
+  int x = 0;
+  s.add_invariant("scenario-prop", [&]() -> std::optional<std::string> {
+    if (x >= 2) return "scenario sees " + std::to_string(x);
+    return std::nullopt;
+  });
+  s.add_model_invariant("model-books", [&]() -> std::optional<std::string> {
+    if (x >= 2) return "books off at " + std::to_string(x);
+    return std::nullopt;
+  });
+  spawn_fn(s, "A", [&]() -> Co<> {
+    for (int i = 0; i < 5; ++i) {
+      ++x;
+      co_await s.point("inc");
+    }
+  });
+  const RunEnd end = s.run();
+  CHECK(end.outcome == Outcome::model_invariant);
+  CHECK(to_string(end.outcome) == "model_invariant");
+  CHECK(end.property == "model-books");
+  CHECK(end.message == "books off at 2");
+}
+
 TEST_CASE("model choices go through the strategy and are recorded; n<=1 is not a choice",
           "[choice]") {
   Scripted st({2});

@@ -181,3 +181,29 @@ TEST_CASE("TLS record sizes on the wire", "[tls]") {
   CHECK(kTLS_MAX_PAYLOAD_SIZE + tls_prot_info_for(tls_version::v1_3).overhead_size() == 16406);
   CHECK(kTLS_MAX_PAYLOAD_SIZE + tls_prot_info_for(tls_version::v1_2).overhead_size() == 16413);
 }
+
+TEST_CASE("tcp_accounting_error: wmem_queued and packets_out must match the queues", "[tcp]") {
+  tcp_sock tp("t");
+  CHECK_FALSE(tcp_accounting_error(tp));
+  tcp_skb skb;
+  skb.seq = 0;
+  skb.end_seq = 1000;
+  skb.truesize = 2280;
+  skb.pcount = 1;
+  tp.write_seq = tp.snd_nxt = 1000;
+  tp.rtx_queue.push_back(skb);
+  tp.packets_out = 1;
+  tp.sk_wmem_queued = 2280;
+  CHECK_FALSE(tcp_accounting_error(tp));
+  tp.sk_wmem_queued = 1280;  // a truesize update forgotten
+  REQUIRE(tcp_accounting_error(tp));
+  CHECK(tcp_accounting_error(tp)->find("sk_wmem_queued 1280") != std::string::npos);
+  tp.sk_wmem_queued = 2280;
+  tp.packets_out = 2;  // a segment counted twice
+  REQUIRE(tcp_accounting_error(tp));
+  CHECK(tcp_accounting_error(tp)->find("packets_out 2") != std::string::npos);
+  tp.packets_out = 1;
+  tp.snd_una = 1001;  // acked beyond what was sent
+  CHECK(tcp_accounting_error(tp));
+}
+

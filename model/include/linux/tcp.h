@@ -57,6 +57,7 @@ inline constexpr uint32_t kGsoMaxSegs = 65535;
 struct tcp_skb {
   uint64_t seq = 0, end_seq = 0;
   uint64_t truesize = 0;
+  uint32_t pcount = 0;  // tcp_skb_pcount: the segments it counted in packets_out when sent
   bool psh = false;  // TCPHDR_PSH
   bool eor = false;  // TCP_SKB_CB(skb)->eor: nothing may be appended (tcp_skb_can_collapse_to)
   uint32_t len() const { return static_cast<uint32_t>(end_seq - seq); }
@@ -179,7 +180,12 @@ struct tcp_config {
 // tcp_init_sock + tcp_init_transfer on an established loopback connection: MSS, window, RTO,
 // initial sndbuf (tcp_init_buffer_space → tcp_sndbuf_expand), default sk_write_space, the
 // release_sock backlog hook (__release_sock + tcp_release_cb).
+// Registers tcp_accounting_error as a model invariant of the run.
 void tcp_init_sock(Sched& s, tcp_sock& tp, loopback& lo, const tcp_config& cfg);
+// The socket's bookkeeping, which the kernel keeps by construction: sk_wmem_queued is the
+// truesize of the write and rtx queues, packets_out the segments on the rtx queue, and
+// snd_una <= snd_nxt <= write_seq. A message when broken.
+std::optional<std::string> tcp_accounting_error(const tcp_sock& tp);
 
 // sock_intr_errno(): -ERESTARTSYS for an infinite timeout, -EINTR with SO_SNDTIMEO.
 inline int sock_intr_errno(const std::optional<uint64_t>& timeo) {

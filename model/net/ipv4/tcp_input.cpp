@@ -19,9 +19,8 @@ static uint32_t tcp_clean_rtx_queue(tcp_sock& tp, uint64_t ack_seq) {
   uint32_t acked = 0;
   while (!tp.rtx_queue.empty() && tp.rtx_queue.front().end_seq <= ack_seq) {
     const tcp_skb& skb = tp.rtx_queue.front();
-    const uint32_t pcount = tcp_skb_pcount(skb, tp.mss_cache);
-    acked += std::min(pcount, tp.packets_out);
-    tp.packets_out -= std::min(pcount, tp.packets_out);
+    acked += skb.pcount;
+    tp.packets_out -= skb.pcount;  // Invariant: packets_out == sum of pcount over rtx_queue
     tp.sk_wmem_queued -= static_cast<int64_t>(skb.truesize);  // sk_wmem_free_skb
     tp.rtx_queue.pop_front();
   }

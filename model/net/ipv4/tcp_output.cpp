@@ -117,6 +117,7 @@ static void tcp_transmit_head(Sched& s, tcp_sock& tp, uint32_t mss_now, const ch
   tcp_skb skb = tp.write_queue.front();
   tp.write_queue.pop_front();
   const uint32_t pcount = tcp_skb_pcount(skb, mss_now);
+  skb.pcount = pcount;  // tcp_set_skb_tso_segs: what tcp_clean_rtx_queue takes back
   ++tp.stats.segments;
   tp.stats.wire_packets += pcount;
   ++tp.stats.segment_sizes[skb.len()];
