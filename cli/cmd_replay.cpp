@@ -37,27 +37,33 @@ static int run_replay(const std::string& path, bool check, bool quiet) {
         "so the replay could check only that each answer was in range\n",
         path, t.header.format);
   if (!replay.divergence().empty()) {
+    // The trace's choices do not fit this run: not a kpsim trace of this model (bad input).
     std::cout << "replay diverged: " << replay.divergence() << "\n";
-    return kExitFinding;
+    return kExitUsage;
   }
   if (check) {
     if (trace_to_string(*r.trace) != original) {
       std::cout << "check FAILED: the replayed trace differs from " << path << "\n";
-      return kExitFinding;
+      return kExitNotReproduced;
     }
     std::cout << "check ok: replayed trace is byte-identical to " << path << "\n";
   }
   if (r.trace->footer.outcome != t.footer.outcome) {
     std::cout << fmt::format("outcome differs: recorded {}, replayed {}\n", t.footer.outcome,
                              r.trace->footer.outcome);
-    return kExitFinding;
+    return kExitNotReproduced;
   }
   return kExitOk;
 }
 
 Command add_replay(CLI::App& app) {
   auto* sub = app.add_subcommand("replay", "Re-run a trace's choice sequence and show it");
-  sub->footer("Exit status: 0 reproduced (and, with --check, byte-identical), 1 otherwise, 2 bad input.");
+  sub->footer(
+      "Exit status: 0 reproduced (and, with --check, byte-identical); 2 bad input, including a trace\n"
+      "whose choices do not fit the run (replay diverged); 5 not reproduced: the same choices gave\n"
+      "another outcome or, with --check, other bytes (nondeterminism, or the model changed since\n"
+      "the trace was recorded: scripts/update-findings regenerates stored ones). The header's seed\n"
+      "and the footer's crosscheck block are annotations a replay cannot re-derive: not compared.");
   auto path = std::make_shared<std::string>();
   auto check = std::make_shared<bool>(false);
   auto quiet = std::make_shared<bool>(false);

@@ -14,6 +14,9 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitInconclusive = 3;
 // A model's own invariant broke (Outcome::model_invariant): a kpsim bug, not a kernel finding.
 inline constexpr int kExitModelBug = 4;
+// The same choices did not reproduce the trace (replay --check, or another outcome): the run is
+// not deterministic, or the model changed since the trace was recorded.
+inline constexpr int kExitNotReproduced = 5;
 // A failure kpsim did not expect (a bug in kpsim): one line, "please report", the command line.
 inline constexpr int kExitInternal = 70;  // EX_SOFTWARE
 

@@ -24,9 +24,11 @@ int main(int argc, char** argv) {
       "                                               or a Debian 6.12 / 6.1 in a qemu guest\n"
       "  kpsim crosscheck SCENARIO [--kernel K] [--set k=v]...\n"
       "                                               compare model and kernel outcomes\n\n"
-      "Exit status: 0 no violation, 1 violation found (or check failed), 2 bad input,\n"
+      "Exit status: 0 no violation, 1 violation found (or a check failed: crosscheck disagreement,\n"
+      "docgen --check stale), 2 bad input,\n"
       "3 inconclusive (limits hit, model error, --require-exhaustive not met),\n"
-      "4 a model invariant broke (a kpsim bug, not a kernel finding),\n"
+      "4 a model invariant broke (a kpsim bug, not a kernel finding), 5 a replay did not\n"
+      "reproduce its trace,\n"
       "70 internal error (a kpsim bug: please report it).",
       "kpsim"};
   app.require_subcommand(1);
