@@ -1,4 +1,8 @@
 // kpsim explore SCENARIO: search the scenario's orderings for a property violation.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <chrono>
 #include <iostream>
 
@@ -59,6 +63,26 @@ std::string reproduce_command(const ExploreArgs& a, const Params& p) {
 }
 
 // A model invariant broke: the model, not the kernel, is wrong. Say so apart from findings.
+// SIGINT/SIGTERM end the search after the current schedule (a run is never cut in half).
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) { g_stop.store(true); }
+struct StopOnSignals {
+  struct sigaction old_int {}, old_term {};
+  StopOnSignals() {
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+  }
+  ~StopOnSignals() {
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+  }
+  StopOnSignals(const StopOnSignals&) = delete;
+  StopOnSignals& operator=(const StopOnSignals&) = delete;
+};
+
 int report_model_bug(const ExploreArgs& a, const Params& params, const ExploreResult& r) {
   const RunResult& b = *r.model_bug;
   if (!a.trace_out.empty()) save_trace(a.trace_out, *b.trace);
@@ -100,19 +124,40 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
   o.run.seed = a.strategy.seed;
   o.stop_on_first = a.first;
   o.shrink = !a.no_shrink;
+  // Wall-clock time is measured for the report and progress only; it never reaches a run.
+  const auto t0 = std::chrono::steady_clock::now();
   if (!a.json && !a.quiet) {
-    o.progress_every = 100000;
-    o.progress = [](uint64_t n, uint64_t v) {
-      std::cerr << fmt::format("  ... {} schedules, {} violations\n", n, v);
+    // A line at least every second on a terminal, every 10 s otherwise (CI logs); the clock is
+    // read every 256 schedules, which costs nothing next to them.
+    const auto period = std::chrono::seconds(isatty(STDERR_FILENO) ? 1 : 10);
+    auto next = t0 + period;
+    o.progress_every = 256;
+    o.progress = [next, period, t0](uint64_t n, uint64_t v) mutable {
+      const auto now = std::chrono::steady_clock::now();
+      if (now < next) return;
+      next = now + period;
+      const double s = std::chrono::duration<double>(now - t0).count();
+      std::cerr << fmt::format("  ... {} schedules ({:.0f}/s), {} violations, {:.0f} s\n", n,
+                               static_cast<double>(n) / s, v, s);
     };
   }
-  // Wall-clock time is measured for the report only; it never reaches a simulated run.
-  const auto t0 = std::chrono::steady_clock::now();
+  g_stop.store(false);
+  o.stop = &g_stop;
+  const StopOnSignals on_signals;
   ExploreResult r = explore(*sc, params, *strategy, o);
   const double elapsed_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
   if (r.model_bug) return report_model_bug(a, params, r);
+  if (r.interrupted) {
+    // Nothing was shrunk; say what was done and how to see the rest.
+    std::cout << fmt::format("interrupted after {} schedules ({:.1f} ms): {} violations{}\n", r.schedules,
+                             elapsed_ms, r.violations,
+                             r.violations ? fmt::format(", the first at schedule {}", r.first_violation_schedule) : "");
+    std::cout << "re-run without interrupting, or with --budget " << r.schedules
+              << " to repeat exactly this part of the search: " << reproduce_command(a, params) << "\n";
+    return kExitInterrupted;
+  }
   if (r.first_violation && !a.trace_out.empty()) save_trace(a.trace_out, *r.first_violation->trace);
   // The verdict: a violation; else inconclusive when some schedule proved nothing or an
   // exhaustive search was required and not reached; else clean.

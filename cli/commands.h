@@ -17,6 +17,8 @@ inline constexpr int kExitModelBug = 4;
 // The same choices did not reproduce the trace (replay --check, or another outcome): the run is
 // not deterministic, or the model changed since the trace was recorded.
 inline constexpr int kExitNotReproduced = 5;
+// SIGINT/SIGTERM: what was done so far is printed (128 + SIGINT, as a shell reports it).
+inline constexpr int kExitInterrupted = 130;
 // A failure kpsim did not expect (a bug in kpsim): one line, "please report", the command line.
 inline constexpr int kExitInternal = 70;  // EX_SOFTWARE
 

@@ -92,12 +92,16 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
     }
     if (o.progress && o.progress_every && res.schedules % o.progress_every == 0)
       o.progress(res.schedules, res.violations);
+    if (o.stop && o.stop->load(std::memory_order_relaxed)) {
+      res.interrupted = stopped_early = true;
+      break;
+    }
   }
   // Covered only if the strategy itself ran out (asking once more when the budget ran out just
   // as the space did).
   if (!stopped_early && (res.schedules < o.budget || !strategy.begin_run()))
     res.exhaustive = strategy.exhaustive();
-  if (res.first_violation_schedule == 0) return res;
+  if (res.first_violation_schedule == 0 || res.interrupted) return res;
 
   ChoiceSeq best = res.first_choices;
   if (o.shrink) {

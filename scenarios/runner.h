@@ -2,6 +2,7 @@
 // re-running of the first violation into a trace.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <optional>
@@ -54,6 +55,9 @@ struct ExploreOptions {
   RunOptions run;
   bool stop_on_first = false;
   bool shrink = true;
+  // Set (by a signal handler) to end the search after the current schedule: the result says
+  // `interrupted` and nothing is shrunk.
+  const std::atomic<bool>* stop = nullptr;
   // Called every `progress_every` schedules (for progress lines on long runs).
   uint64_t progress_every = 0;
   std::function<void(uint64_t schedules, uint64_t violations)> progress;
@@ -73,6 +77,7 @@ struct ExploreResult {
   std::optional<RunResult> model_bug;
   uint64_t model_bug_schedule = 0;
   size_t shrink_attempts = 0;
+  bool interrupted = false;  // ExploreOptions::stop ended the search
 };
 
 ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
