@@ -2,6 +2,11 @@
 // 1 a violation (or a failed check), 2 bad input.
 #pragma once
 
+#include <charconv>
+#include <cstdint>
+#include <string>
+#include <system_error>
+
 #include <CLI/CLI.hpp>
 
 namespace kpsim::cli {
@@ -23,10 +28,15 @@ inline constexpr int kExitInterrupted = 130;
 inline constexpr int kExitInternal = 70;  // EX_SOFTWARE
 
 // Unsigned options: CLI11 would wrap "-1" into a huge unsigned value; refuse anything but digits.
+// Nor may a value too large for 64 bits be clamped: it is refused.
 inline const CLI::Validator kUnsigned(
     [](std::string& v) -> std::string {
-      if (!v.empty() && v.find_first_not_of("0123456789") == std::string::npos) return {};
-      return "must be a non-negative integer, got '" + v + "'";
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
+        return "must be a non-negative integer, got '" + v + "'";
+      uint64_t x = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+      if (ec != std::errc() || end != v.data() + v.size()) return "'" + v + "' does not fit in 64 bits";
+      return {};
     },
     "UINT");
 
