@@ -1,13 +1,20 @@
 // net/ipv4/tcp_ipv4.c tcp_v4_rcv / tcp_v4_do_rcv (kernel 6.12): see tcp_ipv4.h.
 #include "model/net/ipv4/tcp_ipv4.h"
 
+#include <fmt/format.h>
+
 #include "model/net/ipv4/tcp_input.h"
 
 namespace kpsim::model {
 
 bool tcp_v4_rcv(Sched& s, tcp_sock& tp, skb_ptr skb) {
-  // A receiver is never owned by a process while data arrives on these paths (its reader takes
-  // no socket lock in the model), so tcp_v4_do_rcv runs at once.
+  // The backlog holds ACKs only: on the paths modelled, no process owns a receiving socket when
+  // data arrives. Should a scenario make one, say so rather than deliver it out of turn.
+  if (tp.sk_lock.owned_by_user()) {
+    s.fail("model-assumption", fmt::format("{}: data [{}, {}) for a socket owned by a process: the backlog "
+                                           "of data segments is not modelled", tp.name, skb->seq, skb->end_seq));
+    return false;
+  }
   return tcp_rcv_established(s, tp, std::move(skb));
 }
 
