@@ -5,7 +5,7 @@
 PRESET ?= release
 JOBS ?= 2
 
-.PHONY: setup build demo check bench asan clean
+.PHONY: setup build demo check bench asan fuzz clean
 
 setup:
 	@bash scripts/setup
@@ -30,6 +30,11 @@ check: build
 
 bench: build
 	@./build/kpsim_bench
+
+# The libFuzzer targets, each for FUZZ_SECONDS (ctest -L fuzz runs them for 20 s in make check).
+FUZZ_SECONDS ?= 600
+fuzz: build
+	@sh fuzz/run-fuzz build/fuzz/trace_reader_fuzz $(FUZZ_SECONDS) tests/fuzz-regressions traces/findings tests/data
 
 asan: setup
 	@test -f build-asan/CMakeCache.txt || cmake --preset asan-ubsan >/dev/null

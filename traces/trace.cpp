@@ -188,11 +188,15 @@ Trace read_trace(std::istream& in) {
       j = ojson::parse(text);
     } catch (const nlohmann::json::parse_error&) {
       bad(line, "not valid JSON");
+    } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+      bad(line, std::string("unreadable JSON: ") + e.what());
     }
     if (!j.is_object()) bad(line, "not a JSON object");
     const auto type = field<std::string>(j, "type", line);
     if (!have_header) {
       if (type != "header") bad(line, "the first line must be the header");
+      if (!j.contains("format") || !j.at("format").is_number_integer())
+        bad(line, "'format' must be an integer");  // 1.7 is not version 1
       const int format = field<int>(j, "format", line);
       if (format < kOldestTraceFormat || format > kTraceFormatVersion)
         bad(line, "unsupported trace format version " + std::to_string(format) + " (this kpsim reads " +
