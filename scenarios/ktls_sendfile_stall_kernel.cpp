@@ -121,14 +121,14 @@ class StallKernelSide final : public GuestKernelSide {
       const bool ms = m.stalled == m.runs, mixed = m.stalled != 0 && m.stalled != m.runs;
       const bool ks = guest_stalled(k);
       const int64_t kp = guest_pauses(k);
-      // Pause counts agree when the kernel's lies within a factor of 3 of the model's range; so
-      // does a stalled transfer's throughput, which the persist timer paces (it runs on the
-      // guest's clock, so TCG's slowness does not enter it).
+      // A stalled transfer's throughput must lie within a factor of 3 of the model's range: the
+      // persist timer paces it on the guest's clock, so TCG's slowness does not enter it. The
+      // guest's count of >= 100 ms pauses is shown, not judged: it comes from 5 ms TCP_INFO
+      // samples and varied 24, 69, 199 and 214 over four runs of the same cell (2026-12-02)
+      // while the throughput stayed within 0.09..0.27 MiB/s.
       const double kt = k.value("throughput_MiBps", 0.0);
-      const bool counts_ok = !ms || !ks ||
-                             (kp * 3 >= m.min_expiries && kp <= m.max_expiries * 3 &&
-                              kt * 3 >= m.min_mibps && kt <= m.max_mibps * 3);
-      const bool ok = !mixed && ms == ks && counts_ok;
+      const bool pace_ok = !ms || !ks || (kt * 3 >= m.min_mibps && kt <= m.max_mibps * 3);
+      const bool ok = !mixed && ms == ks && pace_ok;
       agree = agree && ok;
       const std::string range =
           m.stalled ? fmt::format("{}..{}", m.min_expiries, m.max_expiries) : std::string("0");
