@@ -34,7 +34,7 @@ constexpr uint64_t kUdF = 1, kUdS = 2, kUdClose = 3, kUdOther = 100;  // CQE use
 
 struct CloseWorld final : World {
   // parameters
-  std::string io, fix;
+  std::string io;
   bool async = true, more = true;
   uint64_t bytes = 0, read_bytes = 0, read_ms = 0, others = 0;
   bool others_at_close = true;
@@ -293,8 +293,7 @@ class KtlsAsyncClose final : public Scenario {
     w->more = p.get("more") == "1";
     w->others = static_cast<uint64_t>(p.get_int("others"));
     w->others_at_close = p.get("others_at") == "close";
-    w->fix = p.get("fix");
-    w->c.kc.fix = *parse_switch<kfix>(w->fix);
+    w->c.kc.fix = *parse_switch<kfix>(p.get("fix"));
     w->c.kc.version = *parse_switch<kernel_version>(p.get("kernel"));
 
     tcp_config cfg;
