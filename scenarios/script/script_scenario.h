@@ -1,0 +1,42 @@
+// A Scenario defined by a script (.kps): the only definition of the scenario. The parser
+// (scenarios/script/script.h) gives its name, summary and parameters; setup() instantiates the
+// Program for the run's parameters and builds the model world from it
+// (scenarios/script/model_world.h); kernel_side() runs the same Program on a real kernel
+// (scenarios/script/script_kernel.cpp).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "scenarios/scenario.h"
+#include "scenarios/script/program.h"
+
+namespace kpsim::script {
+
+class Script;  // scenarios/script/script.h
+
+class ScriptScenario final : public Scenario {
+ public:
+  explicit ScriptScenario(std::shared_ptr<const Script> script);
+  std::string_view name() const override;
+  std::string_view summary() const override;
+  const std::vector<ParamSpec>& params() const override;
+  std::unique_ptr<World> setup(Sched& s, const Params& p) const override;
+  RunLimits default_limits() const override;
+  const KernelSide* kernel_side() const override;
+
+  // The Program for these parameters (what the model and the kernel runners execute).
+  Program program(const Params& p) const;
+  const Script& script() const { return *script_; }
+  // Parameters declared with `model` (readings of the kernel a real kernel cannot vary).
+  bool is_model_setting(std::string_view param) const;
+
+ private:
+  std::shared_ptr<const Script> script_;
+  RunLimits limits_;
+};
+
+// The generic real-kernel side of every script scenario (host sockmap runner).
+const KernelSide* script_kernel_side();
+
+}  // namespace kpsim::script
