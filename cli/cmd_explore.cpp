@@ -241,7 +241,7 @@ Command add_explore(CLI::App& app) {
       "deadlock) found, 2 bad input, 3 inconclusive: some schedule ended at a step/time limit or in\n"
       "a model error, or --require-exhaustive and the search did not cover the space; 4 a model\n"
       "invariant broke (a kpsim bug, not a kernel finding: the run is drawn and stops the search).");
-  sub->add_option("scenario", a->scenario, "scenario name (kpsim list)")->required();
+  sub->add_option("scenario", a->scenario, "scenario: a name (kpsim list) or a script file (.kps, docs/scripts.md)")->required();
   sub->add_option("--set", a->sets, "scenario parameter key=value (repeatable)");
   sub->add_option("--strategy", a->strategy.name, "random | pct | dfs (default random)")
       ->check(CLI::IsMember({"random", "pct", "dfs"}));

@@ -116,7 +116,7 @@ int run_crosscheck(const KernelArgs& a) {
 }
 
 void add_common(CLI::App* sub, KernelArgs& a) {
-  sub->add_option("scenario", a.scenario, "scenario name")->required();
+  sub->add_option("scenario", a.scenario, "scenario: a name (kpsim list) or a script file (.kps, docs/scripts.md)")->required();
   sub->add_option("--set", a.sets,
                   "scenario parameter key=value (repeatable), as for explore; a value the kernel "
                   "cannot reproduce is refused");

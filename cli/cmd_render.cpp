@@ -20,9 +20,7 @@ Command add_render(CLI::App& app) {
             const Trace t = load_trace(*path);
             // A trace of a scenario this kpsim does not know, or with parameters it does not
             // declare, is refused as replay refuses it: it cannot be what it claims to be.
-            const Scenario* sc = find_scenario(t.header.scenario);
-            if (!sc) throw TraceError(*path + ": unknown scenario '" + t.header.scenario + "' (see: kpsim list)");
-            resolve_params(*sc, t.header.params);
+            resolve_params(scenario_of(t, *path), t.header.params);
             std::cout << (*format == "mermaid" ? render_mermaid(t) : render_text(t));
             return kExitOk;
           }};

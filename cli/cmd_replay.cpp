@@ -14,8 +14,7 @@ namespace kpsim::cli {
 static int run_replay(const std::string& path, bool check, bool quiet) {
   const std::string original = read_file_bytes(path);
   const Trace t = load_trace(path);
-  const Scenario* sc = find_scenario(t.header.scenario);
-  if (!sc) throw TraceError(path + ": unknown scenario '" + t.header.scenario + "'");
+  const Scenario* sc = &scenario_of(t, path);
   const Params params = resolve_params(*sc, t.header.params);
 
   ReplayStrategy replay(t.header.choices, /*strict=*/true);

@@ -69,4 +69,14 @@ void write_file_bytes(const std::string& path, const std::string& bytes) {
 
 void save_trace(const std::string& path, const Trace& t) { write_file_bytes(path, trace_to_string(t)); }
 
+const Scenario& scenario_of(const Trace& t, const std::string& path) {
+  const Scenario* sc = find_scenario(t.header.script.empty() ? t.header.scenario : t.header.script);
+  if (!sc)
+    throw TraceError(path + ": unknown scenario '" + t.header.scenario + "' (see: kpsim list)");
+  if (sc->name() != t.header.scenario)
+    throw TraceError(path + ": recorded from scenario '" + t.header.scenario + "', but " +
+                     t.header.script + " now defines '" + std::string(sc->name()) + "'");
+  return *sc;
+}
+
 }  // namespace kpsim::cli

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "scenarios/scenario.h"
 #include "traces/trace.h"
 
 namespace kpsim::cli {
@@ -24,5 +25,10 @@ std::string read_file_bytes(const std::string& path);
 // Throws TraceError when the file cannot be written.
 void save_trace(const std::string& path, const Trace& t);
 void write_file_bytes(const std::string& path, const std::string& bytes);
+
+// The scenario a trace was recorded from: the built-in one it names, or the script file its
+// header records (read again; it must still define the scenario the trace names). Throws
+// TraceError naming `path` when there is none.
+const Scenario& scenario_of(const Trace& t, const std::string& path);
 
 }  // namespace kpsim::cli

@@ -1,6 +1,7 @@
 // The scenario list. Explicit, in a fixed order (no static-initialisation registration), so
 // `kpsim list` and every test see the same scenarios in the same order.
 #include "scenarios/scenario.h"
+#include "scenarios/script/script_scenario.h"
 
 namespace kpsim {
 
@@ -10,12 +11,22 @@ const Scenario& ktls_sendfile_stall_scenario();
 const Scenario& ktls_async_close_scenario();
 
 const std::vector<const Scenario*>& all_scenarios() {
-  static const std::vector<const Scenario*> all = {
-      &sockmap_multi_channels_scenario(),
-      &ktls_sendfile_stall_scenario(),
-      &ktls_async_close_scenario(),
-      &lost_update_scenario(),
-  };
+  static const std::vector<const Scenario*> all = [] {
+    std::vector<const Scenario*> v = {
+        &sockmap_multi_channels_scenario(),
+        &ktls_sendfile_stall_scenario(),
+        &ktls_async_close_scenario(),
+        &lost_update_scenario(),
+    };
+    // Then the built-in scripts (scenarios/*.kps); a compiled scenario of the same name wins
+    // while both exist.
+    for (const Scenario* s : script::builtin_script_scenarios()) {
+      bool shadowed = false;
+      for (const Scenario* c : v) shadowed = shadowed || c->name() == s->name();
+      if (!shadowed) v.push_back(s);
+    }
+    return v;
+  }();
   return all;
 }
 

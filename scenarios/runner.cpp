@@ -10,6 +10,7 @@ RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, cons
   if (o.trace) {
     r.trace.emplace();
     r.trace->header.scenario = std::string(sc.name());
+    r.trace->header.script = std::string(sc.source());
     r.trace->header.params = p.to_json();
     r.trace->header.strategy = o.strategy_label.empty() ? strategy.name() : o.strategy_label;
     r.trace->header.seed = o.seed;

@@ -1,5 +1,7 @@
 #include "scenarios/scenario.h"
 
+#include "scenarios/script/script_scenario.h"
+
 #include <charconv>
 
 #include <fmt/format.h>
@@ -100,6 +102,8 @@ Params resolve_params(const Scenario& sc, const nlohmann::ordered_json& params) 
 const Scenario* find_scenario(std::string_view name) {
   for (auto* s : all_scenarios())
     if (s->name() == name) return s;
+  if (name.find('/') != std::string_view::npos || name.ends_with(".kps"))
+    return &script::load_script_scenario(std::string(name));
   return nullptr;
 }
 

@@ -64,9 +64,14 @@ class Scenario {
   // `kpsim crosscheck`); nullptr: the scenario exists only as a model, or this build has no
   // real-kernel runners (KPSIM_REPLAY=OFF).
   virtual const KernelSide* kernel_side() const { return nullptr; }
+  // The script file this scenario was read from; empty for a scenario built into kpsim. Traces
+  // record it so that a replay finds the script again.
+  virtual std::string_view source() const { return {}; }
 };
 
 const std::vector<const Scenario*>& all_scenarios();
+// A built-in scenario by name, or, for a path (contains '/' or ends in .kps), the script in that
+// file (throws script::ScriptError when it cannot be read or parsed). nullptr: no such name.
 const Scenario* find_scenario(std::string_view name);
 
 // Applies "key=value" settings over the defaults; throws ParamError naming the problem

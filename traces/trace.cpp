@@ -32,6 +32,7 @@ static ojson header_json(const TraceHeader& h) {
   j["type"] = "header";
   j["format"] = h.format;
   j["scenario"] = h.scenario;
+  if (!h.script.empty()) j["script"] = h.script;
   j["params"] = h.params;
   j["strategy"] = h.strategy;
   j["seed"] = h.seed;
@@ -204,6 +205,7 @@ Trace read_trace(std::istream& in) {
                       std::to_string(kTraceFormatVersion) + ")");
       t.header.format = format;
       t.header.scenario = field<std::string>(j, "scenario", line);
+      if (j.contains("script")) t.header.script = field<std::string>(j, "script", line);
       if (!j.contains("params") || !j.at("params").is_object()) bad(line, "missing object 'params'");
       t.header.params = j.at("params");
       t.header.strategy = field<std::string>(j, "strategy", line);

@@ -46,6 +46,9 @@ struct TraceHeader {
   // choices read from it are untyped, and writing it drops kinds and option counts.
   int format = kTraceFormatVersion;
   std::string scenario;
+  // The script file of a scenario read from a file (`kpsim explore my.kps`), as given on the
+  // command line; empty for a built-in scenario (and then not written). Replay reads it again.
+  std::string script;
   nlohmann::ordered_json params = nlohmann::ordered_json::object();
   std::string strategy;
   uint64_t seed = 0;

@@ -17,13 +17,15 @@ class Script;  // scenarios/script/script.h
 
 class ScriptScenario final : public Scenario {
  public:
-  explicit ScriptScenario(std::shared_ptr<const Script> script);
+  // `source`: the file the script was read from ("" for a script built into kpsim).
+  ScriptScenario(std::shared_ptr<const Script> script, std::string source);
   std::string_view name() const override;
   std::string_view summary() const override;
   const std::vector<ParamSpec>& params() const override;
   std::unique_ptr<World> setup(Sched& s, const Params& p) const override;
   RunLimits default_limits() const override;
   const KernelSide* kernel_side() const override;
+  std::string_view source() const override { return source_; }
 
   // The Program for these parameters (what the model and the kernel runners execute).
   Program program(const Params& p) const;
@@ -33,8 +35,16 @@ class ScriptScenario final : public Scenario {
 
  private:
   std::shared_ptr<const Script> script_;
+  std::string source_;
   RunLimits limits_;
 };
+
+// Scenarios from the scripts built into kpsim (scenarios/*.kps, embedded at build time), in
+// file-name order.
+const std::vector<const Scenario*>& builtin_script_scenarios();
+// A script read from a file (a path containing '/' or ending in .kps). Loaded once per process;
+// throws ScriptError for a missing, unreadable or invalid script.
+const Scenario& load_script_scenario(const std::string& path);
 
 // The generic real-kernel side of every script scenario (host sockmap runner).
 const KernelSide* script_kernel_side();

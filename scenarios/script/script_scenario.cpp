@@ -1,0 +1,32 @@
+#include "scenarios/script/script_scenario.h"
+
+#include "scenarios/script/model_world.h"
+#include "scenarios/script/script.h"
+
+namespace kpsim::script {
+
+ScriptScenario::ScriptScenario(std::shared_ptr<const Script> script, std::string source)
+    : script_(std::move(script)), source_(std::move(source)) {
+  // The limits do not depend on parameters: take them from the defaults' Program.
+  const Program p = script_->instantiate(resolve_params(*this, std::vector<std::string>{}));
+  if (p.max_steps) limits_.max_steps = p.max_steps;
+  if (p.max_time_ns) limits_.max_time_ns = p.max_time_ns;
+}
+
+std::string_view ScriptScenario::name() const { return script_->name(); }
+std::string_view ScriptScenario::summary() const { return script_->summary(); }
+const std::vector<ParamSpec>& ScriptScenario::params() const { return script_->params(); }
+RunLimits ScriptScenario::default_limits() const { return limits_; }
+const KernelSide* ScriptScenario::kernel_side() const { return script_kernel_side(); }
+
+Program ScriptScenario::program(const Params& p) const { return script_->instantiate(p); }
+
+bool ScriptScenario::is_model_setting(std::string_view param) const {
+  return script_->is_model_setting(param);
+}
+
+std::unique_ptr<World> ScriptScenario::setup(Sched& s, const Params& p) const {
+  return build_script_world(s, script_->instantiate(p));
+}
+
+}  // namespace kpsim::script
