@@ -35,6 +35,7 @@ bench: build
 FUZZ_SECONDS ?= 600
 fuzz: build
 	@sh fuzz/run-fuzz build/fuzz/trace_reader_fuzz $(FUZZ_SECONDS) tests/fuzz-regressions traces/findings tests/data
+	@sh fuzz/run-fuzz build/fuzz/script_parser_fuzz $(FUZZ_SECONDS) tests/fuzz-regressions-script scenarios
 
 asan: setup
 	@test -f build-asan/CMakeCache.txt || cmake --preset asan-ubsan >/dev/null

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "cli/commands.h"
+#include "scenarios/script/script.h"
 #include "scenarios/scenario.h"
 #include "traces/trace.h"
 
@@ -55,6 +56,9 @@ int main(int argc, char** argv) {
       return kExitUsage;
     } catch (const kpsim::TraceError& e) {
       std::cerr << "kpsim: " << e.what() << "\n";
+      return kExitUsage;
+    } catch (const kpsim::script::ScriptError& e) {
+      std::cerr << "kpsim: " << e.what() << "\n";  // file:line:col: what is wrong
       return kExitUsage;
     } catch (const std::exception& e) {
       // Last resort: nothing may escape as an abort. Say what and how to reproduce it.

@@ -13,35 +13,9 @@
 #include <nlohmann/json.hpp>
 
 #include "sched/sched.h"
+#include "scenarios/params.h"
 
 namespace kpsim {
-
-struct ParamSpec {
-  std::string name;
-  std::string default_value;
-  std::string help;
-  std::vector<std::string> choices;  // non-empty: an enumeration
-  bool integer = false;              // otherwise: an integer in [min, max]
-  int64_t min = 0;
-  int64_t max = INT64_MAX;
-};
-
-struct ParamError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-// Resolved parameters: every declared parameter, in declaration order, with its value.
-class Params {
- public:
-  const std::string& get(std::string_view name) const;
-  int64_t get_int(std::string_view name) const;
-  nlohmann::ordered_json to_json() const;
-  std::string to_line() const;  // "proto=udp test=selftest"
-  void set(std::string name, std::string value);
-
- private:
-  std::vector<std::pair<std::string, std::string>> kv_;
-};
 
 // The model objects of one run; kept alive until the run's tasks are destroyed.
 class KernelSide;  // scenarios/kernel_side.h

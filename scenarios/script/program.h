@@ -156,4 +156,23 @@ struct Program {
   std::optional<uint32_t> find_sock(const std::string& name) const;
 };
 
+// ---- payloads (program.cpp) -----------------------------------------------------------------
+// At most this many bytes in one send step, and in all send steps of a program together.
+inline constexpr uint32_t kMaxSendBytes = 16u << 20;
+inline constexpr uint64_t kMaxTotalSendBytes = 64u << 20;
+// Above this many bytes in total the payloads are per-sender byte ranges (payload_bytes).
+inline constexpr uint64_t kAlphabetBytes = 62;
+inline constexpr uint32_t kMaxSendersBeyondAlphabet = 4;
+
+// The bytes of one send step. `total`: the sum of every send size in the program; `offset`:
+// the bytes sent by the send steps before this one (program order: threads in order, steps in
+// order); `sender`: the sending socket's number among the sockets that send (in order of their
+// first send step); `sender_offset`: the bytes that socket sent before this step.
+// Throws std::invalid_argument beyond the limits above (the parser refuses those scripts first).
+std::string payload_bytes(uint64_t total, uint64_t offset, uint32_t sender, uint64_t sender_offset,
+                          uint32_t bytes);
+
+// The sender number (as above) a byte of a program sending more than kAlphabetBytes came from.
+inline uint32_t payload_sender(unsigned char byte) { return byte >> 6; }
+
 }  // namespace kpsim::script

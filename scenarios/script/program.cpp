@@ -1,0 +1,55 @@
+#include "scenarios/script/program.h"
+
+#include <stdexcept>
+
+namespace kpsim::script {
+
+std::string Loc::str() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(col);
+}
+
+std::optional<uint32_t> Program::find_sock(const std::string& sock_name) const {
+  for (size_t i = 0; i < socks.size(); ++i)
+    if (socks[i].name == sock_name) return static_cast<uint32_t>(i);
+  return std::nullopt;
+}
+
+// Why the payloads are what they are.
+//
+// A receiver checks its `data` expectation byte for byte, and when it fails the report has to
+// say *which* bytes arrived: another channel's, the same ones twice, a hole. So no two bytes
+// that could be confused may be equal.
+//
+// - Small programs (at most 62 bytes sent in all, as every seed): the bytes are consecutive
+//   characters of "0-9a-zA-Z" in program order, each byte distinct across the whole run and
+//   readable in a trace ("01" then "23456789" for seed 000; the hand-written seed used exactly
+//   these, so its recorded findings replay unchanged).
+// - Larger programs: the alphabet runs out, so every sending socket k (numbered by its first
+//   send, at most 4) owns the byte range [0x40*k, 0x40*k + 0x3f]. Byte j of socket k's stream
+//   (j counting across all its sends) is 0x40*k + the top 6 bits of j * 2654435761 (Knuth's
+//   multiplicative hash, mod 2^32): a receiver attributes every byte to its sender by its top
+//   two bits, and the low six bits vary along the stream in a fixed, non-periodic-looking way,
+//   so a lost, duplicated or reordered segment almost never compares equal to the expectation.
+//   The function of (k, j) alone: the bytes do not depend on other sockets' sends.
+std::string payload_bytes(uint64_t total, uint64_t offset, uint32_t sender, uint64_t sender_offset,
+                          uint32_t bytes) {
+  static constexpr char kAlphabet[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  static_assert(sizeof(kAlphabet) - 1 == kAlphabetBytes);
+  if (bytes > kMaxSendBytes || total > kMaxTotalSendBytes)
+    throw std::invalid_argument("payload_bytes: send larger than the limits");
+  if (total <= kAlphabetBytes) {
+    if (offset + bytes > total) throw std::invalid_argument("payload_bytes: offset beyond total");
+    return std::string(kAlphabet + offset, bytes);
+  }
+  if (sender >= kMaxSendersBeyondAlphabet)
+    throw std::invalid_argument("payload_bytes: more than 4 sending sockets");
+  std::string out(bytes, '\0');
+  for (uint32_t i = 0; i < bytes; ++i) {
+    const uint32_t j = static_cast<uint32_t>(sender_offset + i);
+    const uint32_t h = (j * 2654435761u) >> 26 & 0x3f;
+    out[i] = static_cast<char>(0x40 * sender + h);
+  }
+  return out;
+}
+
+}  // namespace kpsim::script

@@ -1,0 +1,1566 @@
+// The .kps parser: a lexer into line-structured tokens, a recursive-descent parser into a small
+// syntax tree (Ast), and an instantiator that walks the tree once per parameter assignment and
+// emits a Program. docs/scripts.md is the grammar; program.h is what the output means.
+#include "scenarios/script/script.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "model/kconfig.h"
+
+namespace kpsim::script {
+
+namespace {
+
+struct Pos {
+  uint32_t line = 0, col = 0;
+};
+
+// ---- tokens ----------------------------------------------------------------------------------
+
+enum class Tk : uint8_t { ident, number, string, punct, newline, end };
+
+struct Token {
+  Tk k = Tk::end;
+  std::string s;  // ident / number (raw) / string (decoded) / punct
+  Pos pos;
+  uint32_t end_col = 0;  // column just past the token
+};
+
+std::string describe(const Token& t) {
+  switch (t.k) {
+    case Tk::ident: return "'" + t.s + "'";
+    case Tk::number: return "'" + t.s + "'";
+    case Tk::string: return "a string";
+    case Tk::punct: return "'" + t.s + "'";
+    case Tk::newline: return "the end of the line";
+    case Tk::end: return "the end of the file";
+  }
+  return "?";
+}
+
+[[noreturn]] void fail_at(const std::string& file, Pos p, const std::string& msg) {
+  throw ScriptError(Loc{file, p.line, p.col}, msg);
+}
+
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::vector<Token> lex(const std::string& file, std::string_view t) {
+  std::vector<Token> out;
+  size_t i = 0, line_start = 0;
+  uint32_t line = 1;
+  auto col_of = [&](size_t at) { return static_cast<uint32_t>(at - line_start + 1); };
+  auto push = [&](Tk k, std::string s, size_t from, size_t to) {
+    out.push_back(Token{k, std::move(s), Pos{line, col_of(from)}, col_of(to)});
+  };
+  while (i < t.size()) {
+    const char c = t[i];
+    if (c == '\n') {
+      push(Tk::newline, "", i, i + 1);
+      ++i;
+      ++line;
+      line_start = i;
+    } else if (c == ' ' || c == '\t' || c == '\r') {
+      ++i;
+    } else if (c == '#') {
+      while (i < t.size() && t[i] != '\n') ++i;
+    } else if (is_alpha(c) || is_digit(c)) {
+      const size_t from = i;
+      while (i < t.size() && is_alnum(t[i])) ++i;
+      push(is_digit(c) ? Tk::number : Tk::ident, std::string(t.substr(from, i - from)), from, i);
+    } else if (c == '"') {
+      const size_t from = i++;
+      std::string s;
+      for (;;) {
+        if (i >= t.size() || t[i] == '\n')
+          fail_at(file, Pos{line, col_of(from)}, "unterminated string");
+        const char d = t[i];
+        if (d == '"') {
+          ++i;
+          break;
+        }
+        if (d != '\\') {
+          s += d;
+          ++i;
+          continue;
+        }
+        if (i + 1 >= t.size()) fail_at(file, Pos{line, col_of(i)}, "unterminated string");
+        const char e = t[i + 1];
+        if (e == 'n') {
+          s += '\n';
+          i += 2;
+        } else if (e == '\\' || e == '"') {
+          s += e;
+          i += 2;
+        } else if (e == 'x') {
+          const int h1 = i + 2 < t.size() ? hex_value(t[i + 2]) : -1;
+          const int h2 = i + 3 < t.size() ? hex_value(t[i + 3]) : -1;
+          if (h1 < 0 || h2 < 0) fail_at(file, Pos{line, col_of(i)}, "\\x needs two hex digits");
+          s += static_cast<char>(h1 * 16 + h2);
+          i += 4;
+        } else {
+          fail_at(file, Pos{line, col_of(i)},
+                  "unknown escape in a string (known: \\n \\\\ \\\" \\xNN)");
+        }
+      }
+      push(Tk::string, std::move(s), from, i);
+    } else {
+      static constexpr std::string_view two[] = {"==", "!=", "<=", ">=", "&&", "||"};
+      const std::string_view rest = t.substr(i);
+      bool done = false;
+      for (auto op : two)
+        if (rest.substr(0, 2) == op) {
+          push(Tk::punct, std::string(op), i, i + 2);
+          i += 2;
+          done = true;
+          break;
+        }
+      if (done) continue;
+      if (std::string_view("(){}[],:=<>+-*/%!?|").find(c) != std::string_view::npos) {
+        push(Tk::punct, std::string(1, c), i, i + 1);
+        ++i;
+        continue;
+      }
+      const auto u = static_cast<unsigned char>(c);
+      fail_at(file, Pos{line, col_of(i)},
+              u >= 0x21 && u < 0x7f ? std::string("unexpected character '") + c + "'"
+                                    : "unexpected byte 0x" + std::string(1, "0123456789abcdef"[u >> 4]) +
+                                          "0123456789abcdef"[u & 15]);
+    }
+  }
+  out.push_back(Token{Tk::end, "", Pos{line, col_of(i)}, col_of(i)});
+  return out;
+}
+
+// ---- syntax tree -----------------------------------------------------------------------------
+
+enum class Unit : uint8_t { none, dur, flags };
+
+struct Expr {
+  enum class K : uint8_t { num, name, str, unary, binary, ternary, sent, slice } k = K::num;
+  Pos pos;
+  std::string s;  // name, string literal, operator, or the number as written
+  int64_t num = 0;
+  Unit unit = Unit::none;
+  std::unique_ptr<Expr> a, b, c;
+  uint32_t depth = 1;
+};
+using ExprP = std::unique_ptr<Expr>;
+
+struct Rule {
+  Pos pos;
+  std::optional<std::string> on;
+  Pos on_pos;
+  std::string action;  // pass | drop | redirect
+  Pos action_pos;
+  std::vector<ExprP> args;
+};
+
+struct Stmt {
+  enum class K : uint8_t { let, pair, map, verdict, call, if_, repeat, thread, limit } k = K::let;
+  Pos pos;
+  std::string name, name2;  // let / thread / map / pair names; call: the callee; limit: kind
+  Pos name_pos, name2_pos;
+  std::vector<ExprP> args;
+  ExprP value;  // let value, if condition, repeat count, map size, pair proto, limit value
+  ExprP ret, data;
+  std::vector<Rule> rules;
+  std::vector<Stmt> body, else_body;
+};
+
+}  // namespace
+
+struct Ast {
+  std::string file, text, name, summary;
+  Pos scenario_pos;
+  std::vector<ParamSpec> params;
+  std::vector<Pos> param_pos;
+  std::vector<bool> is_model;
+  std::vector<Stmt> top;
+};
+
+namespace {
+
+constexpr uint32_t kMaxExprDepth = 256;
+constexpr uint32_t kMaxBlockDepth = 32;
+
+struct CallSig {
+  std::string_view name;
+  uint8_t min_args, max_args;
+  bool thread;  // a thread step (else: top-level setup)
+  bool top;     // allowed at top level
+  bool ret, data;
+};
+constexpr CallSig kCalls[] = {
+    {"send", 2, 3, true, false, true, false},
+    {"recv", 2, 3, true, false, true, true},
+    {"recv_timeout", 4, 4, true, false, true, true},
+    {"recv_loop", 4, 4, true, false, true, true},
+    {"ioctl", 2, 2, true, false, true, false},
+    {"wait_for_fionread", 3, 3, true, false, true, false},
+    {"usleep", 1, 1, true, false, false, false},
+    {"shutdown", 2, 2, true, false, false, false},
+    {"close", 1, 1, true, false, false, false},
+    {"map_update", 3, 3, true, true, false, false},
+    {"map_delete", 2, 2, true, true, false, false},
+    {"setsockopt", 3, 3, false, true, false, false},
+};
+const CallSig* find_call(std::string_view n) {
+  for (auto& c : kCalls)
+    if (c.name == n) return &c;
+  return nullptr;
+}
+
+constexpr std::string_view kTopStatements =
+    "scenario, param, model, limit, let, if, thread, verdict, setsockopt, map_update, map_delete, "
+    "NAME = map(...), A, B = create_pair(...)";
+constexpr std::string_view kThreadStatements =
+    "send, recv, recv_timeout, recv_loop, ioctl, wait_for_fionread, usleep, shutdown, close, "
+    "map_update, map_delete, if, repeat";
+
+enum class Ctx : uint8_t { top, thread };
+
+class Parser {
+ public:
+  Parser(Ast& ast, std::vector<Token> toks) : ast_(ast), t_(std::move(toks)) {}
+
+  void run() {
+    skip_newlines();
+    if (peek().k == Tk::end)
+      fail(peek().pos, "empty script: expected `scenario NAME \"summary\"` first");
+    if (!(peek().k == Tk::ident && peek().s == "scenario"))
+      fail(peek().pos, "the first statement must be `scenario NAME \"summary\"`, not " + describe(peek()));
+    parse_scenario();
+    bool has_else = false;
+    ast_.top = parse_block(Ctx::top, 0, Pos{}, "", &has_else);
+  }
+
+ private:
+  Ast& ast_;
+  std::vector<Token> t_;
+  size_t i_ = 0;
+  uint32_t expr_nest_ = 0;
+  std::map<std::string, Pos> param_names_;
+
+  [[noreturn]] void fail(Pos p, const std::string& m) const { fail_at(ast_.file, p, m); }
+  const Token& peek(size_t ahead = 0) const { return t_[std::min(i_ + ahead, t_.size() - 1)]; }
+  const Token& next() {
+    const Token& t = t_[i_];
+    if (i_ + 1 < t_.size()) ++i_;
+    return t;
+  }
+  bool is_punct(std::string_view p, size_t ahead = 0) const {
+    return peek(ahead).k == Tk::punct && peek(ahead).s == p;
+  }
+  bool is_ident(std::string_view w) const { return peek().k == Tk::ident && peek().s == w; }
+  void expect_punct(std::string_view p, std::string_view where) {
+    if (!is_punct(p))
+      fail(peek().pos, "expected '" + std::string(p) + "' " + std::string(where) + ", got " + describe(peek()));
+    next();
+  }
+  void expect_eol(std::string_view after) {
+    if (peek().k != Tk::newline && peek().k != Tk::end)
+      fail(peek().pos, "unexpected " + describe(peek()) + " after " + std::string(after));
+  }
+  void skip_newlines() {
+    while (peek().k == Tk::newline) next();
+  }
+  const Token& expect_ident(std::string_view what) {
+    if (peek().k != Tk::ident) fail(peek().pos, "expected " + std::string(what) + ", got " + describe(peek()));
+    return next();
+  }
+  std::string expect_string(std::string_view what) {
+    if (peek().k != Tk::string) fail(peek().pos, "expected " + std::string(what) + ", got " + describe(peek()));
+    return next().s;
+  }
+  // A word as written without spaces: identifiers, numbers and '-' joined ("pre-929e30f93125",
+  // "sockmap-multi-channels", "-5").
+  std::pair<std::string, Pos> parse_word(std::string_view what) {
+    const Token& first = peek();
+    if (first.k != Tk::ident && first.k != Tk::number && !is_punct("-"))
+      fail(first.pos, "expected " + std::string(what) + ", got " + describe(first));
+    std::string w;
+    const Pos pos = first.pos;
+    uint32_t end = first.pos.col;
+    while ((peek().k == Tk::ident || peek().k == Tk::number || is_punct("-")) &&
+           peek().pos.line == pos.line && peek().pos.col == end) {
+      w += peek().s;
+      end = next().end_col;
+    }
+    return {w, pos};
+  }
+
+  // ---- numbers ----
+  // "64K" -> 65536, "30ms" -> 30000 (a duration, in microseconds).
+  std::pair<int64_t, Unit> number_value(const Token& t) const {
+    size_t d = 0;
+    while (d < t.s.size() && is_digit(t.s[d])) ++d;
+    uint64_t v = 0;
+    auto [p, ec] = std::from_chars(t.s.data(), t.s.data() + d, v);
+    (void)p;
+    if (ec != std::errc() || v > static_cast<uint64_t>(INT64_MAX))
+      fail(t.pos, "number '" + t.s + "' is too large");
+    const std::string_view suf = std::string_view(t.s).substr(d);
+    uint64_t mul = 1;
+    Unit u = Unit::none;
+    if (suf.empty()) {
+    } else if (suf == "K") {
+      mul = 1024;
+    } else if (suf == "M") {
+      mul = 1024 * 1024;
+    } else if (suf == "us") {
+      u = Unit::dur;
+    } else if (suf == "ms") {
+      u = Unit::dur, mul = 1000;
+    } else if (suf == "s") {
+      u = Unit::dur, mul = 1000000;
+    } else {
+      fail(t.pos, "bad number '" + t.s + "' (suffixes: K, M for sizes; us, ms, s for durations)");
+    }
+    if (v > static_cast<uint64_t>(INT64_MAX) / mul) fail(t.pos, "number '" + t.s + "' is too large");
+    return {static_cast<int64_t>(v * mul), u};
+  }
+  // A plain integer for [MIN, MAX]: optional '-', K/M suffixes, no unit.
+  int64_t parse_int_literal(std::string_view what) {
+    const Pos pos = peek().pos;
+    bool neg = false;
+    if (is_punct("-")) {
+      neg = true;
+      next();
+    }
+    if (peek().k != Tk::number) fail(peek().pos, "expected " + std::string(what) + ", got " + describe(peek()));
+    const auto [v, u] = number_value(next());
+    if (u != Unit::none) fail(pos, "expected " + std::string(what) + ", got a duration");
+    return neg ? -v : v;
+  }
+
+  // ---- expressions ----
+  ExprP make(Expr::K k, Pos pos, std::string s) {
+    auto e = std::make_unique<Expr>();
+    e->k = k;
+    e->pos = pos;
+    e->s = std::move(s);
+    return e;
+  }
+  ExprP finish(ExprP e) {
+    uint32_t d = 0;
+    for (const Expr* c : {e->a.get(), e->b.get(), e->c.get()})
+      if (c) d = std::max(d, c->depth);
+    e->depth = d + 1;
+    if (e->depth > kMaxExprDepth)
+      fail(e->pos, "expression nested too deeply (more than " + std::to_string(kMaxExprDepth) + " levels)");
+    return e;
+  }
+  ExprP binary(Pos pos, std::string op, ExprP a, ExprP b) {
+    auto e = make(Expr::K::binary, pos, std::move(op));
+    e->a = std::move(a);
+    e->b = std::move(b);
+    return finish(std::move(e));
+  }
+
+  ExprP parse_expr() {
+    if (++expr_nest_ > 64) fail(peek().pos, "expression nested too deeply");
+    ExprP e = parse_ternary();
+    --expr_nest_;
+    return e;
+  }
+  ExprP parse_ternary() {
+    ExprP c = parse_or();
+    if (!is_punct("?")) return c;
+    const Pos pos = next().pos;
+    ExprP a = parse_expr();
+    expect_punct(":", "in `c ? a : b`");
+    ExprP b = parse_expr();
+    auto e = make(Expr::K::ternary, pos, "?");
+    e->a = std::move(c);
+    e->b = std::move(a);
+    e->c = std::move(b);
+    return finish(std::move(e));
+  }
+  ExprP parse_or() {
+    ExprP l = parse_and();
+    while (is_punct("||")) {
+      const Pos p = next().pos;
+      l = binary(p, "||", std::move(l), parse_and());
+    }
+    return l;
+  }
+  ExprP parse_and() {
+    ExprP l = parse_cmp();
+    while (is_punct("&&")) {
+      const Pos p = next().pos;
+      l = binary(p, "&&", std::move(l), parse_cmp());
+    }
+    return l;
+  }
+  ExprP parse_cmp() {
+    ExprP l = parse_bitor();
+    for (std::string_view op : {"==", "!=", "<", "<=", ">", ">="})
+      if (is_punct(op)) {
+        const Pos p = next().pos;
+        l = binary(p, std::string(op), std::move(l), parse_bitor());
+        for (std::string_view op2 : {"==", "!=", "<", "<=", ">", ">="})
+          if (is_punct(op2)) fail(peek().pos, "comparisons do not chain: use && and parentheses");
+        break;
+      }
+    return l;
+  }
+  ExprP parse_bitor() {
+    ExprP l = parse_add();
+    while (is_punct("|")) {
+      const Pos p = next().pos;
+      l = binary(p, "|", std::move(l), parse_add());
+    }
+    return l;
+  }
+  ExprP parse_add() {
+    ExprP l = parse_mul();
+    while (is_punct("+") || is_punct("-")) {
+      const Token& t = next();
+      l = binary(t.pos, t.s, std::move(l), parse_mul());
+    }
+    return l;
+  }
+  ExprP parse_mul() {
+    ExprP l = parse_unary();
+    while (is_punct("*") || is_punct("/") || is_punct("%")) {
+      const Token& t = next();
+      l = binary(t.pos, t.s, std::move(l), parse_unary());
+    }
+    return l;
+  }
+  ExprP parse_unary() {
+    if (is_punct("-") || is_punct("!")) {
+      if (++expr_nest_ > 64) fail(peek().pos, "expression nested too deeply");
+      const Token& t = next();
+      auto e = make(Expr::K::unary, t.pos, t.s);
+      e->a = parse_unary();
+      --expr_nest_;
+      return finish(std::move(e));
+    }
+    return parse_postfix();
+  }
+  ExprP parse_postfix() {
+    ExprP e = parse_primary();
+    while (is_punct("[")) {
+      const Pos p = next().pos;
+      auto s = make(Expr::K::slice, p, "[]");
+      s->a = std::move(e);
+      s->b = parse_expr();
+      expect_punct(":", "in a slice [a:b]");
+      s->c = parse_expr();
+      expect_punct("]", "closing a slice [a:b]");
+      e = finish(std::move(s));
+    }
+    return e;
+  }
+  ExprP parse_primary() {
+    const Token& t = peek();
+    if (t.k == Tk::number) {
+      next();
+      auto e = make(Expr::K::num, t.pos, t.s);
+      std::tie(e->num, e->unit) = number_value(t);
+      return e;
+    }
+    if (t.k == Tk::string) {
+      next();
+      return make(Expr::K::str, t.pos, t.s);
+    }
+    if (t.k == Tk::ident) {
+      next();
+      if (t.s == "sent" && is_punct("(")) {
+        next();
+        const Token& n = expect_ident("a socket name in sent(SOCK)");
+        auto e = make(Expr::K::sent, t.pos, n.s);
+        auto arg = make(Expr::K::name, n.pos, n.s);
+        e->a = std::move(arg);
+        expect_punct(")", "closing sent(");
+        return finish(std::move(e));
+      }
+      if (is_punct("(")) fail(peek().pos, "'" + t.s + "(' is not a function of expressions (only sent(SOCK) is)");
+      return make(Expr::K::name, t.pos, t.s);
+    }
+    if (is_punct("(")) {
+      next();
+      ExprP e = parse_expr();
+      expect_punct(")", "closing '('");
+      return e;
+    }
+    fail(t.pos, "expected an expression, got " + describe(t));
+  }
+
+  // ---- statements ----
+  void parse_scenario() {
+    next();  // scenario
+    auto [name, npos] = parse_word("the scenario's name");
+    bool ok = !name.empty() && (is_digit(name[0]) || (name[0] >= 'a' && name[0] <= 'z'));
+    for (char c : name) ok = ok && (is_digit(c) || (c >= 'a' && c <= 'z') || c == '-');
+    if (!ok) fail(npos, "scenario name '" + name + "' must match [a-z0-9][a-z0-9-]*");
+    ast_.name = name;
+    ast_.summary = expect_string("the scenario's summary \"...\"");
+    ast_.scenario_pos = npos;
+    expect_eol("the scenario statement");
+  }
+
+  void declare_param(ParamSpec p, Pos name_pos, Pos default_pos, bool model) {
+    if (auto it = param_names_.find(p.name); it != param_names_.end())
+      fail(name_pos, "duplicate name '" + p.name + "' (already declared at " +
+                         Loc{ast_.file, it->second.line, it->second.col}.str() + ")");
+    const std::string problem = param_value_problem(p, p.default_value);
+    if (!problem.empty()) fail(default_pos, "bad default: " + problem);
+    param_names_[p.name] = name_pos;
+    ast_.params.push_back(std::move(p));
+    ast_.param_pos.push_back(name_pos);
+    ast_.is_model.push_back(model);
+  }
+
+  void parse_param() {
+    next();  // param
+    ParamSpec p;
+    const Token& n = expect_ident("a parameter name");
+    p.name = n.s;
+    const Pos npos = n.pos;
+    expect_punct("=", "after the parameter's name");
+    auto [def, dpos] = parse_word("the parameter's default value");
+    if (is_punct("{")) {
+      next();
+      for (;;) {
+        auto [c, cpos] = parse_word("a choice");
+        if (std::find(p.choices.begin(), p.choices.end(), c) != p.choices.end())
+          fail(cpos, "duplicate choice '" + c + "'");
+        p.choices.push_back(c);
+        if (is_punct(",")) {
+          next();
+          continue;
+        }
+        expect_punct("}", "closing the choices {a, b, ...}");
+        break;
+      }
+      p.default_value = def;
+    } else if (is_punct("[")) {
+      next();
+      p.integer = true;
+      p.min = parse_int_literal("the range's minimum (an integer)");
+      expect_punct(",", "between MIN and MAX");
+      p.max = parse_int_literal("the range's maximum (an integer)");
+      expect_punct("]", "closing [MIN, MAX]");
+      if (p.min > p.max) fail(dpos, "empty range [" + std::to_string(p.min) + ", " + std::to_string(p.max) + "]");
+      // The default as written ("64K") becomes the decimal string resolve_params compares.
+      Token dt{Tk::number, def, dpos, 0};
+      bool neg = !def.empty() && def[0] == '-';
+      if (neg) dt.s = def.substr(1);
+      if (dt.s.empty() || !is_digit(dt.s[0])) fail(dpos, "bad default: '" + def + "' is not an integer");
+      const auto [v, u] = number_value(dt);
+      if (u != Unit::none) fail(dpos, "bad default: '" + def + "' is a duration, not an integer");
+      p.default_value = std::to_string(neg ? -v : v);
+    } else {
+      fail(peek().pos, "expected {a, b, ...} or [MIN, MAX] after the default, got " + describe(peek()));
+    }
+    if (peek().k == Tk::string) p.help = next().s;
+    expect_eol("the parameter declaration");
+    declare_param(std::move(p), npos, dpos, false);
+  }
+
+  void parse_model() {
+    next();  // model
+    const Token& n = expect_ident("a model setting's name");
+    ParamSpec p;
+    p.name = n.s;
+    if (n.s == "fionread")
+      p.choices = model::switch_choices<model::fionread_semantics>();
+    else if (n.s == "self_redirect")
+      p.choices = model::switch_choices<model::self_redirect>();
+    else if (n.s == "kworker_cpu")
+      p.choices = {"same", "other"};
+    else
+      fail(n.pos, "unknown model setting '" + n.s + "' (expected one of: fionread, self_redirect, kworker_cpu)");
+    const Pos npos = n.pos;
+    expect_punct("=", "after the model setting's name");
+    auto [def, dpos] = parse_word("the model setting's default value");
+    p.default_value = def;
+    if (peek().k == Tk::string) p.help = next().s;
+    expect_eol("the model declaration");
+    declare_param(std::move(p), npos, dpos, true);
+  }
+
+  std::vector<Stmt> parse_block(Ctx ctx, uint32_t depth, Pos open, std::string_view what, bool* has_else) {
+    if (depth > kMaxBlockDepth) fail(open, "blocks nested too deeply (more than 32 levels)");
+    std::vector<Stmt> out;
+    for (;;) {
+      skip_newlines();
+      const Token& t = peek();
+      if (t.k == Tk::end) {
+        if (depth == 0) return out;
+        fail(open, "unterminated block: '" + std::string(what) + " {' has no closing '}'");
+      }
+      if (is_punct("}")) {
+        if (depth == 0) fail(t.pos, "'}' closes no block");
+        next();
+        if (is_ident("else")) {
+          if (!has_else) fail(peek().pos, "'else' follows only an `if` block");
+          next();
+          if (!is_punct("{")) fail(peek().pos, "expected '{' after else");
+          next();
+          expect_eol("'else {'");
+          *has_else = true;
+          return out;
+        }
+        expect_eol("'}'");
+        return out;
+      }
+      if (depth == 0 && (is_ident("param") || is_ident("model"))) {
+        // Declarations: they become ParamSpecs, not statements.
+        if (is_ident("param")) parse_param(); else parse_model();
+        continue;
+      }
+      out.push_back(parse_stmt(ctx, depth));
+    }
+  }
+
+  std::vector<Stmt> parse_body(Ctx ctx, uint32_t depth, Pos open, std::string_view what, bool* has_else) {
+    if (!is_punct("{")) fail(peek().pos, "expected '{' to open the " + std::string(what) + " block, got " + describe(peek()));
+    next();
+    expect_eol("'{' (a block's statements start on the next line)");
+    return parse_block(ctx, depth + 1, open, what, has_else);
+  }
+
+  Stmt parse_stmt(Ctx ctx, uint32_t depth) {
+    const Token& t = peek();
+    if (t.k != Tk::ident) fail(t.pos, "expected a statement, got " + describe(t));
+    const std::string w = t.s;
+    const Pos pos = t.pos;
+    Stmt st;
+    st.pos = pos;
+    const bool top = ctx == Ctx::top;
+    if (w == "scenario") fail(pos, "`scenario` appears once, as the first statement");
+    if (w == "param" || w == "model")
+      fail(pos, "`" + w + "` declarations belong at the top level, outside blocks");
+    if (w == "limit") {
+      if (!top) fail(pos, "`limit` belongs at the top level");
+      next();
+      const Token& k = expect_ident("steps or time");
+      if (k.s != "steps" && k.s != "time") fail(k.pos, "unknown limit '" + k.s + "' (expected steps or time)");
+      st.k = Stmt::K::limit;
+      st.name = k.s;
+      st.value = parse_expr();
+      expect_eol("the limit");
+      return st;
+    }
+    if (w == "let") {
+      if (!top) fail(pos, "unsupported: let inside a thread (declare values before the first thread)");
+      next();
+      const Token& n = expect_ident("a name after let");
+      st.k = Stmt::K::let;
+      st.name = n.s;
+      st.name_pos = n.pos;
+      expect_punct("=", "after the let's name");
+      st.value = parse_expr();
+      expect_eol("the let's value");
+      return st;
+    }
+    if (w == "if") {
+      next();
+      st.k = Stmt::K::if_;
+      st.value = parse_expr();
+      bool has_else = false;
+      st.body = parse_body(ctx, depth, pos, "if", &has_else);
+      if (has_else) {
+        bool again = false;
+        st.else_body = parse_block(ctx, depth + 1, pos, "else", &again);
+        // parse_block only sets `again` on `} else {`, which needs has_else != nullptr; it is.
+        if (again) fail(pos, "an `if` has at most one else");
+      }
+      return st;
+    }
+    if (w == "repeat") {
+      if (top) fail(pos, "`repeat` is a thread step: it belongs inside a `thread NAME {` block");
+      next();
+      st.k = Stmt::K::repeat;
+      st.value = parse_expr();
+      st.body = parse_body(ctx, depth, pos, "repeat", nullptr);
+      return st;
+    }
+    if (w == "thread") {
+      if (!top) fail(pos, "threads do not nest: `thread` belongs at the top level");
+      next();
+      const Token& n = expect_ident("the thread's name");
+      st.k = Stmt::K::thread;
+      st.name = n.s;
+      st.name_pos = n.pos;
+      st.body = parse_body(Ctx::thread, depth, pos, "thread " + n.s, nullptr);
+      return st;
+    }
+    if (w == "verdict") {
+      if (!top) fail(pos, "`verdict` belongs at the top level (setup)");
+      next();
+      expect_punct("(", "after verdict");
+      const Token& m = expect_ident("the map's name");
+      st.k = Stmt::K::verdict;
+      st.name = m.s;
+      st.name_pos = m.pos;
+      expect_punct(")", "closing verdict(MAP");
+      parse_verdict_rules(st, depth);
+      return st;
+    }
+    if (is_punct(",", 1)) {
+      if (!top) fail(pos, "unsupported: create_pair inside a thread (sockets are created in setup)");
+      st.k = Stmt::K::pair;
+      st.name = next().s;
+      st.name_pos = pos;
+      next();  // ,
+      const Token& b = expect_ident("the second socket's name");
+      st.name2 = b.s;
+      st.name2_pos = b.pos;
+      expect_punct("=", "after `A, B`");
+      const Token& f = expect_ident("create_pair(PROTO)");
+      if (f.s != "create_pair") fail(f.pos, "expected create_pair(PROTO), got '" + f.s + "'");
+      expect_punct("(", "after create_pair");
+      st.value = parse_expr();
+      expect_punct(")", "closing create_pair(");
+      expect_eol("create_pair(...)");
+      return st;
+    }
+    if (is_punct("=", 1)) {
+      if (!top) fail(pos, "unsupported: a map inside a thread (maps are created in setup)");
+      st.k = Stmt::K::map;
+      st.name = next().s;
+      st.name_pos = pos;
+      next();  // =
+      const Token& f = peek();
+      if (!(f.k == Tk::ident && f.s == "map"))
+        fail(f.pos, "expected map(TYPE, MAX_ENTRIES) after '" + st.name + " =' (values are declared with let)");
+      next();
+      expect_punct("(", "after map");
+      st.args.push_back(parse_expr());
+      expect_punct(",", "after the map type");
+      st.value = parse_expr();
+      expect_punct(")", "closing map(");
+      expect_eol("map(...)");
+      return st;
+    }
+    if (const CallSig* sig = find_call(w); sig && is_punct("(", 1)) {
+      if (top && !sig->top)
+        fail(pos, "'" + w + "' is a thread step: it belongs inside a `thread NAME {` block");
+      if (!top && !sig->thread)
+        fail(pos, "unsupported: " + w + " inside a thread (the runners call it in setup, before the threads)");
+      return parse_call(*sig, pos);
+    }
+    fail(pos, "unknown statement '" + w + "' (expected one of: " +
+                  std::string(top ? kTopStatements : kThreadStatements) + ")");
+  }
+
+  Stmt parse_call(const CallSig& sig, Pos pos) {
+    Stmt st;
+    st.k = Stmt::K::call;
+    st.pos = pos;
+    st.name = next().s;
+    next();  // (
+    if (!is_punct(")")) {
+      for (;;) {
+        st.args.push_back(parse_expr());
+        if (is_punct(",")) {
+          next();
+          continue;
+        }
+        break;
+      }
+    }
+    expect_punct(")", "closing " + st.name + "(");
+    if (st.args.size() < sig.min_args || st.args.size() > sig.max_args) {
+      const std::string want = sig.min_args == sig.max_args
+                                   ? std::to_string(sig.min_args)
+                                   : std::to_string(sig.min_args) + " or " + std::to_string(sig.max_args);
+      fail(pos, st.name + " takes " + want + " argument" + (sig.max_args == 1 ? "" : "s") + ", got " +
+                    std::to_string(st.args.size()));
+    }
+    if (is_punct("=")) {
+      const Pos epos = next().pos;
+      if (!sig.ret) fail(epos, "unsupported: an expectation on " + st.name);
+      st.ret = parse_expr();
+      if (is_ident("data")) {
+        const Pos dpos = next().pos;
+        if (!sig.data) fail(dpos, "unsupported: a data expectation on " + st.name);
+        st.data = parse_expr();
+      }
+    } else if (is_ident("data")) {
+      fail(peek().pos, "a data expectation follows `= N`: write `= N data ...`");
+    }
+    expect_eol(st.name + "(...)");
+    return st;
+  }
+
+  void parse_verdict_rules(Stmt& st, uint32_t depth) {
+    if (!is_punct("{")) fail(peek().pos, "expected '{' to open the verdict rules, got " + describe(peek()));
+    next();
+    expect_eol("'{' (one rule per line follows)");
+    (void)depth;
+    bool have_default = false;
+    for (;;) {
+      skip_newlines();
+      if (peek().k == Tk::end) fail(st.pos, "unterminated block: 'verdict(" + st.name + ") {' has no closing '}'");
+      if (is_punct("}")) {
+        const Pos cpos = next().pos;
+        expect_eol("'}'");
+        if (!have_default)
+          fail(cpos, "verdict: missing the default rule (a last line with only an action: pass, drop or redirect(KEY))");
+        return;
+      }
+      Rule r;
+      r.pos = peek().pos;
+      if (have_default) fail(r.pos, "verdict: a rule after the default rule (the default comes last)");
+      if (is_ident("on")) {
+        next();
+        const Token& s = expect_ident("a socket name after on");
+        r.on = s.s;
+        r.on_pos = s.pos;
+        expect_punct(":", "after `on SOCK`");
+      } else {
+        have_default = true;
+      }
+      const Token& a = expect_ident("an action: pass, drop or redirect(KEY[, BPF_F_INGRESS])");
+      r.action = a.s;
+      r.action_pos = a.pos;
+      if (a.s == "redirect") {
+        expect_punct("(", "after redirect");
+        r.args.push_back(parse_expr());
+        if (is_punct(",")) {
+          next();
+          r.args.push_back(parse_expr());
+        }
+        expect_punct(")", "closing redirect(");
+      } else if (a.s != "pass" && a.s != "drop") {
+        fail(a.pos, "unknown verdict action '" + a.s + "' (expected pass, drop or redirect(KEY[, BPF_F_INGRESS]))");
+      }
+      expect_eol("the rule");
+      st.rules.push_back(std::move(r));
+    }
+  }
+};
+
+// ---- values ----------------------------------------------------------------------------------
+
+struct Value {
+  enum class K : uint8_t { num, sym, str } k = K::num;
+  int64_t i = 0;
+  Unit unit = Unit::none;
+  std::string s;                        // sym
+  std::shared_ptr<const std::string> buf;  // str: buf[off, off+len)
+  size_t off = 0, len = 0;
+  bool bare = false;                    // sym: a bare word that names nothing
+  Pos origin;                           // where a bare word was written
+  const ParamSpec* param = nullptr;     // sym: the value of this enumeration parameter
+  std::string_view view() const { return std::string_view(*buf).substr(off, len); }
+};
+
+Value num_value(int64_t i, Unit u = Unit::none) {
+  Value v;
+  v.i = i;
+  v.unit = u;
+  return v;
+}
+Value str_value(std::string s) {
+  Value v;
+  v.k = Value::K::str;
+  v.len = s.size();
+  v.buf = std::make_shared<const std::string>(std::move(s));
+  return v;
+}
+
+constexpr size_t kMaxString = 64u << 20;
+constexpr uint64_t kMaxDataBytes = 256u << 20;
+constexpr uint64_t kMaxWork = 1000000;
+constexpr uint64_t kMaxDurationUs = 24ull * 3600 * 1000000;
+
+std::string fmt_dur(uint64_t us) {
+  if (us == 0) return "0";
+  if (us % 1000000 == 0) return std::to_string(us / 1000000) + "s";
+  if (us % 1000 == 0) return std::to_string(us / 1000) + "ms";
+  return std::to_string(us) + "us";
+}
+
+struct FlagName {
+  std::string_view name;
+  uint32_t bit;
+};
+constexpr FlagName kFlags[] = {{"MSG_DONTWAIT", msg_dontwait},
+                               {"MSG_PEEK", msg_peek},
+                               {"MSG_WAITALL", msg_waitall},
+                               {"MSG_MORE", msg_more}};
+std::string fmt_flags(uint32_t f) {
+  if (f == 0) return "0";
+  std::string s;
+  for (auto& [n, b] : kFlags)
+    if (f & b) s += (s.empty() ? "" : "|") + std::string(n);
+  return s;
+}
+
+struct Errno {
+  std::string_view name;
+  int64_t value;
+};
+constexpr Errno kErrnos[] = {{"EAGAIN", 11}, {"EIO", 5},    {"ETIME", 62},
+                             {"EINVAL", 22}, {"ECONNRESET", 104}, {"EPIPE", 32}};
+
+// Words with a fixed meaning: they cannot be declared.
+const std::set<std::string, std::less<>>& reserved() {
+  static const std::set<std::string, std::less<>> r = [] {
+    std::set<std::string, std::less<>> s = {
+        "FIONREAD", "SHUT_WR", "SHUT_RD", "SHUT_RDWR", "SO_RCVBUF", "SO_SNDBUF", "TCP_NODELAY",
+        "BPF_MAP_TYPE_SOCKMAP", "BPF_MAP_TYPE_SOCKHASH", "BPF_F_INGRESS", "udp", "tcp", "sent",
+        "data", "on", "pass", "drop", "redirect", "else"};
+    for (auto& f : kFlags) s.emplace(f.name);
+    for (auto& e : kErrnos) s.emplace(e.name);
+    return s;
+  }();
+  return r;
+}
+
+// ---- instantiation ---------------------------------------------------------------------------
+
+class Instantiator {
+ public:
+  Instantiator(const Ast& ast, const Params& p) : ast_(ast), params_(p) {}
+
+  Program run() {
+    prog_.name = ast_.name;
+    prog_.summary = ast_.summary;
+    prog_.file = ast_.file;
+    bind_params();
+    exec_top(ast_.top);
+    if (prog_.threads.empty())
+      fail(ast_.scenario_pos, "no thread: a script needs at least one `thread NAME {` block");
+    make_payloads();
+    check_data();
+    return std::move(prog_);
+  }
+
+ private:
+  enum class Kind : uint8_t { param, let, sock, map, thread };
+  struct Entry {
+    Kind kind;
+    Pos pos;
+    Value v;
+    uint32_t index = 0;
+  };
+  struct Deferred {
+    uint32_t thread, step;
+    const Expr* data;
+  };
+
+  const Ast& ast_;
+  const Params& params_;
+  Program prog_;
+  std::map<std::string, Entry, std::less<>> names_;
+  bool threads_started_ = false;
+  bool in_data_ = false;
+  uint64_t steps_ = 0, work_ = 0, data_bytes_ = 0;
+  std::vector<Deferred> deferred_;
+  std::vector<std::shared_ptr<const std::string>> sent_;  // per socket, after make_payloads
+
+  [[noreturn]] void fail(Pos p, const std::string& m) const { fail_at(ast_.file, p, m); }
+  Loc loc(Pos p) const { return Loc{ast_.file, p.line, p.col}; }
+
+  static std::string_view kind_name(Kind k) {
+    switch (k) {
+      case Kind::param: return "parameter";
+      case Kind::let: return "let";
+      case Kind::sock: return "socket";
+      case Kind::map: return "map";
+      case Kind::thread: return "thread";
+    }
+    return "?";
+  }
+
+  void declare(const std::string& name, Pos pos, Kind kind, Value v = {}, uint32_t index = 0) {
+    if (reserved().count(name)) fail(pos, "'" + name + "' is reserved and cannot be declared");
+    if (auto it = names_.find(name); it != names_.end())
+      fail(pos, "duplicate name '" + name + "' (already a " + std::string(kind_name(it->second.kind)) +
+                    " at " + loc(it->second.pos).str() + ")");
+    names_.emplace(name, Entry{kind, pos, std::move(v), index});
+  }
+
+  void bind_params() {
+    for (size_t k = 0; k < ast_.params.size(); ++k) {
+      const ParamSpec& spec = ast_.params[k];
+      const std::string* given = params_.find(spec.name);
+      const std::string value = given ? *given : spec.default_value;
+      const std::string problem = param_value_problem(spec, value);
+      if (!problem.empty()) fail(ast_.param_pos[k], problem);
+      Value v;
+      int64_t x = 0;
+      auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), x);
+      if (!value.empty() && ec == std::errc() && ptr == value.data() + value.size()) {
+        v = num_value(x);
+      } else {
+        v.k = Value::K::sym;
+        v.s = value;
+        v.param = &spec;
+      }
+      declare(spec.name, ast_.param_pos[k], Kind::param, v);
+      if (ast_.is_model[k]) {
+        if (spec.name == "fionread") prog_.model.fionread = value;
+        if (spec.name == "self_redirect") prog_.model.self_redirect = value;
+        if (spec.name == "kworker_cpu") prog_.model.kworker_cpu = value;
+      }
+    }
+  }
+
+  // ---- expressions ----
+  int64_t need_int(const Expr& e, const Value& v, bool allow_dur = false, bool allow_flags = false) const {
+    if (v.k == Value::K::sym) {
+      if (v.bare) fail(v.origin, "unknown name '" + v.s + "'");
+      fail(e.pos, "'" + v.s + "'" + (v.param ? " (the value of " + v.param->name + ")" : std::string()) +
+                      " is not an integer");
+    }
+    if (v.k == Value::K::str) fail(e.pos, "expected an integer, got a string");
+    if (v.unit == Unit::dur && !allow_dur) fail(e.pos, "expected an integer, got a duration");
+    if (v.unit == Unit::flags && !allow_flags) fail(e.pos, "expected an integer, got MSG_ flags");
+    return v.i;
+  }
+  int64_t eval_int(const Expr& e) { return need_int(e, eval(e)); }
+
+  static Unit combine(Unit a, Unit b) { return a == Unit::none ? b : a; }
+
+  Value eval(const Expr& e) {
+    switch (e.k) {
+      case Expr::K::num: return num_value(e.num, e.unit);
+      case Expr::K::str: return str_value(e.s);
+      case Expr::K::name: {
+        if (auto it = names_.find(e.s); it != names_.end()) {
+          const Entry& en = it->second;
+          if (en.kind == Kind::param || en.kind == Kind::let) return en.v;
+          // A socket, map or thread name is no value: as a value it is the word itself
+          // (`thread selftest` and `test == selftest` in one script).
+          Value v;
+          v.k = Value::K::sym;
+          v.s = e.s;
+          return v;
+        }
+        for (auto& f : kFlags)
+          if (f.name == e.s) return num_value(f.bit, Unit::flags);
+        for (auto& er : kErrnos)
+          if (er.name == e.s) return num_value(er.value);
+        Value v;
+        v.k = Value::K::sym;
+        v.s = e.s;
+        v.bare = true;
+        v.origin = e.pos;
+        return v;
+      }
+      case Expr::K::unary: {
+        const Value a = eval(*e.a);
+        if (e.s == "!") return num_value(need_int(*e.a, a) == 0);
+        const int64_t x = need_int(*e.a, a, true);
+        if (x == INT64_MIN) fail(e.pos, "integer overflow");
+        return num_value(-x, a.unit);
+      }
+      case Expr::K::ternary: {
+        const int64_t c = eval_int(*e.a);
+        return eval(c ? *e.b : *e.c);
+      }
+      case Expr::K::sent: {
+        if (!in_data_) fail(e.pos, "sent(SOCK) is available only in a `data` expectation");
+        const uint32_t s = sock_arg(*e.a);
+        Value v;
+        v.k = Value::K::str;
+        v.buf = sent_[s];
+        v.len = sent_[s]->size();
+        return v;
+      }
+      case Expr::K::slice: {
+        const Value base = eval(*e.a);
+        if (base.k != Value::K::str) fail(e.pos, "only strings can be sliced");
+        const int64_t a = eval_int(*e.b), b = eval_int(*e.c);
+        if (a < 0 || b < a || static_cast<uint64_t>(b) > base.len)
+          fail(e.pos, "slice [" + std::to_string(a) + ":" + std::to_string(b) + "] out of range of a " +
+                          std::to_string(base.len) + "-byte string");
+        Value v = base;
+        v.off += static_cast<size_t>(a);
+        v.len = static_cast<size_t>(b - a);
+        return v;
+      }
+      case Expr::K::binary: return eval_binary(e);
+    }
+    fail(e.pos, "bad expression");
+  }
+
+  Value eval_binary(const Expr& e) {
+    const std::string& op = e.s;
+    if (op == "&&") return num_value(eval_int(*e.a) != 0 && eval_int(*e.b) != 0);
+    if (op == "||") return num_value(eval_int(*e.a) != 0 || eval_int(*e.b) != 0);
+    const Value a = eval(*e.a), b = eval(*e.b);
+    if (op == "==" || op == "!=") {
+      bool eq = false;
+      if (a.k == Value::K::num && b.k == Value::K::num) {
+        eq = a.i == b.i;
+      } else if (a.k != Value::K::num && b.k != Value::K::num) {
+        check_choice(a, b);
+        check_choice(b, a);
+        const std::string_view x = a.k == Value::K::sym ? std::string_view(a.s) : a.view();
+        const std::string_view y = b.k == Value::K::sym ? std::string_view(b.s) : b.view();
+        eq = x == y;
+      } else {
+        const Value& s = a.k == Value::K::num ? b : a;
+        if (s.bare) fail(s.origin, "unknown name '" + s.s + "'");
+        fail(e.pos, "cannot compare an integer with " +
+                        std::string(s.k == Value::K::str ? "a string" : "'" + s.s + "'"));
+      }
+      return num_value((op == "==") == eq);
+    }
+    if (op == "+" && (a.k == Value::K::str || b.k == Value::K::str)) {
+      if (a.k != Value::K::str || b.k != Value::K::str) fail(e.pos, "+ joins two strings or adds two integers");
+      if (a.len + b.len > kMaxString) fail(e.pos, "string longer than 64 MiB");
+      std::string s;
+      s.reserve(a.len + b.len);
+      s.append(a.view());
+      s.append(b.view());
+      return str_value(std::move(s));
+    }
+    const bool cmp = op == "<" || op == "<=" || op == ">" || op == ">=";
+    const int64_t x = need_int(*e.a, a, true, op == "|"), y = need_int(*e.b, b, true, op == "|");
+    if (cmp) {
+      const bool r = op == "<" ? x < y : op == "<=" ? x <= y : op == ">" ? x > y : x >= y;
+      return num_value(r);
+    }
+    if (op == "|") {
+      if (a.unit != Unit::flags && !(a.unit == Unit::none && x == 0))
+        fail(e.a->pos, "| joins MSG_ flags");
+      if (b.unit != Unit::flags && !(b.unit == Unit::none && y == 0))
+        fail(e.b->pos, "| joins MSG_ flags");
+      return num_value(x | y, Unit::flags);
+    }
+    if (a.unit == Unit::flags || b.unit == Unit::flags) fail(e.pos, "MSG_ flags combine only with |");
+    if (a.unit != Unit::none && b.unit != Unit::none && (op == "*" || op == "/" || op == "%"))
+      fail(e.pos, "cannot " + std::string(op == "*" ? "multiply" : "divide") + " two durations");
+    int64_t r = 0;
+    bool over = false;
+    if (op == "+") over = __builtin_add_overflow(x, y, &r);
+    else if (op == "-") over = __builtin_sub_overflow(x, y, &r);
+    else if (op == "*") over = __builtin_mul_overflow(x, y, &r);
+    else {
+      if (y == 0) fail(e.pos, "division by zero");
+      if (x == INT64_MIN && y == -1) over = true;
+      else r = op == "/" ? x / y : x % y;
+    }
+    if (over) fail(e.pos, "integer overflow");
+    return num_value(r, combine(a.unit, b.unit));
+  }
+
+  // `proto == udpp`: a symbol that is not among the parameter's choices is a typo.
+  void check_choice(const Value& p, const Value& other) const {
+    if (!p.param || other.k != Value::K::sym || !other.bare) return;
+    for (auto& c : p.param->choices)
+      if (c == other.s) return;
+    std::string all;
+    for (auto& c : p.param->choices) all += (all.empty() ? "" : ", ") + c;
+    fail(other.origin, "unknown name '" + other.s + "' (not a value of " + p.param->name + ": " + all + ")");
+  }
+
+  // ---- arguments ----
+  const Entry& named(const Expr& e, Kind want, std::string_view what) const {
+    if (e.k != Expr::K::name) fail(e.pos, "expected " + std::string(what));
+    auto it = names_.find(e.s);
+    if (it == names_.end()) fail(e.pos, "unknown name '" + e.s + "'");
+    if (it->second.kind != want)
+      fail(e.pos, "'" + e.s + "' is a " + std::string(kind_name(it->second.kind)) + ", not a " +
+                      std::string(kind_name(want)));
+    return it->second;
+  }
+  uint32_t sock_arg(const Expr& e) const { return named(e, Kind::sock, "a socket name").index; }
+  const Map& map_arg(const Expr& e) const {
+    named(e, Kind::map, "the map's name");
+    return *prog_.map;
+  }
+  std::string word_arg(const Expr& e, std::string_view what) const {
+    if (e.k != Expr::K::name) fail(e.pos, "expected " + std::string(what));
+    return e.s;
+  }
+  uint32_t u32_arg(const Expr& e, int64_t lo, int64_t hi, std::string_view what) {
+    const int64_t v = eval_int(e);
+    if (v < lo || v > hi)
+      fail(e.pos, std::string(what) + " " + std::to_string(v) + " is outside [" + std::to_string(lo) + ", " +
+                      std::to_string(hi) + "]");
+    return static_cast<uint32_t>(v);
+  }
+  uint64_t dur_arg(const Expr& e, bool positive) {
+    const int64_t v = need_int(e, eval(e), true);
+    if (v < (positive ? 1 : 0)) fail(e.pos, positive ? "the duration must be > 0" : "a negative duration");
+    if (static_cast<uint64_t>(v) > kMaxDurationUs) fail(e.pos, "a duration longer than 24 h");
+    return static_cast<uint64_t>(v);
+  }
+  uint32_t flags_arg(const Expr& e, uint32_t allowed, std::string_view call) {
+    const Value v = eval(e);
+    const int64_t x = need_int(e, v, false, true);
+    if (v.unit != Unit::flags && x != 0) fail(e.pos, "expected 0 or MSG_ flags joined with |");
+    const auto f = static_cast<uint32_t>(x);
+    for (auto& [n, b] : kFlags)
+      if ((f & b) && !(allowed & b)) fail(e.pos, "unsupported: " + std::string(n) + " on " + std::string(call));
+    return f;
+  }
+  uint32_t key_arg(const Expr& e) {
+    const Map& m = *prog_.map;
+    const int64_t hi = m.type == MapType::sockmap ? int64_t(m.max_entries) - 1 : int64_t(UINT32_MAX);
+    return u32_arg(e, 0, hi, m.type == MapType::sockmap ? "key (a sockmap slot)" : "key");
+  }
+
+  // ---- statements ----
+  void before_threads(const Stmt& st, std::string_view what) const {
+    if (threads_started_)
+      fail(st.pos, "unsupported: " + std::string(what) +
+                       " after the first thread (setup and declarations come before the threads)");
+  }
+
+  void exec_top(const std::vector<Stmt>& stmts) {
+    for (const Stmt& st : stmts) {
+      switch (st.k) {
+        case Stmt::K::let:
+          before_threads(st, "let");
+          declare(st.name, st.name_pos, Kind::let, eval(*st.value));
+          break;
+        case Stmt::K::limit:
+          if (st.name == "steps") {
+            const int64_t n = eval_int(*st.value);
+            if (n < 1) fail(st.value->pos, "limit steps must be >= 1");
+            prog_.max_steps = static_cast<uint64_t>(n);
+          } else {
+            prog_.max_time_ns = dur_arg(*st.value, true) * 1000;
+          }
+          break;
+        case Stmt::K::pair: exec_pair(st); break;
+        case Stmt::K::map: exec_map(st); break;
+        case Stmt::K::verdict: exec_verdict(st); break;
+        case Stmt::K::call:
+          before_threads(st, st.name);
+          if (st.name == "setsockopt") exec_setsockopt(st);
+          else prog_.setup.push_back(make_step(st));
+          break;
+        case Stmt::K::if_:
+          exec_top(eval_int(*st.value) ? st.body : st.else_body);
+          break;
+        case Stmt::K::thread: {
+          threads_started_ = true;
+          declare(st.name, st.name_pos, Kind::thread, {}, static_cast<uint32_t>(prog_.threads.size()));
+          prog_.threads.push_back(Thread{st.name, {}, loc(st.pos)});
+          exec_thread(st.body, static_cast<uint32_t>(prog_.threads.size() - 1));
+          break;
+        }
+        case Stmt::K::repeat: fail(st.pos, "repeat outside a thread");
+      }
+    }
+  }
+
+  void exec_pair(const Stmt& st) {
+    before_threads(st, "create_pair");
+    const Value v = eval(*st.value);
+    Proto proto = Proto::udp;
+    if (v.k == Value::K::sym && v.s == "udp") proto = Proto::udp;
+    else if (v.k == Value::K::sym && v.s == "tcp") proto = Proto::tcp;
+    else if (v.k == Value::K::sym && v.bare) fail(v.origin, "unknown name '" + v.s + "'");
+    else fail(st.value->pos, "create_pair: expected udp or tcp");
+    const auto a = static_cast<uint32_t>(prog_.socks.size());
+    declare(st.name, st.name_pos, Kind::sock, {}, a);
+    declare(st.name2, st.name2_pos, Kind::sock, {}, a + 1);
+    Socket sa, sb;
+    sa.name = st.name, sb.name = st.name2;
+    sa.proto = sb.proto = proto;
+    sa.peer = a + 1, sb.peer = a;
+    sa.server_side = true;
+    sa.loc = loc(st.name_pos), sb.loc = loc(st.name2_pos);
+    prog_.socks.push_back(sa);
+    prog_.socks.push_back(sb);
+  }
+
+  void exec_map(const Stmt& st) {
+    before_threads(st, "map");
+    if (prog_.map) fail(st.pos, "unsupported: more than one map");
+    const std::string type = word_arg(*st.args[0], "BPF_MAP_TYPE_SOCKMAP or BPF_MAP_TYPE_SOCKHASH");
+    Map m;
+    m.name = st.name;
+    if (type == "BPF_MAP_TYPE_SOCKMAP") m.type = MapType::sockmap;
+    else if (type == "BPF_MAP_TYPE_SOCKHASH") m.type = MapType::sockhash;
+    else if (type.rfind("BPF_MAP_TYPE_", 0) == 0) fail(st.args[0]->pos, "unsupported: map type " + type);
+    else fail(st.args[0]->pos, "expected BPF_MAP_TYPE_SOCKMAP or BPF_MAP_TYPE_SOCKHASH, got '" + type + "'");
+    m.max_entries = u32_arg(*st.value, 1, 65536, "max_entries");
+    m.loc = loc(st.pos);
+    declare(st.name, st.name_pos, Kind::map);
+    prog_.map = m;
+  }
+
+  void exec_verdict(const Stmt& st) {
+    before_threads(st, "verdict");
+    auto it = names_.find(st.name);
+    if (it == names_.end()) fail(st.name_pos, "unknown name '" + st.name + "'");
+    if (it->second.kind != Kind::map)
+      fail(st.name_pos, "'" + st.name + "' is a " + std::string(kind_name(it->second.kind)) + ", not a map");
+    if (!prog_.verdict.rules.empty()) fail(st.pos, "unsupported: more than one verdict program");
+    if (!prog_.setup.empty())
+      fail(st.pos, "unsupported: verdict after map_update (the runners attach the verdict program before filling the map)");
+    Verdict v;
+    v.loc = loc(st.pos);
+    for (const Rule& r : st.rules) {
+      VerdictRule vr;
+      if (r.on) {
+        auto s = names_.find(*r.on);
+        if (s == names_.end()) fail(r.on_pos, "unknown name '" + *r.on + "'");
+        if (s->second.kind != Kind::sock) fail(r.on_pos, "'" + *r.on + "' is not a socket");
+        vr.on = s->second.index;
+        for (auto& prev : v.rules)
+          if (prev.on == vr.on) fail(r.on_pos, "verdict: a second rule for " + *r.on + " (the first one wins)");
+      }
+      if (r.action == "pass") vr.act.action = Action::pass;
+      else if (r.action == "drop") vr.act.action = Action::drop;
+      else {
+        vr.act.action = Action::redirect;
+        vr.act.key = key_arg(*r.args[0]);
+        if (r.args.size() > 1) {
+          if (word_arg(*r.args[1], "BPF_F_INGRESS") != "BPF_F_INGRESS")
+            fail(r.args[1]->pos, "unsupported: redirect flag '" + r.args[1]->s + "' (supported: BPF_F_INGRESS)");
+          vr.act.ingress = true;
+        }
+      }
+      v.rules.push_back(vr);
+    }
+    prog_.verdict = std::move(v);
+  }
+
+  void exec_setsockopt(const Stmt& st) {
+    const uint32_t s = sock_arg(*st.args[0]);
+    const std::string opt = word_arg(*st.args[1], "a socket option name");
+    Socket& so = prog_.socks[s];
+    if (opt == "SO_RCVBUF" || opt == "SO_SNDBUF") {
+      const uint32_t v = u32_arg(*st.args[2], 0, INT32_MAX, opt);
+      (opt == "SO_RCVBUF" ? so.rcvbuf : so.sndbuf) = v;
+    } else if (opt == "TCP_NODELAY") {
+      if (so.proto != Proto::tcp) fail(st.args[1]->pos, "unsupported: TCP_NODELAY on a UDP socket");
+      if (eval_int(*st.args[2]) != 1) fail(st.args[2]->pos, "unsupported: TCP_NODELAY other than 1");
+      so.nodelay = true;
+    } else {
+      fail(st.args[1]->pos, "unsupported: setsockopt option " + opt + " (supported: SO_RCVBUF, SO_SNDBUF, TCP_NODELAY)");
+    }
+  }
+
+  void count_work(Pos pos) {
+    if (++work_ > kMaxWork) fail(pos, "too many steps (more than " + std::to_string(kMaxWork) + " repeat iterations)");
+  }
+
+  void exec_thread(const std::vector<Stmt>& stmts, uint32_t thread) {
+    for (const Stmt& st : stmts) {
+      switch (st.k) {
+        case Stmt::K::if_: exec_thread(eval_int(*st.value) ? st.body : st.else_body, thread); break;
+        case Stmt::K::repeat: {
+          const int64_t n = eval_int(*st.value);
+          if (n < 0) fail(st.value->pos, "repeat count " + std::to_string(n) + " is negative");
+          if (static_cast<uint64_t>(n) > kMaxSteps)
+            fail(st.value->pos, "too many steps (repeat " + std::to_string(n) + " is more than " +
+                                    std::to_string(kMaxSteps) + ")");
+          for (int64_t k = 0; k < n; ++k) {
+            count_work(st.pos);
+            exec_thread(st.body, thread);
+          }
+          break;
+        }
+        case Stmt::K::call: {
+          if (++steps_ > kMaxSteps)
+            fail(st.pos, "too many steps (more than " + std::to_string(kMaxSteps) + " after unrolling)");
+          count_work(st.pos);
+          auto& steps = prog_.threads[thread].steps;
+          steps.push_back(make_step(st));
+          if (st.data) deferred_.push_back(Deferred{thread, static_cast<uint32_t>(steps.size() - 1), st.data.get()});
+          break;
+        }
+        default: fail(st.pos, "not a thread step");
+      }
+    }
+  }
+
+  Step make_step(const Stmt& st) {
+    Step s;
+    s.loc = loc(st.pos);
+    const std::string& f = st.name;
+    const auto& a = st.args;
+    auto sock_name = [&](uint32_t i) { return prog_.socks[i].name; };
+    constexpr uint32_t recv_flags = msg_dontwait | msg_peek | msg_waitall;
+    if (f == "send") {
+      s.op = Op::send;
+      s.sock = sock_arg(*a[0]);
+      s.len = u32_arg(*a[1], 0, kMaxSendBytes, "send size");
+      if (a.size() > 2) s.flags = flags_arg(*a[2], msg_dontwait | msg_more, f);
+      s.text = "send(" + sock_name(s.sock) + ", " + std::to_string(s.len) +
+               (a.size() > 2 ? ", " + fmt_flags(s.flags) : "") + ")";
+    } else if (f == "recv") {
+      s.op = Op::recv;
+      s.sock = sock_arg(*a[0]);
+      s.len = u32_arg(*a[1], 0, kMaxSendBytes, "recv length");
+      if (a.size() > 2) s.flags = flags_arg(*a[2], recv_flags, f);
+      s.text = "recv(" + sock_name(s.sock) + ", " + std::to_string(s.len) +
+               (a.size() > 2 ? ", " + fmt_flags(s.flags) : "") + ")";
+    } else if (f == "recv_timeout" || f == "recv_loop") {
+      s.op = f == "recv_loop" ? Op::recv_loop : Op::recv;
+      s.sock = sock_arg(*a[0]);
+      s.len = u32_arg(*a[1], 0, kMaxSendBytes, "recv length");
+      s.flags = flags_arg(*a[2], f == "recv_loop" ? msg_dontwait | msg_waitall : recv_flags, f);
+      s.timeout_us = dur_arg(*a[3], true);
+      s.text = f + "(" + sock_name(s.sock) + ", " + std::to_string(s.len) + ", " + fmt_flags(s.flags) + ", " +
+               fmt_dur(s.timeout_us) + ")";
+    } else if (f == "ioctl") {
+      s.op = Op::fionread;
+      s.sock = sock_arg(*a[0]);
+      const std::string req = word_arg(*a[1], "FIONREAD");
+      if (req != "FIONREAD") fail(a[1]->pos, "unsupported: ioctl " + req + " (supported: FIONREAD)");
+      s.text = "ioctl(" + sock_name(s.sock) + ", FIONREAD)";
+    } else if (f == "wait_for_fionread") {
+      s.op = Op::wait_fionread;
+      s.sock = sock_arg(*a[0]);
+      s.len = u32_arg(*a[1], 0, INT32_MAX, "wanted bytes");
+      s.timeout_us = dur_arg(*a[2], true);
+      s.poll_us = 1000;
+      s.text = "wait_for_fionread(" + sock_name(s.sock) + ", " + std::to_string(s.len) + ", " +
+               fmt_dur(s.timeout_us) + ")";
+    } else if (f == "usleep") {
+      s.op = Op::usleep;
+      s.timeout_us = dur_arg(*a[0], false);
+      s.text = "usleep(" + fmt_dur(s.timeout_us) + ")";
+    } else if (f == "shutdown") {
+      s.op = Op::shutdown;
+      s.sock = sock_arg(*a[0]);
+      const std::string how = word_arg(*a[1], "SHUT_WR");
+      if (how != "SHUT_WR") fail(a[1]->pos, "unsupported: shutdown " + how + " (supported: SHUT_WR)");
+      s.text = "shutdown(" + sock_name(s.sock) + ", SHUT_WR)";
+    } else if (f == "close") {
+      s.op = Op::close;
+      s.sock = sock_arg(*a[0]);
+      s.text = "close(" + sock_name(s.sock) + ")";
+    } else if (f == "map_update") {
+      s.op = Op::map_update;
+      const Map& m = map_arg(*a[0]);
+      s.key = key_arg(*a[1]);
+      s.sock = sock_arg(*a[2]);
+      s.text = "map_update(" + m.name + ", " + std::to_string(s.key) + ", " + sock_name(s.sock) + ")";
+    } else if (f == "map_delete") {
+      s.op = Op::map_delete;
+      const Map& m = map_arg(*a[0]);
+      s.key = key_arg(*a[1]);
+      s.text = "map_delete(" + m.name + ", " + std::to_string(s.key) + ")";
+    } else {
+      fail(st.pos, "unknown call " + f);
+    }
+    if (st.ret) s.expect.ret = eval_int(*st.ret);
+    return s;
+  }
+
+  // ---- payloads and data ----
+  void make_payloads() {
+    uint64_t total = 0;
+    std::vector<int> sender(prog_.socks.size(), -1);
+    uint32_t senders = 0;
+    const Step* fifth = nullptr;
+    for (auto& t : prog_.threads)
+      for (auto& s : t.steps) {
+        if (s.op != Op::send) continue;
+        total += s.len;
+        if (total > kMaxTotalSendBytes)
+          fail_at(s.loc.file, Pos{s.loc.line, s.loc.col}, "unsupported: more than 64 MiB sent in total");
+        if (sender[s.sock] < 0) {
+          if (senders == kMaxSendersBeyondAlphabet && !fifth) fifth = &s;
+          sender[s.sock] = static_cast<int>(senders++);
+        }
+      }
+    if (total > kAlphabetBytes && fifth)
+      fail_at(fifth->loc.file, Pos{fifth->loc.line, fifth->loc.col},
+              "unsupported: more than 4 sending sockets when payloads exceed 62 bytes");
+    std::vector<std::string> streams(prog_.socks.size());
+    uint64_t offset = 0;
+    for (auto& t : prog_.threads)
+      for (auto& s : t.steps) {
+        if (s.op != Op::send) continue;
+        std::string& stream = streams[s.sock];
+        s.payload = payload_bytes(total, offset, static_cast<uint32_t>(sender[s.sock]), stream.size(), s.len);
+        stream += s.payload;
+        offset += s.len;
+        s.len = 0;  // len is not a send's field: the payload is
+      }
+    for (auto& st : streams) sent_.push_back(std::make_shared<const std::string>(std::move(st)));
+  }
+
+  void check_data() {
+    in_data_ = true;
+    for (const Deferred& d : deferred_) {
+      Step& s = prog_.threads[d.thread].steps[d.step];
+      count_work(d.data->pos);
+      const Value v = eval(*d.data);
+      if (v.k != Value::K::str) fail(d.data->pos, "data expects a string: \"...\", sent(SOCK), + and [a:b]");
+      if (v.len > s.len)
+        fail(d.data->pos, "data is " + std::to_string(v.len) + " bytes, more than the " + std::to_string(s.len) +
+                              "-byte buffer");
+      if (s.expect.ret && *s.expect.ret >= 0 && static_cast<uint64_t>(*s.expect.ret) != v.len)
+        fail(d.data->pos, "data is " + std::to_string(v.len) + " bytes but the call is expected to return " +
+                              std::to_string(*s.expect.ret));
+      data_bytes_ += v.len;
+      if (data_bytes_ > kMaxDataBytes) fail(d.data->pos, "unsupported: more than 256 MiB of data expectations");
+      s.expect.data = std::string(v.view());
+    }
+  }
+};
+
+}  // namespace
+
+// ---- Script ----------------------------------------------------------------------------------
+
+Script Script::parse(std::string file, std::string_view text) {
+  auto ast = std::make_shared<Ast>();
+  ast->file = std::move(file);
+  ast->text = std::string(text);
+  Parser(*ast, lex(ast->file, text)).run();
+  Script s;
+  s.ast_ = std::move(ast);
+  (void)s.instantiate(Params{});  // every parameter at its default: the script must run
+  return s;
+}
+
+Script Script::load(const std::string& path) {
+  const Loc at{path, 0, 0};
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) throw ScriptError(at, std::string("cannot read: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw ScriptError(at, "not a regular file");
+  if (static_cast<uint64_t>(st.st_size) > kMaxScriptBytes) throw ScriptError(at, "larger than 1 MiB");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ScriptError(at, "cannot open");
+  std::string text(kMaxScriptBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (in.bad()) throw ScriptError(at, "read error");
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxScriptBytes) throw ScriptError(at, "larger than 1 MiB");
+  return parse(path, text);
+}
+
+const std::string& Script::name() const { return ast_->name; }
+const std::string& Script::summary() const { return ast_->summary; }
+const std::vector<ParamSpec>& Script::params() const { return ast_->params; }
+const std::string& Script::text() const { return ast_->text; }
+
+bool Script::is_model_setting(std::string_view param) const {
+  for (size_t i = 0; i < ast_->params.size(); ++i)
+    if (ast_->params[i].name == param) return ast_->is_model[i];
+  return false;
+}
+
+Program Script::instantiate(const Params& p) const { return Instantiator(*ast_, p).run(); }
+
+}  // namespace kpsim::script

@@ -1,0 +1,399 @@
+// The .kps parser (scenarios/script/): the seed script instantiates to the steps, payloads and
+// expectations the hand-written seed 000 had; bad scripts fail with a ScriptError at the right
+// line:col.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <set>
+
+#include "model/kconfig.h"
+#include "scenarios/script/script.h"
+
+using namespace kpsim;
+using namespace kpsim::script;
+
+namespace {
+
+const std::string kSeed = std::string(KPSIM_SOURCE_DIR) + "/scenarios/sockmap-multi-channels.kps";
+
+Program seed(const std::string& proto, const std::string& test,
+             std::vector<std::string> more = {}) {
+  static const Script s = Script::load(kSeed);
+  more.push_back("proto=" + proto);
+  more.push_back("test=" + test);
+  return s.instantiate(resolve_params(s.name(), s.params(), more));
+}
+
+struct Want {
+  Op op;
+  std::string sock;
+  uint32_t len;
+  std::optional<int64_t> ret;
+  std::optional<std::string> data;
+  std::string payload = {};
+};
+
+void check_steps(const Program& p, const std::vector<Want>& want) {
+  REQUIRE(p.threads.size() == 1);
+  const auto& steps = p.threads[0].steps;
+  REQUIRE(steps.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    INFO("step " << i << ": " << steps[i].text);
+    CHECK(steps[i].op == want[i].op);
+    CHECK(p.socks[steps[i].sock].name == want[i].sock);
+    if (want[i].op != Op::send) CHECK(steps[i].len == want[i].len);
+    CHECK(steps[i].expect.ret == want[i].ret);
+    CHECK(steps[i].expect.data == want[i].data);
+    CHECK(steps[i].payload == want[i].payload);
+  }
+}
+
+std::string error_of(const std::string& text, std::vector<std::string> sets = {}) {
+  try {
+    const Script s = Script::parse("bad.kps", text);
+    (void)s.instantiate(resolve_params(s.name(), s.params(), sets));
+  } catch (const ScriptError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+TEST_CASE("seed script: declarations") {
+  const Script s = Script::load(kSeed);
+  CHECK(s.name() == "sockmap-multi-channels");
+  CHECK(s.summary().find("test_sockmap_multi_channels") != std::string::npos);
+  std::vector<std::string> names;
+  for (auto& p : s.params()) names.push_back(p.name);
+  CHECK(names == std::vector<std::string>{"proto", "test", "fionread", "self_redirect", "kworker_cpu",
+                                          "c1_bytes", "c0_bytes"});
+  CHECK(s.is_model_setting("fionread"));
+  CHECK(s.is_model_setting("kworker_cpu"));
+  CHECK_FALSE(s.is_model_setting("proto"));
+  CHECK_FALSE(s.is_model_setting("nope"));
+  CHECK(s.params()[2].choices == model::switch_choices<model::fionread_semantics>());
+  CHECK(s.params()[3].choices == model::switch_choices<model::self_redirect>());
+  CHECK(s.params()[5].integer);
+  CHECK(s.params()[5].min == 1);
+  CHECK(s.params()[5].max == 31);
+  CHECK(s.params()[5].default_value == "2");
+  CHECK(s.text().rfind("# Seed 000", 0) == 0);
+}
+
+TEST_CASE("seed script: setup") {
+  for (const char* proto : {"udp", "tcp"}) {
+    const Program p = seed(proto, "selftest");
+    CHECK(p.name == "sockmap-multi-channels");
+    CHECK(p.file == kSeed);
+    REQUIRE(p.socks.size() == 4);
+    const std::vector<std::string> names = {"c0", "p0", "c1", "p1"};
+    for (uint32_t i = 0; i < 4; ++i) {
+      CHECK(p.socks[i].name == names[i]);
+      CHECK(p.socks[i].proto == (std::string(proto) == "udp" ? Proto::udp : Proto::tcp));
+      CHECK(p.socks[i].peer == (i ^ 1));
+      CHECK(p.socks[i].server_side == (i % 2 == 0));  // `c0, p0 = create_pair()`: c0 is *p0 of the helper
+    }
+    CHECK(p.find_sock("p1") == 3u);
+    CHECK_FALSE(p.find_sock("p2"));
+    REQUIRE(p.map);
+    CHECK(p.map->name == "sock_map_rx");
+    CHECK(p.map->type == MapType::sockmap);
+    CHECK(p.map->max_entries == 2);
+    REQUIRE(p.verdict.rules.size() == 1);
+    CHECK_FALSE(p.verdict.rules[0].on);
+    CHECK(p.verdict.rules[0].act.action == Action::redirect);
+    CHECK(p.verdict.rules[0].act.key == 1);
+    CHECK(p.verdict.rules[0].act.ingress);
+    REQUIRE(p.setup.size() == 2);
+    CHECK(p.setup[0].op == Op::map_update);
+    CHECK(p.setup[0].key == 0);
+    CHECK(p.setup[0].sock == 1);
+    CHECK(p.setup[1].key == 1);
+    CHECK(p.setup[1].sock == 3);
+    CHECK(p.setup[1].text == "map_update(sock_map_rx, 1, p1)");
+    CHECK(p.max_steps == 20000);
+    CHECK(p.max_time_ns == 120'000'000'000ull);
+    CHECK(p.model.fionread == "current");
+    CHECK(p.model.self_redirect == "backlog");
+    CHECK(p.model.kworker_cpu == "same");
+  }
+  const Program q = seed("udp", "loop", {"fionread=pre-929e30f93125", "kworker_cpu=other"});
+  CHECK(q.model.fionread == "pre-929e30f93125");
+  CHECK(q.model.kworker_cpu == "other");
+}
+
+TEST_CASE("seed script: the three tests, udp and tcp") {
+  const std::string all = "0123456789";
+  SECTION("selftest udp") {
+    const Program p = seed("udp", "selftest");
+    check_steps(p, {{Op::send, "c1", 2, 2, {}, "01"},
+                    {Op::wait_fionread, "p1", 2, 2, {}},
+                    {Op::send, "c0", 8, 8, {}, "23456789"},
+                    {Op::wait_fionread, "p1", 2, 2, {}},
+                    {Op::recv, "p1", 11, 10, all}});
+    const auto& st = p.threads[0].steps;
+    CHECK(st[1].timeout_us == 30000);
+    CHECK(st[1].poll_us == 1000);
+    CHECK(st[4].flags == msg_dontwait);
+    CHECK(st[4].timeout_us == 1000000);
+    CHECK(st[4].text == "recv_timeout(p1, 11, MSG_DONTWAIT, 1s)");
+    CHECK(st[0].text == "send(c1, 2)");
+    CHECK(st[1].text == "wait_for_fionread(p1, 2, 30ms)");
+    CHECK(st[4].loc.str() == kSeed + ":42:5");
+    CHECK(p.threads[0].name == "selftest");
+  }
+  SECTION("selftest tcp: FIONREAD reports everything queued") {
+    check_steps(seed("tcp", "selftest"), {{Op::send, "c1", 2, 2, {}, "01"},
+                                          {Op::wait_fionread, "p1", 2, 2, {}},
+                                          {Op::send, "c0", 8, 8, {}, "23456789"},
+                                          {Op::wait_fionread, "p1", 10, 10, {}},
+                                          {Op::recv, "p1", 11, 10, all}});
+  }
+  SECTION("loop") {
+    for (const char* proto : {"udp", "tcp"}) {
+      const Program p = seed(proto, "loop");
+      const uint32_t expected = std::string(proto) == "udp" ? 2 : 10;
+      check_steps(p, {{Op::send, "c1", 2, 2, {}, "01"},
+                      {Op::wait_fionread, "p1", 2, 2, {}},
+                      {Op::send, "c0", 8, 8, {}, "23456789"},
+                      {Op::wait_fionread, "p1", expected, expected, {}},
+                      {Op::recv_loop, "p1", 10, 10, all}});
+      CHECK(p.threads[0].steps[4].timeout_us == 30'000'000);
+    }
+  }
+  SECTION("upstream udp: recv what FIONREAD promised, wait, recv the rest") {
+    check_steps(seed("udp", "upstream"), {{Op::send, "c1", 2, 2, {}, "01"},
+                                          {Op::wait_fionread, "p1", 2, 2, {}},
+                                          {Op::send, "c0", 8, 8, {}, "23456789"},
+                                          {Op::wait_fionread, "p1", 2, 2, {}},
+                                          {Op::recv, "p1", 2, 2, std::string("01")},
+                                          {Op::wait_fionread, "p1", 8, 8, {}},
+                                          {Op::recv, "p1", 8, 8, std::string("23456789")}});
+  }
+  SECTION("upstream tcp") {
+    check_steps(seed("tcp", "upstream"), {{Op::send, "c1", 2, 2, {}, "01"},
+                                          {Op::wait_fionread, "p1", 2, 2, {}},
+                                          {Op::send, "c0", 8, 8, {}, "23456789"},
+                                          {Op::wait_fionread, "p1", 10, 10, {}},
+                                          {Op::recv, "p1", 10, 10, all}});
+  }
+  SECTION("other sizes keep the alphabet") {
+    const Program p = seed("udp", "selftest", {"c1_bytes=31", "c0_bytes=31"});
+    CHECK(p.threads[0].steps[0].payload == "0123456789abcdefghijklmnopqrstu");
+    CHECK(p.threads[0].steps[2].payload == "vwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    CHECK(p.threads[0].steps[4].expect.data->size() == 62);
+  }
+}
+
+TEST_CASE("instantiate refuses parameter values outside their declaration") {
+  const Script s = Script::load(kSeed);
+  Params p;
+  p.set("c1_bytes", "99");
+  try {
+    (void)s.instantiate(p);
+    FAIL("no error");
+  } catch (const ScriptError& e) {
+    CHECK(std::string(e.what()) == kSeed + ":15:7: parameter c1_bytes=99 is outside [1, 31]");
+    CHECK(e.loc.line == 15);
+  }
+}
+
+TEST_CASE("payloads beyond 62 bytes: one byte range per sending socket") {
+  const std::string text = R"(scenario big "x"
+a, b = create_pair(tcp)
+c, d = create_pair(udp)
+thread t1 {
+  send(a, 40)
+  send(c, 30)
+  send(a, 5, MSG_MORE)
+}
+thread t2 {
+  send(b, 1)
+  recv(b, 45) = 45 data sent(a)
+  recv(d, 30) = 30 data sent(c)[0:30]
+}
+)";
+  const Program p = Script::parse("big.kps", text).instantiate({});
+  const auto& s1 = p.threads[0].steps;
+  REQUIRE(s1[0].payload.size() == 40);
+  const std::string a = s1[0].payload + s1[2].payload;
+  for (uint32_t j = 0; j < a.size(); ++j)
+    CHECK(static_cast<unsigned char>(a[j]) == ((j * 2654435761u) >> 26 & 0x3f));
+  for (unsigned char c : s1[1].payload) CHECK(payload_sender(c) == 1);
+  CHECK(static_cast<unsigned char>(p.threads[1].steps[0].payload[0]) >> 6 == 2);
+  CHECK(p.threads[1].steps[1].expect.data == a);
+  CHECK(s1[2].flags == msg_more);
+  CHECK(s1[2].text == "send(a, 5, MSG_MORE)");
+  std::set<unsigned char> bytes(a.begin(), a.end());
+  CHECK(bytes.size() > 20);  // the stream varies
+}
+
+TEST_CASE("rules, conditionals, repeat, setsockopt") {
+  const std::string text = R"(scenario rules "x"
+param n = 3 [0, 64K] "repeats"
+param kind = hash {map, hash}
+a, b = create_pair(tcp)
+c, d = create_pair(tcp)
+setsockopt(a, SO_RCVBUF, 64K)
+setsockopt(b, TCP_NODELAY, 1)
+if kind == hash {
+  m = map(BPF_MAP_TYPE_SOCKHASH, 4)
+} else {
+  m = map(BPF_MAP_TYPE_SOCKMAP, 4)
+}
+verdict(m) {
+  on b: pass
+  on d: drop
+  redirect(3)
+}
+map_update(m, 3, a)
+thread t {
+  repeat n {
+    send(b, 1, MSG_DONTWAIT)
+  }
+  repeat 2 {
+    if n > 2 {
+      usleep(1500)
+    }
+  }
+  ioctl(a, FIONREAD) = n
+  recv(a, 2, MSG_PEEK|MSG_DONTWAIT) = -EAGAIN
+  map_delete(m, 3)
+  shutdown(b, SHUT_WR)
+  close(b)
+}
+)";
+  const Script s = Script::parse("rules.kps", text);
+  const Program p = s.instantiate({});
+  CHECK(p.map->type == MapType::sockhash);
+  CHECK(p.socks[0].rcvbuf == 65536u);
+  CHECK(p.socks[1].nodelay);
+  REQUIRE(p.verdict.rules.size() == 3);
+  CHECK(p.verdict.rules[0].on == 1u);
+  CHECK(p.verdict.rules[1].act.action == Action::drop);
+  CHECK(p.verdict.rules[2].act.key == 3);
+  CHECK_FALSE(p.verdict.rules[2].act.ingress);
+  const auto& st = p.threads[0].steps;
+  REQUIRE(st.size() == 3 + 2 + 5);
+  CHECK(st[3].op == Op::usleep);
+  CHECK(st[3].timeout_us == 1500);
+  CHECK(st[3].text == "usleep(1500us)");
+  CHECK(st[5].op == Op::fionread);
+  CHECK(st[5].expect.ret == 3);
+  CHECK(st[6].flags == (msg_peek | msg_dontwait));
+  CHECK(st[6].expect.ret == -11);
+  CHECK(st[6].text == "recv(a, 2, MSG_DONTWAIT|MSG_PEEK)");
+  CHECK(st[7].op == Op::map_delete);
+  CHECK(st[8].op == Op::shutdown);
+  CHECK(st[9].op == Op::close);
+  Params q;
+  q.set("n", "1");
+  q.set("kind", "map");
+  const Program p1 = s.instantiate(q);
+  CHECK(p1.map->type == MapType::sockmap);
+  CHECK(p1.threads[0].steps.size() == 1 + 0 + 5);
+}
+
+TEST_CASE("errors carry the line and column of the offending text") {
+  const std::string H = "scenario t \"x\"\n";
+  const std::string P = H + "a, b = create_pair(udp)\n";
+  struct Case {
+    std::string text, where, message;
+  };
+  const std::vector<Case> cases = {
+      {"", "bad.kps:1:1", "empty script"},
+      {"param x = 1 [0, 2]\n" + H, "bad.kps:1:1", "the first statement must be `scenario"},
+      {"scenario Bad \"x\"\n", "bad.kps:1:10", "must match [a-z0-9][a-z0-9-]*"},
+      {H + "foo(1)\n", "bad.kps:2:1", "unknown statement 'foo' (expected one of: scenario, param"},
+      {P + "thread t {\n  sned(a, 1)\n}\n", "bad.kps:4:3", "unknown statement 'sned' (expected one of: send,"},
+      {P + "thread t {\n  send(c9, 1)\n}\n", "bad.kps:4:8", "unknown name 'c9'"},
+      {P + "thread t {\n  send(a, 1 + nbytes)\n}\n", "bad.kps:4:15", "unknown name 'nbytes'"},
+      {H + "param n = 40 [1, 31]\n", "bad.kps:2:11", "bad default: parameter n=40 is outside [1, 31]"},
+      {H + "param p = sctp {udp, tcp}\n", "bad.kps:2:11", "bad default: parameter p=sctp is not one of udp|tcp"},
+      {H + "model fionread = old\n", "bad.kps:2:18", "bad default: parameter fionread=old is not one of current|pre-929e30f93125"},
+      {H + "model colour = red\n", "bad.kps:2:7", "unknown model setting 'colour'"},
+      {P + "let b = 2\n", "bad.kps:3:5", "duplicate name 'b' (already a socket at bad.kps:2:4)"},
+      {H + "param n = 1 [0, 2]\nparam n = 1 [0, 2]\n", "bad.kps:3:7", "duplicate name 'n'"},
+      {P + "thread a {\n}\n", "bad.kps:3:8", "duplicate name 'a'"},
+      {P + "thread t {\n  send(a, 2)\n  recv(b, 9) = 5 data sent(a)[0:5]\n}\n", "bad.kps:5:30",
+       "slice [0:5] out of range of a 2-byte string"},
+      {P + "m = map(BPF_MAP_TYPE_SOCKMAP, 2)\nn = map(BPF_MAP_TYPE_SOCKMAP, 2)\n", "bad.kps:4:1",
+       "unsupported: more than one map"},
+      {P + "m = map(BPF_MAP_TYPE_ARRAY, 2)\n", "bad.kps:3:9", "unsupported: map type BPF_MAP_TYPE_ARRAY"},
+      {P + "setsockopt(a, SO_LINGER, 1)\n", "bad.kps:3:15",
+       "unsupported: setsockopt option SO_LINGER (supported: SO_RCVBUF, SO_SNDBUF, TCP_NODELAY)"},
+      {P + "setsockopt(a, TCP_NODELAY, 1)\n", "bad.kps:3:15", "unsupported: TCP_NODELAY on a UDP socket"},
+      {P + "m = map(BPF_MAP_TYPE_SOCKMAP, 2)\nverdict(m) {\n  on a: pass\n}\n", "bad.kps:6:1",
+       "verdict: missing the default rule"},
+      {P + "m = map(BPF_MAP_TYPE_SOCKMAP, 2)\nverdict(m) {\n  pass\n  on a: drop\n}\n", "bad.kps:6:3",
+       "verdict: a rule after the default rule"},
+      {P + "m = map(BPF_MAP_TYPE_SOCKMAP, 2)\nmap_update(m, 2, a)\n", "bad.kps:4:15",
+       "key (a sockmap slot) 2 is outside [0, 1]"},
+      {P + "thread t {\n  send(a, 1)\n", "bad.kps:3:1", "unterminated block: 'thread t {' has no closing '}'"},
+      {P + "thread t {\n  if 1 {\n    send(a, 1)\n}\n", "bad.kps:3:1", "unterminated block: 'thread t {'"},
+      {P + "thread t {\n  if 1 {\n    send(a, 1)\n", "bad.kps:4:3", "unterminated block: 'if {'"},
+      {P + "thread t {\n  usleep(5sec)\n}\n", "bad.kps:4:10", "bad number '5sec'"},
+      {P + "thread t {\n  recv_timeout(b, 1, 0, 0 - 1)\n}\n", "bad.kps:4:27", "the duration must be > 0"},
+      {P + "thread t {\n  wait_for_fionread(b, 1, 1 / 0)\n}\n", "bad.kps:4:29", "division by zero"},
+      {P + "let x = 9223372036854775807 + 1\nthread t {\n}\n", "bad.kps:3:29", "integer overflow"},
+      {P + "thread t {\n  repeat 200000 {\n    send(a, 1)\n  }\n}\n", "bad.kps:4:10", "too many steps"},
+      {P + "thread t {\n  repeat 1000 {\n    repeat 1000 {\n      send(a, 0)\n    }\n  }\n}\n", "bad.kps:6:7",
+       "too many steps"},
+      {P + "thread t {\n  send(a, 17M)\n}\n", "bad.kps:4:11", "send size 17825792 is outside [0, 16777216]"},
+      {P + "thread t {\n  recv(b, 2) = 2 data \"abc\"\n}\n", "bad.kps:4:23", "data is 3 bytes, more than the 2-byte buffer"},
+      {P + "thread t {\n  recv(b, 5) = 2 data \"abc\"\n}\n", "bad.kps:4:23", "data is 3 bytes but the call is expected to return 2"},
+      {P + "thread t {\n  close(a) = 0\n}\n", "bad.kps:4:12", "unsupported: an expectation on close"},
+      {P + "thread t {\n  send(a, 1, MSG_PEEK)\n}\n", "bad.kps:4:14", "unsupported: MSG_PEEK on send"},
+      {P + "thread t {\n  setsockopt(a, SO_RCVBUF, 1)\n}\n", "bad.kps:4:3", "unsupported: setsockopt inside a thread"},
+      {P + "send(a, 1)\n", "bad.kps:3:1", "'send' is a thread step"},
+      {P, "bad.kps:1:10", "no thread"},
+      {H + "param proto = udp {udp, tcp}\nif proto == udpp {\n}\n", "bad.kps:3:13", "unknown name 'udpp' (not a value of proto: udp, tcp)"},
+      {P + "thread t {\n}\nlet x = 1\n", "bad.kps:5:1", "unsupported: let after the first thread"},
+      {P + "thread t {\n  recv(b, 1) data \"a\"\n}\n", "bad.kps:4:14", "a data expectation follows `= N`"},
+      {P + "thread t {\n  send(a)\n}\n", "bad.kps:4:3", "send takes 2 or 3 arguments, got 1"},
+      {P + "x, y = create_pair(sctp)\n", "bad.kps:3:20", "unknown name 'sctp'"},
+      {P + "thread t {\n  recv(b, 1) = 1 data \"\\q\"\n}\n", "bad.kps:4:24", "unknown escape"},
+      {P + "thread t {\n  recv(b, 1) = 1 data \"abc\n}\n", "bad.kps:4:23", "unterminated string"},
+      {P + "thread t {\n  send(a, 1) @\n}\n", "bad.kps:4:14", "unexpected character '@'"},
+      {P + "}\n", "bad.kps:3:1", "'}' closes no block"},
+      {P + "thread t {\n  send(a, 1s)\n}\n", "bad.kps:4:11", "expected an integer, got a duration"},
+      {P + "let x = ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((1)))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))\n",
+       "bad.kps:3:", "nested too deeply"},
+  };
+  for (auto& c : cases) {
+    const std::string got = error_of(c.text);
+    INFO(c.text << "\ngot: " << got);
+    CHECK(got.rfind(c.where, 0) == 0);
+    CHECK(got.find(c.message) != std::string::npos);
+  }
+}
+
+TEST_CASE("load refuses what is not a small regular file") {
+  auto msg = [](const std::string& path) {
+    try {
+      (void)Script::load(path);
+    } catch (const ScriptError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  CHECK(msg("/nonexistent.kps").rfind("/nonexistent.kps:0:0: cannot read", 0) == 0);
+  CHECK(msg(KPSIM_SOURCE_DIR) == std::string(KPSIM_SOURCE_DIR) + ":0:0: not a regular file");
+  CHECK(msg("/dev/zero") == "/dev/zero:0:0: not a regular file");
+  const std::string big = "/tmp/kpsim-script-test-big.kps";
+  {
+    std::ofstream out(big);
+    out << std::string((1u << 20) + 1, '#');
+  }
+  CHECK(msg(big) == big + ":0:0: larger than 1 MiB");
+  std::remove(big.c_str());
+}
+
+TEST_CASE("Loc::str and payload_bytes directly") {
+  CHECK((Loc{"a.kps", 3, 7}).str() == "a.kps:3:7");
+  CHECK(payload_bytes(10, 2, 1, 0, 8) == "23456789");
+  CHECK(payload_bytes(63, 0, 3, 0, 2).size() == 2);
+  CHECK(static_cast<unsigned char>(payload_bytes(63, 0, 3, 0, 1)[0]) == 0xc0);
+  CHECK_THROWS_AS(payload_bytes(100, 0, 4, 0, 1), std::invalid_argument);
+}
