@@ -11,12 +11,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "replay/script_runner.h"
 #include "scenarios/script/program.h"
@@ -247,6 +249,17 @@ Program two_threads() {
   return s.b.p;
 }
 
+// A thread that blocks forever (recv without a timeout on an empty socket): run with a short
+// run_timeout_ms, the runner must abort it, report an error and release everything.
+Program blocked() {
+  Seed s("blocked", script::Proto::udp, script::MapType::sockmap);
+  s.b.rule(std::nullopt, script::Action::pass);
+  s.setup();
+  auto& t = s.b.thread("stuck");
+  t.steps.push_back(recv_timeout(s.b, s.p1, 8, 0, 0, std::nullopt, std::nullopt));
+  return s.b.p;
+}
+
 struct Named {
   std::string name;
   std::function<Program()> make;
@@ -271,6 +284,30 @@ std::vector<Named> programs() {
 }
 
 // ---------------------------------------------------------------------------------------------
+
+size_t open_fds() {
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+// The runner's error and release paths: an aborted run leaves no descriptor behind (sockets,
+// BPF programs, maps and links are all descriptors here) and the next run works.
+bool self_check() {
+  const size_t before = open_fds();
+  replay::RunOptions o;
+  o.run_timeout_ms = 300;
+  const auto r = replay::run_script(blocked(), replay::Schedule::natural, o);
+  const size_t after = open_fds();
+  const bool timed_out = r.error.find("did not finish") != std::string::npos;
+  fmt::print("self-check: blocked run {} (\"{}\"), recv={}, fds before {} after {}\n",
+             timed_out ? "aborted" : "NOT aborted", r.error, fmt::join(r.recv_results, ","), before,
+             after);
+  return timed_out && before == after;
+}
 
 struct Tally {
   std::map<std::string, uint64_t> keys;
@@ -332,7 +369,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   replay::install_interrupt_handler();
-  bool ok = true;
+  bool ok = self_check();
+  const size_t fds_at_start = open_fds();
   for (const auto& [name, make] : programs()) {
     if (!only.empty() && only != name) continue;
     const Program p = make();
@@ -369,6 +407,10 @@ int main(int argc, char** argv) {
           ok = false;
         }
     }
+  }
+  if (const size_t n = open_fds(); n != fds_at_start) {
+    fmt::print("ERROR: {} descriptors open after the runs, {} before\n", n, fds_at_start);
+    ok = false;
   }
   if (replay::interrupted()) {
     fmt::print("interrupted\n");
