@@ -29,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -591,7 +592,7 @@ void run_threads(Shared& sh) {
   workers.reserve(threads.size());
   const auto t0 = Clock::now();
   for (const auto& th : threads) {
-    workers.emplace_back([&sh, &th, &start, &done_mu, &done_cv, &done, cpu] {
+    auto body = [&sh, &th, &start, &done_mu, &done_cv, &done, cpu] {
       SchedGuard guard;
       std::string err;
       if (sh.schedule == Schedule::kworker_late)
@@ -609,7 +610,18 @@ void run_threads(Shared& sh) {
       std::lock_guard lock(done_mu);
       ++done;
       done_cv.notify_all();
-    });
+    };
+    try {
+      workers.emplace_back(std::move(body));
+    } catch (const std::system_error& e) {
+      // The threads already started wait at the latch for this one: release them into an
+      // aborted run, count this one as done, and let the join below collect them.
+      set_error(sh, fmt::format("thread {}: {}", th.name, e.what()));
+      sh.abort.store(true);
+      start.count_down();
+      std::lock_guard lock(done_mu);
+      ++done;
+    }
   }
   const auto deadline = t0 + std::chrono::milliseconds(sh.options.run_timeout_ms);
   {
