@@ -45,8 +45,6 @@ using sockmap::Step;
 using sockmap::StepKind;
 using Clock = std::chrono::steady_clock;
 
-std::atomic<bool> g_interrupted{false};
-
 // Pause between the last step and reading the events (see run_sockmap_script).
 constexpr useconds_t kSettleUs = 2000;
 
@@ -301,7 +299,7 @@ std::string do_wait_fionread(StepContext& ctx, const Step& step) {
       return sock_error("ioctl(FIONREAD)");
     ctx.run.fionread_samples.push_back(static_cast<uint32_t>(avail));
     if (static_cast<uint32_t>(avail) >= step.min_bytes) return {};
-    if (waited_us >= step.timeout_us || g_interrupted.load()) return {};
+    if (waited_us >= step.timeout_us || interrupted()) return {};
     ::usleep(step.poll_us);
     waited_us += step.poll_us;
   }
@@ -341,7 +339,7 @@ void check_expect(StepContext& ctx, const Step& step, const std::string& got) {
 void spin_for(uint32_t us) {
   if (us == 0) return;
   const auto until = Clock::now() + std::chrono::microseconds(us);
-  while (Clock::now() < until && !g_interrupted.load()) {
+  while (Clock::now() < until && !interrupted()) {
   }
 }
 
@@ -357,7 +355,7 @@ std::string do_recv(StepContext& ctx, const Step& step) {
 std::string do_recv_until(StepContext& ctx, const Step& step) {
   spin_for(ctx.options.spin_before_recv_us);
   std::string got;
-  while (got.size() < step.len && !g_interrupted.load()) {
+  while (got.size() < step.len && !interrupted()) {
     const int r = recv_timeout(ctx, step, step.len - static_cast<uint32_t>(got.size()), got);
     ctx.run.recv_results.push_back(r);
     if (r <= 0) break;
@@ -460,7 +458,7 @@ std::string run_steps(const Script& script, Schedule schedule, const RunOptions&
   StepContext ctx{socks, schedule, options, run};
   const auto start = Clock::now();
   for (const auto& step : script.steps) {
-    if (g_interrupted.load()) return "interrupted";
+    if (interrupted()) return "interrupted";
     if (auto err = run_step(ctx, step); !err.empty()) return err;
   }
   run.run_us = micros_since(start);
@@ -471,37 +469,6 @@ std::string run_steps(const Script& script, Schedule schedule, const RunOptions&
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-
-const char* schedule_name(Schedule s) {
-  switch (s) {
-    case Schedule::natural: return "natural";
-    case Schedule::kworker_late: return "kworker_late";
-    case Schedule::kworker_first: return "kworker_first";
-  }
-  return "?";
-}
-
-std::optional<Schedule> parse_schedule(std::string_view name) {
-  for (Schedule s : {Schedule::natural, Schedule::kworker_late, Schedule::kworker_first})
-    if (name == schedule_name(s)) return s;
-  return std::nullopt;
-}
-
-Availability check_available() {
-  if (::geteuid() != 0)
-    return {false, "not root: loading BPF programs and attaching tracepoints needs root"};
-  init_libbpf_once();
-  Fd map(bpf_map_create(BPF_MAP_TYPE_SOCKMAP, nullptr, sizeof(int), sizeof(int), 2, nullptr));
-  if (!map.valid()) {
-    if (errno == ENOSYS) return {false, "kernel has no BPF syscall"};
-    if (errno == EINVAL || errno == EOPNOTSUPP)
-      return {false, "kernel does not support BPF_MAP_TYPE_SOCKMAP (CONFIG_BPF_STREAM_PARSER)"};
-    return {false, fmt::format("cannot create a sockmap: {}", std::strerror(errno))};
-  }
-  if (backlog_address() == 0)
-    return {false, "sk_psock_backlog not found in /proc/kallsyms (kptr_restrict?)"};
-  return {true, {}};
-}
 
 KernelRun run_sockmap_script(const Script& script, Schedule schedule, const RunOptions& options) {
   KernelRun run;
@@ -531,16 +498,5 @@ KernelRun run_sockmap_script(const Script& script, Schedule schedule, const RunO
   summarize_events(events, overflow, run);
   return run;
 }
-
-void install_interrupt_handler() {
-  struct sigaction sa{};
-  sa.sa_handler = [](int) { g_interrupted.store(true); };
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: a blocking select()/usleep() returns early
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-bool interrupted() { return g_interrupted.load(); }
 
 }  // namespace kpsim::replay

@@ -20,75 +20,18 @@
 #include <string_view>
 #include <vector>
 
+#include "replay/script_runner.h"
 #include "scenarios/sockmap_script.h"
 
 namespace kpsim::replay {
 
-// How the runner steers the per-CPU kworker that runs sk_psock_backlog.
-enum class Schedule : uint8_t {
-  natural,        // no steering: whatever the scheduler does
-  kworker_late,   // test thread pinned to one CPU at SCHED_FIFO: the CFS kworker on that CPU
-                  // cannot run until the thread sleeps (only the script's own sleeps let it)
-  kworker_first,  // sleep kworker_first_sleep_us after every send so the backlog runs first
-};
-
-const char* schedule_name(Schedule s);
-std::optional<Schedule> parse_schedule(std::string_view name);
-
-struct RunOptions {
-  uint32_t kworker_first_sleep_us = 10'000;  // kworker_first: sleep after each send step
-  int pin_cpu = -1;                          // kworker_late: CPU to pin to (-1: current CPU)
-  int fifo_priority = 10;                    // kworker_late: SCHED_FIFO priority
-  // Experiment knob, any schedule (0 = off): busy-wait this long, without sleeping, before
-  // every recv/recv_until step. Under kworker_late it shows how long SCHED_FIFO alone keeps
-  // the CFS kworker away (the fair deadline server eventually lets it run).
-  uint32_t spin_before_recv_us = 0;
-};
-
-// Outcome of one execution of a Script against the running kernel.
-struct KernelRun {
-  std::vector<int> recv_results;          // every recv() return value (-errno on failure)
-  std::vector<uint32_t> fionread_samples; // every ioctl(FIONREAD) value, in order
-  std::string received;                   // concatenation of all bytes received
-  // Observed order of the psock backlog worker vs the first recv entering the kernel:
-  // "kworker-before-recv", "kworker-after-recv", "kworker-during-recv" (started before, ended
-  // after), or "unknown" (no backlog work queued by the test thread seen before the recv, or
-  // the event buffer overflowed).
-  std::string schedule_class;
-  uint32_t backlog_queued = 0;  // workqueue_queue_work events for our psock work(s)
-  uint32_t backlog_runs = 0;    // sk_psock_backlog executions for our psock work(s), counted
-                                // until 2 ms after the last step
-  int backlog_cpu = -1;         // CPU of the last backlog execution (-1: none)
-  int test_cpu = -1;            // CPU the test thread was on when it ran its first recv
-  uint64_t run_us = 0;          // wall time of the steps (setup and teardown excluded)
-  uint64_t setup_us = 0;        // BPF load + sockets + map insert
-  bool assertion_ok = false;    // every recv/recv_until step received exactly its `expect`
-  std::string error;            // non-empty: the run could not be carried out
-  // Recorded kernel events, "+<us since first event> <what>@cpu<N>" separated by spaces:
-  // q/s/e = backlog queued/started/ended, S>/S< and R>/R< = sendto/recvfrom enter/exit.
-  std::string timeline;
-};
-
-struct Availability {
-  bool ok = false;
-  std::string reason;  // why not, when !ok
-};
-
-// Cheap checks: root, BPF syscall, a sockmap can be created, sk_psock_backlog is visible in
-// /proc/kallsyms (needed for the observation, not for the run itself).
-Availability check_available();
+// Schedule, RunOptions, KernelRun, check_available() and the interrupt handling are shared
+// with the script runner (replay/script_runner.h).
 
 // Runs `script` once on the calling thread. Every kernel object (BPF programs, links, maps,
 // sockets) is created for this run and released before returning, also on error. Scheduling
 // policy and CPU affinity of the calling thread are restored afterwards.
 KernelRun run_sockmap_script(const sockmap::Script& script, Schedule schedule,
                              const RunOptions& options = {});
-
-// SIGINT/SIGTERM handling for long measurement loops: after install_interrupt_handler(), a
-// signal makes the current run stop at the next step boundary (its objects are released as
-// usual) and interrupted() becomes true. Kernel objects are file-descriptor based and never
-// pinned, so even a hard kill leaks nothing.
-void install_interrupt_handler();
-bool interrupted();
 
 }  // namespace kpsim::replay
