@@ -471,3 +471,38 @@ TEST_CASE("script world: what the model cannot do is refused with the statement'
   q.threads[0].steps[0].flags = msg_more;
   CHECK_THROWS_AS(build_script_world(s, q), ScriptUnsupported);
 }
+
+TEST_CASE("script world: MSG_WAITALL is not looked at by the sockmap recvmsgs, honoured natively") {
+  Program p = seed(Proto::tcp, "loop");
+  Thread& t = p.threads[0];
+  t.steps = {send(p, "c1", alphabet(0, 2)), send(p, "c0", alphabet(2, 8)),
+             recv(p, "p1", 10, msg_waitall, 0, std::nullopt, std::nullopt)};
+  const Outcomes o = dfs_program(p);
+  CHECK(o.exhaustive);
+  CHECK(o.findings == 0);
+  // tcp_bpf_recvmsg_parser returns what one pass copied: 2 bytes in some schedules.
+  bool short_read = false;
+  for (const auto& [cls, first] : o.classes) short_read = short_read || first == "2";
+  CHECK(short_read);
+  // Without a psock (p1 never in the map) tcp_recvmsg waits for the whole length: a receiver
+  // thread against a sender thread that sends twice.
+  for (uint32_t flags : {uint32_t{msg_waitall}, uint32_t{0}}) {
+    Program q = seed(Proto::tcp, "loop");
+    q.setup.pop_back();
+    Thread snd;
+    snd.name = "sender";
+    snd.steps = {send(q, "c1", alphabet(0, 2)), send(q, "c1", alphabet(2, 2))};
+    Thread rcv;
+    rcv.name = "receiver";
+    rcv.steps = {recv(q, "p1", 4, flags, 0, std::nullopt, std::nullopt)};
+    q.threads = {rcv, snd};
+    const Outcomes n = dfs_program(q);
+    INFO(ends_str(n));
+    CHECK(n.exhaustive);
+    CHECK(n.findings == 0);
+    std::set<std::string> firsts;
+    for (const auto& [cls, first] : n.classes) firsts.insert(first);
+    if (flags) CHECK(firsts == std::set<std::string>{"4"});
+    else CHECK(firsts.count("2") == 1);
+  }
+}

@@ -47,17 +47,25 @@ constexpr uint32_t kLinearUdpMax = 4096;
 // One sender's bytes in the order its sends returned them, and how far delivery (or a drop) has
 // consumed them. `done` stays empty until a drop takes bytes out of order.
 struct Channel {
+  const Thread* thread = nullptr;  // the one thread that sends on it
   std::string stream;
   uint32_t next = 0;
   std::vector<bool> done;
 };
 
 struct ScriptWorld final : World {
-  Program prog;
+  std::shared_ptr<const Program> prog;  // the steps the tasks run
   kernel_config kc;
   loopback lo;  // NET_RX runs inline in the sender (softirq_inline)
   std::vector<std::unique_ptr<sock>> socks;  // by Program index
-  std::vector<VerdictAction> verdict_of;      // the verdict program's branch for each socket
+  // By socket: the verdict program's branch it takes, its channel (-1: it never sends), the
+  // recvs on it in progress.
+  struct PerSock {
+    VerdictAction verdict;
+    int channel = -1;
+    uint32_t recv_active = 0;
+  };
+  std::vector<PerSock> per;
   bool has_verdict = false;
   bool hash = false;
   bpf_sockmap sockmap;
@@ -71,13 +79,11 @@ struct ScriptWorld final : World {
   uint64_t dropped = 0;
   std::string received;
   std::vector<const std::string*> user_buffers;  // bytes recvs have copied but not yet returned
-  std::vector<uint32_t> recv_active;              // by socket: recvs in progress
   std::vector<int> recv_results;
   std::vector<int> fionread_samples;
   std::vector<int> fionread_results;
   std::string kworker_class;
   std::array<int16_t, 256> owner{};  // byte value -> channel, -1: nobody sends it
-  std::vector<int> channel_of;       // socket -> channel, -1: it never sends
   std::vector<Channel> channels;
 
   nlohmann::ordered_json metrics() const override {
@@ -225,9 +231,9 @@ Co<int> recv_once(Sched& s, ScriptWorld& w, uint32_t si, uint32_t len, uint32_t 
   const bool peek = flags & msg_peek;
   std::string out;
   if (!peek) w.user_buffers.push_back(&out);  // peeked bytes stay queued: not in transit
-  ++w.recv_active[si];
+  ++w.per[si].recv_active;
   const int n = co_await recv_call(s, sk, out, len, flags);
-  --w.recv_active[si];
+  --w.per[si].recv_active;
   if (!peek) w.user_buffers.erase(std::find(w.user_buffers.begin(), w.user_buffers.end(), &out));
   w.recv_results.push_back(n);
   if (!peek) account_received(s, w, out);
@@ -235,12 +241,13 @@ Co<int> recv_once(Sched& s, ScriptWorld& w, uint32_t si, uint32_t len, uint32_t 
   co_return n;
 }
 
-void check_expect(Sched& s, const std::string& what, int64_t n, const std::string& got,
-                  const Expect& e) {
+// `what` names the call in a message ("recv_timeout(p1)"): a callable, formatted only on failure.
+template <class What>
+void check_expect(Sched& s, const What& what, int64_t n, const std::string& got, const Expect& e) {
   if (e.ret && n != *e.ret)
-    s.fail("selftest-assertion", fmt::format("{} returned {}, expected {}", what, n, *e.ret));
+    s.fail("selftest-assertion", fmt::format("{} returned {}, expected {}", what(), n, *e.ret));
   else if (e.data && got != *e.data)
-    s.fail("selftest-assertion", fmt::format("{}: data mismatch \"{}\" vs \"{}\"", what, got, *e.data));
+    s.fail("selftest-assertion", fmt::format("{}: data mismatch \"{}\" vs \"{}\"", what(), got, *e.data));
 }
 
 void check_ret(Sched& s, const Step& st, int64_t n) {
@@ -249,7 +256,7 @@ void check_ret(Sched& s, const Step& st, int64_t n) {
 }
 
 bpf_prog verdict_prog(ScriptWorld& w, uint32_t si) {
-  const VerdictAction a = w.verdict_of[si];
+  const VerdictAction a = w.per[si].verdict;
   switch (a.action) {
     case Action::pass: return [](sk_buff&) { return int{SK_PASS}; };
     case Action::drop: return [](sk_buff&) { return int{SK_DROP}; };
@@ -322,7 +329,7 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
       // The bytes join the sender's stream when the call starts (a drop may meet them before
       // it returns); what the call did not take is cut off again. One thread per sending socket
       // (check_program), so nothing else appends meanwhile.
-      std::string& stream = w.channels[static_cast<size_t>(w.channel_of[st.sock])].stream;
+      std::string& stream = w.channels[static_cast<size_t>(w.per[st.sock].channel)].stream;
       stream += st.payload;
       w.sending += st.payload.size();
       const int n = co_await send_call(s, sk, st.payload, st.flags);
@@ -367,7 +374,7 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
       std::string got;
       const int n = co_await recv_once(s, w, st.sock, st.len, st.flags, st.timeout_us, got);
       const std::string& name = w.socks[st.sock]->name;
-      check_expect(s, st.timeout_us ? fmt::format("recv_timeout({})", name) : fmt::format("recv({})", name),
+      check_expect(s, [&] { return st.timeout_us ? fmt::format("recv_timeout({})", name) : fmt::format("recv({})", name); },
                    n, got, st.expect);
       break;
     }
@@ -380,7 +387,8 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
         total += static_cast<uint32_t>(n);
         if (total < st.len) co_await s.user_point("recv loop: again");
       }
-      check_expect(s, fmt::format("recv loop({})", w.socks[st.sock]->name), total, got, st.expect);
+      check_expect(s, [&] { return fmt::format("recv loop({})", w.socks[st.sock]->name); }, total, got,
+                   st.expect);
       break;
     }
     case Op::usleep: {
@@ -411,9 +419,8 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
     case Op::map_delete: {
       // __sock_map_delete under the map's spinlock: no socket lock, no sleep.
       sock* sk = map_lookup(w, st.key);
-      if (sk && w.recv_active[static_cast<size_t>(std::find_if(w.socks.begin(), w.socks.end(),
-                                                               [sk](const auto& p) { return p.get() == sk; }) -
-                                                  w.socks.begin())]) {
+      const auto held = std::find_if(w.socks.begin(), w.socks.end(), [sk](const auto& q) { return q.get() == sk; });
+      if (sk && w.per[static_cast<size_t>(held - w.socks.begin())].recv_active) {
         s.fail("model-assumption", fmt::format("{}: {}: a recv on {} holds its psock; the kernel drops the "
                                                "psock when that recv returns, the model does not defer it",
                                                st.loc.str(), st.text, sk->name));
@@ -463,19 +470,10 @@ void check_program(const Program& p) {
     if (r.act.action == Action::redirect && !r.act.ingress) egress = true;
   }
   uint64_t max_udp_send = 0;
-  std::vector<const Thread*> sender(p.socks.size(), nullptr);
-  for (const Thread& t : p.threads) {
-    for (const Step& st : t.steps) {
-      if (st.op != Op::send || st.sock >= p.socks.size()) continue;
-      if (p.socks[st.sock].proto == Proto::udp)
+  for (const Thread& t : p.threads)
+    for (const Step& st : t.steps)
+      if (st.op == Op::send && st.sock < p.socks.size() && p.socks[st.sock].proto == Proto::udp)
         max_udp_send = std::max<uint64_t>(max_udp_send, st.payload.size());
-      if (sender[st.sock] && sender[st.sock] != &t)
-        unsupported(st.loc, fmt::format("{} sends from two threads: the order of its bytes is then the "
-                                        "socket lock's, which the delivered-in-order checker cannot know",
-                                        p.socks[st.sock].name));
-      sender[st.sock] = &t;
-    }
-  }
   if (egress && udp && (tcp || max_udp_send > kLinearUdpMax))
     unsupported(p.verdict.loc, fmt::format("an egress redirect with UDP sockets and paged skbs (TCP "
                                            "segments, or datagrams over {} bytes): skb_send_sock sends "
@@ -528,10 +526,14 @@ void check_program(const Program& p) {
 }  // namespace
 
 std::unique_ptr<World> build_script_world(Sched& s, const Program& prog) {
-  check_program(prog);
+  return build_script_world(s, std::make_shared<const Program>(prog));
+}
+
+std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Program> prog) {
+  check_program(*prog);
   auto w = std::make_unique<ScriptWorld>();
-  w->prog = prog;
-  const Program& p = w->prog;
+  w->prog = std::move(prog);
+  const Program& p = *w->prog;
   const Loc where{p.file, 0, 0};
 
   w->lo.softirq_inline = true;
@@ -550,7 +552,7 @@ std::unique_ptr<World> build_script_world(Sched& s, const Program& prog) {
   // of the ACKs in a NET_RX run that stored traces record.
   const size_t n = p.socks.size();
   w->socks.resize(n);
-  w->recv_active.assign(n, 0);
+  w->per.resize(n);
   for (int pass = 0; pass < 2; ++pass) {
     for (size_t i = 0; i < n; ++i) {
       const Socket& so = p.socks[i];
@@ -583,11 +585,10 @@ std::unique_ptr<World> build_script_world(Sched& s, const Program& prog) {
     else w->sockmap.slots.assign(p.map->max_entries, nullptr);
   }
   w->has_verdict = !p.verdict.rules.empty();
-  w->verdict_of.resize(n);
   for (uint32_t i = 0; i < n && w->has_verdict; ++i) {
     for (const VerdictRule& r : p.verdict.rules) {
       if (!r.on || *r.on == i) {
-        w->verdict_of[i] = r.act;
+        w->per[i].verdict = r.act;
         break;
       }
     }
@@ -595,15 +596,19 @@ std::unique_ptr<World> build_script_world(Sched& s, const Program& prog) {
 
   // Senders: channels numbered by first send, and the byte values each one owns.
   w->owner.fill(-1);
-  w->channel_of.assign(n, -1);
   for (const Thread& t : p.threads) {
     for (const Step& st : t.steps) {
       if (st.op != Op::send) continue;
-      if (w->channel_of[st.sock] < 0) {
-        w->channel_of[st.sock] = static_cast<int>(w->channels.size());
+      if (w->per[st.sock].channel < 0) {
+        w->per[st.sock].channel = static_cast<int>(w->channels.size());
         w->channels.emplace_back();
+        w->channels.back().thread = &t;
+      } else if (w->channels[static_cast<size_t>(w->per[st.sock].channel)].thread != &t) {
+        unsupported(st.loc, fmt::format("{} sends from two threads: the order of its bytes is then the "
+                                        "socket lock's, which the delivered-in-order checker cannot know",
+                                        p.socks[st.sock].name));
       }
-      const int ch = w->channel_of[st.sock];
+      const int ch = w->per[st.sock].channel;
       for (char c : st.payload) {
         int16_t& o = w->owner[static_cast<uint8_t>(c)];
         if (o >= 0 && o != ch)
@@ -650,7 +655,8 @@ std::unique_ptr<World> build_script_world(Sched& s, const Program& prog) {
   s.add_invariant("nothing-lost", [wp]() -> std::optional<std::string> {
     const uint64_t queued = bytes_queued(*wp);
     const uint64_t accounted = wp->received.size() + wp->dropped + queued;
-    if (accounted >= wp->bytes_sent && accounted <= wp->bytes_sent + bytes_in_transit(*wp))
+    if (accounted == wp->bytes_sent ||
+        (accounted > wp->bytes_sent && accounted <= wp->bytes_sent + bytes_in_transit(*wp)))
       return std::nullopt;
     if (!wp->dropped)
       return fmt::format("{} bytes sent but {} received + {} queued", wp->bytes_sent,

@@ -21,5 +21,9 @@ struct ScriptUnsupported : std::runtime_error {
 // generalised. Throws ScriptUnsupported for anything the model cannot do — never approximates
 // silently.
 std::unique_ptr<World> build_script_world(Sched& s, const Program& prog);
+// The same without the copy: the World shares `prog`. For a caller that keeps its Programs
+// (ScriptScenario caching one per parameter set): copying a Program per schedule is most of
+// what the script world costs over the compiled seed.
+std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Program> prog);
 
 }  // namespace kpsim::script
