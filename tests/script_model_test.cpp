@@ -506,3 +506,22 @@ TEST_CASE("script world: MSG_WAITALL is not looked at by the sockmap recvmsgs, h
     else CHECK(firsts.count("2") == 1);
   }
 }
+
+TEST_CASE("script world: what only a schedule reveals ends the run as a model-assumption failure") {
+  // A recv blocked on p1 holds its psock (sk_psock_get): the kernel defers the drop to that recv's
+  // sk_psock_put, which the model does not do, so such a schedule says so.
+  Program p = seed(Proto::udp, "loop");
+  Thread rcv;
+  rcv.name = "receiver";
+  rcv.steps = {recv(p, "p1", 10, 0, 0, std::nullopt, std::nullopt)};
+  Thread del;
+  del.name = "deleter";
+  Step d = map_op(p, Op::map_delete, 1);
+  d.expect.ret.reset();
+  del.steps = {d};
+  p.threads = {rcv, del};
+  const Outcomes o = dfs_program(p);
+  bool said = false;
+  for (const auto& [end, runs] : o.ends) said = said || end.find("model-assumption") != std::string::npos;
+  CHECK(said);
+}
