@@ -4,6 +4,7 @@
 #include <map>
 
 #include "cli/commands.h"
+#include "scenarios/script/model_world.h"
 #include "scenarios/script/script.h"
 #include "scenarios/scenario.h"
 #include "traces/trace.h"
@@ -56,6 +57,9 @@ int main(int argc, char** argv) {
       return kExitUsage;
     } catch (const kpsim::TraceError& e) {
       std::cerr << "kpsim: " << e.what() << "\n";
+      return kExitUsage;
+    } catch (const kpsim::script::ScriptUnsupported& e) {
+      std::cerr << "kpsim: " << e.what() << "\n";  // file:line:col: unsupported in the model: ...
       return kExitUsage;
     } catch (const kpsim::script::ScriptError& e) {
       std::cerr << "kpsim: " << e.what() << "\n";  // file:line:col: what is wrong

@@ -38,6 +38,7 @@ class Params {
   nlohmann::ordered_json to_json() const;
   std::string to_line() const;  // "proto=udp test=selftest"
   void set(std::string name, std::string value);
+  bool operator==(const Params&) const = default;
 
  private:
   std::vector<std::pair<std::string, std::string>> kv_;

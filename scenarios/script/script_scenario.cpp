@@ -25,8 +25,19 @@ bool ScriptScenario::is_model_setting(std::string_view param) const {
   return script_->is_model_setting(param);
 }
 
+// A search runs one parameter set many times: instantiate once and share the Program (copying
+// it per schedule cost 12 % of the seed's schedules/s). One entry: the last parameters seen.
 std::unique_ptr<World> ScriptScenario::setup(Sched& s, const Params& p) const {
-  return build_script_world(s, script_->instantiate(p));
+  std::shared_ptr<const Program> prog;
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    if (!cached_ || cached_params_ != p) {
+      cached_ = std::make_shared<const Program>(script_->instantiate(p));
+      cached_params_ = p;
+    }
+    prog = cached_;
+  }
+  return build_script_world(s, std::move(prog));
 }
 
 }  // namespace kpsim::script

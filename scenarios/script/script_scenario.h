@@ -6,6 +6,9 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "scenarios/scenario.h"
@@ -36,6 +39,9 @@ class ScriptScenario final : public Scenario {
  private:
   std::shared_ptr<const Script> script_;
   std::string source_;
+  mutable std::mutex cache_mu_;
+  mutable std::shared_ptr<const Program> cached_;
+  mutable Params cached_params_;
   RunLimits limits_;
 };
 

@@ -14,6 +14,7 @@
 
 #include <deque>
 #include <functional>
+#include <string_view>
 #include <vector>
 
 #include "model/include/linux/skbuff.h"
@@ -22,6 +23,7 @@
 namespace kpsim::model {
 
 struct tcp_sock;
+struct sock;
 
 struct loopback {
   std::deque<skb_ptr> input_pkt_queue;  // transmitted, not yet received
@@ -34,6 +36,9 @@ struct loopback {
   // What `tcpdump -i lo` would show: every data segment or datagram as it is delivered, in
   // order. The checkers' hook (a TLS receiver parses record boundaries from it); no model reads it.
   std::function<void(Sched&, const sk_buff&)> tap;
+  // Every payload byte the kernel frees undelivered on a socket of this device (sock_drop, a
+  // zapped psock queue): the checkers' hook, so that a drop is counted and not taken for a loss.
+  std::function<void(Sched&, const sock&, std::string_view bytes)> drop_tap;
 };
 
 // The device's ndo_start_xmit: queue on the backlog and raise NET_RX.

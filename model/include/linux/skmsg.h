@@ -76,6 +76,10 @@ struct sk_psock {
     uint32_t len = 0, off = 0;
   } work_state;            // resume point of a partially delivered skb
   bpf_prog stream_verdict; // progs.stream_verdict
+  // Bytes the running backlog has handed to skb_send_sock and not yet seen returned: they are
+  // in the head skb and in the target's send path at once until the call returns. Model
+  // bookkeeping for the checkers (the kernel keeps it in sk_psock_backlog's locals).
+  uint32_t send_inflight = 0;
 };
 
 // Queue helpers (include/linux/skmsg.h).

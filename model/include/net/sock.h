@@ -56,6 +56,7 @@ struct sock {
   std::unique_ptr<sk_psock> psock;  // sk_user_data when in a sockmap
   uint32_t sk_rmem_alloc = 0;       // bytes charged to this socket's receive side
   uint32_t sk_rcvbuf = kRmemDefault;
+  uint32_t sk_drops = 0;            // packets freed undelivered (sk_drops_add, by sock_drop)
 
   // ---- send side ----------------------------------------------------------------------------
   bool sock_nospace = false;    // SOCK_NOSPACE in sk->sk_socket->flags: a writer ran out

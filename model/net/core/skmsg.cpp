@@ -20,6 +20,8 @@
 #include "model/include/linux/tcp.h"
 #include "model/include/linux/errno.h"
 #include "model/net/core/skmsg.h"
+#include "model/net/core/skbuff.h"
+#include "model/net/core/sock.h"
 
 namespace kpsim::model {
 
@@ -40,6 +42,7 @@ void sk_psock_msg_len_add(sk_psock& psock, int64_t diff) {
 bool sk_psock_queue_msg(Sched& s, sk_psock& psock, sk_msg* msg) {
   if (!psock.tx_enabled) {
     s.note(psock.sk.name + ".ingress_msg", "dropped {} bytes: psock not TX_ENABLED", msg->sg_size());
+    sock_drop_bytes(s, psock.sk, std::string_view(msg->data).substr(msg->start));  // sk_msg_free
     delete msg;
     return false;
   }
@@ -138,11 +141,13 @@ static int sk_psock_skb_redirect(Sched& s, sk_psock& from, skb_ptr skb) {
   sock* other = skb->sk_redir;
   if (!other || !other->psock || other->sock_dead) {
     s.note(from.sk.name, "redirect target gone: drop {} bytes", skb->len());
+    sock_drop(s, from.sk, *skb, 0, skb->len());
     return -kerr::eio;
   }
   sk_psock& psock_other = *other->psock;
   if (!psock_other.tx_enabled) {
     s.note(from.sk.name, "redirect target not TX_ENABLED: drop {} bytes", skb->len());
+    sock_drop(s, from.sk, *skb, 0, skb->len());
     return -kerr::eio;
   }
   s.note(other->name + ".ingress_skb", "+{} bytes \"{}\" redirected from {} (waits for backlog)",
@@ -161,6 +166,7 @@ static int sk_psock_verdict_apply(Sched& s, sk_psock& psock, skb_ptr skb, sk_ver
     case sk_verdict::pass: {
       if (sk.sock_dead || !psock.tx_enabled) {
         tcp_eat_skb(s, sk, *skb);
+        sock_drop(s, sk, *skb, 0, skb->len());  // out_free
         return -kerr::eio;
       }
       // Direct delivery only when nothing is waiting in ingress_skb, to keep order.
@@ -179,6 +185,7 @@ static int sk_psock_verdict_apply(Sched& s, sk_psock& psock, skb_ptr skb, sk_ver
     case sk_verdict::drop:
       tcp_eat_skb(s, sk, *skb);
       s.note(sk.name, "SK_DROP: {} bytes dropped", skb->len());
+      sock_drop(s, sk, *skb, 0, skb->len());
       return 0;
   }
   return 0;
@@ -206,6 +213,9 @@ void sk_psock_verdict_data_ready(Sched& s, sock& sk) {
   while (!sk.sk_receive_queue.empty()) {
     skb_ptr skb = std::move(sk.sk_receive_queue.front());
     sk.sk_receive_queue.pop_front();
+    // udp_read_skb dequeues through skb_recv_udp, which uncharges the datagram (udp_rcv
+    // charged it); TCP's receive queue is not charged in the model.
+    if (!sk.is_tcp()) sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc, skb->len());
     skb->sk = &sk;  // skb_set_owner_r by read_skb
     sk_psock_verdict_recv(s, sk, std::move(skb));
     ++read;
@@ -251,7 +261,29 @@ Co<> sk_psock_backlog(Sched& s, sk_psock& psock) {
     skb.redir_ingress = false;
     while (len) {
       int ret = -kerr::eio;
-      if (!psock.sk.sock_dead && ingress) ret = sk_psock_skb_ingress(s, psock, skb, off, len);
+      // sk_psock_handle_skb: ingress goes to this socket's ingress_msg at once; egress (a
+      // redirect without BPF_F_INGRESS) is sent out of this socket to its peer, which may sleep
+      // (the socket lock, the send softirq).
+      if (!psock.sk.sock_dead && ingress) {
+        ret = sk_psock_skb_ingress(s, psock, skb, off, len);
+      } else if (!psock.sk.sock_dead) {
+        if (!sock_writeable(psock.sk)) {
+          ret = -kerr::eagain;
+        } else {
+          // The bytes go by value: the head skb may be zapped (sk_psock_stop) while the send sleeps.
+          const std::string bytes = skb.data.substr(off, len);
+          psock.send_inflight = skb.len();  // until the skb is done with (see skmsg.h)
+          ret = co_await skb_send_sock(s, psock.sk, bytes);
+          if (!psock.tx_enabled || psock.ingress_skb.empty()) {
+            // Stopped meanwhile: the queue it was sending from is gone (sk_psock_stop zapped it).
+            s.note(psock.sk.name + ".backlog", "psock stopped during skb_send_sock ({})", ret);
+            psock.send_inflight = 0;
+            psock.work_mutex.unlock(s);
+            co_return;
+          }
+        }
+      }
+      if (ret <= 0) psock.send_inflight = 0;
       if (ret == -kerr::eagain) {
         psock.work_state = {len, off};
         if (psock.tx_enabled) queue_delayed_work(s, psock.work, 1);  // retry after a jiffy
@@ -269,11 +301,50 @@ Co<> sk_psock_backlog(Sched& s, sk_psock& psock) {
       len -= static_cast<uint32_t>(ret);
     }
     psock.work_state = {};
-    psock.ingress_skb.pop_front();
+    psock.send_inflight = 0;
+    psock.ingress_skb.pop_front();  // kfree_skb for egress; ingress_msg holds the bytes now
     // Another CPU may queue more skbs while this one is being delivered.
     if (!psock.ingress_skb.empty()) co_await s.point("sk_psock_backlog: next skb");
   }
   psock.work_mutex.unlock(s);
+}
+
+void sk_psock_stop(Sched& s, sk_psock& psock) {
+  // Under ingress_lock: TX_ENABLED off, then __sk_psock_zap_ingress. The kernel frees
+  // ingress_skb before it purges ingress_msg; inside the one locked section the order cannot be
+  // seen, and freeing the older bytes (ingress_msg) first keeps the drop tap in stream order.
+  psock.tx_enabled = false;
+  sock& sk = psock.sk;
+  // __sk_psock_purge_ingress_msg: sk_msg_free uncharges what the messages held.
+  while (!psock.ingress_msg.empty()) {
+    sk_msg* msg = &psock.ingress_msg.front();
+    psock.ingress_msg.pop_front();
+    sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc, msg->sg_size());
+    sk_psock_msg_len_add(psock, -static_cast<int64_t>(msg->sg_size()));
+    sock_drop_bytes(s, sk, std::string_view(msg->data).substr(msg->start));
+    delete msg;
+  }
+  bool head = true;
+  while (!psock.ingress_skb.empty()) {
+    skb_ptr skb = std::move(psock.ingress_skb.front());
+    psock.ingress_skb.pop_front();
+    // The head skb may be partly delivered already (work_state): only its rest is lost.
+    const uint32_t off = head && psock.work_state.len ? psock.work_state.off : 0;
+    s.note(sk.name + ".ingress_skb", "sk_psock_stop: drop {} bytes", skb->len() - off);
+    sock_drop(s, sk, *skb, off, skb->len() - off);
+    head = false;
+  }
+  psock.work_state = {};
+}
+
+void sk_psock_drop(Sched& s, sock& sk, std::vector<std::unique_ptr<sk_psock>>& rcu) {
+  // Under sk_callback_lock: the protocol restored, sk_user_data cleared, the verdict stopped
+  // (sk_data_ready back to sock_def_readable: sk_data_ready() reads sk.psock).
+  std::unique_ptr<sk_psock> psock = std::move(sk.psock);
+  psock->stream_verdict = nullptr;
+  s.note(sk.name, "sk_psock_drop: psock detached");
+  sk_psock_stop(s, *psock);
+  rcu.push_back(std::move(psock));  // queue_rcu_work(sk_psock_destroy)
 }
 
 Co<int> __sk_msg_recvmsg(Sched& s, sock& sk, sk_psock& psock, std::string& out, uint32_t len,

@@ -204,6 +204,53 @@ uint64_t tcp_recvmsg(Sched& s, tcp_sock& tp, uint64_t len) {
   return n;
 }
 
+Co<int> tcp_recvmsg_data(Sched& s, tcp_sock& tp, std::string& out, uint32_t len, bool dontwait,
+                         bool peek, bool waitall) {
+  if (len == 0) co_return 0;
+  co_await tp.sk_lock.lock_sock(s, "tcp_recvmsg: lock_sock");
+  const uint32_t target = waitall ? len : 1;
+  uint64_t seq = tp.copied_seq;  // peek: peek_seq, a copy
+  uint32_t copied = 0;
+  int err = 0;
+  for (;;) {
+    for (const skb_ptr& skb : tp.sk_receive_queue) {
+      if (copied >= len) break;
+      if (skb->end_seq <= seq) continue;
+      const auto off = static_cast<uint32_t>(seq - skb->seq);
+      const uint32_t n = std::min(skb->len() - off, len - copied);
+      out.append(skb->data, off, n);
+      seq += n;
+      copied += n;
+    }
+    if (!peek) {
+      tp.copied_seq = seq;
+      while (!tp.sk_receive_queue.empty() && tp.sk_receive_queue.front()->end_seq <= seq)
+        tp.sk_receive_queue.pop_front();  // tcp_eat_recv_skb
+    }
+    if (copied >= target) break;
+    if (tp.sk_err || tp.rcv_shutdown || tp.rcv_eof()) break;
+    if (dontwait) {  // timeo == 0
+      if (!copied) err = -kerr::eagain;
+      break;
+    }
+    if (s.current().signal_pending()) {
+      if (!copied) err = -kerr::erestartsys;
+      break;
+    }
+    // sk_wait_data
+    co_await tp.sk_lock.release_sock(s);
+    const WakeReason r = co_await tp.sk_wq.sleep(s, "sk_wait_data: woken", true);
+    co_await tp.sk_lock.lock_sock(s, "tcp_recvmsg: lock_sock");
+    if (r == WakeReason::interrupted && !copied) {
+      err = -kerr::erestartsys;
+      break;
+    }
+  }
+  s.note(tp.name, "tcp_recvmsg returns {}", copied ? static_cast<int>(copied) : err);
+  co_await tp.sk_lock.release_sock(s);
+  co_return copied ? static_cast<int>(copied) : err;
+}
+
 void tcp_cleanup_rbuf(Sched& s, tcp_sock& tp, uint64_t copied) {
   // A window update once the window has grown to at least twice what was last advertised (the
   // ACK goes through loopback to the sender's softirq at once).

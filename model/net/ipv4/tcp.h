@@ -17,6 +17,13 @@ Co<> tcp_splice_eof(Sched& s, tcp_sock& tp);
 // The reader's side of tcp_recvmsg on a count-only receiver: takes up to `len` queued bytes,
 // then tcp_cleanup_rbuf. Returns the bytes read (0: nothing queued). Never sleeps.
 uint64_t tcp_recvmsg(Sched& s, tcp_sock& tp, uint64_t len);
+// tcp_recvmsg for a reader of bytes (a socket without a verdict program, whose peer's sends
+// carry payload): copies from the skbs on sk_receive_queue at copied_seq; the target is 1 byte,
+// or len with MSG_WAITALL (sock_rcvlowat); below it, sleeps in sk_wait_data (socket lock
+// dropped) unless dontwait; peek leaves copied_seq (peek_seq). No window update: the model's
+// receive window is fixed (rcv_buf_bytes 0), so tcp_cleanup_rbuf would have nothing to open.
+Co<int> tcp_recvmsg_data(Sched& s, tcp_sock& tp, std::string& out, uint32_t len, bool dontwait,
+                         bool peek, bool waitall);
 // The window update a read may send (see tcp_recvmsg).
 void tcp_cleanup_rbuf(Sched& s, tcp_sock& tp, uint64_t copied);
 // tcp_close of a plain TCP socket (or TLS's saved proto close): the FIN after the queue.

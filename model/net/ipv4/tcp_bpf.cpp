@@ -26,7 +26,8 @@ Co<int> tcp_msg_wait_data(Sched& s, sock& sk, sk_psock& psock, bool dontwait) {
 
 }  // namespace
 
-Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait) {
+Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait,
+                               bool peek) {
   if (len == 0) co_return 0;
   sk_psock* psock = sk.psock.get();
   co_await sk.sk_lock.lock_sock(s, "tcp_bpf_recvmsg_parser: lock_sock");
@@ -39,7 +40,7 @@ Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t le
   }
   while (copied == 0) {  // msg_bytes_ready:
     uint32_t from_self = 0;
-    copied = co_await __sk_msg_recvmsg(s, sk, *psock, out, len, false, &from_self);
+    copied = co_await __sk_msg_recvmsg(s, sk, *psock, out, len, peek, &from_self);
     seq += from_self;
     if (copied) break;
     if (sk.rcv_shutdown) break;
@@ -59,7 +60,7 @@ Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t le
     if (data && !psock->ingress_msg.empty()) continue;
     copied = -kerr::eagain;
   }
-  tcp_sk(sk).copied_seq = seq;
+  if (!peek) tcp_sk(sk).copied_seq = seq;
   s.note(sk.name, "tcp_bpf_recvmsg_parser returns {}", copied);
   co_await sk.sk_lock.release_sock(s);
   co_return copied;

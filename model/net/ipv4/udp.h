@@ -10,10 +10,17 @@
 
 namespace kpsim::model {
 
-// The whole payload is one datagram to sk->peer. NET_RX runs at the end of the call when the
-// device runs it inline. Returns the bytes sent.
+// IPv4 UDP's largest datagram: 0xFFFF less the IP and UDP headers (ip_append_data's limit).
+inline constexpr uint32_t kUdpMaxPayload = 65535 - 20 - 8;
+
+// The whole payload is one datagram to sk->peer (-EMSGSIZE above kUdpMaxPayload). NET_RX runs
+// at the end of the call when the device runs it inline. Returns the bytes sent.
 Co<int> udp_sendmsg(Sched& s, sock& sk, const std::string& payload);
-// Input from the device (softirq context).
+// Input from the device (softirq context): __udp_enqueue_schedule_skb drops the datagram when
+// the receive memory is already over sk_rcvbuf, else charges and queues it.
 void udp_rcv(Sched& s, sock& sk, skb_ptr skb);
+// Native udp_recvmsg: the head datagram of sk_receive_queue (its excess is discarded, MSG_TRUNC);
+// waits when blocking; MSG_PEEK leaves it queued. MSG_WAITALL means nothing to a datagram.
+Co<int> udp_recvmsg(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait, bool peek);
 
 }  // namespace kpsim::model

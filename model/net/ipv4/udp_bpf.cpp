@@ -3,6 +3,7 @@
 
 #include "model/include/linux/errno.h"
 #include "model/net/core/skmsg.h"
+#include "model/net/ipv4/udp.h"
 
 namespace kpsim::model {
 
@@ -10,20 +11,6 @@ namespace {
 
 bool udp_msg_has_data(const sock& sk, const sk_psock& psock) {
   return !sk.sk_receive_queue.empty() || psock_has_data(psock);
-}
-
-// Native udp_recvmsg: the head datagram of sk_receive_queue; waits when blocking.
-Co<int> udp_recvmsg(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait) {
-  while (sk.sk_receive_queue.empty()) {
-    if (dontwait) co_return -kerr::eagain;
-    const WakeReason r = co_await sk.sk_wq.sleep(s, "udp_recvmsg: woken", true);
-    if (r == WakeReason::interrupted) co_return -kerr::erestartsys;
-  }
-  skb_ptr skb = std::move(sk.sk_receive_queue.front());
-  sk.sk_receive_queue.pop_front();
-  const uint32_t n = std::min(len, skb->len());
-  out.append(skb->data, 0, n);  // a datagram's excess is discarded (MSG_TRUNC)
-  co_return static_cast<int>(n);
 }
 
 // Sleeps at most once (one wake-up or the timeout), dropping the socket lock meanwhile.
@@ -42,23 +29,24 @@ Co<bool> udp_msg_wait_data(Sched& s, sock& sk, sk_psock& psock, bool dontwait) {
 
 }  // namespace
 
-Co<int> udp_bpf_recvmsg(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait) {
+Co<int> udp_bpf_recvmsg(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait,
+                        bool peek) {
   if (len == 0) co_return 0;
   sk_psock* psock = sk.psock.get();
   if (!psock || !psock_has_data(*psock)) {
     s.note(sk.name, "udp_bpf_recvmsg: psock empty, native udp_recvmsg");
-    co_return co_await udp_recvmsg(s, sk, out, len, dontwait);
+    co_return co_await udp_recvmsg(s, sk, out, len, dontwait, peek);
   }
   co_await sk.sk_lock.lock_sock(s, "udp_bpf_recvmsg: lock_sock");
   int copied = 0;
   for (;;) {  // msg_bytes_ready:
-    copied = co_await __sk_msg_recvmsg(s, sk, *psock, out, len, false, nullptr);
+    copied = co_await __sk_msg_recvmsg(s, sk, *psock, out, len, peek, nullptr);
     if (copied) break;
     const bool data = co_await udp_msg_wait_data(s, sk, *psock, dontwait);
     if (data) {
       if (psock_has_data(*psock)) continue;
       co_await sk.sk_lock.release_sock(s);
-      co_return co_await udp_recvmsg(s, sk, out, len, dontwait);
+      co_return co_await udp_recvmsg(s, sk, out, len, dontwait, peek);
     }
     copied = -kerr::eagain;
     break;

@@ -1,0 +1,670 @@
+// A scenario script on the model: the Program's sockets as connected loopback pairs, its map and
+// verdict program, its setup map updates, and one syscall task per Program thread executing its
+// steps against model/. The checkers are those of the compiled seed-000 scenario
+// (scenarios/sockmap_multi_channels.cpp), generalised from c0/c1/p0/p1 to any Program; for the
+// step kinds that scenario had, every label, note and message is spelled as it spelled them, so
+// that its stored traces replay byte for byte on a script world.
+//
+// What the model cannot do is refused when the world is built (ScriptUnsupported), or, for what
+// only a schedule can reveal, ends that run as a "model-assumption" failure.
+#include "scenarios/script/model_world.h"
+
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+#include "model/drivers/net/loopback.h"
+#include "model/fs/select.h"
+#include "model/include/linux/errno.h"
+#include "model/include/linux/tcp.h"
+#include "model/net/core/skmsg.h"
+#include "model/net/core/sock_map.h"
+#include "model/net/ipv4/tcp.h"
+#include "model/net/ipv4/tcp_bpf.h"
+#include "model/net/ipv4/udp.h"
+#include "model/net/ipv4/udp_bpf.h"
+
+namespace kpsim::script {
+namespace {
+
+using namespace model;
+
+// include/net/sock.h: SOCK_MIN_RCVBUF (TCP_SKB_MIN_TRUESIZE) and SOCK_MIN_SNDBUF, and the
+// sysctls net.core.rmem_max / wmem_max that cap SO_RCVBUF / SO_SNDBUF before doubling.
+constexpr uint32_t kSockMinRcvbuf = 2048 + 256;
+constexpr uint32_t kSockMinSndbuf = 2 * kSockMinRcvbuf;
+constexpr uint32_t kSysctlRmemMax = 212992;
+constexpr uint32_t kSysctlWmemMax = 212992;
+// Above this a UDP datagram may be built with page fragments (ip_append_data allocates linear
+// skbs below SKB_MAX_ALLOC); the model's skbs are linear.
+constexpr uint32_t kLinearUdpMax = 4096;
+
+[[noreturn]] void unsupported(const Loc& loc, std::string_view why) {
+  throw ScriptUnsupported(fmt::format("{}: unsupported in the model: {}", loc.str(), why));
+}
+
+// One sender's bytes in the order its sends returned them, and how far delivery (or a drop) has
+// consumed them. `done` stays empty until a drop takes bytes out of order.
+struct Channel {
+  const Thread* thread = nullptr;  // the one thread that sends on it
+  std::string stream;
+  uint32_t next = 0;
+  std::vector<bool> done;
+};
+
+struct ScriptWorld final : World {
+  std::shared_ptr<const Program> prog;  // the steps the tasks run
+  kernel_config kc;
+  loopback lo;  // NET_RX runs inline in the sender (softirq_inline)
+  std::vector<std::unique_ptr<sock>> socks;  // by Program index
+  // By socket: the verdict program's branch it takes, its channel (-1: it never sends), the
+  // recvs on it in progress.
+  struct PerSock {
+    VerdictAction verdict;
+    int channel = -1;
+    uint32_t recv_active = 0;
+  };
+  std::vector<PerSock> per;
+  bool has_verdict = false;
+  bool hash = false;
+  bpf_sockmap sockmap;
+  bpf_sockhash sockhash;
+  std::vector<std::unique_ptr<sk_psock>> rcu;  // dropped psocks (after socks: destroyed first)
+  int kworker_cpu = 0;
+
+  // Checkers' bookkeeping (not model state).
+  uint64_t bytes_sent = 0;  // returned by completed sends
+  uint64_t sending = 0;     // payload of sends in progress
+  uint64_t dropped = 0;
+  std::string received;
+  std::vector<const std::string*> user_buffers;  // bytes recvs have copied but not yet returned
+  std::vector<int> recv_results;
+  std::vector<int> fionread_samples;
+  std::vector<int> fionread_results;
+  std::string kworker_class;
+  std::array<int16_t, 256> owner{};  // byte value -> channel, -1: nobody sends it
+  std::vector<Channel> channels;
+
+  nlohmann::ordered_json metrics() const override {
+    nlohmann::ordered_json m;
+    m["first_recv"] = recv_results.empty() ? nlohmann::ordered_json(nullptr)
+                                           : nlohmann::ordered_json(recv_results.front());
+    m["recv_results"] = recv_results;
+    m["fionread_samples"] = fionread_samples;
+    m["kworker_class"] = kworker_class;
+    const bool printable = std::all_of(received.begin(), received.end(),
+                                       [](char c) { return c >= 0x20 && c <= 0x7e; });
+    m["received"] = printable ? received : fmt::format("<{} bytes>", received.size());
+    m["fionread_results"] = fionread_results;
+    m["dropped"] = dropped;
+    return m;
+  }
+};
+
+// ---- the checkers' byte attribution ---------------------------------------------------------
+
+// Received bytes: each is the next undelivered byte its channel sent.
+void account_received(Sched& s, ScriptWorld& w, const std::string& got) {
+  for (char c : got) {
+    const int ch = w.owner[static_cast<uint8_t>(c)];
+    Channel* k = ch < 0 ? nullptr : &w.channels[static_cast<size_t>(ch)];
+    const size_t idx = k ? k->stream.find(c) : std::string::npos;
+    if (!k || idx == std::string::npos) {
+      s.fail("delivered-once-in-order", fmt::format("received byte '{}' that nobody sent", c));
+      return;
+    }
+    if (k->next >= k->stream.size() || k->stream[k->next] != c) {
+      s.fail("delivered-once-in-order",
+             fmt::format("byte '{}' of channel {} arrived at position {}, expected position {}", c,
+                         ch, idx, k->next));
+      return;
+    }
+    if (!k->done.empty()) {
+      if (k->done.size() < k->stream.size()) k->done.resize(k->stream.size(), false);
+      k->done[k->next] = true;
+      while (k->next < k->done.size() && k->done[k->next]) ++k->next;
+    } else {
+      ++k->next;
+    }
+  }
+  w.received += got;
+}
+
+// Dropped bytes: each is the first unconsumed byte of that value in its channel (the order of
+// a channel's bytes across the queues a drop empties is their stream order, see sk_psock_stop).
+void account_dropped(Sched& s, ScriptWorld& w, std::string_view bytes) {
+  w.dropped += bytes.size();
+  for (char c : bytes) {
+    const int ch = w.owner[static_cast<uint8_t>(c)];
+    if (ch < 0) {
+      s.fail("delivered-once-in-order", fmt::format("dropped byte '{}' that nobody sent", c));
+      return;
+    }
+    Channel& k = w.channels[static_cast<size_t>(ch)];
+    if (k.done.size() < k.stream.size()) k.done.resize(k.stream.size(), false);
+    size_t p = k.next;
+    while (p < k.stream.size() && (k.done[p] || k.stream[p] != c)) ++p;
+    if (p >= k.stream.size()) {
+      s.fail("delivered-once-in-order",
+             fmt::format("dropped byte '{}' of channel {} that is not pending", c, ch));
+      return;
+    }
+    k.done[p] = true;
+    while (k.next < k.done.size() && k.done[k.next]) ++k.next;
+  }
+}
+
+// Every byte sent and not yet received or dropped, wherever it waits.
+uint64_t bytes_queued(const ScriptWorld& w) {
+  uint64_t n = 0;
+  for (const std::string* b : w.user_buffers) n += b->size();
+  for (const skb_ptr& skb : w.lo.input_pkt_queue) n += skb->data.size();
+  for (const auto& skp : w.socks) {
+    const sock& sk = *skp;
+    for (const skb_ptr& skb : sk.sk_receive_queue) n += skb->len();
+    if (sk.is_tcp()) {
+      const tcp_sock& tp = tcp_sk(sk);
+      // A byte reader (no psock) consumes the head skb in place up to copied_seq.
+      if (!sk.psock && !sk.sk_receive_queue.empty() && sk.sk_receive_queue.front()->seq < tp.copied_seq)
+        n -= tp.copied_seq - sk.sk_receive_queue.front()->seq;
+      n += tp.write_seq - tp.snd_nxt;  // written, not yet transmitted
+    }
+    if (sk.psock) {
+      const sk_psock& ps = *sk.psock;
+      for (const skb_ptr& skb : ps.ingress_skb) n += skb->len();
+      if (ps.work_state.len && !ps.ingress_skb.empty()) n -= ps.work_state.off;  // already handed on
+      n += ingress_msg_bytes(ps);
+    }
+  }
+  return n;
+}
+
+uint64_t bytes_in_transit(const ScriptWorld& w) {
+  uint64_t n = w.sending;
+  for (const auto& skp : w.socks)
+    if (skp->psock) n += skp->psock->send_inflight;
+  return n;
+}
+
+// ---- syscalls ---------------------------------------------------------------------------------
+
+int fionread(sock& sk) { return sk.is_tcp() ? tcp_bpf_ioctl(sk) : udp_bpf_ioctl(sk); }
+
+// send(): one datagram, or the payload through tcp_sendmsg; either way NET_RX runs inline.
+Co<int> send_call(Sched& s, sock& sk, const std::string& payload, uint32_t flags) {
+  if (!sk.is_tcp()) co_return co_await udp_sendmsg(s, sk, payload);  // never blocks on loopback
+  msghdr msg;
+  msg.left = payload.size();
+  msg.payload = payload;
+  msg.flags = ((flags & msg_dontwait) ? kMSG_DONTWAIT : 0) | ((flags & msg_more) ? kMSG_MORE : 0);
+  co_return static_cast<int>(co_await tcp_sendmsg(s, tcp_sk(sk), msg));
+}
+
+// The socket's recvmsg: the sockmap variants while it has a psock with a verdict program
+// (tcp_bpf_recvmsg_parser / udp_bpf_recvmsg), the protocol's own once it has none.
+Co<int> recv_call(Sched& s, sock& sk, std::string& out, uint32_t len, uint32_t flags) {
+  const bool dontwait = flags & msg_dontwait, peek = flags & msg_peek;
+  if (sk.is_tcp()) {
+    if (sk.psock) co_return co_await tcp_bpf_recvmsg_parser(s, sk, out, len, dontwait, peek);
+    co_return co_await tcp_recvmsg_data(s, tcp_sk(sk), out, len, dontwait, peek, flags & msg_waitall);
+  }
+  if (sk.psock) co_return co_await udp_bpf_recvmsg(s, sk, out, len, dontwait, peek);
+  co_return co_await udp_recvmsg(s, sk, out, len, dontwait, peek);
+}
+
+// recv_timeout() when timeout_us > 0 (select for readability, then one recv), else one recv.
+// `got` receives the bytes the call returned.
+Co<int> recv_once(Sched& s, ScriptWorld& w, uint32_t si, uint32_t len, uint32_t flags,
+                  uint64_t timeout_us, std::string& got) {
+  sock& sk = *w.socks[si];
+  if (timeout_us > 0) {
+    if (!co_await do_select(s, sk, timeout_us * 1000)) {
+      s.note(sk.name, "select: not readable within {} us", timeout_us);
+      co_return -kerr::eagain;  // the selftest reports ETIME
+    }
+    co_await s.user_point(s.label("recv", "recv {} {}B", sk.name, len));
+  }
+  if (w.kworker_class.empty())
+    w.kworker_class = sk.psock && !sk.psock->ingress_skb.empty() ? "kworker-after-recv"
+                                                                  : "kworker-before-recv";
+  const bool peek = flags & msg_peek;
+  std::string out;
+  if (!peek) w.user_buffers.push_back(&out);  // peeked bytes stay queued: not in transit
+  ++w.per[si].recv_active;
+  const int n = co_await recv_call(s, sk, out, len, flags);
+  --w.per[si].recv_active;
+  if (!peek) w.user_buffers.erase(std::find(w.user_buffers.begin(), w.user_buffers.end(), &out));
+  w.recv_results.push_back(n);
+  if (!peek) account_received(s, w, out);
+  got += out;
+  co_return n;
+}
+
+// `what` names the call in a message ("recv_timeout(p1)"): a callable, formatted only on failure.
+template <class What>
+void check_expect(Sched& s, const What& what, int64_t n, const std::string& got, const Expect& e) {
+  if (e.ret && n != *e.ret)
+    s.fail("selftest-assertion", fmt::format("{} returned {}, expected {}", what(), n, *e.ret));
+  else if (e.data && got != *e.data)
+    s.fail("selftest-assertion", fmt::format("{}: data mismatch \"{}\" vs \"{}\"", what(), got, *e.data));
+}
+
+void check_ret(Sched& s, const Step& st, int64_t n) {
+  if (st.expect.ret && n != *st.expect.ret)
+    s.fail("selftest-assertion", fmt::format("{} returned {}, expected {}", st.text, n, *st.expect.ret));
+}
+
+bpf_prog verdict_prog(ScriptWorld& w, uint32_t si) {
+  const VerdictAction a = w.per[si].verdict;
+  switch (a.action) {
+    case Action::pass: return [](sk_buff&) { return int{SK_PASS}; };
+    case Action::drop: return [](sk_buff&) { return int{SK_DROP}; };
+    case Action::redirect: break;
+  }
+  const uint64_t flags = a.ingress ? BPF_F_INGRESS : 0;
+  if (w.hash) {
+    const bpf_sockhash* map = &w.sockhash;
+    return [map, key = a.key, flags](sk_buff& skb) { return bpf_sk_redirect_hash(skb, *map, key, flags); };
+  }
+  const bpf_sockmap* map = &w.sockmap;
+  return [map, key = a.key, flags](sk_buff& skb) { return bpf_sk_redirect_map(skb, *map, key, flags); };
+}
+
+bool in_map(const ScriptWorld& w, const sock* sk) {
+  if (w.hash)
+    return std::any_of(w.sockhash.elems.begin(), w.sockhash.elems.end(),
+                       [sk](const auto& e) { return e.second == sk; });
+  return std::find(w.sockmap.slots.begin(), w.sockmap.slots.end(), sk) != w.sockmap.slots.end();
+}
+
+// bpf_map_update_elem(map, key, sock, BPF_ANY) with the socket lock held (or in setup, before
+// any task runs). A new psock's backlog work runs on the kworker CPU.
+int map_update(Sched& s, ScriptWorld& w, uint32_t key, uint32_t si) {
+  sock& sk = *w.socks[si];
+  bpf_prog prog = w.has_verdict ? verdict_prog(w, si) : bpf_prog{};
+  const bool had = sk.psock != nullptr;
+  const int ret = w.hash ? sock_hash_update_elem(s, w.sockhash, key, sk, std::move(prog), w.rcu)
+                         : sock_map_update_elem(s, w.sockmap, key, sk, std::move(prog), w.rcu);
+  if (!had && sk.psock) sk.psock->work.set_cpu(w.kworker_cpu);
+  return ret;
+}
+
+int map_delete(Sched& s, ScriptWorld& w, uint32_t key) {
+  return w.hash ? sock_hash_delete_elem(s, w.sockhash, key, w.rcu)
+                : sock_map_delete_elem(s, w.sockmap, key, w.rcu);
+}
+
+sock* map_lookup(const ScriptWorld& w, uint32_t key) {
+  if (w.hash) return sock_hash_lookup_elem(w.sockhash, key);
+  return key < w.sockmap.slots.size() ? w.sockmap.slots[key] : nullptr;
+}
+
+std::string_view step_label(Sched& s, const ScriptWorld& w, const Step& st) {
+  const auto name = [&]() -> std::string_view {
+    return st.sock < w.socks.size() ? std::string_view(w.socks[st.sock]->name) : std::string_view("?");
+  };
+  switch (st.op) {
+    case Op::send: return s.label("send", "send {} {}B", name(), st.payload.size());
+    case Op::wait_fionread:
+      return s.label("wait_for_fionread", "wait_for_fionread({}, {})", name(), st.len);
+    case Op::recv:
+      if (st.timeout_us) return s.label("recv_timeout", "recv_timeout({}, {})", name(), st.len);
+      return s.label("recv", "recv({}, {})", name(), st.len);
+    case Op::recv_loop: return s.label("recv loop", "recv loop({}, {})", name(), st.len);
+    case Op::fionread: return s.label("ioctl(FIONREAD)", "ioctl({}, FIONREAD)", name());
+    case Op::usleep: return s.label("usleep", "usleep({})", st.timeout_us);
+    case Op::map_update: return s.label("map_update", "map_update({}, {})", st.key, name());
+    case Op::map_delete: return s.label("map_delete", "map_delete({})", st.key);
+    case Op::shutdown: return "shutdown";
+    case Op::close: return "close";
+  }
+  return "step";
+}
+
+Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
+  switch (st.op) {
+    case Op::send: {
+      sock& sk = *w.socks[st.sock];
+      // The bytes join the sender's stream when the call starts (a drop may meet them before
+      // it returns); what the call did not take is cut off again. One thread per sending socket
+      // (check_program), so nothing else appends meanwhile.
+      std::string& stream = w.channels[static_cast<size_t>(w.per[st.sock].channel)].stream;
+      stream += st.payload;
+      w.sending += st.payload.size();
+      const int n = co_await send_call(s, sk, st.payload, st.flags);
+      w.sending -= st.payload.size();
+      const size_t taken = n > 0 ? static_cast<size_t>(n) : 0;
+      stream.resize(stream.size() - (st.payload.size() - taken));
+      w.bytes_sent += taken;
+      check_ret(s, st, n);
+      break;
+    }
+    case Op::wait_fionread: {
+      sock& sk = *w.socks[st.sock];
+      int avail = 0;
+      for (uint64_t waited = 0;; waited += st.poll_us) {
+        avail = fionread(sk);
+        w.fionread_samples.push_back(avail);
+        s.note(sk.name, "ioctl(FIONREAD) = {}", avail);
+        if (avail >= static_cast<int64_t>(st.len) || waited >= st.timeout_us) break;
+        WaitQueue usleep;  // nobody wakes it: only the timeout ends this sleep
+        co_await usleep.sleep(s, s.label("usleep done", "usleep({}) done", st.poll_us), false,
+                              st.poll_us * 1000);
+        co_await s.user_point("ioctl(FIONREAD)");
+      }
+      w.fionread_results.push_back(avail);
+      if (st.expect.ret && avail != *st.expect.ret)
+        s.fail("selftest-assertion",
+               fmt::format("ioctl(FIONREAD) on {} = {}, expected {}", sk.name, avail, *st.expect.ret));
+      break;
+    }
+    case Op::fionread: {
+      sock& sk = *w.socks[st.sock];
+      const int avail = fionread(sk);
+      w.fionread_samples.push_back(avail);
+      w.fionread_results.push_back(avail);
+      s.note(sk.name, "ioctl(FIONREAD) = {}", avail);
+      if (st.expect.ret && avail != *st.expect.ret)
+        s.fail("selftest-assertion",
+               fmt::format("ioctl(FIONREAD) on {} = {}, expected {}", sk.name, avail, *st.expect.ret));
+      break;
+    }
+    case Op::recv: {
+      std::string got;
+      const int n = co_await recv_once(s, w, st.sock, st.len, st.flags, st.timeout_us, got);
+      const std::string& name = w.socks[st.sock]->name;
+      check_expect(s, [&] { return st.timeout_us ? fmt::format("recv_timeout({})", name) : fmt::format("recv({})", name); },
+                   n, got, st.expect);
+      break;
+    }
+    case Op::recv_loop: {
+      std::string got;
+      uint32_t total = 0;
+      while (total < st.len) {
+        const int n = co_await recv_once(s, w, st.sock, st.len - total, st.flags, st.timeout_us, got);
+        if (n <= 0) break;
+        total += static_cast<uint32_t>(n);
+        if (total < st.len) co_await s.user_point("recv loop: again");
+      }
+      check_expect(s, [&] { return fmt::format("recv loop({})", w.socks[st.sock]->name); }, total, got,
+                   st.expect);
+      break;
+    }
+    case Op::usleep: {
+      WaitQueue usleep;  // nobody wakes it: only the timeout ends this sleep
+      co_await usleep.sleep(s, s.label("usleep done", "usleep({}) done", st.timeout_us), false,
+                            st.timeout_us * 1000);
+      break;
+    }
+    case Op::map_update: {
+      sock& sk = *w.socks[st.sock];
+      if (in_map(w, &sk) && map_lookup(w, st.key) != &sk) {
+        s.fail("model-assumption", fmt::format("{}: {}: {} would be in the map twice; the model has one "
+                                               "link per psock", st.loc.str(), st.text, sk.name));
+        co_return;
+      }
+      if (map_lookup(w, st.key) == &sk) {
+        s.fail("model-assumption", fmt::format("{}: {}: {} is already at key {} (the kernel then stops "
+                                               "its verdict; not modelled)", st.loc.str(), st.text, sk.name, st.key));
+        co_return;
+      }
+      // sock_map_update_elem_sys: lock_sock around the update.
+      co_await sk.sk_lock.lock_sock(s, "sock_map_update_elem_sys: lock_sock");
+      const int ret = map_update(s, w, st.key, st.sock);
+      co_await sk.sk_lock.release_sock(s);
+      check_ret(s, st, ret);
+      break;
+    }
+    case Op::map_delete: {
+      // __sock_map_delete under the map's spinlock: no socket lock, no sleep.
+      sock* sk = map_lookup(w, st.key);
+      const auto held = std::find_if(w.socks.begin(), w.socks.end(), [sk](const auto& q) { return q.get() == sk; });
+      if (sk && w.per[static_cast<size_t>(held - w.socks.begin())].recv_active) {
+        s.fail("model-assumption", fmt::format("{}: {}: a recv on {} holds its psock; the kernel drops the "
+                                               "psock when that recv returns, the model does not defer it",
+                                               st.loc.str(), st.text, sk->name));
+        co_return;
+      }
+      const int ret = map_delete(s, w, st.key);
+      check_ret(s, st, ret);
+      break;
+    }
+    case Op::shutdown:
+    case Op::close: break;  // refused when the world is built
+  }
+}
+
+Co<> thread_body(Sched& s, ScriptWorld& w, const Thread& t) {
+  for (size_t i = 0; i < t.steps.size(); ++i) {
+    if (i > 0) co_await s.user_point(step_label(s, w, t.steps[i]));
+    co_await run_step(s, w, t.steps[i]);
+  }
+}
+
+// ---- what the model refuses -------------------------------------------------------------------
+
+void check_program(const Program& p) {
+  const Loc where{p.file, 0, 0};
+  if (p.socks.empty()) unsupported(where, "a script without sockets");
+  bool tcp = false, udp = false;
+  for (uint32_t i = 0; i < p.socks.size(); ++i) {
+    const Socket& so = p.socks[i];
+    if (so.peer >= p.socks.size() || so.peer == i || p.socks[so.peer].peer != i ||
+        p.socks[so.peer].proto != so.proto)
+      unsupported(so.loc, fmt::format("socket {} is not one end of a connected pair", so.name));
+    (so.proto == Proto::tcp ? tcp : udp) = true;
+    if (so.proto == Proto::tcp && so.rcvbuf)
+      unsupported(so.loc, "SO_RCVBUF on a TCP socket: the model's receive window does not follow sk_rcvbuf");
+    if (so.proto == Proto::udp && so.nodelay)
+      unsupported(so.loc, "TCP_NODELAY on a UDP socket");
+  }
+  if (p.map && p.map->max_entries == 0) unsupported(p.map->loc, "a map with max_entries 0 (map creation fails)");
+  if (!p.verdict.rules.empty() && !p.map) unsupported(p.verdict.loc, "a verdict program without a map");
+  if (p.map && p.verdict.rules.empty() && tcp)
+    unsupported(p.map->loc, "TCP sockets in a map without a verdict program: tcp_bpf_recvmsg "
+                            "(TCP_BPF_BASE) is not modelled");
+  bool egress = false;
+  for (const VerdictRule& r : p.verdict.rules) {
+    if (r.on && *r.on >= p.socks.size()) unsupported(p.verdict.loc, "a verdict rule on an unknown socket");
+    if (r.act.action == Action::redirect && !r.act.ingress) egress = true;
+  }
+  uint64_t max_udp_send = 0;
+  for (const Thread& t : p.threads)
+    for (const Step& st : t.steps)
+      if (st.op == Op::send && st.sock < p.socks.size() && p.socks[st.sock].proto == Proto::udp)
+        max_udp_send = std::max<uint64_t>(max_udp_send, st.payload.size());
+  if (egress && udp && (tcp || max_udp_send > kLinearUdpMax))
+    unsupported(p.verdict.loc, fmt::format("an egress redirect with UDP sockets and paged skbs (TCP "
+                                           "segments, or datagrams over {} bytes): skb_send_sock sends "
+                                           "one datagram per fragment, the model's skbs are linear",
+                                           kLinearUdpMax));
+  const auto check_sock = [&](const Step& st) {
+    if (st.sock >= p.socks.size()) unsupported(st.loc, "a step on an unknown socket");
+  };
+  const auto check_map = [&](const Step& st) {
+    if (!p.map) unsupported(st.loc, "a map operation without a map");
+    check_sock(st);
+  };
+  for (const Step& st : p.setup) {
+    if (st.op != Op::map_update) unsupported(st.loc, "setup statements other than map_update");
+    check_map(st);
+  }
+  for (const Thread& t : p.threads) {
+    for (const Step& st : t.steps) {
+      switch (st.op) {
+        case Op::send:
+          check_sock(st);
+          if (st.flags & ~uint32_t{msg_dontwait | msg_more})
+            unsupported(st.loc, "send flags other than MSG_DONTWAIT and MSG_MORE");
+          if ((st.flags & msg_more) && p.socks[st.sock].proto == Proto::udp)
+            unsupported(st.loc, "MSG_MORE on UDP: the corked datagram (up->pending) is not modelled");
+          break;
+        case Op::recv:
+        case Op::recv_loop:
+          check_sock(st);
+          if (st.flags & msg_more) unsupported(st.loc, "MSG_MORE on recv");
+          break;
+        case Op::fionread: check_sock(st); break;
+        case Op::wait_fionread:
+          check_sock(st);
+          if (st.poll_us == 0) unsupported(st.loc, "wait_for_fionread polling every 0 us");
+          break;
+        case Op::usleep: break;
+        case Op::map_update:
+        case Op::map_delete: check_map(st); break;
+        case Op::shutdown:
+          unsupported(st.loc, "shutdown: the FIN and its reading through a psock (is_next_msg_fin) "
+                              "are not modelled");
+        case Op::close:
+          unsupported(st.loc, "close: sock_map_close / sock_map_unhash and the FIN are not modelled");
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<World> build_script_world(Sched& s, const Program& prog) {
+  return build_script_world(s, std::make_shared<const Program>(prog));
+}
+
+std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Program> prog) {
+  check_program(*prog);
+  auto w = std::make_unique<ScriptWorld>();
+  w->prog = std::move(prog);
+  const Program& p = *w->prog;
+  const Loc where{p.file, 0, 0};
+
+  w->lo.softirq_inline = true;
+  const auto self = parse_switch<self_redirect>(p.model.self_redirect);
+  const auto fion = parse_switch<fionread_semantics>(p.model.fionread);
+  if (!self) unsupported(where, fmt::format("model self_redirect = {}", p.model.self_redirect));
+  if (!fion) unsupported(where, fmt::format("model fionread = {}", p.model.fionread));
+  w->kc.self = *self;
+  w->kc.fionread = *fion;
+  if (p.model.kworker_cpu == "same") w->kworker_cpu = 0;  // the sender's CPU: the test threads'
+  else if (p.model.kworker_cpu == "other") w->kworker_cpu = 1;
+  else unsupported(where, fmt::format("model kworker_cpu = {}", p.model.kworker_cpu));
+
+  // Sockets: the server side of every pair first, then the client sides, each in declaration
+  // order — the compiled scenario's order (c0 c1 p0 p1), which fixes lo.socks and so the order
+  // of the ACKs in a NET_RX run that stored traces record.
+  const size_t n = p.socks.size();
+  w->socks.resize(n);
+  w->per.resize(n);
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < n; ++i) {
+      const Socket& so = p.socks[i];
+      if (so.server_side != (pass == 0)) continue;
+      const bool tcp = so.proto == Proto::tcp;
+      std::unique_ptr<sock> sk = tcp ? std::make_unique<tcp_sock>(so.name)
+                                     : std::make_unique<sock>(so.name, sock_type::dgram);
+      sk->kc = &w->kc;
+      sk->lo = &w->lo;
+      if (tcp) {
+        tcp_config cfg;
+        if (so.sndbuf) cfg.so_sndbuf = std::min(*so.sndbuf, kSysctlWmemMax);
+        cfg.nodelay = so.nodelay;
+        tcp_init_sock(s, tcp_sk(*sk), w->lo, cfg);
+      } else {
+        // sock_setsockopt: min(val, sysctl max) doubled, at least the minimum.
+        if (so.rcvbuf) sk->sk_rcvbuf = std::max(2 * std::min(*so.rcvbuf, kSysctlRmemMax), kSockMinRcvbuf);
+        if (so.sndbuf)
+          sk->sk_sndbuf = std::max<int64_t>(2 * int64_t{std::min(*so.sndbuf, kSysctlWmemMax)}, kSockMinSndbuf);
+      }
+      w->socks[i] = std::move(sk);
+    }
+  }
+  for (size_t i = 0; i < n; ++i) w->socks[i]->peer = w->socks[p.socks[i].peer].get();
+
+  // The map and, per socket, the branch of the verdict program it takes.
+  if (p.map) {
+    w->hash = p.map->type == MapType::sockhash;
+    if (w->hash) w->sockhash.max_entries = p.map->max_entries;
+    else w->sockmap.slots.assign(p.map->max_entries, nullptr);
+  }
+  w->has_verdict = !p.verdict.rules.empty();
+  for (uint32_t i = 0; i < n && w->has_verdict; ++i) {
+    for (const VerdictRule& r : p.verdict.rules) {
+      if (!r.on || *r.on == i) {
+        w->per[i].verdict = r.act;
+        break;
+      }
+    }
+  }
+
+  // Senders: channels numbered by first send, and the byte values each one owns.
+  w->owner.fill(-1);
+  for (const Thread& t : p.threads) {
+    for (const Step& st : t.steps) {
+      if (st.op != Op::send) continue;
+      if (w->per[st.sock].channel < 0) {
+        w->per[st.sock].channel = static_cast<int>(w->channels.size());
+        w->channels.emplace_back();
+        w->channels.back().thread = &t;
+      } else if (w->channels[static_cast<size_t>(w->per[st.sock].channel)].thread != &t) {
+        unsupported(st.loc, fmt::format("{} sends from two threads: the order of its bytes is then the "
+                                        "socket lock's, which the delivered-in-order checker cannot know",
+                                        p.socks[st.sock].name));
+      }
+      const int ch = w->per[st.sock].channel;
+      for (char c : st.payload) {
+        int16_t& o = w->owner[static_cast<uint8_t>(c)];
+        if (o >= 0 && o != ch)
+          unsupported(st.loc, fmt::format("payload byte 0x{:02x} is sent by two sockets: the checkers "
+                                          "attribute received bytes to their sender by value",
+                                          static_cast<uint8_t>(c)));
+        o = static_cast<int16_t>(ch);
+      }
+    }
+  }
+
+  // Setup: the map updates, after the verdict program is attached, before any thread.
+  for (const Step& st : p.setup) {
+    if (in_map(*w, w->socks[st.sock].get()))
+      unsupported(st.loc, fmt::format("{} in the map twice: the model has one link per psock",
+                                      w->socks[st.sock]->name));
+    if (map_update(s, *w, st.key, st.sock) != 0)
+      unsupported(st.loc, "a setup map_update that fails");
+  }
+
+  ScriptWorld* wp = w.get();
+  w->lo.drop_tap = [wp](Sched& sch, const sock&, std::string_view bytes) { account_dropped(sch, *wp, bytes); };
+  // One syscall task per thread, in order, all on CPU 0 like the compiled scenario's single
+  // test task: the psock kworker (kworker_cpu same) then runs only while they are in user space
+  // or asleep.
+  for (const Thread& t : p.threads) {
+    const std::string_view first = t.steps.empty() ? std::string_view("start") : step_label(s, *wp, t.steps.front());
+    const TaskId id = s.spawn(t.name, TaskKind::syscall, thread_body(s, *wp, t), false, first);
+    s.set_cpu(id, 0);
+  }
+  s.add_invariant("msg_tot_len-accounting", [wp]() -> std::optional<std::string> {
+    for (const auto& skp : wp->socks) {
+      const sock& sk = *skp;
+      if (!sk.psock) continue;
+      const uint64_t queued = ingress_msg_bytes(*sk.psock);
+      if (sk.psock->msg_tot_len != queued)
+        return fmt::format("{}: msg_tot_len {} but {} bytes queued in ingress_msg", sk.name,
+                           sk.psock->msg_tot_len, queued);
+    }
+    return std::nullopt;
+  });
+  // Bytes sent = received + dropped + queued. While a send (a test thread's, or a backlog's
+  // skb_send_sock) is under way its bytes may already show downstream: allowed up to its size.
+  s.add_invariant("nothing-lost", [wp]() -> std::optional<std::string> {
+    const uint64_t queued = bytes_queued(*wp);
+    const uint64_t accounted = wp->received.size() + wp->dropped + queued;
+    if (accounted == wp->bytes_sent ||
+        (accounted > wp->bytes_sent && accounted <= wp->bytes_sent + bytes_in_transit(*wp)))
+      return std::nullopt;
+    if (!wp->dropped)
+      return fmt::format("{} bytes sent but {} received + {} queued", wp->bytes_sent,
+                         wp->received.size(), queued);
+    return fmt::format("{} bytes sent but {} received + {} queued + {} dropped", wp->bytes_sent,
+                       wp->received.size(), queued, wp->dropped);
+  });
+  return w;
+}
+
+}  // namespace kpsim::script

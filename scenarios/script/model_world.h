@@ -1,0 +1,29 @@
+// The model side of a scenario script: a Program (scenarios/script/program.h) made into model
+// objects and scheduler tasks. See model_world.cpp.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+
+#include "scenarios/scenario.h"
+#include "scenarios/script/program.h"
+
+namespace kpsim::script {
+
+// Something the Program asks that the model cannot do. what() is "<loc>: unsupported in the
+// model: <why>", loc being the statement's (the program's file for settings).
+struct ScriptUnsupported : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Builds the model objects of `prog` (a copy is kept: the World outlives the caller's Program)
+// and spawns its threads under `s`, with the checkers of the compiled seed-000 scenario
+// generalised. Throws ScriptUnsupported for anything the model cannot do — never approximates
+// silently.
+std::unique_ptr<World> build_script_world(Sched& s, const Program& prog);
+// The same without the copy: the World shares `prog`. For a caller that keeps its Programs
+// (ScriptScenario caching one per parameter set): copying a Program per schedule is most of
+// what the script world costs over the compiled seed.
+std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Program> prog);
+
+}  // namespace kpsim::script
