@@ -68,7 +68,7 @@ struct KernelRun {
   // "kworker-before-recv", "kworker-after-recv", "kworker-during-recv" (started before, ended
   // after), "unknown" (the event buffer overflowed). run_script: "kworker-before-recv" also
   // when no backlog work was queued before the first recv (nothing pending, as the model
-  // counts it), "" when no recv ran at all; run_sockmap_script: "unknown" for both.
+  // counts it), "" when no recv ran at all.
   std::string schedule_class;
   uint32_t backlog_queued = 0;  // workqueue_queue_work events for our psock work(s)
   uint32_t backlog_runs = 0;    // sk_psock_backlog executions for our psock work(s), counted

@@ -7,7 +7,6 @@ namespace kpsim {
 
 class KernelSide;
 
-const KernelSide* sockmap_multi_channels_kernel_side();  // host: BPF sockmap runner
 const KernelSide* ktls_sendfile_stall_kernel_side();     // qemu guest: Debian 6.12 / 6.1
 const KernelSide* ktls_async_close_kernel_side();        // qemu guest, the window forced
 

@@ -4,7 +4,6 @@
 
 namespace kpsim {
 
-const KernelSide* sockmap_multi_channels_kernel_side() { return nullptr; }
 const KernelSide* ktls_sendfile_stall_kernel_side() { return nullptr; }
 const KernelSide* ktls_async_close_kernel_side() { return nullptr; }
 

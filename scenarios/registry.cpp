@@ -6,14 +6,12 @@
 namespace kpsim {
 
 const Scenario& lost_update_scenario();
-const Scenario& sockmap_multi_channels_scenario();
 const Scenario& ktls_sendfile_stall_scenario();
 const Scenario& ktls_async_close_scenario();
 
 const std::vector<const Scenario*>& all_scenarios() {
   static const std::vector<const Scenario*> all = [] {
     std::vector<const Scenario*> v = {
-        &sockmap_multi_channels_scenario(),
         &ktls_sendfile_stall_scenario(),
         &ktls_async_close_scenario(),
         &lost_update_scenario(),

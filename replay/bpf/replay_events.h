@@ -1,5 +1,5 @@
 /* Event record shared by the BPF tracing programs (bpf/sockmap_verdict.bpf.c) and the
- * user-space runner (sockmap_runner.cpp). Plain fixed-width types only, so the same layout is
+ * user-space runner (script_runner.cpp). Plain fixed-width types only, so the same layout is
  * seen by clang -target bpf and by the host C++ compiler; the generated skeleton refers to
  * `struct replay_event` without defining it, which is why this header exists. */
 #ifndef KPSIM_REPLAY_EVENTS_H
