@@ -370,6 +370,12 @@ struct Shared {
   std::mutex mu;  // guards run (the result vectors) and recv_seen
   bool recv_seen = false;
   std::atomic<bool> abort{false};
+  // A failed expectation ends the test, as a selftest's ASSERT does and as the model ends its
+  // run at s.fail(): no thread starts another step, and results recorded after the failing
+  // step (a concurrent call woken by the teardown) are cut off, so that a run's outcome is
+  // comparable with the model's. The cut points are the result counts at the failure.
+  std::atomic<bool> failed{false};
+  size_t cut_recv = 0, cut_samples = 0, cut_results = 0;
   std::mutex sleep_mu;
   std::condition_variable sleep_cv;
 
@@ -418,6 +424,12 @@ void check_expect(Shared& sh, const Step& step, int64_t ret, const std::string* 
   if (fails.empty()) return;
   std::lock_guard lock(sh.mu);
   for (auto& f : fails) sh.run.failed_expectations.push_back(std::move(f));
+  if (!sh.failed.load()) {
+    sh.cut_recv = sh.run.recv_results.size();
+    sh.cut_samples = sh.run.fionread_samples.size();
+    sh.cut_results = sh.run.fionread_results.size();
+    sh.failed.store(true);
+  }
 }
 
 // Experiment knob (RunOptions::spin_before_recv_us): burn CPU without entering the scheduler.
@@ -528,6 +540,16 @@ void do_wait_fionread(Shared& sh, const Step& step) {
   record_fionread_result(sh, step, last);
 }
 
+// The last send step of the thread that owns `step` (steps live in their thread's vector).
+const Step* last_send(const Shared& sh, const Step& step) {
+  for (const auto& th : sh.prog.threads) {
+    if (th.steps.empty() || &step < &th.steps.front() || &step > &th.steps.back()) continue;
+    for (auto it = th.steps.rbegin(); it != th.steps.rend(); ++it)
+      if (it->op == Op::send) return &*it;
+  }
+  return nullptr;
+}
+
 void do_send(Shared& sh, const Step& step) {
   const int fd = sh.socks.fd(step.sock);
   int64_t ret = -EBADF;
@@ -538,8 +560,11 @@ void do_send(Shared& sh, const Step& step) {
   }
   check_expect(sh, step, ret, nullptr);
   // kworker_first: give the backlog worker (queued by the loopback softirq inside this send)
-  // time to run before the thread does anything else.
-  if (sh.schedule == Schedule::kworker_first) sh.sleep_us(sh.options.kworker_first_sleep_us);
+  // time to run before the thread does anything else. kworker_between: the same after every
+  // send but the thread's last, whose backlog run then waits behind SCHED_FIFO.
+  if (sh.schedule == Schedule::kworker_first ||
+      (sh.schedule == Schedule::kworker_between && &step != last_send(sh, step)))
+    sh.sleep_us(sh.options.kworker_first_sleep_us);
 }
 
 int map_update(Shared& sh, const Step& step) {
@@ -595,7 +620,7 @@ void run_threads(Shared& sh) {
     auto body = [&sh, &th, &start, &done_mu, &done_cv, &done, cpu] {
       SchedGuard guard;
       std::string err;
-      if (sh.schedule == Schedule::kworker_late)
+      if (sh.schedule == Schedule::kworker_late || sh.schedule == Schedule::kworker_between)
         err = guard.apply(cpu, sh.options.fifo_priority);
       start.arrive_and_wait();
       if (!err.empty()) {
@@ -603,7 +628,7 @@ void run_threads(Shared& sh) {
         sh.abort.store(true);
       }
       for (const auto& step : th.steps) {
-        if (sh.stopping()) break;
+        if (sh.stopping() || sh.failed.load()) break;
         run_step(sh, step);
       }
       guard.restore();
@@ -630,7 +655,9 @@ void run_threads(Shared& sh) {
       done_cv.wait_for(lock, std::chrono::milliseconds(50));
       if (done == threads.size()) break;
       const bool late = Clock::now() >= deadline;
-      if (late || sh.stopping()) {
+      // After a failed expectation the other threads may wait for data that will not come:
+      // wake them, as the end of a failed selftest closes its sockets.
+      if (late || sh.stopping() || sh.failed.load()) {
         if (late) set_error(sh, fmt::format("run did not finish within {} ms", sh.options.run_timeout_ms));
         if (g_interrupted.load()) set_error(sh, "interrupted");
         sh.abort.store(true);
@@ -642,6 +669,11 @@ void run_threads(Shared& sh) {
   }
   for (auto& w : workers) w.join();
   sh.run.run_us = micros_since(t0);
+  if (sh.failed.load()) {
+    sh.run.recv_results.resize(std::min(sh.run.recv_results.size(), sh.cut_recv));
+    sh.run.fionread_samples.resize(std::min(sh.run.fionread_samples.size(), sh.cut_samples));
+    sh.run.fionread_results.resize(std::min(sh.run.fionread_results.size(), sh.cut_results));
+  }
   if (g_interrupted.load()) set_error(sh, "interrupted");
 }
 
@@ -746,12 +778,14 @@ const char* schedule_name(Schedule s) {
     case Schedule::natural: return "natural";
     case Schedule::kworker_late: return "kworker_late";
     case Schedule::kworker_first: return "kworker_first";
+    case Schedule::kworker_between: return "kworker_between";
   }
   return "?";
 }
 
 std::optional<Schedule> parse_schedule(std::string_view name) {
-  for (Schedule s : {Schedule::natural, Schedule::kworker_late, Schedule::kworker_first})
+  for (Schedule s : {Schedule::natural, Schedule::kworker_late, Schedule::kworker_first,
+                     Schedule::kworker_between})
     if (name == schedule_name(s)) return s;
   return std::nullopt;
 }
@@ -842,13 +876,16 @@ KernelRun run_script(const Program& prog, Schedule schedule, const RunOptions& o
 }
 
 std::string outcome_key(std::string_view kworker_class, const std::vector<int>& recv_results,
-                        const std::vector<int64_t>& fionread_results) {
-  return fmt::format("{} recv={} fionread={}", kworker_class, fmt::join(recv_results, ","),
-                     fmt::join(fionread_results, ","));
+                        const std::vector<int64_t>& fionread_results, int64_t first_fionread) {
+  std::string key = fmt::format("{} recv={} fionread={}", kworker_class, fmt::join(recv_results, ","),
+                                fmt::join(fionread_results, ","));
+  if (first_fionread >= 0) key += fmt::format(" fionread0={}", first_fionread);
+  return key;
 }
 
 std::string outcome_key(const KernelRun& run) {
-  return outcome_key(run.schedule_class, run.recv_results, run.fionread_results);
+  return outcome_key(run.schedule_class, run.recv_results, run.fionread_results,
+                     run.fionread_samples.empty() ? -1 : int64_t{run.fionread_samples.front()});
 }
 
 void install_interrupt_handler() {

@@ -33,6 +33,9 @@ enum class Schedule : uint8_t {
   kworker_late,   // every script thread pinned to one CPU at SCHED_FIFO: the CFS kworker on
                   // that CPU cannot run until they all sleep (only the script's sleeps let it)
   kworker_first,  // sleep kworker_first_sleep_us after every send step so the backlog runs first
+  kworker_between,  // kworker_late, but sleep after every send except each thread's last: the
+                    // backlog delivers all but the last send's data before the recv (a window
+                    // neither of the other two forces: the model finds it with three senders)
 };
 
 const char* schedule_name(Schedule s);
@@ -106,11 +109,15 @@ KernelRun run_script(const script::Program& program, Schedule schedule,
                      const RunOptions& options = {});
 
 // A run's outcome, generic for any script: "<kworker_class> recv=<every recv return,
-// comma-joined> fionread=<each fionread/wait_fionread step's value, comma-joined>". The model's
+// comma-joined> fionread=<each fionread/wait_fionread step's value, comma-joined>
+// fionread0=<the first FIONREAD value the run saw>" (fionread0 omitted when there was none).
+// fionread0 is what tells whether data was readable before anything waited for it: the
+// kernel's first poll of the seed sees 0 while the backlog worker has not run, which a model
+// delivering p1's own data directly (self_redirect=direct) never shows. The model's
 // outcome of a run is written the same way from its metrics, so equal strings are the same
 // outcome (kpsim crosscheck).
 std::string outcome_key(std::string_view kworker_class, const std::vector<int>& recv_results,
-                        const std::vector<int64_t>& fionread_results);
+                        const std::vector<int64_t>& fionread_results, int64_t first_fionread);
 std::string outcome_key(const KernelRun& run);
 
 // SIGINT/SIGTERM handling for long measurement loops: after install_interrupt_handler(), a
