@@ -12,9 +12,13 @@ namespace kpsim::cli {
 
 Command add_list(CLI::App& app) {
   auto* sub = app.add_subcommand("list", "List scenarios with their parameters and defaults");
+  sub->footer("Scenarios defined by a script say so (`script:`); any .kps file can also be given by\n"
+              "path to explore, replay, kernel and crosscheck (docs/scripts.md).");
   return {sub, [] {
             for (auto* sc : all_scenarios()) {
               std::cout << fmt::format("{:<26} {}\n", sc->name(), sc->summary());
+              if (const std::string d = sc->definition(); !d.empty())
+                std::cout << fmt::format("    script: {}\n", d);
               if (const KernelSide* ks = sc->kernel_side())
                 std::cout << fmt::format("    kernel: {}\n", ks->summary());
               for (auto& p : sc->params()) {

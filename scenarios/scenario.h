@@ -41,6 +41,9 @@ class Scenario {
   // The script file this scenario was read from; empty for a scenario built into kpsim. Traces
   // record it so that a replay finds the script again.
   virtual std::string_view source() const { return {}; }
+  // For `kpsim list`: where the scenario is defined ("scenarios/x.kps (built in)", a script
+  // path, or empty for a scenario written in C++).
+  virtual std::string definition() const { return {}; }
 };
 
 const std::vector<const Scenario*>& all_scenarios();

@@ -32,6 +32,10 @@ const std::vector<const Scenario*>& builtin_script_scenarios() {
     for (const Embedded& e : kEmbedded) {
       // A built-in script that does not parse is a kpsim bug, caught by every test.
       auto sc = std::make_shared<const Script>(Script::parse(std::string("<builtin>/") + e.file, e.text));
+      // One name: `kpsim list` points at scenarios/<name>.kps.
+      if (sc->name() + ".kps" != e.file)
+        throw std::logic_error(std::string("built-in script ") + e.file + " defines scenario '" +
+                               sc->name() + "': a built-in script is named after its scenario");
       v.push_back(std::make_unique<ScriptScenario>(std::move(sc), ""));
     }
     return v;

@@ -19,6 +19,11 @@ const std::vector<ParamSpec>& ScriptScenario::params() const { return script_->p
 RunLimits ScriptScenario::default_limits() const { return limits_; }
 const KernelSide* ScriptScenario::kernel_side() const { return script_kernel_side(); }
 
+std::string ScriptScenario::definition() const {
+  if (!source_.empty()) return source_;
+  return "scenarios/" + std::string(name()) + ".kps (built in)";
+}
+
 Program ScriptScenario::program(const Params& p) const { return script_->instantiate(p); }
 
 bool ScriptScenario::is_model_setting(std::string_view param) const {

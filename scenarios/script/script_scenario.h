@@ -29,6 +29,7 @@ class ScriptScenario final : public Scenario {
   RunLimits default_limits() const override;
   const KernelSide* kernel_side() const override;
   std::string_view source() const override { return source_; }
+  std::string definition() const override;
 
   // The Program for these parameters (what the model and the kernel runners execute).
   Program program(const Params& p) const;
