@@ -292,8 +292,7 @@ TEST_CASE("script world: a third pair redirected into p1") {
     INFO((proto == Proto::udp ? "udp" : "tcp"));
     CHECK(o.exhaustive);
     INFO(ends_str(o));
-    INFO(ends_str(o));
-  CHECK(o.findings == 0);
+    CHECK(o.findings == 0);
     CHECK(o.schedules > 1);
   }
 }
@@ -307,8 +306,7 @@ TEST_CASE("script world: MSG_PEEK leaves the bytes queued") {
     const Outcomes o = dfs_program(p);
     CHECK(o.exhaustive);
     INFO(ends_str(o));
-    INFO(ends_str(o));
-  CHECK(o.findings == 0);
+    CHECK(o.findings == 0);
     for (const std::string& m : o.metrics) CHECK(m.find("\"received\":\"0123456789\"") != std::string::npos);
   }
 }
@@ -331,8 +329,7 @@ TEST_CASE("script world: the per-source pass rule keeps p1's own bytes ahead of 
     INFO((proto == Proto::udp ? "udp" : "tcp"));
     CHECK(o.exhaustive);
     INFO(ends_str(o));
-    INFO(ends_str(o));
-  CHECK(o.findings == 0);
+    CHECK(o.findings == 0);
   }
 }
 
@@ -370,8 +367,7 @@ TEST_CASE("script world: an egress redirect sends the bytes out of the target to
     INFO((proto == Proto::udp ? "udp" : "tcp"));
     CHECK(o.exhaustive);
     INFO(ends_str(o));
-    INFO(ends_str(o));
-  CHECK(o.findings == 0);
+    CHECK(o.findings == 0);
     for (const std::string& m : o.metrics) CHECK(m.find("\"received\":\"23456789\"") != std::string::npos);
   }
 }
@@ -417,8 +413,7 @@ TEST_CASE("script world: 64 KiB sends (TCP whole, UDP up to 65507 bytes, EMSGSIZ
     INFO((proto == Proto::udp ? "udp" : "tcp"));
     CHECK(o.exhaustive);
     INFO(ends_str(o));
-    INFO(ends_str(o));
-  CHECK(o.findings == 0);
+    CHECK(o.findings == 0);
     for (const std::string& m : o.metrics) CHECK(m.find("\"received\":\"<65") != std::string::npos);
   }
   Program p = seed(Proto::udp, "loop");
@@ -445,8 +440,7 @@ TEST_CASE("script world: map_delete drops the psock and what it still held") {
     INFO((proto == Proto::udp ? "udp" : "tcp"));
     CHECK(o.exhaustive);
     INFO(ends_str(o));
-    INFO(ends_str(o));
-  CHECK(o.findings == 0);
+    CHECK(o.findings == 0);
     for (const std::string& m : o.metrics) CHECK(m.find("\"dropped\":10") != std::string::npos);
   }
 }
