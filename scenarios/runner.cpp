@@ -1,7 +1,10 @@
 #include "scenarios/runner.h"
 
+#include <fmt/format.h>
+
 #include "sched/shrink.h"
 #include "sched/strategy_replay.h"
+#include "traces/version.h"
 
 namespace kpsim {
 
@@ -9,6 +12,7 @@ RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, cons
   RunResult r;
   if (o.trace) {
     r.trace.emplace();
+    r.trace->header.kpsim_version = std::string(kpsim_version());
     r.trace->header.scenario = std::string(sc.name());
     r.trace->header.script = std::string(sc.source());
     r.trace->header.params = p.to_json();
