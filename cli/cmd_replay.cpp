@@ -64,10 +64,12 @@ Command add_replay(CLI::App& app) {
       "Exit status: 0 reproduced (and, with --check, byte-identical); 2 bad input, including a trace\n"
       "whose choices do not fit the run (replay diverged); 5 not reproduced: the same choices gave\n"
       "another outcome or, with --check, other bytes (nondeterminism, or the model changed since\n"
-      "the trace was recorded: scripts/update-findings regenerates stored ones). The header's seed\n"
-      "and kpsim_version and the footer's crosscheck block are annotations a replay cannot\n"
-      "re-derive: not compared (a trace without kpsim_version, from before it existed, is\n"
-      "compared without one).");
+      "the trace was recorded: scripts/update-findings regenerates stored ones). The header's seed,\n"
+      "strategy (one of random, pct, dfs, replay) and kpsim_version and the footer's crosscheck\n"
+      "block are annotations a replay cannot re-derive: not compared (a trace without\n"
+      "kpsim_version, from before it existed, is compared without one). Parameters are part of the\n"
+      "run: a trace edited to other parameter values passes --check only if those values give\n"
+      "exactly the same run.");
   auto path = std::make_shared<std::string>();
   auto check = std::make_shared<bool>(false);
   auto quiet = std::make_shared<bool>(false);

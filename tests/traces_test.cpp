@@ -365,3 +365,10 @@ TEST_CASE("kpsim_version must be a non-empty string", "[trace]") {
   CHECK_THAT(error_of(with("7")), Contains("'kpsim_version' has the wrong type"));
   CHECK_THAT(error_of(with(R"("")")), Contains("'kpsim_version' must not be empty"));
 }
+
+TEST_CASE("the header's strategy must be one kpsim has", "[trace]") {
+  std::string text = kHeader + "\n" + kStep + "\n" + kFooter + "\n";
+  CHECK(error_of(text).empty());
+  text.replace(text.find(R"("dfs")"), 5, R"("ra.dom")");
+  CHECK_THAT(error_of(text), Contains("unknown strategy 'ra.dom'"));
+}

@@ -214,6 +214,9 @@ Trace read_trace(std::istream& in) {
       if (!j.contains("params") || !j.at("params").is_object()) bad(line, "missing object 'params'");
       t.header.params = j.at("params");
       t.header.strategy = field<std::string>(j, "strategy", line);
+      if (t.header.strategy != "random" && t.header.strategy != "pct" && t.header.strategy != "dfs" &&
+          t.header.strategy != "replay")
+        bad(line, "unknown strategy '" + t.header.strategy + "' (random, pct, dfs or replay)");
       t.header.seed = field<uint64_t>(j, "seed", line);
       t.header.hz = field<uint64_t>(j, "hz", line);
       t.header.choices = parse_choices(j, format, line);
