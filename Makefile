@@ -36,6 +36,8 @@ FUZZ_SECONDS ?= 600
 fuzz: build
 	@sh fuzz/run-fuzz build/fuzz/trace_reader_fuzz $(FUZZ_SECONDS) tests/fuzz-regressions traces/findings tests/data
 	@sh fuzz/run-fuzz build/fuzz/script_parser_fuzz $(FUZZ_SECONDS) tests/fuzz-regressions-script scenarios
+	@./build/kpsim list > build/fuzz/param-specs.txt && KPSIM_FUZZ_PARAM_SPECS=$(CURDIR)/build/fuzz/param-specs.txt \
+	  sh fuzz/run-fuzz build/fuzz/param_parser_fuzz $(FUZZ_SECONDS) tests/fuzz-regressions-params
 
 asan: setup
 	@test -f build-asan/CMakeCache.txt || cmake --preset asan-ubsan >/dev/null

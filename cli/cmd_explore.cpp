@@ -1,5 +1,6 @@
 // kpsim explore SCENARIO: search the scenario's orderings for a property violation.
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -31,6 +32,7 @@ struct ExploreArgs {
   bool no_shrink = false;
   bool quiet = false;
   bool require_exhaustive = false;
+  uint64_t check_determinism = 0;  // 0: off; else every Nth schedule (and every violating one)
 };
 
 // Schedules that ended without checking the properties to their end: a limit or a model error.
@@ -107,6 +109,34 @@ int report_model_bug(const ExploreArgs& a, const Params& params, const ExploreRe
   return kExitModelBug;
 }
 
+// Two re-runs of a schedule differed: keep both traces (a temporary directory) and say so.
+int report_nondeterminism(const ExploreArgs& a, const Params& params, const ExploreResult& r) {
+  const DeterminismFailure& f = *r.nondeterminism;
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = std::string(tmp && *tmp ? tmp : "/tmp") + "/kpsim-determinism.XXXXXX";
+  if (!mkdtemp(dir.data())) throw std::runtime_error("cannot create a temporary directory " + dir);
+  const std::string pa = dir + "/run-a.trace.jsonl", pb = dir + "/run-b.trace.jsonl";
+  write_file_bytes(pa, f.trace_a);
+  write_file_bytes(pb, f.trace_b);
+  if (a.json) {
+    nlohmann::ordered_json j;
+    j["scenario"] = a.scenario;
+    j["params"] = params.to_json();
+    j["verdict"] = "nondeterministic";
+    j["schedules"] = r.schedules;
+    j["nondeterministic"] = {{"schedule", f.schedule}, {"what", f.what}, {"trace_a", pa}, {"trace_b", pb},
+                             {"reproduce", reproduce_command(a, params) + fmt::format(" --check-determinism={}", a.check_determinism)}};
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::cout << fmt::format("NONDETERMINISTIC at schedule {}: {}\n", f.schedule, f.what);
+    std::cout << "  first re-run:  " << pa << "\n  second re-run: " << pb << "\n";
+    std::cout << "The same choices must give the same run; this is a bug in kpsim (compare the two traces).\n";
+    std::cout << "reproduce: " << reproduce_command(a, params)
+              << fmt::format(" --check-determinism={}", a.check_determinism) << "\n";
+  }
+  return kExitNondeterministic;
+}
+
 int run_explore(ExploreArgs a, CLI::App* sub) {
   const Scenario* sc = find_scenario(a.scenario);
   if (!sc) throw ParamError("unknown scenario '" + a.scenario + "' (see: kpsim list)");
@@ -124,6 +154,7 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
   o.run.seed = a.strategy.seed;
   o.stop_on_first = a.first;
   o.shrink = !a.no_shrink;
+  o.check_determinism_every = a.check_determinism;
   // Wall-clock time is measured for the report and progress only; it never reaches a run.
   const auto t0 = std::chrono::steady_clock::now();
   if (!a.json && !a.quiet) {
@@ -149,6 +180,7 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
   if (r.model_bug) return report_model_bug(a, params, r);
+  if (r.nondeterminism) return report_nondeterminism(a, params, r);
   if (r.interrupted) {
     // Nothing was shrunk; say what was done and how to see the rest.
     std::cout << fmt::format("interrupted after {} schedules ({:.1f} ms): {} violations{}\n", r.schedules,
@@ -178,6 +210,7 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
     j["outcomes"] = r.outcomes;
     j["inconclusive"] = inconclusive;
     j["verdict"] = verdict;
+    if (a.check_determinism) j["determinism_checks"] = r.determinism_checks;
     j["elapsed_ms"] = elapsed_ms;
     // The scenario's measurements: of the (shrunk) violating run if there is one, else of the
     // first schedule. Boolean verdicts (e.g. "stalled") are repeated at the top level.
@@ -205,6 +238,9 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
     for (auto& [k, v] : r.outcomes) outs += fmt::format("{}{} {}", outs.empty() ? "" : ", ", k, v);
     std::cout << fmt::format("schedules {}  violations {}  exhaustive {}  ({})  {:.1f} ms\n",
                              r.schedules, r.violations, r.exhaustive ? "yes" : "no", outs, elapsed_ms);
+    if (a.check_determinism)
+      std::cout << fmt::format("determinism: {} schedules re-run twice (every violating one and 1 in {}), "
+                               "traces identical\n", r.determinism_checks, a.check_determinism);
     if (r.first_violation) {
       const auto& f = *r.first_violation;
       std::cout << fmt::format("\nfirst violation at schedule {}: {} — {}\n", r.first_violation_schedule,
@@ -240,7 +276,8 @@ Command add_explore(CLI::App& app) {
       "Exit status: 0 every schedule explored held every property (clean), 1 a violation (or\n"
       "deadlock) found, 2 bad input, 3 inconclusive: some schedule ended at a step/time limit or in\n"
       "a model error, or --require-exhaustive and the search did not cover the space; 4 a model\n"
-      "invariant broke (a kpsim bug, not a kernel finding: the run is drawn and stops the search).");
+      "invariant broke (a kpsim bug, not a kernel finding: the run is drawn and stops the search);\n"
+      "6 --check-determinism found two re-runs of one schedule that differed (both traces kept).");
   sub->add_option("scenario", a->scenario, "scenario: a name (kpsim list) or a script file (.kps, docs/scripts.md)")->required();
   sub->add_option("--set", a->sets, "scenario parameter key=value (repeatable)");
   sub->add_option("--strategy", a->strategy.name, "random | pct | dfs (default random)")
@@ -263,6 +300,11 @@ Command add_explore(CLI::App& app) {
   sub->add_flag("--quiet", a->quiet, "no progress lines on stderr");
   sub->add_flag("--require-exhaustive", a->require_exhaustive,
                 "exit 3 (inconclusive) unless the search covered every schedule (dfs to its end)");
+  sub->add_flag("--check-determinism{100}", a->check_determinism,
+                "--check-determinism[=N]: re-run every violating schedule and every Nth one (1, N+1, "
+                "2N+1, ...; N 100 by default) twice with tracing; exit 6 unless the two traces "
+                "are byte-identical")
+      ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
   return {sub, [a, sub] { return run_explore(*a, sub); }};
 }
 

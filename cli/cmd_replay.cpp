@@ -26,6 +26,9 @@ static int run_replay(const std::string& path, bool check, bool quiet) {
   o.seed = t.header.seed;
   RunResult r = run_once(*sc, params, replay, o);
   r.trace->footer.crosscheck = t.footer.crosscheck;  // an annotation, not part of the run
+  // So is the version that wrote the trace: another kpsim (or none recorded, an old trace) may
+  // reproduce it byte for byte. Absent in the input, absent in the comparison.
+  r.trace->header.kpsim_version = t.header.kpsim_version;
   // An old trace is compared in its own format: the same run writes the same bytes there too.
   r.trace->header.format = t.header.format;
 
@@ -61,8 +64,12 @@ Command add_replay(CLI::App& app) {
       "Exit status: 0 reproduced (and, with --check, byte-identical); 2 bad input, including a trace\n"
       "whose choices do not fit the run (replay diverged); 5 not reproduced: the same choices gave\n"
       "another outcome or, with --check, other bytes (nondeterminism, or the model changed since\n"
-      "the trace was recorded: scripts/update-findings regenerates stored ones). The header's seed\n"
-      "and the footer's crosscheck block are annotations a replay cannot re-derive: not compared.");
+      "the trace was recorded: scripts/update-findings regenerates stored ones). The header's seed,\n"
+      "strategy (one of random, pct, dfs, replay) and kpsim_version and the footer's crosscheck\n"
+      "block are annotations a replay cannot re-derive: not compared (a trace without\n"
+      "kpsim_version, from before it existed, is compared without one). Parameters are part of the\n"
+      "run: a trace edited to other parameter values passes --check only if those values give\n"
+      "exactly the same run.");
   auto path = std::make_shared<std::string>();
   auto check = std::make_shared<bool>(false);
   auto quiet = std::make_shared<bool>(false);

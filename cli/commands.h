@@ -22,6 +22,9 @@ inline constexpr int kExitModelBug = 4;
 // The same choices did not reproduce the trace (replay --check, or another outcome): the run is
 // not deterministic, or the model changed since the trace was recorded.
 inline constexpr int kExitNotReproduced = 5;
+// explore --check-determinism: two re-runs of the same schedule wrote different traces (or the
+// re-run did not end as the searched run did). Both traces are written to a temporary directory.
+inline constexpr int kExitNondeterministic = 6;
 // SIGINT/SIGTERM: what was done so far is printed (128 + SIGINT, as a shell reports it).
 inline constexpr int kExitInterrupted = 130;
 // A failure kpsim did not expect (a bug in kpsim): one line, "please report", the command line.

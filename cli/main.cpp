@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
       "docgen --check stale), 2 bad input,\n"
       "3 inconclusive (limits hit, model error, --require-exhaustive not met),\n"
       "4 a model invariant broke (a kpsim bug, not a kernel finding), 5 a replay did not\n"
-      "reproduce its trace, 130 interrupted (SIGINT/SIGTERM: what was done so far is printed),\n"
+      "reproduce its trace, 6 nondeterministic (explore --check-determinism: two runs of one\n"
+      "schedule differed; both traces are kept), 130 interrupted (SIGINT/SIGTERM: what was done so far is printed),\n"
       "70 internal error (a kpsim bug: please report it).",
       "kpsim"};
   app.require_subcommand(1);

@@ -1,7 +1,10 @@
 #include "scenarios/runner.h"
 
+#include <fmt/format.h>
+
 #include "sched/shrink.h"
 #include "sched/strategy_replay.h"
+#include "traces/version.h"
 
 namespace kpsim {
 
@@ -9,6 +12,7 @@ RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, cons
   RunResult r;
   if (o.trace) {
     r.trace.emplace();
+    r.trace->header.kpsim_version = std::string(kpsim_version());
     r.trace->header.scenario = std::string(sc.name());
     r.trace->header.script = std::string(sc.source());
     r.trace->header.params = p.to_json();
@@ -58,6 +62,28 @@ std::optional<RunResult> rerun_if_same(const Scenario& sc, const Params& p, cons
   return r;
 }
 
+std::optional<DeterminismFailure> check_determinism(const Scenario& sc, const Params& p,
+                                                    const RunResult& r, const RunOptions& o) {
+  RunOptions traced = o;
+  traced.trace = true;
+  const RunResult a = run_choices(sc, p, r.choices, traced);
+  const RunResult b = run_choices(sc, p, r.choices, traced);
+  DeterminismFailure f;
+  f.trace_a = trace_to_string(*a.trace);
+  f.trace_b = trace_to_string(*b.trace);
+  if (f.trace_a != f.trace_b)
+    f.what = "two re-runs of the same choices wrote different traces";
+  else if (a.choices != r.choices)
+    f.what = "the re-run asked other choice points than the searched run";
+  else if (a.steps != r.steps || a.t_ns != r.t_ns || a.end.outcome != r.end.outcome ||
+           a.end.property != r.end.property || a.end.message != r.end.message)
+    f.what = fmt::format("the searched run ended {} after {} steps at {} ns, its re-run {} after {} steps at {} ns",
+                         to_string(r.end.outcome), r.steps, r.t_ns, to_string(a.end.outcome), a.steps, a.t_ns);
+  else
+    return std::nullopt;
+  return f;
+}
+
 ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
                       const ExploreOptions& o) {
   ExploreResult res;
@@ -78,6 +104,15 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
       traced.trace = true;
       res.model_bug = run_choices(sc, p, r.choices, traced);
       return res;
+    }
+    if (o.check_determinism_every &&
+        (is_finding(r.end) || (res.schedules - 1) % o.check_determinism_every == 0)) {
+      ++res.determinism_checks;
+      if (auto f = check_determinism(sc, p, r, o.run)) {
+        f->schedule = res.schedules;
+        res.nondeterminism = std::move(f);
+        return res;
+      }
     }
     if (is_finding(r.end)) {
       ++res.violations;

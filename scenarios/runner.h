@@ -61,6 +61,19 @@ struct ExploreOptions {
   // Called every `progress_every` schedules (for progress lines on long runs).
   uint64_t progress_every = 0;
   std::function<void(uint64_t schedules, uint64_t violations)> progress;
+  // Determinism check (explore --check-determinism[=N]): every violating schedule and every
+  // Nth one (N > 0: schedules 1, N+1, 2N+1, ..., so that any search checks at least one) is
+  // re-run twice from its choices with tracing; the two traces must be
+  // byte-identical and the first must end as the searched run did (same choices, steps,
+  // outcome). 0: off. A mismatch stops the search (ExploreResult::nondeterminism).
+  uint64_t check_determinism_every = 0;
+};
+
+// Two re-runs of one schedule that should have been identical and were not.
+struct DeterminismFailure {
+  uint64_t schedule = 0;  // 1-based
+  std::string what;       // which comparison failed, in words
+  std::string trace_a, trace_b;  // the two re-runs' trace bytes
 };
 
 struct ExploreResult {
@@ -78,7 +91,14 @@ struct ExploreResult {
   uint64_t model_bug_schedule = 0;
   size_t shrink_attempts = 0;
   bool interrupted = false;  // ExploreOptions::stop ended the search
+  uint64_t determinism_checks = 0;  // schedules re-run by the determinism check
+  std::optional<DeterminismFailure> nondeterminism;  // the first mismatch; the search stopped
 };
+
+// The determinism check of one schedule `r` (run untraced by the search): re-run its choices
+// twice with tracing and compare. nullopt when everything matched.
+std::optional<DeterminismFailure> check_determinism(const Scenario& sc, const Params& p,
+                                                    const RunResult& r, const RunOptions& o);
 
 ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
                       const ExploreOptions& o);

@@ -11,6 +11,7 @@
 #include "sched/strategy_random.h"
 #include "traces/render.h"
 #include "traces/trace.h"
+#include "traces/version.h"
 
 using namespace kpsim;
 using Catch::Contains;
@@ -331,4 +332,43 @@ TEST_CASE("read_trace rejects a negative number where a count is expected") {
       R"({"type":"footer","outcome":"done","steps":1,"t_ns":0})"
       "\n");
   CHECK_THROWS_WITH(kpsim::read_trace(neg_choice), Catch::Contains("non-negative"));
+}
+
+TEST_CASE("kpsim_version: a run records it; a trace without one reads and writes back without one", "[trace]") {
+  const Scenario* sc = find_scenario("lost-update");
+  REQUIRE(sc != nullptr);
+  RandomStrategy rnd(1);
+  rnd.begin_run();
+  RunOptions o;
+  o.trace = true;
+  const RunResult r = run_once(*sc, resolve_params(*sc, std::vector<std::string>{}), rnd, o);
+  REQUIRE(r.trace);
+  CHECK(r.trace->header.kpsim_version == std::string(kpsim_version()));
+  CHECK_FALSE(kpsim_version().empty());
+  const std::string text = trace_to_string(*r.trace);
+  CHECK(text.rfind(R"({"type":"header","format":2,"kpsim_version":")" + std::string(kpsim_version()) + "\",", 0) == 0);
+  CHECK(parse(text).header.kpsim_version == kpsim_version());
+  CHECK(trace_to_string(parse(text)) == text);
+
+  const std::string old = kHeader + "\n" + kStep + "\n" + kFooter + "\n";  // no kpsim_version
+  CHECK(parse(old).header.kpsim_version.empty());
+  CHECK(trace_to_string(parse(old)) == old);
+}
+
+TEST_CASE("kpsim_version must be a non-empty string", "[trace]") {
+  const auto with = [](const std::string& v) {
+    return R"({"type":"header","format":2,"kpsim_version":)" + v +
+           R"(,"scenario":"s","params":{},"strategy":"dfs","seed":0,"hz":250,"choices":[]})" + "\n" + kStep +
+           "\n" + kFooter + "\n";
+  };
+  CHECK(error_of(with(R"("0.1.0+gabc")")).empty());
+  CHECK_THAT(error_of(with("7")), Contains("'kpsim_version' has the wrong type"));
+  CHECK_THAT(error_of(with(R"("")")), Contains("'kpsim_version' must not be empty"));
+}
+
+TEST_CASE("the header's strategy must be one kpsim has", "[trace]") {
+  std::string text = kHeader + "\n" + kStep + "\n" + kFooter + "\n";
+  CHECK(error_of(text).empty());
+  text.replace(text.find(R"("dfs")"), 5, R"("ra.dom")");
+  CHECK_THAT(error_of(text), Contains("unknown strategy 'ra.dom'"));
 }

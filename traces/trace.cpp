@@ -31,6 +31,7 @@ static ojson header_json(const TraceHeader& h) {
   ojson j;
   j["type"] = "header";
   j["format"] = h.format;
+  if (!h.kpsim_version.empty()) j["kpsim_version"] = h.kpsim_version;
   j["scenario"] = h.scenario;
   if (!h.script.empty()) j["script"] = h.script;
   j["params"] = h.params;
@@ -204,11 +205,18 @@ Trace read_trace(std::istream& in) {
                       std::to_string(kOldestTraceFormat) + " to " +
                       std::to_string(kTraceFormatVersion) + ")");
       t.header.format = format;
+      if (j.contains("kpsim_version")) {
+        t.header.kpsim_version = field<std::string>(j, "kpsim_version", line);
+        if (t.header.kpsim_version.empty()) bad(line, "field 'kpsim_version' must not be empty");
+      }
       t.header.scenario = field<std::string>(j, "scenario", line);
       if (j.contains("script")) t.header.script = field<std::string>(j, "script", line);
       if (!j.contains("params") || !j.at("params").is_object()) bad(line, "missing object 'params'");
       t.header.params = j.at("params");
       t.header.strategy = field<std::string>(j, "strategy", line);
+      if (t.header.strategy != "random" && t.header.strategy != "pct" && t.header.strategy != "dfs" &&
+          t.header.strategy != "replay")
+        bad(line, "unknown strategy '" + t.header.strategy + "' (random, pct, dfs or replay)");
       t.header.seed = field<uint64_t>(j, "seed", line);
       t.header.hz = field<uint64_t>(j, "hz", line);
       t.header.choices = parse_choices(j, format, line);

@@ -45,6 +45,10 @@ struct TraceHeader {
   // The format version read, and the one write_trace writes. Format 1 holds answers only, so
   // choices read from it are untyped, and writing it drops kinds and option counts.
   int format = kTraceFormatVersion;
+  // The kpsim that wrote the trace (traces/version.h): an annotation, like `seed`. Written only
+  // when set: a run sets it, and a trace read without one (every trace from before the key
+  // existed) writes back without one, so old traces stay byte-identical under replay --check.
+  std::string kpsim_version;
   std::string scenario;
   // The script file of a scenario read from a file (`kpsim explore my.kps`), as given on the
   // command line; empty for a built-in scenario (and then not written). Replay reads it again.
