@@ -412,6 +412,8 @@ std::string show_bytes(const std::string& s) {
   return out;
 }
 
+void record_failures(Shared& sh, std::vector<std::string> fails);
+
 void check_expect(Shared& sh, const Step& step, int64_t ret, const std::string* data) {
   std::vector<std::string> fails;
   if (step.expect.ret && *step.expect.ret != ret)
@@ -421,6 +423,10 @@ void check_expect(Shared& sh, const Step& step, int64_t ret, const std::string* 
     fails.push_back(fmt::format("{}: {}: received {} bytes \"{}\", expected {} bytes \"{}\"",
                                 loc_str(step.loc), step.text, data->size(), show_bytes(*data),
                                 step.expect.data->size(), show_bytes(*step.expect.data)));
+  record_failures(sh, std::move(fails));
+}
+
+void record_failures(Shared& sh, std::vector<std::string> fails) {
   if (fails.empty()) return;
   std::lock_guard lock(sh.mu);
   for (auto& f : fails) sh.run.failed_expectations.push_back(std::move(f));
@@ -578,7 +584,7 @@ int map_delete(Shared& sh, const Step& step) {
   return bpf_map_delete_elem(sh.map_fd, &key) == 0 ? 0 : -errno;
 }
 
-void run_step(Shared& sh, const Step& step) {
+void run_step_call(Shared& sh, const Step& step) {
   switch (step.op) {
     case Op::send: return do_send(sh, step);
     case Op::recv: return do_recv(sh, step);
@@ -595,6 +601,19 @@ void run_step(Shared& sh, const Step& step) {
     }
     case Op::close: return check_expect(sh, step, sh.socks.close(step.sock), nullptr);
   }
+}
+
+// One step, and its `within` limit in wall time (CLOCK_MONOTONIC via steady_clock): a call that
+// returns later is a failed expectation, as the model's virtual-time check is.
+void run_step(Shared& sh, const Step& step) {
+  const auto start = std::chrono::steady_clock::now();
+  run_step_call(sh, step);
+  if (!step.expect.within_us) return;
+  const auto took_us = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
+  if (took_us > *step.expect.within_us)
+    record_failures(sh, {fmt::format("{}: {}: took {} us, expected within {} us", loc_str(step.loc), step.text,
+                                     took_us, *step.expect.within_us)});
 }
 
 void set_error(Shared& sh, std::string err) {

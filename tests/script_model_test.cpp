@@ -342,7 +342,7 @@ TEST_CASE("script world: SK_DROP bytes are counted as dropped, not lost") {
   Thread& t = p.threads[0];
   t.steps[3].expect.ret = 2;  // only c1's datagram arrives
   t.steps[4].len = 2;
-  t.steps[4].expect = {2, alphabet(0, 2)};
+  t.steps[4].expect = {2, alphabet(0, 2), std::nullopt};
   const Outcomes o = dfs_program(p);
   CHECK(o.exhaustive);
   INFO(ends_str(o));
@@ -447,9 +447,7 @@ TEST_CASE("script world: map_delete drops the psock and what it still held") {
 
 TEST_CASE("script world: what the model cannot do is refused with the statement's location") {
   Program p = seed(Proto::tcp, "loop");
-  Step c;
-  c.op = Op::close;
-  c.sock = sk(p, "p1");
+  Step c = recv(p, "p1", 1, msg_more, 0, std::nullopt, std::nullopt);
   c.loc = Loc{"x.kps", 7, 3};
   p.threads[0].steps.push_back(c);
   ReplayStrategy none({}, false);
@@ -459,7 +457,7 @@ TEST_CASE("script world: what the model cannot do is refused with the statement'
     build_script_world(s, p);
     FAIL("not refused");
   } catch (const ScriptUnsupported& e) {
-    CHECK(std::string(e.what()).rfind("x.kps:7:3: unsupported in the model: close", 0) == 0);
+    CHECK(std::string(e.what()).rfind("x.kps:7:3: unsupported in the model: MSG_MORE on recv", 0) == 0);
   }
   Program q = seed(Proto::udp, "loop");
   q.threads[0].steps[0].flags = msg_more;
@@ -518,4 +516,85 @@ TEST_CASE("script world: what only a schedule reveals ends the run as a model-as
   bool said = false;
   for (const auto& [end, runs] : o.ends) said = said || end.find("model-assumption") != std::string::npos;
   CHECK(said);
+}
+
+namespace {
+
+Step sock_op(const Program& p, Op op, const std::string& s, std::optional<int64_t> ret = 0) {
+  Step st;
+  st.op = op;
+  st.sock = sk(p, s);
+  st.expect.ret = ret;
+  st.text = (op == Op::close ? "close(" : op == Op::shutdown ? "shutdown(" : "ioctl(") + s + ")";
+  st.loc = at(24);
+  return st;
+}
+
+}  // namespace
+
+TEST_CASE("script world: close of the redirect target drops what was queued for it") {
+  for (Proto proto : {Proto::udp, Proto::tcp}) {
+    Program p = seed(proto, "loop");
+    Thread& t = p.threads[0];
+    t.steps = {send(p, "c0", alphabet(0, 8)), wait_fionread(p, "p1", 8, 8), sock_op(p, Op::close, "p1"),
+               sock_op(p, Op::fionread, "p1", -9),
+               // The slot is empty now: p0's verdict drops, the sender is not told.
+               send(p, "c0", alphabet(8, 4)),
+               // p1's peer: the FIN (TCP) or nothing (UDP).
+               recv(p, "c1", 1, 0, 100000, proto == Proto::tcp ? 0 : -11, std::string()),
+               recv(p, "p1", 8, msg_dontwait, 0, -9, std::string()), sock_op(p, Op::close, "p1", -9)};
+    const Outcomes o = dfs_program(p);
+    INFO((proto == Proto::udp ? "udp" : "tcp"));
+    INFO(ends_str(o));
+    CHECK(o.exhaustive);
+    CHECK(o.findings == 0);
+    for (const std::string& m : o.metrics) CHECK(m.find("\"dropped\":12") != std::string::npos);
+  }
+}
+
+TEST_CASE("script world: shutdown(SHUT_WR) - TCP's FIN is read after the data, UDP has none") {
+  for (Proto proto : {Proto::udp, Proto::tcp}) {
+    Program p = seed(proto, "loop");
+    Thread& t = p.threads[0];
+    const bool tcp = proto == Proto::tcp;
+    t.steps = {send(p, "c1", alphabet(0, 10)), wait_fionread(p, "p1", 10, 10), sock_op(p, Op::shutdown, "c1"),
+               recv(p, "p1", 20, 0, 1000000, 10, alphabet(0, 10)),
+               recv(p, "p1", 20, 0, tcp ? 1000000 : 200000, tcp ? 0 : -11, std::string())};
+    // The end of the stream does not wait for the select timeout.
+    if (tcp) t.steps.back().expect.within_us = 1000;
+    const Outcomes o = dfs_program(p);
+    INFO((tcp ? "tcp" : "udp"));
+    INFO(ends_str(o));
+    CHECK(o.exhaustive);
+    CHECK(o.findings == 0);
+  }
+  // Without the wait the FIN can reach p1 while the data still waits for the backlog: the
+  // reader may see the end of the stream first (SOCK_DONE, nothing in ingress_msg yet).
+  Program p = seed(Proto::tcp, "loop");
+  p.threads[0].steps = {send(p, "c1", alphabet(0, 10)), sock_op(p, Op::shutdown, "c1"),
+                        recv(p, "p1", 20, 0, 1000000, 10, alphabet(0, 10))};
+  const Outcomes o = dfs_program(p);
+  INFO(ends_str(o));
+  CHECK(o.exhaustive);
+  CHECK(o.findings > 0);
+  CHECK(o.ends.count("violation selftest-assertion: recv_timeout(p1) returned 0, expected 10") == 1);
+}
+
+TEST_CASE("script world: `within` is checked in virtual time and names the step") {
+  Program p = seed(Proto::tcp, "loop");
+  Step r = recv(p, "p1", 4, 0, 50000, -11, std::nullopt);  // nothing comes: select waits 50 ms
+  r.text = "recv_timeout(p1, 4, 0, 50ms)";
+  r.loc = Loc{"w.kps", 9, 3};
+  r.expect.within_us = 10000;
+  p.threads[0].steps = {r};
+  Outcomes o = dfs_program(p);
+  INFO(ends_str(o));
+  CHECK(o.exhaustive);
+  REQUIRE(o.ends.size() == 1);
+  CHECK(o.ends.begin()->first ==
+        "violation selftest-assertion: w.kps:9:3: recv_timeout(p1, 4, 0, 50ms) took 50000 us, expected within 10000 us");
+  p.threads[0].steps[0].expect.within_us = 50000;  // exactly the limit: held
+  o = dfs_program(p);
+  INFO(ends_str(o));
+  CHECK(o.findings == 0);
 }

@@ -343,7 +343,11 @@ TEST_CASE("errors carry the line and column of the offending text") {
       {P + "thread t {\n  send(a, 17M)\n}\n", "bad.kps:4:11", "send size 17825792 is outside [0, 16777216]"},
       {P + "thread t {\n  recv(b, 2) = 2 data \"abc\"\n}\n", "bad.kps:4:23", "data is 3 bytes, more than the 2-byte buffer"},
       {P + "thread t {\n  recv(b, 5) = 2 data \"abc\"\n}\n", "bad.kps:4:23", "data is 3 bytes but the call is expected to return 2"},
-      {P + "thread t {\n  close(a) = 0\n}\n", "bad.kps:4:12", "unsupported: an expectation on close"},
+      {P + "thread t {\n  usleep(1ms) = 0\n}\n", "bad.kps:4:15", "unsupported: an expectation on usleep"},
+      {P + "thread t {\n  send(a, 1) = 1 within 0\n}\n", "bad.kps:4:25", "the duration must be > 0"},
+      {P + "thread t {\n  send(a, 1) = 1 within 1ms 2\n}\n", "bad.kps:4:29", "unexpected"},
+      {P + "m = map(BPF_MAP_TYPE_SOCKMAP, 2)\nmap_update(m, 0, a) within 1ms\n", "bad.kps:4:21",
+       "unsupported: `within` on a setup statement"},
       {P + "thread t {\n  send(a, 1, MSG_PEEK)\n}\n", "bad.kps:4:14", "unsupported: MSG_PEEK on send"},
       {P + "thread t {\n  setsockopt(a, SO_RCVBUF, 1)\n}\n", "bad.kps:4:3", "unsupported: setsockopt inside a thread"},
       {P + "send(a, 1)\n", "bad.kps:3:1", "'send' is a thread step"},
@@ -396,4 +400,32 @@ TEST_CASE("Loc::str and payload_bytes directly") {
   CHECK(payload_bytes(63, 0, 3, 0, 2).size() == 2);
   CHECK(static_cast<unsigned char>(payload_bytes(63, 0, 3, 0, 1)[0]) == 0xc0);
   CHECK_THROWS_AS(payload_bytes(100, 0, 4, 0, 1), std::invalid_argument);
+}
+
+TEST_CASE("`within DURATION` after a step's expectation") {
+  const Script s = Script::parse("w.kps", "scenario w \"x\"\n"
+                                          "param limit = 50 [1, 1000]\n"
+                                          "a, b = create_pair(tcp)\n"
+                                          "thread t {\n"
+                                          "  send(a, 10) = 10 within 5ms\n"
+                                          "  recv_timeout(b, 10, 0, 1s) = 10 data sent(a) within limit * 1000\n"
+                                          "  recv(b, 1, MSG_DONTWAIT) within 2s\n"
+                                          "  shutdown(a, SHUT_WR) = 0\n"
+                                          "  close(a) = 0 within 100us\n"
+                                          "  recv(b, 1)\n"
+                                          "}\n");
+  const Program p = s.instantiate(resolve_params(s.name(), s.params(), std::vector<std::string>{"limit=20"}));
+  const auto& st = p.threads.at(0).steps;
+  REQUIRE(st.size() == 6);
+  CHECK(st[0].expect.within_us == 5000u);
+  CHECK(st[0].expect.ret == 10);
+  CHECK(st[1].expect.within_us == 20000u);  // a plain integer is microseconds
+  CHECK(st[1].expect.data == st[0].payload);
+  CHECK(st[2].expect.within_us == 2000000u);
+  CHECK(!st[2].expect.ret);
+  CHECK(st[3].expect.ret == 0);
+  CHECK(!st[3].expect.within_us);
+  CHECK(st[4].op == Op::close);
+  CHECK(st[4].expect.within_us == 100u);
+  CHECK(!st[5].expect.within_us);
 }

@@ -64,6 +64,7 @@ struct ScriptWorld final : World {
     VerdictAction verdict;
     int channel = -1;
     uint32_t recv_active = 0;
+    bool closed = false;  // close() ran: its descriptor is gone, later steps on it get -EBADF
   };
   std::vector<PerSock> per;
   bool has_verdict = false;
@@ -221,13 +222,19 @@ Co<int> recv_once(Sched& s, ScriptWorld& w, uint32_t si, uint32_t len, uint32_t 
   if (timeout_us > 0) {
     if (!co_await do_select(s, sk, timeout_us * 1000)) {
       s.note(sk.name, "select: not readable within {} us", timeout_us);
+      // Recorded as a receive result, as the host runner records every recv_timeout() call.
+      w.recv_results.push_back(-kerr::eagain);
       co_return -kerr::eagain;  // the selftest reports ETIME
     }
     co_await s.user_point(s.label("recv", "recv {} {}B", sk.name, len));
   }
   if (w.kworker_class.empty())
-    w.kworker_class = sk.psock && !sk.psock->ingress_skb.empty() ? "kworker-after-recv"
-                                                                  : "kworker-before-recv";
+    // Work still to do for the backlog: skbs queued on a psock that still takes them. A psock
+    // whose backlog stopped on an error (a FIN skb's 0) keeps that skb queued, but its worker
+    // has run.
+    w.kworker_class = sk.psock && sk.psock->tx_enabled && !sk.psock->ingress_skb.empty()
+                          ? "kworker-after-recv"
+                          : "kworker-before-recv";
   const bool peek = flags & msg_peek;
   std::string out;
   if (!peek) w.user_buffers.push_back(&out);  // peeked bytes stay queued: not in transit
@@ -316,13 +323,51 @@ std::string_view step_label(Sched& s, const ScriptWorld& w, const Step& st) {
     case Op::usleep: return s.label("usleep", "usleep({})", st.timeout_us);
     case Op::map_update: return s.label("map_update", "map_update({}, {})", st.key, name());
     case Op::map_delete: return s.label("map_delete", "map_delete({})", st.key);
-    case Op::shutdown: return "shutdown";
-    case Op::close: return "close";
+    case Op::shutdown: return s.label("shutdown", "shutdown({}, SHUT_WR)", name());
+    case Op::close: return s.label("close", "close({})", name());
   }
   return "step";
 }
 
+// The protocol's own close: tcp_close (the FIN), or udp_lib_close.
+Co<> udp_close(Sched& s, sock& sk) {
+  udp_lib_close(s, sk);
+  co_return;
+}
+
+Co<> proto_close(Sched& s, sock& sk) {
+  if (sk.is_tcp()) co_await tcp_close(s, tcp_sk(sk));
+  else co_await udp_close(s, sk);
+}
+
+bool takes_sock(Op op) { return op != Op::usleep && op != Op::map_delete; }
+
+// A step on a socket the script has closed: the descriptor is gone, the call fails with -EBADF
+// before reaching the socket (the host runner does the same without a syscall). Recorded as
+// the runner records it: every receive call, every FIONREAD result.
+void closed_step(Sched& s, ScriptWorld& w, const Step& st) {
+  const int n = -kerr::ebadf;
+  s.note(w.socks[st.sock]->name, "{}: -EBADF (closed)", st.text);
+  switch (st.op) {
+    case Op::recv:
+    case Op::recv_loop:
+      w.recv_results.push_back(n);
+      check_expect(s, [&] { return st.text; }, st.op == Op::recv_loop ? 0 : n, std::string(), st.expect);
+      return;
+    case Op::fionread:
+    case Op::wait_fionread:
+      w.fionread_results.push_back(n);
+      check_ret(s, st, n);
+      return;
+    default: check_ret(s, st, n);
+  }
+}
+
 Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
+  if (takes_sock(st.op) && w.per[st.sock].closed) {
+    closed_step(s, w, st);
+    co_return;
+  }
   switch (st.op) {
     case Op::send: {
       sock& sk = *w.socks[st.sock];
@@ -430,15 +475,56 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
       check_ret(s, st, ret);
       break;
     }
-    case Op::shutdown:
-    case Op::close: break;  // refused when the world is built
+    case Op::shutdown: {
+      // inet_shutdown(SHUT_WR): TCP sends its FIN (tcp_shutdown); UDP has no shutdown of its
+      // own: SEND_SHUTDOWN is set under the socket lock and nothing reaches the peer.
+      sock& sk = *w.socks[st.sock];
+      int ret = 0;
+      if (sk.is_tcp()) {
+        ret = co_await tcp_shutdown(s, tcp_sk(sk));
+      } else {
+        co_await sk.sk_lock.lock_sock(s, "inet_shutdown");
+        sk.send_shutdown = true;
+        co_await sk.sk_lock.release_sock(s);
+      }
+      check_ret(s, st, ret);
+      break;
+    }
+    case Op::close: {
+      sock& sk = *w.socks[st.sock];
+      if (w.per[st.sock].recv_active) {
+        // The recv holds a reference to the file: close() only removes the descriptor and the
+        // socket is released when that recv returns. Not modelled.
+        s.fail("model-assumption", fmt::format("{}: {}: a recv on {} is in progress; the kernel releases "
+                                               "the socket when it returns, the model does not defer it",
+                                               st.loc.str(), st.text, sk.name));
+        co_return;
+      }
+      w.per[st.sock].closed = true;
+      // sock_close → inet_release → sk_prot->close: sock_map_close while the socket is in the
+      // map (its psock replaced the proto), else the protocol's own.
+      if (sk.psock)
+        co_await sock_map_close(s, sk, w.hash ? nullptr : &w.sockmap, w.hash ? &w.sockhash : nullptr,
+                                w.rcu, [&s, &sk]() { return proto_close(s, sk); });
+      else
+        co_await proto_close(s, sk);
+      check_ret(s, st, 0);
+      break;
+    }
   }
 }
 
 Co<> thread_body(Sched& s, ScriptWorld& w, const Thread& t) {
   for (size_t i = 0; i < t.steps.size(); ++i) {
-    if (i > 0) co_await s.user_point(step_label(s, w, t.steps[i]));
-    co_await run_step(s, w, t.steps[i]);
+    const Step& st = t.steps[i];
+    if (i > 0) co_await s.user_point(step_label(s, w, st));
+    // `within D`: the call, from its start to its return, in virtual time.
+    const uint64_t start = s.now_ns();
+    co_await run_step(s, w, st);
+    const uint64_t took = s.now_ns() - start;
+    if (st.expect.within_us && took > *st.expect.within_us * 1000)
+      s.fail("selftest-assertion", fmt::format("{}: {} took {} us, expected within {} us", st.loc.str(),
+                                               st.text, took / 1000, *st.expect.within_us));
   }
 }
 
@@ -514,10 +600,7 @@ void check_program(const Program& p) {
         case Op::map_update:
         case Op::map_delete: check_map(st); break;
         case Op::shutdown:
-          unsupported(st.loc, "shutdown: the FIN and its reading through a psock (is_next_msg_fin) "
-                              "are not modelled");
-        case Op::close:
-          unsupported(st.loc, "close: sock_map_close / sock_map_unhash and the FIN are not modelled");
+        case Op::close: check_sock(st); break;
       }
     }
   }
@@ -567,6 +650,7 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
         if (so.sndbuf) cfg.so_sndbuf = std::min(*so.sndbuf, kSysctlWmemMax);
         cfg.nodelay = so.nodelay;
         tcp_init_sock(s, tcp_sk(*sk), w->lo, cfg);
+        tcp_sk(*sk).fin_segment = true;  // the peers read the FIN (tcp_fin, is_next_msg_fin)
       } else {
         // sock_setsockopt: min(val, sysctl max) doubled, at least the minimum.
         if (so.rcvbuf) sk->sk_rcvbuf = std::max(2 * std::min(*so.rcvbuf, kSysctlRmemMax), kSockMinRcvbuf);

@@ -104,6 +104,9 @@ enum class Op : uint8_t {
 struct Expect {
   std::optional<int64_t> ret;       // `= N`: the return value (negative: -errno)
   std::optional<std::string> data;  // `data ...`: the exact bytes the call returns
+  // `within DURATION`: the call returns within this many microseconds of its start (model:
+  // virtual time; host runner: CLOCK_MONOTONIC, see docs/scripts.md for crosscheck).
+  std::optional<uint64_t> within_us;
 };
 
 struct Step {

@@ -181,6 +181,7 @@ struct Stmt {
   std::vector<ExprP> args;
   ExprP value;  // let value, if condition, repeat count, map size, pair proto, limit value
   ExprP ret, data;
+  ExprP within;  // `within DURATION` after a step's expectation
   std::vector<Rule> rules;
   std::vector<Stmt> body, else_body;
 };
@@ -216,8 +217,8 @@ constexpr CallSig kCalls[] = {
     {"ioctl", 2, 2, true, false, true, false},
     {"wait_for_fionread", 3, 3, true, false, true, false},
     {"usleep", 1, 1, true, false, false, false},
-    {"shutdown", 2, 2, true, false, false, false},
-    {"close", 1, 1, true, false, false, false},
+    {"shutdown", 2, 2, true, false, true, false},
+    {"close", 1, 1, true, false, true, false},
     {"map_update", 3, 3, true, true, false, false},
     {"map_delete", 2, 2, true, true, false, false},
     {"setsockopt", 3, 3, false, true, false, false},
@@ -760,13 +761,13 @@ class Parser {
         fail(pos, "'" + w + "' is a thread step: it belongs inside a `thread NAME {` block");
       if (!top && !sig->thread)
         fail(pos, "unsupported: " + w + " inside a thread (the runners call it in setup, before the threads)");
-      return parse_call(*sig, pos);
+      return parse_call(*sig, pos, top);
     }
     fail(pos, "unknown statement '" + w + "' (expected one of: " +
                   std::string(top ? kTopStatements : kThreadStatements) + ")");
   }
 
-  Stmt parse_call(const CallSig& sig, Pos pos) {
+  Stmt parse_call(const CallSig& sig, Pos pos, bool top) {
     Stmt st;
     st.k = Stmt::K::call;
     st.pos = pos;
@@ -801,6 +802,11 @@ class Parser {
       }
     } else if (is_ident("data")) {
       fail(peek().pos, "a data expectation follows `= N`: write `= N data ...`");
+    }
+    if (is_ident("within")) {
+      const Pos wpos = next().pos;
+      if (top) fail(wpos, "unsupported: `within` on a setup statement (only thread steps are timed)");
+      st.within = parse_expr();
     }
     expect_eol(st.name + "(...)");
     return st;
@@ -916,7 +922,8 @@ struct Errno {
   int64_t value;
 };
 constexpr Errno kErrnos[] = {{"EAGAIN", 11}, {"EIO", 5},    {"ETIME", 62},
-                             {"EINVAL", 22}, {"ECONNRESET", 104}, {"EPIPE", 32}};
+                             {"EINVAL", 22}, {"ECONNRESET", 104}, {"EPIPE", 32},
+                             {"EBADF", 9}};
 
 // Words with a fixed meaning: they cannot be declared.
 const std::set<std::string, std::less<>>& reserved() {
@@ -1462,6 +1469,7 @@ class Instantiator {
       fail(st.pos, "unknown call " + f);
     }
     if (st.ret) s.expect.ret = eval_int(*st.ret);
+    if (st.within) s.expect.within_us = dur_arg(*st.within, true);
     return s;
   }
 

@@ -21,6 +21,9 @@ struct sk_buff {
   uint64_t seq = 0, end_seq = 0; // TCP_SKB_CB: TCP byte range; UDP: [0, datagram length).
                                  // seq == end_seq on TCP: a zero-window probe (old sequence)
   bool psh = false;              // TCPHDR_PSH
+  // TCPHDR_FIN. The model leaves the FIN out of the sequence space: a FIN skb has seq ==
+  // end_seq (no bytes), unlike the kernel's end_seq = seq + 1; tcp_inq subtracts it back anyway.
+  bool fin = false;
   std::string data;              // the payload, when the sender carries bytes (see above)
   sock* sk = nullptr;            // owner (skb_set_owner_r): who is charged for it
   sock* sk_redir = nullptr;      // skb_bpf_redirect_fetch(): target chosen by the verdict

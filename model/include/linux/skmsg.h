@@ -40,6 +40,9 @@ struct sk_msg {
   // Set only for ingress-to-self messages (sk_psock_skb_ingress_self): lets
   // tcp_bpf_recvmsg_parser advance copied_seq for the socket's own bytes only.
   sock* sk = nullptr;
+  // msg->skb carries TCPHDR_FIN: the empty message a FIN skb becomes on its way through the
+  // psock (is_next_msg_fin in tcp_bpf.c reads it).
+  bool fin = false;
 
   uint32_t sg_size() const { return static_cast<uint32_t>(data.size()) - start; }
 };

@@ -119,6 +119,10 @@ struct tcp_sock : sock {
   bool ack_pending = false;  // icsk_ack.pending: an ACK is due at the end of this NET_RX run
   bool fin = false;          // the peer's FIN follows byte fin_seq (tcp_send_fin marks it)
   uint64_t fin_seq = 0;
+  // The FIN travels as a segment through loopback (tcp_send_fin queues a FIN skb, the peer's
+  // tcp_data_queue → tcp_fin reads it): the scripts' sockets, whose peers read it through a
+  // psock. Else tcp_send_fin marks the end of stream on the peer at once (the kTLS models).
+  bool fin_segment = false;
   // Invariant: snd_una <= snd_nxt <= write_seq; notsent bytes = write_seq - snd_nxt.
   uint64_t write_seq = 0, snd_nxt = 0, snd_una = 0;
   uint64_t pushed_seq = 0;  // PSH marked up to here (tcp_mark_push)

@@ -50,6 +50,7 @@ struct sock {
   bool sock_dead = false;       // SOCK_DEAD
   bool rcv_shutdown = false;    // sk_shutdown & RCV_SHUTDOWN
   bool send_shutdown = false;   // sk_shutdown & SEND_SHUTDOWN
+  bool sock_done = false;       // SOCK_DONE: tcp_fin saw the peer's FIN
 
   // ---- receive side -------------------------------------------------------------------------
   std::deque<skb_ptr> sk_receive_queue;

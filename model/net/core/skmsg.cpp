@@ -121,6 +121,7 @@ int sk_psock_skb_ingress_enqueue(Sched& s, sk_psock& psock, const sk_buff& skb, 
   auto* msg = new sk_msg;
   msg->data = skb.data.substr(off, len);
   msg->sk = from_self ? &psock.sk : nullptr;
+  msg->fin = skb.fin;  // msg->skb = skb: a FIN skb makes an empty message that remembers it
   psock.sk.sk_rmem_alloc += len;
   sk_psock_queue_msg(s, psock, msg);
   sk_psock_data_ready(s, psock.sk);
@@ -217,9 +218,10 @@ void sk_psock_verdict_data_ready(Sched& s, sock& sk) {
     // charged it); TCP's receive queue is not charged in the model.
     if (!sk.is_tcp()) sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc, skb->len());
     skb->sk = &sk;  // skb_set_owner_r by read_skb
+    const bool fin = skb->fin;
     sk_psock_verdict_recv(s, sk, std::move(skb));
     ++read;
-    if (!sk.is_tcp()) break;
+    if (!sk.is_tcp() || fin) break;  // tcp_read_skb stops after a FIN
   }
   if (read > 0 && sk.psock) sk_psock_data_ready(s, sk);
 }
@@ -238,6 +240,7 @@ int sk_psock_skb_ingress(Sched& s, sk_psock& psock, const sk_buff& skb, uint32_t
   }
   auto* msg = new sk_msg;
   msg->data = skb.data.substr(off, len);
+  msg->fin = skb.fin;
   sk.sk_rmem_alloc += len;
   sk_psock_queue_msg(s, psock, msg);
   sk_psock_data_ready(s, sk);
@@ -259,7 +262,8 @@ Co<> sk_psock_backlog(Sched& s, sk_psock& psock) {
     const bool ingress = skb.redir_ingress || !skb.sk_redir;  // SK_PASS skbs are ingress too
     skb.sk_redir = nullptr;
     skb.redir_ingress = false;
-    while (len) {
+    // do-while as the kernel's: a FIN skb (no bytes) is handled once, and its 0 is an error.
+    do {
       int ret = -kerr::eio;
       // sk_psock_handle_skb: ingress goes to this socket's ingress_msg at once; egress (a
       // redirect without BPF_F_INGRESS) is sent out of this socket to its peer, which may sleep
@@ -267,7 +271,9 @@ Co<> sk_psock_backlog(Sched& s, sk_psock& psock) {
       if (!psock.sk.sock_dead && ingress) {
         ret = sk_psock_skb_ingress(s, psock, skb, off, len);
       } else if (!psock.sk.sock_dead) {
-        if (!sock_writeable(psock.sk)) {
+        if (!len) {
+          ret = 0;  // skb_send_sock of no bytes (a FIN skb) sends nothing and returns 0
+        } else if (!sock_writeable(psock.sk)) {
           ret = -kerr::eagain;
         } else {
           // The bytes go by value: the head skb may be zapped (sk_psock_stop) while the send sleeps.
@@ -292,14 +298,17 @@ Co<> sk_psock_backlog(Sched& s, sk_psock& psock) {
         co_return;
       }
       if (ret <= 0) {
-        psock.tx_enabled = false;  // sk_psock_report_error + stop accepting data
+        // sk_psock_report_error(ret ? -ret : EPIPE) + stop accepting data. A FIN skb lands here
+        // with ret 0 after its empty message is queued: the psock stops taking redirects. (The
+        // sk_err the report sets is not modelled.)
+        psock.tx_enabled = false;
         s.note(psock.sk.name + ".backlog", "error {}: TX_ENABLED cleared", ret);
         psock.work_mutex.unlock(s);
         co_return;
       }
       off += static_cast<uint32_t>(ret);
       len -= static_cast<uint32_t>(ret);
-    }
+    } while (len);
     psock.work_state = {};
     psock.send_inflight = 0;
     psock.ingress_skb.pop_front();  // kfree_skb for egress; ingress_msg holds the bytes now
@@ -353,6 +362,10 @@ Co<int> __sk_msg_recvmsg(Sched& s, sock& sk, sk_psock& psock, std::string& out, 
   if (copied_from_self) *copied_from_self = 0;
   sk_msg* msg = sk_psock_peek_msg(psock);
   while (copied < len && msg) {
+    // An empty message (a FIN skb's): nothing to copy, and the kernel's copy loop stops there
+    // with -EFAULT if it copied nothing (tcp_bpf_recvmsg_parser then asks is_next_msg_fin).
+    // The message stays queued.
+    if (msg->sg_size() == 0) co_return copied ? static_cast<int>(copied) : -kerr::efault;
     const bool from_self = msg->sk == &sk;
     const uint32_t copy = std::min(msg->sg_size(), len - copied);
     out.append(msg->data, msg->start, copy);

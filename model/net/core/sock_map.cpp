@@ -80,4 +80,49 @@ int sock_hash_delete_elem(Sched& s, bpf_sockhash& map, uint32_t key,
   return -kerr::enoent;
 }
 
+void sock_map_remove_links(Sched& s, sock& sk, bpf_sockmap* map, bpf_sockhash* hash,
+                           std::vector<std::unique_ptr<sk_psock>>& rcu) {
+  // Each link names the map slot or hash element holding sk: sock_map_delete_from_link /
+  // sock_hash_delete_from_link clear it (only if it still holds sk), then sock_map_unref. With
+  // one link per socket the unref is the last put: sk_psock_drop, whose sk_psock_stop frees
+  // what ingress_skb and ingress_msg still held.
+  bool linked = false;
+  if (map) {
+    for (sock*& slot : map->slots) {
+      if (slot != &sk) continue;
+      slot = nullptr;
+      linked = true;
+    }
+  }
+  if (hash) {
+    for (auto it = hash->elems.begin(); it != hash->elems.end();) {
+      if (it->second == &sk) {
+        it = hash->elems.erase(it);
+        linked = true;
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (linked) sock_map_unref(s, sk, rcu);
+}
+
+Co<> sock_map_close(Sched& s, sock& sk, bpf_sockmap* map, bpf_sockhash* hash,
+                    std::vector<std::unique_ptr<sk_psock>>& rcu, std::function<Co<>()> saved_close) {
+  // lock_sock first: no verdict or recv of this socket's runs inside the removal.
+  co_await sk.sk_lock.lock_sock(s, "sock_map_close: lock_sock");
+  // psock->saved_close is read before the links go: the protocol's own close (tcp_close,
+  // udp_lib_close), which sk_psock_restore_proto puts back when the psock is dropped.
+  if (sk.psock) {
+    s.note(sk.name, "sock_map_close: remove links");
+    sock_map_remove_links(s, sk, map, hash, rcu);
+    // sk_psock_get now fails (the last link dropped the psock, sk_user_data is NULL): the
+    // kernel goes to no_psock, skipping sk_psock_stop / cancel_delayed_work_sync, which the
+    // drop has done without waiting. A psock still referenced elsewhere (a recv in progress,
+    // a backlog run holding its reference) is the case the model refuses before it gets here.
+  }
+  co_await sk.sk_lock.release_sock(s);
+  co_await saved_close();
+}
+
 }  // namespace kpsim::model

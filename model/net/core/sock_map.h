@@ -9,11 +9,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
 
 #include "model/include/linux/skmsg.h"
+#include "sched/co.h"
 
 namespace kpsim::model {
 
@@ -71,5 +73,14 @@ int sock_map_delete_elem(Sched& s, bpf_sockmap& map, uint32_t key,
                          std::vector<std::unique_ptr<sk_psock>>& rcu);
 int sock_hash_delete_elem(Sched& s, bpf_sockhash& map, uint32_t key,
                           std::vector<std::unique_ptr<sk_psock>>& rcu);
+
+// sock_map_remove_links: every map entry linking sk goes (map or hash may be null), and with
+// the last one the psock (sk_psock_drop: queued data dropped).
+void sock_map_remove_links(Sched& s, sock& sk, bpf_sockmap* map, bpf_sockhash* hash,
+                           std::vector<std::unique_ptr<sk_psock>>& rcu);
+// sock_map_close: close() of a socket in a map (its sk_prot->close while linked). Under the
+// socket lock the links are removed (psock dropped), then the saved protocol close runs.
+Co<> sock_map_close(Sched& s, sock& sk, bpf_sockmap* map, bpf_sockhash* hash,
+                    std::vector<std::unique_ptr<sk_psock>>& rcu, std::function<Co<>()> saved_close);
 
 }  // namespace kpsim::model

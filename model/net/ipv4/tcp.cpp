@@ -266,13 +266,42 @@ void tcp_cleanup_rbuf(Sched& s, tcp_sock& tp, uint64_t copied) {
 
 Co<> tcp_close(Sched& s, tcp_sock& tp) {
   co_await tp.sk_lock.lock_sock(s, "tcp_close");
+  // __tcp_close: sk_shutdown = SHUTDOWN_MASK; unread data on the receive queue turns the FIN
+  // into a RST (data_was_unread), which the model does not send.
+  for (const skb_ptr& skb : tp.sk_receive_queue) {
+    if (skb->end_seq > tp.copied_seq) {
+      s.fail("model-assumption", fmt::format("{}: tcp_close with unread data: the RST is not modelled", tp.name));
+      co_await tp.sk_lock.release_sock(s);
+      co_return;
+    }
+  }
+  tp.rcv_shutdown = true;
   tp.send_shutdown = true;
   // tcp_send_fin: the FIN rides on the tail skb, which no cork or Nagle holds back any more,
   // and every later push sees a FIN tail: nonagle OFF stands for that.
   tp.nonagle |= kTCP_NAGLE_OFF;
   tcp_send_fin(s, tp);
   tcp_push_pending_frames(s, tp);
+  // sock_orphan: SOCK_DEAD (a verdict or a redirect onto it now drops).
+  if (tp.fin_segment) tp.sock_dead = true;
   co_await tp.sk_lock.release_sock(s);
+  // local_bh_enable: the FIN segment's NET_RX on an inline device.
+  if (tp.fin_segment) co_await do_softirq(s, *tp.lo, "softirq: tcp_fin");
+}
+
+Co<int> tcp_shutdown(Sched& s, tcp_sock& tp) {
+  // inet_shutdown(SHUT_WR): lock_sock, sk_shutdown |= SEND_SHUTDOWN, then tcp_shutdown: an
+  // established socket moves to FIN_WAIT1 (tcp_close_state) and sends its FIN; release_sock.
+  co_await tp.sk_lock.lock_sock(s, "inet_shutdown");
+  const bool first = !tp.send_shutdown;
+  tp.send_shutdown = true;
+  if (first) {
+    tp.nonagle |= kTCP_NAGLE_OFF;  // as in tcp_close: the FIN tail is never held back
+    tcp_send_fin(s, tp);
+  }
+  co_await tp.sk_lock.release_sock(s);
+  if (tp.fin_segment) co_await do_softirq(s, *tp.lo, "softirq: tcp_fin");
+  co_return 0;
 }
 
 Co<> tcp_splice_eof(Sched& s, tcp_sock& tp) {

@@ -28,6 +28,8 @@ Co<int> tcp_recvmsg_data(Sched& s, tcp_sock& tp, std::string& out, uint32_t len,
 void tcp_cleanup_rbuf(Sched& s, tcp_sock& tp, uint64_t copied);
 // tcp_close of a plain TCP socket (or TLS's saved proto close): the FIN after the queue.
 Co<> tcp_close(Sched& s, tcp_sock& tp);
+// shutdown(SHUT_WR): inet_shutdown + tcp_shutdown, the FIN after what is queued. Returns 0.
+Co<int> tcp_shutdown(Sched& s, tcp_sock& tp);
 
 uint32_t tcp_send_mss(tcp_sock& tp, uint32_t& size_goal, int flags);
 void tcp_push(Sched& s, tcp_sock& tp, int flags, uint32_t mss_now, int nonagle, uint32_t size_goal);

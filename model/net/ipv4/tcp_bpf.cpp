@@ -24,6 +24,12 @@ Co<int> tcp_msg_wait_data(Sched& s, sock& sk, sk_psock& psock, bool dontwait) {
   co_return cond() ? 1 : 0;
 }
 
+// The head message is empty and came from a FIN skb.
+bool is_next_msg_fin(sk_psock& psock) {
+  const sk_msg* msg = sk_psock_peek_msg(psock);
+  return msg && msg->sg_size() == 0 && msg->fin;
+}
+
 }  // namespace
 
 Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait,
@@ -41,8 +47,16 @@ Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t le
   while (copied == 0) {  // msg_bytes_ready:
     uint32_t from_self = 0;
     copied = co_await __sk_msg_recvmsg(s, sk, *psock, out, len, peek, &from_self);
+    // -EFAULT with nothing copied: the head message is empty. A FIN's (is_next_msg_fin) is the
+    // end of the stream: 0 (the kernel also counts the FIN into copied_seq; the model's FIN
+    // has no sequence number, skbuff.h). The empty message stays, so every later read ends here.
+    if (copied == -kerr::efault) {
+      if (is_next_msg_fin(*psock)) copied = 0;
+      break;
+    }
     seq += from_self;
     if (copied) break;
+    if (sk.sock_done) break;  // SOCK_DONE: the FIN has been received
     if (sk.rcv_shutdown) break;
     if (dontwait) {
       copied = -kerr::eagain;

@@ -69,7 +69,7 @@ void tcp_ack(Sched& s, tcp_sock& tp, const ack_skb& ack) {
 }
 
 bool tcp_rcv_established(Sched& s, tcp_sock& tp, skb_ptr skb) {
-  if (skb->seq == skb->end_seq) {  // a zero-window probe: answered by an ACK with the window
+  if (skb->seq == skb->end_seq && !skb->fin) {  // a zero-window probe: answered by an ACK with the window
     tp.ack_pending = true;
     return true;
   }
@@ -86,12 +86,29 @@ bool tcp_data_queue(Sched& s, tcp_sock& tp, skb_ptr skb) {
   tp.ack_pending = true;
   if (tp.app_reads_at_once) tp.copied_seq = tp.rcv_nxt;
   if (tp.lo->tap) tp.lo->tap(s, *skb);
-  if (!skb->data.empty() || tp.psock) {
-    s.note(tp.name + ".sk_receive_queue", "+{} bytes", skb->len());
+  const bool fin = skb->fin;
+  if (!skb->data.empty() || tp.psock || fin) {
+    // tcp_queue_rcv: a FIN skb is queued too (tcp_read_skb hands it to the verdict; tcp_recvmsg
+    // steps over it).
+    if (fin) s.note(tp.name + ".sk_receive_queue", "+FIN");
+    else s.note(tp.name + ".sk_receive_queue", "+{} bytes", skb->len());
     tp.sk_receive_queue.push_back(std::move(skb));
   }
-  sk_data_ready(s, tp);
+  if (fin) tcp_fin(s, tp);
+  sk_data_ready(s, tp);  // tcp_data_ready, as the socket is not SOCK_DEAD here (see tcp_v4_rcv)
   return true;
+}
+
+void tcp_fin(Sched& s, tcp_sock& tp) {
+  // The established case: RCV_SHUTDOWN and SOCK_DONE, then (not SOCK_DEAD) sk_state_change,
+  // which wakes every sleeper on sk_sleep — a reader blocked in recv or select sees the end
+  // of the stream.
+  tp.rcv_shutdown = true;
+  tp.sock_done = true;
+  tp.fin = true;
+  tp.fin_seq = tp.rcv_nxt;
+  s.note(tp.name, "tcp_fin: RCV_SHUTDOWN, SOCK_DONE");
+  tp.sk_wq.wake_up_all(s);
 }
 
 void tcp_rcv_ack(Sched& s, tcp_sock& tp, const ack_skb& ack) {

@@ -15,6 +15,8 @@ bool tcp_rcv_established(Sched& s, tcp_sock& tp, skb_ptr skb);
 // In-order data: rcv_nxt advances, the skb is queued if it carries bytes or a psock will read
 // it (a count-only segment carries nothing a reader needs), sk_data_ready.
 bool tcp_data_queue(Sched& s, tcp_sock& tp, skb_ptr skb);
+// tcp_fin: the peer's FIN arrived in order: RCV_SHUTDOWN, SOCK_DONE, readers woken.
+void tcp_fin(Sched& s, tcp_sock& tp);
 // tcp_rcv_established's pure-ACK path: tcp_ack, then tcp_data_snd_check.
 void tcp_rcv_ack(Sched& s, tcp_sock& tp, const ack_skb& ack);
 void tcp_ack(Sched& s, tcp_sock& tp, const ack_skb& ack);

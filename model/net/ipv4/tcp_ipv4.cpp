@@ -15,6 +15,13 @@ bool tcp_v4_rcv(Sched& s, tcp_sock& tp, skb_ptr skb) {
                                            "of data segments is not modelled", tp.name, skb->seq, skb->end_seq));
     return false;
   }
+  // Data for a closed (orphaned) socket is answered with a RST (tcp_rcv_state_process in
+  // FIN_WAIT/CLOSE: "data after close"), which the model does not send.
+  if (tp.sock_dead && skb->len()) {
+    s.fail("model-assumption", fmt::format("{}: {} bytes for a closed socket: the RST is not modelled",
+                                           tp.name, skb->len()));
+    return false;
+  }
   return tcp_rcv_established(s, tp, std::move(skb));
 }
 

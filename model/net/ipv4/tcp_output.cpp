@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "model/drivers/net/loopback.h"
 #include "model/net/ipv4/tcp_input.h"
 #include "model/net/ipv4/tcp_ipv4.h"
@@ -250,6 +252,23 @@ void tcp_send_ack(Sched& s, tcp_sock& tp) {
 }
 
 void tcp_send_fin(Sched& s, tcp_sock& tp) {
+  if (tp.fin_segment) {
+    // The kernel sets TCPHDR_FIN on the tail skb while it is unsent, else queues a new FIN skb
+    // and pushes it with Nagle off. Only the second case is modelled: with data still unsent
+    // the FIN would ride on it, through tcp_write_xmit, which the model's FIN does not.
+    if (!tp.write_queue.empty()) {
+      s.fail("model-assumption", fmt::format("{}: tcp_send_fin with {} B unsent: a FIN on the tail "
+                                             "skb is not modelled", tp.name, tp.notsent_bytes()));
+      return;
+    }
+    auto skb = std::make_unique<sk_buff>();
+    skb->dst = tp.peer;
+    skb->seq = skb->end_seq = tp.write_seq;  // no sequence number for the FIN (skbuff.h)
+    skb->fin = true;
+    s.note("tcp", "tcp_send_fin: FIN after seq {} → {}", tp.write_seq, tp.peer->name);
+    loopback_xmit(s, *tp.lo, std::move(skb));  // NET_RX runs at the caller's local_bh_enable
+    return;
+  }
   tcp_sock& peer = tcp_sk(*tp.peer);
   peer.fin = true;
   peer.fin_seq = tp.write_seq;

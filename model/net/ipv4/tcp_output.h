@@ -50,7 +50,8 @@ void tcp_send_probe0(Sched& s, tcp_sock& tp);
 // processed in the same NET_RX run, so the model hands it to the peer's tcp_v4_rcv directly.
 void tcp_send_ack(Sched& s, tcp_sock& tp);
 // tcp_send_fin: the FIN after everything queued; wakes the reader if it is already all there.
-// Modelled as an end-of-stream mark at write_seq on the peer (a FIN segment is not sent).
+// Modelled as an end-of-stream mark at write_seq on the peer (a FIN segment is not sent),
+// unless tp.fin_segment: then a FIN skb goes out over loopback (the caller runs the softirq).
 void tcp_send_fin(Sched& s, tcp_sock& tp);
 
 }  // namespace kpsim::model

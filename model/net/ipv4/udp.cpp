@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include <fmt/format.h>
+
 #include "model/drivers/net/loopback.h"
 #include "model/include/linux/errno.h"
 #include "model/net/core/dev.h"
@@ -23,6 +25,13 @@ Co<int> udp_sendmsg(Sched& s, sock& sk, const std::string& payload) {
 }
 
 void udp_rcv(Sched& s, sock& sk, skb_ptr skb) {
+  // A closed socket is no longer in the UDP hash: __udp4_lib_rcv finds nobody and answers with
+  // ICMP port unreachable, which the sender's next call reports (ECONNREFUSED). Not modelled.
+  if (sk.sock_dead) {
+    s.fail("model-assumption", fmt::format("{}: a datagram for a closed UDP socket: the ICMP port "
+                                           "unreachable is not modelled", sk.name));
+    return;
+  }
   // __udp_enqueue_schedule_skb. Charged by length (the model's psock paths charge the same way).
   if (sk.sk_rmem_alloc > sk.sk_rcvbuf) {
     s.note(sk.name + ".sk_receive_queue", "rmem {} > rcvbuf {}: drop {} bytes", sk.sk_rmem_alloc,
@@ -51,6 +60,21 @@ Co<int> udp_recvmsg(Sched& s, sock& sk, std::string& out, uint32_t len, bool don
     sk.sk_receive_queue.pop_front();
   }
   co_return static_cast<int>(n);
+}
+
+void udp_lib_close(Sched& s, sock& sk) {
+  // sk_common_release: the socket leaves the UDP hash (udp_lib_unhash), is orphaned (SOCK_DEAD),
+  // and what its receive queue still holds is freed undelivered. Nothing goes to the peer: UDP
+  // has no FIN, a reader on the other end sees nothing.
+  sk.sock_dead = true;
+  sk.rcv_shutdown = sk.send_shutdown = true;
+  while (!sk.sk_receive_queue.empty()) {
+    skb_ptr skb = std::move(sk.sk_receive_queue.front());
+    sk.sk_receive_queue.pop_front();
+    sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc, skb->len());
+    s.note(sk.name + ".sk_receive_queue", "udp_lib_close: drop {} bytes", skb->len());
+    sock_drop(s, sk, *skb, 0, skb->len());
+  }
 }
 
 }  // namespace kpsim::model

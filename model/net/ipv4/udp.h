@@ -22,5 +22,7 @@ void udp_rcv(Sched& s, sock& sk, skb_ptr skb);
 // Native udp_recvmsg: the head datagram of sk_receive_queue (its excess is discarded, MSG_TRUNC);
 // waits when blocking; MSG_PEEK leaves it queued. MSG_WAITALL means nothing to a datagram.
 Co<int> udp_recvmsg(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait, bool peek);
+// udp_lib_close → sk_common_release: orphan the socket, free its receive queue (dropped bytes).
+void udp_lib_close(Sched& s, sock& sk);
 
 }  // namespace kpsim::model
