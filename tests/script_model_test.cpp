@@ -62,6 +62,14 @@ void pair(Program& p, const std::string& a, const std::string& b, Proto proto) {
 
 uint32_t sk(const Program& p, const std::string& name) { return *p.find_sock(name); }
 
+// `on NAME: ACTION` (a rule for skbs arriving on NAME's psock).
+VerdictRule on_sock(const Program& p, const std::string& name, Action a) {
+  VerdictRule r;
+  r.on = sk(p, name);
+  r.act = {a, 0, false};
+  return r;
+}
+
 Step send(const Program& p, const std::string& s, std::string payload, uint32_t flags = 0) {
   Step st;
   st.op = Op::send;
@@ -314,10 +322,7 @@ TEST_CASE("script world: MSG_PEEK leaves the bytes queued") {
 TEST_CASE("script world: the per-source pass rule keeps p1's own bytes ahead of queued redirects") {
   for (Proto proto : {Proto::udp, Proto::tcp}) {
     Program p = seed(proto, "loop");
-    VerdictRule own;
-    own.on = sk(p, "p1");
-    own.act = {Action::pass, 0, false};
-    p.verdict.rules.insert(p.verdict.rules.begin(), own);
+    p.verdict.rules.insert(p.verdict.rules.begin(), on_sock(p, "p1", Action::pass));
     // c0 first, then c1: c1's pass must queue behind c0's skb while that waits in ingress_skb.
     Thread& t = p.threads[0];
     t.steps = {send(p, "c0", alphabet(2, 8)), send(p, "c1", alphabet(0, 2)),
@@ -335,10 +340,7 @@ TEST_CASE("script world: the per-source pass rule keeps p1's own bytes ahead of 
 
 TEST_CASE("script world: SK_DROP bytes are counted as dropped, not lost") {
   Program p = seed(Proto::udp, "loop");
-  VerdictRule drop;
-  drop.on = sk(p, "p0");
-  drop.act = {Action::drop, 0, false};
-  p.verdict.rules.insert(p.verdict.rules.begin(), drop);
+  p.verdict.rules.insert(p.verdict.rules.begin(), on_sock(p, "p0", Action::drop));
   Thread& t = p.threads[0];
   t.steps[3].expect.ret = 2;  // only c1's datagram arrives
   t.steps[4].len = 2;
@@ -354,10 +356,7 @@ TEST_CASE("script world: an egress redirect sends the bytes out of the target to
   for (Proto proto : {Proto::udp, Proto::tcp}) {
     Program p = seed(proto, "loop");
     // p0's skbs go out of p1 (no BPF_F_INGRESS): they arrive at c1; p1's own pass.
-    VerdictRule own;
-    own.on = sk(p, "p1");
-    own.act = {Action::pass, 0, false};
-    p.verdict.rules = {own, VerdictRule{std::nullopt, {Action::redirect, 1, false}}};
+    p.verdict.rules = {on_sock(p, "p1", Action::pass), VerdictRule{std::nullopt, {Action::redirect, 1, false}}};
     Thread& t = p.threads[0];
     t.steps = {send(p, "c0", alphabet(2, 8)), wait_fionread(p, "c1", 8, 8)};
     Step loop = recv(p, "c1", 8, msg_dontwait, 30000000, 8, alphabet(2, 8));
