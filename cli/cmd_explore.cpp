@@ -33,7 +33,27 @@ struct ExploreArgs {
   bool quiet = false;
   bool require_exhaustive = false;
   uint64_t check_determinism = 0;  // 0: off; else every Nth schedule (and every violating one)
+  std::string shard;               // "I/N", empty: no sharding
 };
+
+// "--shard I/N": 0 <= I < N <= 1000000.
+void parse_shard(const std::string& text, StrategyOptions& o) {
+  const auto slash = text.find('/');
+  auto number = [&](std::string_view part) -> uint32_t {
+    uint32_t v = 0;
+    if (part.empty() || part.size() > 7 || part.find_first_not_of("0123456789") != std::string_view::npos)
+      throw ParamError("--shard " + text + ": expected I/N, two decimal numbers, e.g. 0/4");
+    for (const char c : part) v = v * 10 + static_cast<uint32_t>(c - '0');
+    return v;
+  };
+  if (slash == std::string::npos)
+    throw ParamError("--shard " + text + ": expected I/N, two decimal numbers, e.g. 0/4");
+  const std::string_view sv(text);
+  o.shard_index = number(sv.substr(0, slash));
+  o.shard_count = number(sv.substr(slash + 1));
+  if (o.shard_count == 0 || o.shard_count > 1000000 || o.shard_index >= o.shard_count)
+    throw ParamError(fmt::format("--shard {}: needs 0 <= I < N <= 1000000", text));
+}
 
 // Schedules that ended without checking the properties to their end: a limit or a model error.
 uint64_t inconclusive_runs(const ExploreResult& r) {
@@ -60,7 +80,12 @@ std::string reproduce_command(const ExploreArgs& a, const Params& p) {
   if (a.strategy.name != "dfs") cmd += fmt::format(" --seed {}", a.strategy.seed);
   if (a.strategy.name == "pct") cmd += fmt::format(" --depth {}", a.strategy.pct_depth);
   if (a.strategy.preemption_bound) cmd += fmt::format(" --preemption-bound {}", a.preemption_bound);
+  if (a.strategy.name == "dfs" && a.strategy.dfs_order != "iterative") cmd += " --dfs-order plain";
   cmd += fmt::format(" --budget {}", a.budget);
+  if (a.strategy.shard_count > 1) {
+    cmd += fmt::format(" --shard {}/{}", a.strategy.shard_index, a.strategy.shard_count);
+    if (a.strategy.name == "dfs") cmd += fmt::format(" --shard-depth {}", a.strategy.shard_depth);
+  }
   return cmd;
 }
 
@@ -142,7 +167,13 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
   if (!sc) throw ParamError("unknown scenario '" + a.scenario + "' (see: kpsim list)");
   const Params params = resolve_params(*sc, a.sets);
   if (sub->count("--preemption-bound")) a.strategy.preemption_bound = a.preemption_bound;
-  auto strategy = make_strategy(a.strategy);
+  if (!a.shard.empty()) parse_shard(a.shard, a.strategy);
+  std::unique_ptr<Strategy> strategy;
+  try {
+    strategy = make_strategy(a.strategy);
+  } catch (const std::invalid_argument& e) {
+    throw ParamError(e.what());  // an impossible shard
+  }
   if (a.budget == 0) a.budget = a.strategy.name == "dfs" ? 1000000 : 1000;
 
   ExploreOptions o;
@@ -204,6 +235,12 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
     j["params"] = params.to_json();
     j["strategy"] = a.strategy.name;
     j["seed"] = a.strategy.seed;
+    if (a.strategy.preemption_bound) j["preemption_bound"] = *a.strategy.preemption_bound;
+    if (a.strategy.name == "dfs") j["dfs_order"] = a.strategy.dfs_order;
+    j["budget"] = a.budget;
+    // What `kpsim merge` needs to check that shards belong to one search and cover it.
+    j["shard"] = {{"index", a.strategy.shard_index}, {"count", a.strategy.shard_count},
+                  {"depth", a.strategy.shard_depth}, {"foreign_runs", r.foreign_runs}};
     j["schedules"] = r.schedules;
     j["violations"] = r.violations;
     j["exhaustive"] = r.exhaustive;
@@ -233,7 +270,11 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
     std::cout << j.dump(2) << "\n";
   } else {
     std::cout << fmt::format("kpsim explore {}  {}\n", a.scenario, params.to_line());
-    std::cout << fmt::format("strategy {}  seed {}  budget {}\n", a.strategy.name, a.strategy.seed, a.budget);
+    std::cout << fmt::format("strategy {}  seed {}  budget {}{}\n", a.strategy.name, a.strategy.seed, a.budget,
+                             a.strategy.shard_count > 1
+                                 ? fmt::format("  shard {}/{} ({} runs of other shards' subtrees)", a.strategy.shard_index,
+                                               a.strategy.shard_count, r.foreign_runs)
+                                 : "");
     std::string outs;
     for (auto& [k, v] : r.outcomes) outs += fmt::format("{}{} {}", outs.empty() ? "" : ", ", k, v);
     std::cout << fmt::format("schedules {}  violations {}  exhaustive {}  ({})  {:.1f} ms\n",
@@ -271,7 +312,8 @@ Command add_explore(CLI::App& app) {
   auto* sub = app.add_subcommand("explore", "Search a scenario's interleavings for a property violation");
   sub->footer(
       "Strategies: random (seeded splitmix64 walk), pct (Burckhardt et al. 2010, --depth d),\n"
-      "dfs (every interleaving, optionally --preemption-bound B). A violation is shrunk to a\n"
+      "dfs (every interleaving; by default schedules with 0 preemptions first, then 1, 2, ...;\n"
+      "--preemption-bound B caps it; --shard I/N runs part of it, docs/scale-out.md). A violation is shrunk to a\n"
       "minimal choice sequence and printed as a lane chart; the last line reproduces it.\n"
       "Exit status: 0 every schedule explored held every property (clean), 1 a violation (or\n"
       "deadlock) found, 2 bad input, 3 inconclusive: some schedule ended at a step/time limit or in\n"
@@ -305,6 +347,18 @@ Command add_explore(CLI::App& app) {
                 "2N+1, ...; N 100 by default) twice with tracing; exit 6 unless the two traces "
                 "are byte-identical")
       ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
+  sub->add_option("--dfs-order", a->strategy.dfs_order,
+                  "dfs: iterative (default: preemption bound 0, then 1, 2, ... as CHESS does, so "
+                  "schedules with few preemptions come first; --preemption-bound caps it) or plain "
+                  "(one walk, deepest choices varied first)")
+      ->check(CLI::IsMember({"iterative", "plain"}));
+  sub->add_option("--shard", a->shard,
+                  "I/N: run part I (0-based) of N of the search, for scale-out (docs/scale-out.md); "
+                  "dfs parts are disjoint and together the whole tree; random/pct parts draw from "
+                  "their own seeded streams; --budget is per part; `kpsim merge` combines the --json results");
+  sub->add_option("--shard-depth", a->strategy.shard_depth,
+                  "dfs --shard: choice points that name a subtree (default 8; deeper: more, smaller parts)")
+      ->check(kUnsigned & CLI::Range(1, 64));
   return {sub, [a, sub] { return run_explore(*a, sub); }};
 }
 

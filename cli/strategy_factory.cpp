@@ -2,14 +2,24 @@
 
 #include "sched/strategy_dfs.h"
 #include "sched/strategy_pct.h"
+#include "sched/splitmix64.h"
 #include "sched/strategy_random.h"
 
 namespace kpsim {
 
+uint64_t shard_seed(uint64_t seed, uint32_t index, uint32_t count) {
+  if (count <= 1) return seed;
+  // One splitmix64 output per (seed, index): streams of neighbouring shards are unrelated.
+  return SplitMix64(seed ^ (0x9e3779b97f4a7c15ull * (uint64_t{index} + 1))).next();
+}
+
 std::unique_ptr<Strategy> make_strategy(const StrategyOptions& o) {
-  if (o.name == "random") return std::make_unique<RandomStrategy>(o.seed);
-  if (o.name == "pct") return std::make_unique<PctStrategy>(o.seed, o.pct_depth);
-  if (o.name == "dfs") return std::make_unique<DfsStrategy>(o.preemption_bound);
+  const uint64_t seed = shard_seed(o.seed, o.shard_index, o.shard_count);
+  if (o.name == "random") return std::make_unique<RandomStrategy>(seed);
+  if (o.name == "pct") return std::make_unique<PctStrategy>(seed, o.pct_depth);
+  if (o.name == "dfs")
+    return std::make_unique<DfsStrategy>(o.preemption_bound, DfsShard{o.shard_index, o.shard_count, o.shard_depth},
+                                         o.dfs_order == "plain" ? DfsOrder::plain : DfsOrder::iterative);
   return nullptr;
 }
 

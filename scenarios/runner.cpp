@@ -95,6 +95,15 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
   bool stopped_early = false;
   while (res.schedules < o.budget && strategy.begin_run()) {
     RunResult r = run_once(sc, p, strategy, res.schedules == 0 ? quiet : quiet_no_metrics);
+    if (!strategy.run_counts()) {
+      // Another shard's schedule, run only to walk past its subtree.
+      ++res.foreign_runs;
+      if (o.stop && o.stop->load(std::memory_order_relaxed)) {
+        res.interrupted = stopped_early = true;
+        break;
+      }
+      continue;
+    }
     ++res.schedules;
     if (res.schedules == 1) res.first_metrics = r.metrics;
     ++res.outcomes[std::string(to_string(r.end.outcome))];

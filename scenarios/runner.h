@@ -78,6 +78,7 @@ struct DeterminismFailure {
 
 struct ExploreResult {
   uint64_t schedules = 0;
+  uint64_t foreign_runs = 0;  // a sharded dfs: runs of other shards' subtrees, not counted
   uint64_t violations = 0;
   bool exhaustive = false;
   std::map<std::string, uint64_t> outcomes;  // outcome name -> runs

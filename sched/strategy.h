@@ -42,8 +42,13 @@ class Strategy {
   virtual size_t choose(size_t n, const ChoiceContext& ctx) = 0;
   // Called after the run (any outcome).
   virtual void end_run() {}
-  // True when the strategy has provably covered the whole space (dfs only).
+  // True when the strategy has provably covered the whole space (dfs only; under a shard, the
+  // shard's part of it).
   virtual bool exhaustive() const { return false; }
+  // False when the run that just ended is not this search's to count: a sharded dfs runs one
+  // schedule of every subtree another shard owns, only to learn the tree's shape there, and
+  // reports none of them. Asked after end_run().
+  virtual bool run_counts() const { return true; }
 };
 
 }  // namespace kpsim

@@ -1,15 +1,63 @@
 #include "sched/strategy_dfs.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "sched/splitmix64.h"
+
 namespace kpsim {
 
-bool DfsStrategy::can_advance(const Point& p) const {
+DfsStrategy::DfsStrategy(std::optional<uint32_t> preemption_bound, DfsShard shard, DfsOrder order)
+    : bound_(preemption_bound), shard_(shard), order_(order) {
+  if (shard_.count == 0 || shard_.index >= shard_.count || shard_.depth == 0)
+    throw std::invalid_argument(fmt::format("dfs: shard {}/{} at depth {} does not exist", shard_.index,
+                                            shard_.count, shard_.depth));
+}
+
+bool DfsStrategy::can_advance(size_t i) {
+  const Point& p = path_[i];
   if (p.k + 1 >= p.n) return false;
-  if (!bound_ || p.current < 0) return true;
-  return p.preemptions_before + 1 <= *bound_;
+  const std::optional<uint32_t> b = order_ == DfsOrder::iterative ? std::optional(iteration_) : bound_;
+  if (!b || p.current < 0 || p.preemptions_before + 1 <= *b) return true;
+  // Only the bound stops this point: here p.preemptions_before == b and p.k == 0 (continuing),
+  // so every other option is a schedule with b + 1 preemptions from this point on.
+  if (order_ == DfsOrder::iterative && (!bound_ || iteration_ < *bound_)) {
+    next_.items.push_back({next_.choices.size(), static_cast<uint32_t>(i), p.k + 1, p.n - 1});
+    for (size_t j = 0; j < i; ++j) next_.choices.push_back(path_[j].k);
+  }
+  return false;
+}
+
+bool DfsStrategy::next_item() {
+  for (;;) {
+    if (todo_pos_ < todo_.items.size()) {
+      const Items& it = todo_.items[todo_pos_];
+      const auto* first = todo_.choices.data() + it.off;
+      item_.assign(first, first + it.len);
+      item_.push_back(it.k_first + todo_k_);
+      if (it.k_first + todo_k_ == it.k_last) {
+        ++todo_pos_;
+        todo_k_ = 0;
+      } else {
+        ++todo_k_;
+      }
+      path_.clear();
+      floor_ = item_.size();
+      return true;
+    }
+    if (order_ == DfsOrder::iterative && !next_.items.empty()) {
+      ++iteration_;
+      todo_ = std::move(next_);
+      next_ = {};
+      todo_pos_ = 0;
+      todo_k_ = 0;
+      continue;
+    }
+    exhausted_ = true;
+    return false;
+  }
 }
 
 bool DfsStrategy::begin_run() {
@@ -19,19 +67,25 @@ bool DfsStrategy::begin_run() {
     started_ = true;
     return true;
   }
-  while (!path_.empty() && !can_advance(path_.back())) path_.pop_back();
-  if (path_.empty()) {
-    exhausted_ = true;
-    return false;
+  // The rest of a subtree another shard owns is not ours: go on from its prefix.
+  if (foreign_ && path_.size() > shard_.depth) path_.resize(std::max<size_t>(shard_.depth, floor_));
+  while (path_.size() > floor_ && !can_advance(path_.size() - 1)) path_.pop_back();
+  if (path_.size() > floor_) {
+    ++path_.back().k;
+    return true;
   }
-  ++path_.back().k;
-  return true;
+  return next_item();  // this work item (or the root) is done
 }
 
 size_t DfsStrategy::choose(size_t n, const ChoiceContext& ctx) {
   if (pos_ == path_.size()) {
     const int cur = ctx.kind == ChoiceKind::schedule ? ctx.current : -1;
-    path_.push_back({ctx.kind, static_cast<uint32_t>(n), 0, cur, preemptions_});
+    // Inside the current work item the choice is the item's; below it, the first option.
+    const uint32_t k = pos_ < item_.size() ? item_[pos_] : 0;
+    if (k >= n)
+      throw std::logic_error(fmt::format("dfs: the model is not deterministic: work item choice {} is {} of {}",
+                                         pos_, k, n));
+    path_.push_back({ctx.kind, static_cast<uint32_t>(n), k, cur, preemptions_});
   }
   const Point& p = path_[pos_++];
   if (p.kind != ctx.kind || p.n != n)
@@ -40,6 +94,16 @@ size_t DfsStrategy::choose(size_t n, const ChoiceContext& ctx) {
         pos_ - 1, to_string(p.kind), p.n, to_string(ctx.kind), n));
   if (p.current >= 0 && p.k > 0) ++preemptions_;
   return p.current >= 0 ? (static_cast<size_t>(p.current) + p.k) % n : p.k;
+}
+
+void DfsStrategy::end_run() {
+  if (shard_.count == 1) return;
+  // The subtree: the run's first `depth` choices (all of them if it had fewer). Its owner is a
+  // hash of them, the same in every shard.
+  const size_t len = std::min<size_t>(shard_.depth, pos_);
+  uint64_t h = 0x6b7073696d646673ull;  // "kpsimdfs"
+  for (size_t i = 0; i < len; ++i) h = SplitMix64(h ^ (uint64_t{path_[i].k} << 32 | len)).next();
+  foreign_ = h % shard_.count != shard_.index;
 }
 
 }  // namespace kpsim

@@ -10,6 +10,28 @@
 // multithreaded programs", PLDI 2007): at a schedule choice where the previous task is still
 // runnable, option order is rotated so that continuing it comes first; any other option is a
 // preemption, and runs with more than `bound` preemptions are not enumerated.
+//
+// Iterative preemption bounding (the same paper, §3; CHESS's default): DfsOrder::iterative runs
+// every schedule with 0 preemptions, then every one with exactly 1, then 2, ..., so that the
+// schedules where most bugs are come first. Nothing is run twice: iteration b walks the tree
+// with bound b, and where the bound stops it (a point already at b preemptions, with untried
+// preempting options) it writes each untried option down as a work item -- the path up to that
+// point plus the option, a prefix with exactly b + 1 preemptions. Iteration b + 1 walks only
+// below those prefixes, in the order they were written. A schedule with p preemptions has one
+// point where its count reaches p, so it lies below exactly one work item of iteration p. The
+// search ends when an iteration writes no work item, or after iteration `preemption_bound`
+// when one is given (a cap). The cost is memory: the work items of one iteration, stored flat
+// (the options of one point share one copy of the path to it: 4 bytes per point plus 16).
+//
+// Sharding (explore --shard I/N, docs/scale-out.md): the tree is cut at `depth` choice points.
+// Each distinct prefix of that length (or a whole shorter run) is a subtree, and a hash of its
+// choices says which shard owns it, so every shard knows the owner of any subtree without
+// communication. A shard walks the tree above the cut like every other shard, runs one schedule
+// of each subtree it does not own (to learn where the next one starts; run_counts() is false
+// for it) and every schedule of the ones it owns. A run lies in exactly one subtree, so the
+// shards' counted runs are disjoint and together are the unsharded search's. Under the
+// iterative order the same holds per iteration: work items above the cut are written by every
+// shard alike, items inside a subtree only by its owner.
 #pragma once
 
 #include <optional>
@@ -19,14 +41,27 @@
 
 namespace kpsim {
 
+enum class DfsOrder : uint8_t { plain, iterative };
+
+struct DfsShard {
+  uint32_t index = 0;  // this shard, 0-based
+  uint32_t count = 1;  // shards in all; 1: no sharding
+  uint32_t depth = 8;  // choice points that name a subtree
+};
+
 class DfsStrategy final : public Strategy {
  public:
-  explicit DfsStrategy(std::optional<uint32_t> preemption_bound = std::nullopt)
-      : bound_(preemption_bound) {}
+  // Throws std::invalid_argument for a shard with index >= count or a zero count or depth.
+  explicit DfsStrategy(std::optional<uint32_t> preemption_bound = std::nullopt, DfsShard shard = {},
+                       DfsOrder order = DfsOrder::plain);
   std::string name() const override { return "dfs"; }
   bool begin_run() override;
   size_t choose(size_t n, const ChoiceContext& ctx) override;
+  void end_run() override;
   bool exhaustive() const override { return exhausted_; }
+  bool run_counts() const override { return !foreign_; }
+  // DfsOrder::iterative: the preemptions of every schedule of the current iteration.
+  uint32_t iteration() const { return iteration_; }
 
  private:
   struct Point {
@@ -36,14 +71,35 @@ class DfsStrategy final : public Strategy {
     int current;                  // index of the continuing task, -1 if none
     uint32_t preemptions_before;  // preemptions on the path before this point
   };
-  bool can_advance(const Point& p) const;
+  // Whether the point path_[i] has an option left to try; writes down the options the bound
+  // alone forbids as work items of the next iteration (iterative order).
+  bool can_advance(size_t i);
+  bool next_item();
 
   std::optional<uint32_t> bound_;
+  DfsShard shard_;
+  DfsOrder order_;
+  uint32_t iteration_ = 0;
   std::vector<Point> path_;
+  size_t floor_ = 0;                 // points below are the current work item's: fixed
+  std::vector<uint32_t> item_;  // the current work item (its choices); empty: the root
+  // Work items: the options k_first..k_last of the point after the path choices[off, off+len).
+  struct Items {
+    uint64_t off;
+    uint32_t len, k_first, k_last;
+  };
+  struct Iteration {
+    std::vector<uint32_t> choices;  // the paths, back to back
+    std::vector<Items> items;
+  };
+  Iteration todo_, next_;  // this iteration's work items, the next one's
+  size_t todo_pos_ = 0;    // the next Items of todo_
+  uint32_t todo_k_ = 0;    // the next option of todo_.items[todo_pos_]
   size_t pos_ = 0;
   uint32_t preemptions_ = 0;
   bool started_ = false;
   bool exhausted_ = false;
+  bool foreign_ = false;  // another shard owns the run that just ended
 };
 
 }  // namespace kpsim

@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -185,6 +186,90 @@ TEST_CASE("dfs with a preemption bound matches a brute-force count for three tas
   CHECK(count_bounded({2, 2}, 0) == 2);  // the oracle agrees with the closed forms
   CHECK(count_bounded({3, 4}, 1) == 7);
   CHECK(count_bounded({3, 4}, 99) == multinomial({3, 4}));
+}
+
+TEST_CASE("dfs shards: disjoint, together exactly the unsharded runs, each exhaustive", "[dfs][shard]") {
+  // The cut depth may be shallower or deeper than the runs; the bound changes which points
+  // can advance. Whatever the combination, every run of the unsharded search is counted by
+  // exactly one shard, and no shard counts a run the unsharded search does not have.
+  const std::vector<std::vector<uint32_t>> sets = {{2, 2}, {3, 2, 1}, {2, 2, 2}, {1, 1, 1, 1}};
+  for (auto& steps : sets)
+    for (const std::optional<uint32_t> bound : {std::optional<uint32_t>{}, std::optional<uint32_t>{0},
+                                                std::optional<uint32_t>{1}})
+      for (uint32_t count = 1; count <= 5; ++count)
+        for (uint32_t depth : {1u, 2u, 3u, 5u, 40u}) {
+          CAPTURE(steps, bound.value_or(99), count, depth);
+          DfsStrategy whole(bound);
+          const auto all = explore_all(whole, steps);
+          std::multiset<Schedule> union_of_shards;
+          uint64_t foreign = 0;
+          for (uint32_t i = 0; i < count; ++i) {
+            DfsStrategy part(bound, DfsShard{i, count, depth});
+            while (part.begin_run()) {
+              Schedule sch = run_tasks(part, steps);
+              if (!part.run_counts()) {
+                ++foreign;
+                continue;
+              }
+              union_of_shards.insert(std::move(sch));
+            }
+            CHECK(part.exhaustive());
+          }
+          CHECK(union_of_shards == std::multiset<Schedule>(all.begin(), all.end()));
+          if (count == 1) CHECK(foreign == 0);
+        }
+}
+
+namespace {
+// Preemptions of a synthetic schedule: switches away from a task with steps left.
+uint32_t preemptions_of(const Schedule& sch, const std::vector<uint32_t>& steps) {
+  std::vector<uint32_t> left = steps;
+  uint32_t n = 0;
+  for (size_t i = 0; i < sch.size(); ++i) {
+    if (i > 0 && sch[i] != sch[i - 1] && left[sch[i - 1]] > 0) ++n;
+    --left[sch[i]];
+  }
+  return n;
+}
+}  // namespace
+
+TEST_CASE("dfs iterative order: every schedule once, in order of preemptions", "[dfs][iterative]") {
+  const std::vector<std::vector<uint32_t>> sets = {{2, 2}, {3, 2, 1}, {2, 2, 2}, {4, 3}};
+  for (auto& steps : sets)
+    for (const std::optional<uint32_t> cap : {std::optional<uint32_t>{}, std::optional<uint32_t>{0},
+                                              std::optional<uint32_t>{2}, std::optional<uint32_t>{9}})
+      for (uint32_t count : {1u, 2u, 3u}) {
+        CAPTURE(steps, cap.value_or(99), count);
+        DfsStrategy plain(cap);
+        const auto all = explore_all(plain, steps);
+        std::multiset<Schedule> counted;
+        uint64_t repeats = 0;
+        for (uint32_t i = 0; i < count; ++i) {
+          DfsStrategy it(cap, DfsShard{i, count, 3}, DfsOrder::iterative);
+          uint32_t last = 0;
+          while (it.begin_run()) {
+            Schedule sch = run_tasks(it, steps);
+            if (!it.run_counts()) {
+              ++repeats;
+              continue;
+            }
+            const uint32_t pre = preemptions_of(sch, steps);
+            CHECK(pre == it.iteration());  // counted only in the iteration of its bound
+            CHECK(pre >= last);            // shallow schedules first
+            last = pre;
+            counted.insert(std::move(sch));
+          }
+          CHECK(it.exhaustive());
+        }
+        CHECK(counted == std::multiset<Schedule>(all.begin(), all.end()));
+        if (count == 1) CHECK(repeats == 0);  // nothing is run twice
+      }
+}
+
+TEST_CASE("dfs shards: an impossible shard is refused", "[dfs][shard]") {
+  CHECK_THROWS_AS(DfsStrategy(std::nullopt, DfsShard{2, 2, 8}), std::invalid_argument);
+  CHECK_THROWS_AS(DfsStrategy(std::nullopt, DfsShard{0, 0, 8}), std::invalid_argument);
+  CHECK_THROWS_AS(DfsStrategy(std::nullopt, DfsShard{0, 2, 0}), std::invalid_argument);
 }
 
 namespace {
