@@ -2,6 +2,8 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -316,6 +318,81 @@ TEST_CASE("render_mermaid escapes ';' and '#' that would break the diagram", "[r
   const std::string out = render_mermaid(t);
   CHECK_THAT(out, Catch::Contains("a,b #35;1"));
   CHECK_THAT(out, !Catch::Contains("a;b"));
+}
+
+TEST_CASE("render_text options: lanes, step range and width", "[render]") {
+  const Trace t = sample_trace();
+  TextChartOptions only_kworker;
+  only_kworker.lanes = {"kworker"};
+  const std::string k = render_text(t, only_kworker);
+  CHECK_THAT(k, Catch::Contains("sk_psock_backlog"));
+  CHECK_THAT(k, !Catch::Contains("udp_bpf_sendmsg"));
+  CHECK_THAT(k, !Catch::Contains("| timer"));
+  CHECK_THAT(k, Catch::Contains("(2 steps of other lanes not shown)"));
+
+  TextChartOptions range;
+  range.first = 2;
+  range.last = 2;
+  const std::string r = render_text(t, range);
+  CHECK_THAT(r, Catch::Contains("sk_psock_backlog"));
+  CHECK_THAT(r, !Catch::Contains("udp_bpf_sendmsg"));
+  CHECK_THAT(r, !Catch::Contains("delayed_work_timer_fn"));
+  CHECK_THAT(r, !Catch::Contains("not shown"));  // outside the range is not "other lanes"
+
+  for (size_t width : {40u, 60u, 100u}) {
+    CAPTURE(width);
+    TextChartOptions narrow;
+    narrow.width = width;
+    for (const auto& l : lines_of(render_text(t, narrow)))
+      if (l.find('|') != std::string::npos && l.find("   ") != 0 && l.rfind('|') == l.size() - 1)
+        CHECK(l.size() <= std::max<size_t>(width, 19 + 3 * 8));  // rows fit, lanes >= 6 wide
+  }
+  CHECK(render_text(t) == render_text(t, TextChartOptions{}));  // the default is the old chart
+}
+
+TEST_CASE("render_mermaid marks the steps a scheduling choice picked", "[render]") {
+  const std::string out = render_mermaid(sample_trace());
+  CHECK_THAT(out, Catch::Contains("1. [choice 1/2] udp_bpf_sendmsg"));
+  CHECK_THAT(out, Catch::Contains("2. sk_psock_backlog"));
+}
+
+TEST_CASE("render_perfetto: a track per task, a slice per step, flows and counters", "[render]") {
+  Trace t = sample_trace();
+  t.events[1].changes = {{"tcp", "tcp_ack 16406: 1 packets acked, packets_out 0, cwnd 10"},
+                         {"sk", "notsent 16406 B >= lowat 16384"},
+                         {"app", "TCP 5, tls_push_record #3, len 7 B)"}};
+  const auto j = nlohmann::json::parse(render_perfetto(t));
+  const auto& ev = j.at("traceEvents");
+  std::map<std::string, int> by_ph;
+  std::map<std::string, std::vector<int64_t>> counters;
+  std::set<std::string> threads;
+  for (const auto& e : ev) {
+    ++by_ph[e.at("ph").get<std::string>()];
+    if (e.at("ph") == "M" && e.at("name") == "thread_name") threads.insert(e.at("args").at("name").get<std::string>());
+    if (e.at("ph") == "C") counters[e.at("name").get<std::string>()].push_back(e.at("args").at("value").get<int64_t>());
+  }
+  CHECK(threads == std::set<std::string>{"p1:send", "kworker/0:p1", "timer"});
+  CHECK(by_ph["X"] == 3);
+  CHECK(by_ph["i"] == 1);                    // step 1 was picked by a choice
+  CHECK(by_ph["s"] == 1);                    // p1:send wakes kworker/0:p1 ...
+  CHECK(by_ph["f"] == 1);                    // ... whose next step is step 2
+  CHECK(counters["p1.ingress_msg msg_tot_len"] == std::vector<int64_t>{2, 10});  // before, after
+  CHECK(counters["tcp packets_out"] == std::vector<int64_t>{0});
+  CHECK(counters["tcp cwnd"] == std::vector<int64_t>{10});
+  CHECK(counters.count("tcp tcp_ack") == 0);   // "16406:" does not end a clause
+  CHECK(counters.count("sk notsent") == 0);    // ">=" follows: a comparison, not a value
+  CHECK(counters.count("app TCP") == 0);       // prose, upper case
+  CHECK(counters["app len"] == std::vector<int64_t>{7});
+  // Virtual time: steps at one instant are laid 1 ns apart, in order.
+  std::vector<double> ts;
+  for (const auto& e : ev)
+    if (e.at("ph") == "X") ts.push_back(e.at("ts").get<double>());
+  CHECK(ts == std::vector<double>{0.0, 4000.0, 4000.001});
+  const auto steps = nlohmann::json::parse(render_perfetto(t, PerfettoTime::steps));
+  std::vector<double> ts2;
+  for (const auto& e : steps.at("traceEvents"))
+    if (e.at("ph") == "X") ts2.push_back(e.at("ts").get<double>());
+  CHECK(ts2 == std::vector<double>{1.0, 2.0, 3.0});
 }
 
 TEST_CASE("read_trace rejects a negative number where a count is expected") {

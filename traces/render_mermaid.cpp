@@ -24,7 +24,8 @@ std::string render_mermaid(const Trace& t) {
     out += fmt::format("    participant T{} as {}\n", i, esc(lanes[i]));
   for (auto& e : t.events) {
     const size_t li = lane_index(lanes, e.task);
-    std::string note = fmt::format("{}. {}", e.step, esc(e.label));
+    std::string note = fmt::format("{}. {}{}", e.step, e.of ? fmt::format("[choice {}/{}] ", e.pick, e.of) : "",
+                                   esc(e.label));
     if (e.t_ns) note += fmt::format(" @{:.3f}ms", static_cast<double>(e.t_ns) / 1e6);
     for (auto& c : e.changes) note += "<br/>" + esc(c.obj + ": " + c.change);
     out += fmt::format("    Note over T{}: {}\n", li, note);
