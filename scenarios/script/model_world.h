@@ -26,4 +26,9 @@ std::unique_ptr<World> build_script_world(Sched& s, const Program& prog);
 // what the script world costs over the compiled seed.
 std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Program> prog);
 
+// A Program of the stream world (Program::stream()): one loopback TCP connection, kTLS TX on
+// its sender or plain TCP, files sent with sendfile()/write(), a receiver that drains
+// (scenarios/script/model_stream_world.cpp). build_script_world dispatches to it.
+std::unique_ptr<World> build_stream_world(Sched& s, std::shared_ptr<const Program> prog);
+
 }  // namespace kpsim::script

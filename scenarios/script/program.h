@@ -37,6 +37,38 @@ struct Socket {
   std::optional<uint32_t> rcvbuf;  // setsockopt(SO_RCVBUF) before the threads start (bytes as given)
   std::optional<uint32_t> sndbuf;  // setsockopt(SO_SNDBUF)
   bool nodelay = false;            // setsockopt(TCP_NODELAY, 1)
+  std::optional<uint32_t> maxseg;  // setsockopt(TCP_MAXSEG, N): the MSS with TCP options (stream world)
+  bool drain = false;              // `drain(S)`: S's application reads every byte as it arrives
+  Loc loc;
+};
+
+// ---- one TCP connection with kTLS (seeds 001, 002; the model's "stream world") ----------------
+
+enum class TlsVersion : uint8_t { v1_2, v1_3 };
+enum class Crypto : uint8_t {
+  sync,   // a synchronous AEAD (AES-NI): encryption completes inside tls_push_record
+  async,  // cryptd: encryption completes later, from the cryptd kworker (-EINPROGRESS)
+};
+
+// `tls_tx(S, 1.3, sync)`: setsockopt(S, SOL_TCP, TCP_ULP, "tls"), then
+// setsockopt(S, SOL_TLS, TLS_TX, &crypto_info) for AES-GCM-128 of that TLS version.
+struct TlsTx {
+  uint32_t sock = 0;
+  TlsVersion version = TlsVersion::v1_3;
+  Crypto crypto = Crypto::sync;
+  Loc loc;
+};
+
+// `f = file(4M)`: a regular file of that size in the page cache (the reproducers' backing file).
+struct File {
+  std::string name;
+  uint64_t size = 0;
+  Loc loc;
+};
+
+// `check NAME`: a property the model checks because the script asks for it (docs/scripts.md).
+struct Check {
+  std::string name;  // tcp-seq-order | byte-conservation | no-stall
   Loc loc;
 };
 
@@ -99,6 +131,12 @@ enum class Op : uint8_t {
   map_delete,    // bpf_map_delete_elem(map, key)
   shutdown,      // shutdown(sock, SHUT_WR)
   close,         // close(sock)
+  // Stream world (one TCP connection, optionally kTLS):
+  sendfile,       // sendfile(sock, file, &pos, len): one call; the file offset carries over
+  write,          // write(sock, buf, len): one call of the file's bytes from a buffer
+  sendfile_loop,  // sendfile() of at most per_call bytes, looping the file (no call crosses its
+                  // end), until `total` bytes are sent or a call fails; ret: the bytes sent
+  write_loop,     // the same with write()
 };
 
 struct Expect {
@@ -119,6 +157,9 @@ struct Step {
                              // give up after; usleep: the sleep
   uint64_t poll_us = 1000;   // wait_fionread: sleep between polls
   std::string payload;       // send: the bytes
+  uint32_t file = 0;         // sendfile*, write*: index into Program::files
+  uint64_t total = 0;        // sendfile/write: the call's length; *_loop: the bytes to send
+  uint64_t per_call = 0;     // *_loop: at most this many bytes per call
   Expect expect;
   std::string text;          // the call as written, parameters substituted (for labels)
   Loc loc;
@@ -137,6 +178,8 @@ struct ModelSettings {
   std::string fionread = "current";       // model/kconfig.h fionread_semantics
   std::string self_redirect = "backlog";  // model/kconfig.h self_redirect
   std::string kworker_cpu = "same";       // where psock backlog work runs: same | other
+  std::string fix = "none";               // model/kconfig.h kfix: the candidate fix applied
+  std::string kernel = "6.12";            // model/kconfig.h kernel_version
 };
 
 struct Program {
@@ -151,12 +194,21 @@ struct Program {
   std::vector<Step> setup;
   std::vector<Thread> threads;
   ModelSettings model;
+  // Stream world: kTLS on a socket, files, sysctls, requested checks.
+  std::optional<TlsTx> tls_tx;
+  std::vector<File> files;
+  std::optional<uint32_t> sysctl_tcp_notsent_lowat;  // `sysctl net.ipv4.tcp_notsent_lowat = N`
+  std::vector<Check> checks;
   // Limits of a model run (`limit steps 20000`, `limit time 120s`); 0: the defaults.
   uint64_t max_steps = 0;
   uint64_t max_time_ns = 0;
 
   // Index of the socket called `name`, if any.
   std::optional<uint32_t> find_sock(const std::string& name) const;
+  // Whether the program uses a statement of the stream world (kTLS, a file, a sysctl, sendfile
+  // or write, TCP_MAXSEG, drain, check): the model then runs it as one TCP connection
+  // (scenarios/script/model_stream_world.cpp), and the host runner refuses it.
+  bool stream() const;
 };
 
 // ---- payloads (program.cpp) -----------------------------------------------------------------
