@@ -12,8 +12,9 @@
 // space), byte-conservation (final: every byte the application wrote arrives once, in order, as
 // TCP sequence ranges and as TLS record payloads), no-stall (final: no transfer waited on the
 // persist timer while the peer's window was open). Every label, note, message and metric is
-// spelled as the compiled seed-001 scenario spelled it, so that its recorded finding replays
-// byte for byte (tests/script_stream_test.cpp compares the two).
+// spelled as the compiled seed-001 scenario (scenarios/ktls_sendfile_stall.cpp, removed) spelled
+// it, so that its recorded finding replays byte for byte; tests/script_stream_test.cpp compared
+// the two trace for trace and keeps the digests.
 //
 // What this world cannot do is refused when it is built (ScriptUnsupported), never approximated.
 #include <algorithm>
