@@ -603,7 +603,10 @@ void run_step_call(Shared& sh, const Step& step) {
     case Op::sendfile:
     case Op::write:
     case Op::sendfile_loop:
-    case Op::write_loop: break;  // refused by unsupported_feature before any run
+    case Op::write_loop:
+    case Op::splice_loop:
+    case Op::uring_splice_close:
+    case Op::read_until_eof: break;  // refused by unsupported_feature before any run
   }
 }
 

@@ -188,6 +188,9 @@ Roles check_stream_program(const Program& p) {
   std::vector<uint64_t> offset(p.files.size(), 0);
   std::vector<bool> looped(p.files.size(), false), single(p.files.size(), false);
   for (const Step& st : t.steps) {
+    if (st.op < Op::sendfile || st.op > Op::write_loop)
+      unsupported(st.loc, fmt::format("{} in a kTLS/sendfile program (its thread sends with sendfile, "
+                                      "write, sendfile_loop and write_loop)", st.text));
     if (st.op == Op::sendfile) {
       offset[st.file] += st.total;
       single[st.file] = true;
@@ -197,9 +200,6 @@ Roles check_stream_program(const Program& p) {
     if (st.op == Op::sendfile_loop || st.op == Op::write_loop) looped[st.file] = true;
     if (st.op >= Op::sendfile && st.op != Op::write && looped[st.file] && single[st.file])
       unsupported(st.loc, fmt::format("{} both looped and sent with one-call sendfile()", p.files[st.file].name));
-    if (st.op < Op::sendfile)
-      unsupported(st.loc, fmt::format("{} in a kTLS/sendfile program (its thread sends with sendfile, "
-                                      "write, sendfile_loop and write_loop)", st.text));
     if (sender && *sender != st.sock) unsupported(st.loc, "sends on both ends of the connection");
     sender = st.sock;
     if (st.expect.data || st.expect.within_us)
@@ -214,7 +214,7 @@ Roles check_stream_program(const Program& p) {
                                      "(reads every byte as it arrives)", rcv.name, rcv.name));
   if (snd.drain) unsupported(snd.loc, fmt::format("drain({}): the sender drains nothing", snd.name));
   if (snd.rcvbuf) unsupported(snd.loc, "SO_RCVBUF on the sender");
-  if (rcv.rcvbuf || rcv.sndbuf || rcv.nodelay || rcv.maxseg)
+  if (rcv.rcvbuf || rcv.sndbuf || rcv.nodelay || rcv.maxseg || rcv.window_clamp)
     unsupported(rcv.loc, fmt::format("socket options on the receiver {} (the model's connection takes "
                                      "the sender's MSS, buffer and Nagle settings)", rcv.name));
   if (p.tls_tx) {
@@ -224,6 +224,9 @@ Roles check_stream_program(const Program& p) {
                                  "path is exercised with a synchronous AEAD only");
   }
   if (p.model.kernel != "6.12") unsupported(where, "model kernel other than 6.12 for sendfile/write");
+  if (!p.pipes.empty()) unsupported(p.pipes.front().loc, "a pipe with sendfile/write (pipes are for splice_loop)");
+  if (!p.rings.empty()) unsupported(p.rings.front().loc, "an io_uring with sendfile/write");
+  if (snd.window_clamp) unsupported(snd.loc, "TCP_WINDOW_CLAMP on the sender");
   return r;
 }
 
@@ -231,6 +234,10 @@ Roles check_stream_program(const Program& p) {
 
 std::unique_ptr<World> build_stream_world(Sched& s, std::shared_ptr<const Program> prog) {
   const Program& p = *prog;
+  for (const Thread& t : p.threads)
+    for (const Step& st : t.steps)
+      if (st.op == Op::splice_loop || st.op == Op::uring_splice_close || st.op == Op::read_until_eof)
+        return build_splice_world(s, std::move(prog));
   const Roles r = check_stream_program(p);
   const Socket& snd = p.socks[r.sender];
   auto w = std::make_unique<StreamWorld>(snd.name, p.socks[r.receiver].name);

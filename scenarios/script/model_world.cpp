@@ -328,7 +328,10 @@ std::string_view step_label(Sched& s, const ScriptWorld& w, const Step& st) {
     case Op::sendfile:
     case Op::write:
     case Op::sendfile_loop:
-    case Op::write_loop: break;  // the stream world's (model_stream_world.cpp)
+    case Op::write_loop:
+    case Op::splice_loop:
+    case Op::uring_splice_close:
+    case Op::read_until_eof: break;  // the stream world's (model_stream_world.cpp)
   }
   return "step";
 }
@@ -518,7 +521,10 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
     case Op::sendfile:
     case Op::write:
     case Op::sendfile_loop:
-    case Op::write_loop: break;  // refused by check_program
+    case Op::write_loop:
+    case Op::splice_loop:
+    case Op::uring_splice_close:
+    case Op::read_until_eof: break;  // refused by check_program
   }
 }
 
@@ -612,7 +618,10 @@ void check_program(const Program& p) {
         case Op::sendfile:
         case Op::write:
         case Op::sendfile_loop:
-        case Op::write_loop: unsupported(st.loc, "sendfile/write outside a stream program");
+        case Op::write_loop:
+        case Op::splice_loop:
+        case Op::uring_splice_close:
+        case Op::read_until_eof: unsupported(st.loc, "sendfile/write outside a stream program");
       }
     }
   }

@@ -15,9 +15,10 @@ std::optional<uint32_t> Program::find_sock(const std::string& sock_name) const {
 }
 
 bool Program::stream() const {
-  if (tls_tx || !files.empty() || sysctl_tcp_notsent_lowat || !checks.empty()) return true;
+  if (tls_tx || !files.empty() || !pipes.empty() || !rings.empty() || sysctl_tcp_notsent_lowat || !checks.empty())
+    return true;
   for (const Socket& so : socks)
-    if (so.maxseg || so.drain) return true;
+    if (so.maxseg || so.window_clamp || so.drain) return true;
   for (const Thread& t : threads)
     for (const Step& st : t.steps)
       if (st.op >= Op::sendfile) return true;

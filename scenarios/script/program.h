@@ -38,6 +38,7 @@ struct Socket {
   std::optional<uint32_t> sndbuf;  // setsockopt(SO_SNDBUF)
   bool nodelay = false;            // setsockopt(TCP_NODELAY, 1)
   std::optional<uint32_t> maxseg;  // setsockopt(TCP_MAXSEG, N): the MSS with TCP options (stream world)
+  std::optional<uint32_t> window_clamp;  // setsockopt(TCP_WINDOW_CLAMP, N): the window it advertises
   bool drain = false;              // `drain(S)`: S's application reads every byte as it arrives
   Loc loc;
 };
@@ -66,9 +67,30 @@ struct File {
   Loc loc;
 };
 
+// `p = pipe()`: a pipe (default size: 16 pages).
+struct Pipe {
+  std::string name;
+  Loc loc;
+};
+
+// `ring = io_uring_setup(FLAGS)`: an io_uring instance of the thread that first uses it.
+enum class RingSetup : uint8_t {
+  normal,         // 0: completions signal the submitter with TWA_SIGNAL
+  coop_taskrun,   // IORING_SETUP_COOP_TASKRUN
+  defer_taskrun,  // IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN
+};
+struct Ring {
+  std::string name;
+  RingSetup setup = RingSetup::normal;
+  uint32_t iowq_max = 0;          // io_uring_register_iowq_max_workers(ring, N); 0: unlimited
+  uint32_t others = 0;            // io_uring_others(ring, N, ...): other connections' requests
+  bool others_at_close = true;    // ... submitted with our IORING_OP_CLOSE (else with our splices)
+  Loc loc;
+};
+
 // `check NAME`: a property the model checks because the script asks for it (docs/scripts.md).
 struct Check {
-  std::string name;  // tcp-seq-order | byte-conservation | no-stall
+  std::string name;  // tcp-seq-order | byte-conservation | no-stall | all-records-delivered
   Loc loc;
 };
 
@@ -137,6 +159,12 @@ enum class Op : uint8_t {
   sendfile_loop,  // sendfile() of at most per_call bytes, looping the file (no call crosses its
                   // end), until `total` bytes are sent or a call fails; ret: the bytes sent
   write_loop,     // the same with write()
+  splice_loop,    // splice(file -> pipe) of what the pipe holds, then splice(pipe -> sock), until
+                  // `total` bytes are spliced or a splice fails (io=plain of seed 002)
+  uring_splice_close,  // the webserver's io_uring loop: IORING_OP_SPLICE file -> pipe and pipe ->
+                       // sock (resubmitted while short), IORING_OP_CLOSE of the socket when the
+                       // second completes, until every request completed
+  read_until_eof,      // recv() of at most `len` bytes, `timeout_us` apart, until EOF (curl)
 };
 
 struct Expect {
@@ -157,7 +185,10 @@ struct Step {
                              // give up after; usleep: the sleep
   uint64_t poll_us = 1000;   // wait_fionread: sleep between polls
   std::string payload;       // send: the bytes
-  uint32_t file = 0;         // sendfile*, write*: index into Program::files
+  uint32_t file = 0;         // sendfile*, write*, splice*: index into Program::files
+  uint32_t pipe = 0;         // splice*: index into Program::pipes
+  uint32_t ring = 0;         // uring_*: index into Program::rings
+  bool splice_more = false;  // splice*: SPLICE_F_MORE on the pipe -> socket splice
   uint64_t total = 0;        // sendfile/write: the call's length; *_loop: the bytes to send
   uint64_t per_call = 0;     // *_loop: at most this many bytes per call
   Expect expect;
@@ -197,6 +228,8 @@ struct Program {
   // Stream world: kTLS on a socket, files, sysctls, requested checks.
   std::optional<TlsTx> tls_tx;
   std::vector<File> files;
+  std::vector<Pipe> pipes;
+  std::vector<Ring> rings;
   std::optional<uint32_t> sysctl_tcp_notsent_lowat;  // `sysctl net.ipv4.tcp_notsent_lowat = N`
   std::vector<Check> checks;
   // Limits of a model run (`limit steps 20000`, `limit time 120s`); 0: the defaults.

@@ -174,7 +174,7 @@ struct Rule {
 };
 
 struct Stmt {
-  enum class K : uint8_t { let, pair, map, file, verdict, call, if_, repeat, thread, limit, sysctl, check } k = K::let;
+  enum class K : uint8_t { let, pair, map, file, pipe, ring, verdict, call, if_, repeat, thread, limit, sysctl, check } k = K::let;
   Pos pos;
   std::string name, name2;  // let / thread / map / pair names; call: the callee; limit: kind
   Pos name_pos, name2_pos;
@@ -229,6 +229,11 @@ constexpr CallSig kCalls[] = {
     {"write", 2, 2, true, false, true, false},
     {"sendfile_loop", 4, 4, true, false, true, false},
     {"write_loop", 4, 4, true, false, true, false},
+    {"io_uring_register_iowq_max_workers", 2, 2, false, true, false, false},
+    {"io_uring_others", 3, 3, false, true, false, false},
+    {"splice_loop", 5, 5, true, false, false, false},
+    {"uring_splice_close", 6, 6, true, false, false, false},
+    {"read_until_eof", 3, 3, true, false, false, false},
 };
 const CallSig* find_call(std::string_view n) {
   for (auto& c : kCalls)
@@ -238,10 +243,12 @@ const CallSig* find_call(std::string_view n) {
 
 constexpr std::string_view kTopStatements =
     "scenario, param, model, limit, let, if, thread, verdict, setsockopt, map_update, map_delete, "
-    "NAME = map(...), A, B = create_pair(...), NAME = file(SIZE), tls_tx, drain, sysctl, check";
+    "NAME = map(...), A, B = create_pair(...), NAME = file(SIZE), NAME = pipe(), NAME = io_uring_setup(FLAGS), "
+    "io_uring_register_iowq_max_workers, io_uring_others, tls_tx, drain, sysctl, check";
 constexpr std::string_view kThreadStatements =
     "send, recv, recv_timeout, recv_loop, ioctl, wait_for_fionread, usleep, shutdown, close, "
-    "map_update, map_delete, sendfile, write, sendfile_loop, write_loop, if, repeat";
+    "map_update, map_delete, sendfile, write, sendfile_loop, write_loop, splice_loop, uring_splice_close, "
+    "read_until_eof, if, repeat";
 
 enum class Ctx : uint8_t { top, thread };
 
@@ -817,8 +824,25 @@ class Parser {
         expect_eol("file(...)");
         return st;
       }
+      if (f.k == Tk::ident && f.s == "pipe") {
+        next();
+        st.k = Stmt::K::pipe;
+        expect_punct("(", "after pipe");
+        expect_punct(")", "closing pipe(");
+        expect_eol("pipe()");
+        return st;
+      }
+      if (f.k == Tk::ident && f.s == "io_uring_setup") {
+        next();
+        st.k = Stmt::K::ring;
+        expect_punct("(", "after io_uring_setup");
+        st.value = parse_expr();
+        expect_punct(")", "closing io_uring_setup(");
+        expect_eol("io_uring_setup(...)");
+        return st;
+      }
       if (!(f.k == Tk::ident && f.s == "map"))
-        fail(f.pos, "expected map(TYPE, MAX_ENTRIES) or file(SIZE) after '" + st.name +
+        fail(f.pos, "expected map(TYPE, MAX_ENTRIES), file(SIZE), pipe() or io_uring_setup(FLAGS) after '" + st.name +
                         " =' (values are declared with let)");
       next();
       expect_punct("(", "after map");
@@ -991,6 +1015,16 @@ std::string fmt_flags(uint32_t f) {
   return s;
 }
 
+// io_uring_setup() and splice() flags, as names: kept apart from the MSG_ bits (a value's bits
+// say which family it is of; the Program stores what they mean, not the bits).
+constexpr uint32_t kIoringSetupCoopTaskrun = 1u << 8, kIoringSetupSingleIssuer = 1u << 12,
+                   kIoringSetupDeferTaskrun = 1u << 13, kSpliceFMore = 1u << 20;
+constexpr FlagName kIoFlags[] = {{"IORING_SETUP_COOP_TASKRUN", kIoringSetupCoopTaskrun},
+                                 {"IORING_SETUP_SINGLE_ISSUER", kIoringSetupSingleIssuer},
+                                 {"IORING_SETUP_DEFER_TASKRUN", kIoringSetupDeferTaskrun},
+                                 {"SPLICE_F_MORE", kSpliceFMore}};
+constexpr uint32_t kMsgFlagBits = msg_dontwait | msg_peek | msg_waitall | msg_more;
+
 struct Errno {
   std::string_view name;
   int64_t value;
@@ -1004,9 +1038,11 @@ const std::set<std::string, std::less<>>& reserved() {
   static const std::set<std::string, std::less<>> r = [] {
     std::set<std::string, std::less<>> s = {
         "FIONREAD", "SHUT_WR", "SHUT_RD", "SHUT_RDWR", "SO_RCVBUF", "SO_SNDBUF", "TCP_NODELAY", "TCP_MAXSEG",
+        "TCP_WINDOW_CLAMP",
         "BPF_MAP_TYPE_SOCKMAP", "BPF_MAP_TYPE_SOCKHASH", "BPF_F_INGRESS", "udp", "tcp", "sent",
         "data", "on", "pass", "drop", "redirect", "else"};
     for (auto& f : kFlags) s.emplace(f.name);
+    for (auto& f : kIoFlags) s.emplace(f.name);
     for (auto& e : kErrnos) s.emplace(e.name);
     return s;
   }();
@@ -1033,7 +1069,7 @@ class Instantiator {
   }
 
  private:
-  enum class Kind : uint8_t { param, let, sock, map, thread, file };
+  enum class Kind : uint8_t { param, let, sock, map, thread, file, pipe, ring };
   struct Entry {
     Kind kind;
     Pos pos;
@@ -1066,6 +1102,8 @@ class Instantiator {
       case Kind::map: return "map";
       case Kind::thread: return "thread";
       case Kind::file: return "file";
+      case Kind::pipe: return "pipe";
+      case Kind::ring: return "io_uring";
     }
     return "?";
   }
@@ -1138,6 +1176,8 @@ class Instantiator {
           return v;
         }
         for (auto& f : kFlags)
+          if (f.name == e.s) return num_value(f.bit, Unit::flags);
+        for (auto& f : kIoFlags)
           if (f.name == e.s) return num_value(f.bit, Unit::flags);
         for (auto& er : kErrnos)
           if (er.name == e.s) return num_value(er.value);
@@ -1292,7 +1332,8 @@ class Instantiator {
   uint32_t flags_arg(const Expr& e, uint32_t allowed, std::string_view call) {
     const Value v = eval(e);
     const int64_t x = need_int(e, v, false, true);
-    if (v.unit != Unit::flags && x != 0) fail(e.pos, "expected 0 or MSG_ flags joined with |");
+    if ((v.unit != Unit::flags && x != 0) || (static_cast<uint64_t>(x) & ~uint64_t{kMsgFlagBits}))
+      fail(e.pos, "expected 0 or MSG_ flags joined with |");
     const auto f = static_cast<uint32_t>(x);
     for (auto& [n, b] : kFlags)
       if ((f & b) && !(allowed & b)) fail(e.pos, "unsupported: " + std::string(n) + " on " + std::string(call));
@@ -1335,6 +1376,12 @@ class Instantiator {
         case Stmt::K::pair: exec_pair(st); break;
         case Stmt::K::map: exec_map(st); break;
         case Stmt::K::file: exec_file(st); break;
+        case Stmt::K::pipe:
+          before_threads(st, "pipe");
+          declare(st.name, st.name_pos, Kind::pipe, {}, static_cast<uint32_t>(prog_.pipes.size()));
+          prog_.pipes.push_back(Pipe{st.name, loc(st.pos)});
+          break;
+        case Stmt::K::ring: exec_ring(st); break;
         case Stmt::K::sysctl: exec_sysctl(st); break;
         case Stmt::K::check: exec_check(st); break;
         case Stmt::K::verdict: exec_verdict(st); break;
@@ -1343,6 +1390,9 @@ class Instantiator {
           if (st.name == "setsockopt") exec_setsockopt(st);
           else if (st.name == "tls_tx") exec_tls_tx(st);
           else if (st.name == "drain") exec_drain(st);
+          else if (st.name == "io_uring_register_iowq_max_workers")
+            prog_.rings[ring_arg(*st.args[0])].iowq_max = static_cast<uint32_t>(u64_arg(*st.args[1], 0, 64, "max workers"));
+          else if (st.name == "io_uring_others") exec_others(st);
           else prog_.setup.push_back(make_step(st));
           break;
         case Stmt::K::if_:
@@ -1446,12 +1496,16 @@ class Instantiator {
       // do_tcp_setsockopt: TCP_MIN_MSS (88) up to MAX_TCP_WINDOW (32767). The model also takes
       // loopback's own (65495): its MSS parameter spans what loopback allows (docs/scripts.md).
       so.maxseg = u32_arg(*st.args[2], 88, 65495, "TCP_MAXSEG");
+    } else if (opt == "TCP_WINDOW_CLAMP") {
+      if (so.proto != Proto::tcp) fail(st.args[1]->pos, "unsupported: TCP_WINDOW_CLAMP on a UDP socket");
+      // do_tcp_setsockopt: at least SOCK_MIN_RCVBUF / 2.
+      so.window_clamp = u32_arg(*st.args[2], 1152, INT32_MAX, "TCP_WINDOW_CLAMP");
     } else if (opt == "TCP_NODELAY") {
       if (so.proto != Proto::tcp) fail(st.args[1]->pos, "unsupported: TCP_NODELAY on a UDP socket");
       if (eval_int(*st.args[2]) != 1) fail(st.args[2]->pos, "unsupported: TCP_NODELAY other than 1");
       so.nodelay = true;
     } else {
-      fail(st.args[1]->pos, "unsupported: setsockopt option " + opt + " (supported: SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_MAXSEG)");
+      fail(st.args[1]->pos, "unsupported: setsockopt option " + opt + " (supported: SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_MAXSEG, TCP_WINDOW_CLAMP)");
     }
   }
 
@@ -1472,9 +1526,10 @@ class Instantiator {
   }
 
   void exec_check(const Stmt& st) {
-    static constexpr std::string_view known[] = {"tcp-seq-order", "byte-conservation", "no-stall"};
+    static constexpr std::string_view known[] = {"tcp-seq-order", "byte-conservation", "no-stall", "all-records-delivered"};
     if (std::find(std::begin(known), std::end(known), st.name) == std::end(known))
-      fail(st.name_pos, "unknown check '" + st.name + "' (expected one of: tcp-seq-order, byte-conservation, no-stall)");
+      fail(st.name_pos, "unknown check '" + st.name + "' (expected one of: tcp-seq-order, byte-conservation, no-stall, "
+                                                        "all-records-delivered)");
     for (const Check& c : prog_.checks)
       if (c.name == st.name) fail(st.name_pos, "check " + st.name + " twice");
     prog_.checks.push_back(Check{st.name, loc(st.name_pos)});
@@ -1506,6 +1561,43 @@ class Instantiator {
   }
 
   uint32_t file_arg(const Expr& e) const { return named(e, Kind::file, "a file name").index; }
+  uint32_t pipe_arg(const Expr& e) const { return named(e, Kind::pipe, "a pipe name").index; }
+  uint32_t ring_arg(const Expr& e) const { return named(e, Kind::ring, "an io_uring name").index; }
+  // 0 or SPLICE_F_MORE.
+  bool splice_flags_arg(const Expr& e) {
+    const Value v = eval(e);
+    const int64_t x = need_int(e, v, false, true);
+    if (x != 0 && !(v.unit == Unit::flags && x == kSpliceFMore)) fail(e.pos, "expected 0 or SPLICE_F_MORE");
+    return x != 0;
+  }
+
+  void exec_ring(const Stmt& st) {
+    before_threads(st, "io_uring_setup");
+    if (!prog_.rings.empty()) fail(st.pos, "unsupported: more than one io_uring");
+    const Value v = eval(*st.value);
+    const int64_t x = need_int(*st.value, v, false, true);
+    Ring r;
+    r.name = st.name;
+    r.loc = loc(st.pos);
+    if (x == 0) r.setup = RingSetup::normal;
+    else if (v.unit == Unit::flags && x == kIoringSetupCoopTaskrun) r.setup = RingSetup::coop_taskrun;
+    else if (v.unit == Unit::flags && x == (kIoringSetupSingleIssuer | kIoringSetupDeferTaskrun))
+      r.setup = RingSetup::defer_taskrun;
+    else
+      fail(st.value->pos, "unsupported: io_uring_setup flags (supported: 0, IORING_SETUP_COOP_TASKRUN, "
+                          "IORING_SETUP_SINGLE_ISSUER|IORING_SETUP_DEFER_TASKRUN)");
+    declare(st.name, st.name_pos, Kind::ring, {}, 0);
+    prog_.rings.push_back(r);
+  }
+
+  void exec_others(const Stmt& st) {
+    Ring& r = prog_.rings[ring_arg(*st.args[0])];
+    r.others = static_cast<uint32_t>(u64_arg(*st.args[1], 0, 4, "other requests"));
+    const Value w = eval(*st.args[2]);
+    const std::string at = w.k == Value::K::sym ? w.s : std::string();
+    if (at != "close" && at != "start") fail(st.args[2]->pos, "io_uring_others: expected close or start");
+    r.others_at_close = at == "close";
+  }
   uint64_t u64_arg(const Expr& e, int64_t lo, int64_t hi, std::string_view what) {
     const int64_t v = eval_int(e);
     if (v < lo || v > hi)
@@ -1618,6 +1710,32 @@ class Instantiator {
       s.text = f + "(" + sock_name(s.sock);
       if (is_sendfile || loop) s.text += ", " + prog_.files[s.file].name;
       s.text += ", " + std::to_string(s.total) + (loop ? ", " + std::to_string(s.per_call) : "") + ")";
+    } else if (f == "splice_loop") {
+      s.op = Op::splice_loop;
+      s.file = file_arg(*a[0]);
+      s.pipe = pipe_arg(*a[1]);
+      s.sock = sock_arg(*a[2]);
+      s.total = u64_arg(*a[3], 1, int64_t{1} << 40, "total bytes");
+      s.splice_more = splice_flags_arg(*a[4]);
+      s.text = "splice_loop(" + prog_.files[s.file].name + ", " + prog_.pipes[s.pipe].name + ", " + sock_name(s.sock) +
+               ", " + std::to_string(s.total) + ", " + (s.splice_more ? "SPLICE_F_MORE" : "0") + ")";
+    } else if (f == "uring_splice_close") {
+      s.op = Op::uring_splice_close;
+      s.ring = ring_arg(*a[0]);
+      s.file = file_arg(*a[1]);
+      s.pipe = pipe_arg(*a[2]);
+      s.sock = sock_arg(*a[3]);
+      s.total = u64_arg(*a[4], 1, int64_t{1} << 40, "total bytes");
+      s.splice_more = splice_flags_arg(*a[5]);
+      s.text = "uring_splice_close(" + prog_.rings[s.ring].name + ", " + prog_.files[s.file].name + ", " +
+               prog_.pipes[s.pipe].name + ", " + sock_name(s.sock) + ", " + std::to_string(s.total) + ", " +
+               (s.splice_more ? "SPLICE_F_MORE" : "0") + ")";
+    } else if (f == "read_until_eof") {
+      s.op = Op::read_until_eof;
+      s.sock = sock_arg(*a[0]);
+      s.len = u32_arg(*a[1], 1, kMaxSendBytes, "read size");
+      s.timeout_us = dur_arg(*a[2], false);
+      s.text = "read_until_eof(" + sock_name(s.sock) + ", " + std::to_string(s.len) + ", " + fmt_dur(s.timeout_us) + ")";
     } else if (f == "map_update") {
       s.op = Op::map_update;
       const Map& m = map_arg(*a[0]);
