@@ -12,8 +12,10 @@
 // server's splices reported is either read by the client inside a whole TLS record or accounted
 // for as freed at close, and TCP delivered every byte it queued, in order),
 // all-records-delivered (final: the client read every spliced byte before EOF). Every label,
-// note, message and metric is spelled as the compiled seed-002 scenario spelled it, so that its
-// recorded findings replay byte for byte (tests/script_stream_test.cpp compares).
+// note, message and metric is spelled as the compiled seed-002 scenario
+// (scenarios/ktls_async_close.cpp, removed) spelled it, so that its recorded findings replay
+// byte for byte; tests/script_stream_test.cpp compared the two trace for trace and keeps the
+// digests.
 #include <algorithm>
 
 #include <fmt/format.h>
