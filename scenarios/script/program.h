@@ -37,10 +37,11 @@ struct Socket {
   std::optional<uint32_t> rcvbuf;  // setsockopt(SO_RCVBUF) before the threads start (bytes as given)
   std::optional<uint32_t> sndbuf;  // setsockopt(SO_SNDBUF)
   bool nodelay = false;            // setsockopt(TCP_NODELAY, 1)
-  std::optional<uint32_t> maxseg;  // setsockopt(TCP_MAXSEG, N): the MSS with TCP options (stream world)
+  Loc loc;
+  // Stream world (after loc: positional initialisers of the fields above keep working).
+  std::optional<uint32_t> maxseg;  // setsockopt(TCP_MAXSEG, N): the MSS with TCP options
   std::optional<uint32_t> window_clamp;  // setsockopt(TCP_WINDOW_CLAMP, N): the window it advertises
   bool drain = false;              // `drain(S)`: S's application reads every byte as it arrives
-  Loc loc;
 };
 
 // ---- one TCP connection with kTLS (seeds 001, 002; the model's "stream world") ----------------
