@@ -327,6 +327,7 @@ TEST_CASE("errors carry the line and column of the offending text") {
       {P + "setsockopt(a, TCP_NODELAY, 1)\n", "bad.kps:3:15", "unsupported: TCP_NODELAY on a UDP socket"},
       {P + "sysctl net.core.wmem_max = 5\n", "bad.kps:3:8", "unsupported: sysctl net.core.wmem_max"},
       {H + "check nope\n", "bad.kps:2:7", "unknown check 'nope'"},
+      {P + "thread t {\n}\ncheck no-stall\n", "bad.kps:5:1", "unsupported: check after the first thread"},
       {H + "model fix = none {none, bogus}\n", "bad.kps:2:25", "'bogus' is not a value of model fix"},
       {P + "tls_tx(a, 1.3, sync)\n", "bad.kps:3:8", "tls_tx: kTLS needs a TCP socket"},
       {T + "tls_tx(a, 1.4, sync)\n", "bad.kps:3:11", "tls_tx: expected the TLS version 1.2 or 1.3, got 1.4"},

@@ -1526,6 +1526,7 @@ class Instantiator {
   }
 
   void exec_check(const Stmt& st) {
+    before_threads(st, "check");
     static constexpr std::string_view known[] = {"tcp-seq-order", "byte-conservation", "no-stall", "all-records-delivered"};
     if (std::find(std::begin(known), std::end(known), st.name) == std::end(known))
       fail(st.name_pos, "unknown check '" + st.name + "' (expected one of: tcp-seq-order, byte-conservation, no-stall, "
