@@ -6,14 +6,10 @@
 namespace kpsim {
 
 const Scenario& lost_update_scenario();
-const Scenario& ktls_sendfile_stall_scenario();
-const Scenario& ktls_async_close_scenario();
 
 const std::vector<const Scenario*>& all_scenarios() {
   static const std::vector<const Scenario*> all = [] {
     std::vector<const Scenario*> v = {
-        &ktls_sendfile_stall_scenario(),
-        &ktls_async_close_scenario(),
         &lost_update_scenario(),
     };
     // Then the built-in scripts (scenarios/*.kps); a compiled scenario of the same name wins

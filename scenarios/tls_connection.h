@@ -1,4 +1,5 @@
-// The wiring both kTLS scenarios share, written once: a loopback TCP connection from a sender
+// The wiring both kTLS worlds of the script interpreter share (scenarios/script/
+// model_stream_world.cpp for seed 001, model_splice_world.cpp for seed 002), written once: a loopback TCP connection from a sender
 // (`tp`, the application's socket) to a receiver (`peer`), the NET_RX and xmit-timer softirq
 // tasks, kTLS TX on the sender (or plain TCP), the checkers' view of the TLS records on the
 // wire, and the tcp-seq-order invariant.

@@ -42,8 +42,8 @@ struct Builder {
   // a, b = create_pair(proto): a is the server side. Returns a's index.
   uint32_t pair(const std::string& a, const std::string& b, script::Proto proto) {
     const auto i = static_cast<uint32_t>(p.socks.size());
-    script::Socket sa{a, proto, i + 1, true, {}, {}, false, loc()};
-    script::Socket sb{b, proto, i, false, {}, {}, false, loc()};
+    script::Socket sa{a, proto, i + 1, true, {}, {}, false, loc(), {}, {}, false};
+    script::Socket sb{b, proto, i, false, {}, {}, false, loc(), {}, {}, false};
     p.socks.push_back(sa);
     p.socks.push_back(sb);
     return i;

@@ -298,6 +298,7 @@ thread t {
 TEST_CASE("errors carry the line and column of the offending text") {
   const std::string H = "scenario t \"x\"\n";
   const std::string P = H + "a, b = create_pair(udp)\n";
+  const std::string T = H + "a, b = create_pair(tcp)\n";
   struct Case {
     std::string text, where, message;
   };
@@ -322,8 +323,23 @@ TEST_CASE("errors carry the line and column of the offending text") {
        "unsupported: more than one map"},
       {P + "m = map(BPF_MAP_TYPE_ARRAY, 2)\n", "bad.kps:3:9", "unsupported: map type BPF_MAP_TYPE_ARRAY"},
       {P + "setsockopt(a, SO_LINGER, 1)\n", "bad.kps:3:15",
-       "unsupported: setsockopt option SO_LINGER (supported: SO_RCVBUF, SO_SNDBUF, TCP_NODELAY)"},
+       "unsupported: setsockopt option SO_LINGER (supported: SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_MAXSEG, TCP_WINDOW_CLAMP)"},
       {P + "setsockopt(a, TCP_NODELAY, 1)\n", "bad.kps:3:15", "unsupported: TCP_NODELAY on a UDP socket"},
+      {P + "sysctl net.core.wmem_max = 5\n", "bad.kps:3:8", "unsupported: sysctl net.core.wmem_max"},
+      {H + "check nope\n", "bad.kps:2:7", "unknown check 'nope'"},
+      {P + "thread t {\n}\ncheck no-stall\n", "bad.kps:5:1", "unsupported: check after the first thread"},
+      {H + "model fix = none {none, bogus}\n", "bad.kps:2:25", "'bogus' is not a value of model fix"},
+      {P + "tls_tx(a, 1.3, sync)\n", "bad.kps:3:8", "tls_tx: kTLS needs a TCP socket"},
+      {T + "tls_tx(a, 1.4, sync)\n", "bad.kps:3:11", "tls_tx: expected the TLS version 1.2 or 1.3, got 1.4"},
+      {T + "tls_tx(a, 1.3, fast)\n", "bad.kps:3:16", "tls_tx: expected the AEAD: sync"},
+      {T + "f = file(0)\n", "bad.kps:3:10", "file size 0 is outside"},
+      {T + "setsockopt(a, TCP_MAXSEG, 50)\n", "bad.kps:3:27", "TCP_MAXSEG 50 is outside [88, 65495]"},
+      {T + "thread t {\n  sendfile(a, a, 10)\n}\n", "bad.kps:4:15", "'a' is a socket, not a file"},
+      {T + "f = file(8)\nthread t {\n  sendfile_loop(a, f, 10)\n}\n", "bad.kps:5:3", "sendfile_loop takes 4 arguments, got 3"},
+      {T + "r = io_uring_setup(IORING_SETUP_SINGLE_ISSUER)\n", "bad.kps:3:20", "unsupported: io_uring_setup flags"},
+      {T + "thread t {\n  send(a, 1, SPLICE_F_MORE)\n}\n", "bad.kps:4:14", "expected 0 or MSG_ flags"},
+      {T + "f = file(8)\np = pipe()\nthread t {\n  splice_loop(f, p, a, 8, MSG_MORE)\n}\n", "bad.kps:6:27",
+       "expected 0 or SPLICE_F_MORE"},
       {P + "m = map(BPF_MAP_TYPE_SOCKMAP, 2)\nverdict(m) {\n  on a: pass\n}\n", "bad.kps:6:1",
        "verdict: missing the default rule"},
       {P + "m = map(BPF_MAP_TYPE_SOCKMAP, 2)\nverdict(m) {\n  pass\n  on a: drop\n}\n", "bad.kps:6:3",
@@ -371,6 +387,85 @@ TEST_CASE("errors carry the line and column of the offending text") {
     CHECK(got.rfind(c.where, 0) == 0);
     CHECK(got.find(c.message) != std::string::npos);
   }
+}
+
+TEST_CASE("seed 001's script: kTLS, a file, a sysctl, socket options, checks, the sender's loop") {
+  const Script s = Script::load(KPSIM_SOURCE_DIR "/scenarios/ktls-sendfile-stall.kps");
+  CHECK(s.is_model_setting("fix"));
+  const Program d = s.instantiate(Params{});
+  CHECK(d.stream());
+  REQUIRE(d.tls_tx);
+  CHECK(d.tls_tx->version == TlsVersion::v1_3);
+  CHECK(d.tls_tx->crypto == Crypto::sync);
+  CHECK(d.socks.at(d.tls_tx->sock).name == "sender");
+  CHECK(d.socks.at(1).drain);
+  CHECK_FALSE(d.socks.at(0).maxseg);
+  REQUIRE(d.files.size() == 1);
+  CHECK(d.files[0].size == 4194304);
+  CHECK(d.sysctl_tcp_notsent_lowat == 4294967295u);
+  REQUIRE(d.checks.size() == 3);
+  CHECK(d.checks[2].name == "no-stall");
+  REQUIRE(d.threads.size() == 1);
+  CHECK(d.threads[0].name == "app:sender");
+  REQUIRE(d.threads[0].steps.size() == 1);
+  const Step& st = d.threads[0].steps[0];
+  CHECK(st.op == Op::sendfile_loop);
+  CHECK(st.total == 4194304);
+  CHECK(st.per_call == 4194304);
+  CHECK(st.text == "sendfile_loop(sender, f, 4194304, 4194304)");
+  CHECK(d.max_time_ns == 48ull * 3600 * 1000000000);
+  const Program w = s.instantiate(resolve_params(s.name(), s.params(),
+                                                 std::vector<std::string>{"api=write", "mss=1436", "tls=none",
+                                                                          "fix=flush-before-wait", "sndbuf=9000",
+                                                                          "nodelay=1", "bytes=17179869184"}));
+  CHECK_FALSE(w.tls_tx);
+  CHECK(w.socks.at(0).maxseg == 1448u);
+  CHECK(w.socks.at(0).sndbuf == 9000u);
+  CHECK(w.socks.at(0).nodelay);
+  CHECK(w.model.fix == "flush-before-wait");
+  CHECK(w.threads[0].steps[0].op == Op::write_loop);
+  CHECK(w.threads[0].steps[0].total == 17179869184ull);
+  const Program seed0 = Script::load(KPSIM_SOURCE_DIR "/scenarios/sockmap-multi-channels.kps").instantiate(Params{});
+  CHECK_FALSE(seed0.stream());
+}
+
+TEST_CASE("seed 002's script: a pipe, an io_uring and its setup flags, the server's and the client's steps") {
+  const Script s = Script::load(KPSIM_SOURCE_DIR "/scenarios/ktls-async-close.kps");
+  CHECK(s.is_model_setting("kernel"));
+  CHECK(s.is_model_setting("fix"));
+  const Program d = s.instantiate(Params{});
+  CHECK(d.stream());
+  REQUIRE(d.tls_tx);
+  CHECK(d.tls_tx->crypto == Crypto::async);
+  REQUIRE(d.rings.size() == 1);
+  CHECK(d.rings[0].setup == RingSetup::normal);
+  CHECK(d.rings[0].others_at_close);
+  CHECK(d.socks.at(1).window_clamp == 16384u);
+  CHECK(d.socks.at(0).maxseg == 1460u);
+  REQUIRE(d.threads.size() == 2);
+  CHECK(d.threads[0].name == "app:server");
+  CHECK(d.threads[1].name == "client:curl");
+  REQUIRE(d.threads[0].steps.size() == 1);
+  CHECK(d.threads[0].steps[0].op == Op::uring_splice_close);
+  CHECK(d.threads[0].steps[0].splice_more);
+  CHECK(d.threads[1].steps[0].op == Op::read_until_eof);
+  CHECK(d.threads[1].steps[0].timeout_us == 1000);
+  const auto with = [&](std::vector<std::string> sets) {
+    return s.instantiate(resolve_params(s.name(), s.params(), sets));
+  };
+  CHECK(with({"io=uring-defer"}).rings.at(0).setup == RingSetup::defer_taskrun);
+  CHECK(with({"io=uring-coop", "others=3", "others_at=start", "iowq_max=2"}).rings.at(0).setup == RingSetup::coop_taskrun);
+  const Program o = with({"others=3", "others_at=start", "iowq_max=2"});
+  CHECK(o.rings.at(0).others == 3);
+  CHECK_FALSE(o.rings.at(0).others_at_close);
+  CHECK(o.rings.at(0).iowq_max == 2);
+  const Program pl = with({"io=plain", "more=0", "kernel=6.6"});
+  CHECK(pl.rings.empty());
+  REQUIRE(pl.threads[0].steps.size() == 2);
+  CHECK(pl.threads[0].steps[0].op == Op::splice_loop);
+  CHECK_FALSE(pl.threads[0].steps[0].splice_more);
+  CHECK(pl.threads[0].steps[1].op == Op::close);
+  CHECK(pl.model.kernel == "6.6");
 }
 
 TEST_CASE("load refuses what is not a small regular file") {

@@ -325,6 +325,13 @@ std::string_view step_label(Sched& s, const ScriptWorld& w, const Step& st) {
     case Op::map_delete: return s.label("map_delete", "map_delete({})", st.key);
     case Op::shutdown: return s.label("shutdown", "shutdown({}, SHUT_WR)", name());
     case Op::close: return s.label("close", "close({})", name());
+    case Op::sendfile:
+    case Op::write:
+    case Op::sendfile_loop:
+    case Op::write_loop:
+    case Op::splice_loop:
+    case Op::uring_splice_close:
+    case Op::read_until_eof: break;  // the stream world's (model_stream_world.cpp)
   }
   return "step";
 }
@@ -511,6 +518,13 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
       check_ret(s, st, 0);
       break;
     }
+    case Op::sendfile:
+    case Op::write:
+    case Op::sendfile_loop:
+    case Op::write_loop:
+    case Op::splice_loop:
+    case Op::uring_splice_close:
+    case Op::read_until_eof: break;  // refused by check_program
   }
 }
 
@@ -601,6 +615,13 @@ void check_program(const Program& p) {
         case Op::map_delete: check_map(st); break;
         case Op::shutdown:
         case Op::close: check_sock(st); break;
+        case Op::sendfile:
+        case Op::write:
+        case Op::sendfile_loop:
+        case Op::write_loop:
+        case Op::splice_loop:
+        case Op::uring_splice_close:
+        case Op::read_until_eof: unsupported(st.loc, "sendfile/write outside a stream program");
       }
     }
   }
@@ -613,6 +634,8 @@ std::unique_ptr<World> build_script_world(Sched& s, const Program& prog) {
 }
 
 std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Program> prog) {
+  // One TCP connection with kTLS (the kTLS seeds): its own world, chosen once per run.
+  if (prog->stream()) return build_stream_world(s, std::move(prog));
   check_program(*prog);
   auto w = std::make_unique<ScriptWorld>();
   w->prog = std::move(prog);

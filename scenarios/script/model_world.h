@@ -26,4 +26,14 @@ std::unique_ptr<World> build_script_world(Sched& s, const Program& prog);
 // what the script world costs over the compiled seed.
 std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Program> prog);
 
+// A Program of the stream world (Program::stream()): one loopback TCP connection, kTLS TX on
+// its sender or plain TCP, files sent with sendfile()/write(), a receiver that drains
+// (scenarios/script/model_stream_world.cpp). build_script_world dispatches to it.
+std::unique_ptr<World> build_stream_world(Sched& s, std::shared_ptr<const Program> prog);
+// A stream program that splices (seed 002, ktls-async-close): a server thread splicing a file
+// through a pipe into the socket and closing it, plainly or through an io_uring, and a client
+// thread reading until EOF (scenarios/script/model_splice_world.cpp). build_stream_world
+// dispatches to it.
+std::unique_ptr<World> build_splice_world(Sched& s, std::shared_ptr<const Program> prog);
+
 }  // namespace kpsim::script

@@ -14,6 +14,17 @@ std::optional<uint32_t> Program::find_sock(const std::string& sock_name) const {
   return std::nullopt;
 }
 
+bool Program::stream() const {
+  if (tls_tx || !files.empty() || !pipes.empty() || !rings.empty() || sysctl_tcp_notsent_lowat || !checks.empty())
+    return true;
+  for (const Socket& so : socks)
+    if (so.maxseg || so.window_clamp || so.drain) return true;
+  for (const Thread& t : threads)
+    for (const Step& st : t.steps)
+      if (st.op >= Op::sendfile) return true;
+  return false;
+}
+
 // Why the payloads are what they are.
 //
 // A receiver checks its `data` expectation byte for byte, and when it fails the report has to

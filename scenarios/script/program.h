@@ -38,6 +38,61 @@ struct Socket {
   std::optional<uint32_t> sndbuf;  // setsockopt(SO_SNDBUF)
   bool nodelay = false;            // setsockopt(TCP_NODELAY, 1)
   Loc loc;
+  // Stream world (after loc: positional initialisers of the fields above keep working).
+  std::optional<uint32_t> maxseg;  // setsockopt(TCP_MAXSEG, N): the MSS with TCP options
+  std::optional<uint32_t> window_clamp;  // setsockopt(TCP_WINDOW_CLAMP, N): the window it advertises
+  bool drain = false;              // `drain(S)`: S's application reads every byte as it arrives
+};
+
+// ---- one TCP connection with kTLS (seeds 001, 002; the model's "stream world") ----------------
+
+enum class TlsVersion : uint8_t { v1_2, v1_3 };
+enum class Crypto : uint8_t {
+  sync,   // a synchronous AEAD (AES-NI): encryption completes inside tls_push_record
+  async,  // cryptd: encryption completes later, from the cryptd kworker (-EINPROGRESS)
+};
+
+// `tls_tx(S, 1.3, sync)`: setsockopt(S, SOL_TCP, TCP_ULP, "tls"), then
+// setsockopt(S, SOL_TLS, TLS_TX, &crypto_info) for AES-GCM-128 of that TLS version.
+struct TlsTx {
+  uint32_t sock = 0;
+  TlsVersion version = TlsVersion::v1_3;
+  Crypto crypto = Crypto::sync;
+  Loc loc;
+};
+
+// `f = file(4M)`: a regular file of that size in the page cache (the reproducers' backing file).
+struct File {
+  std::string name;
+  uint64_t size = 0;
+  Loc loc;
+};
+
+// `p = pipe()`: a pipe (default size: 16 pages).
+struct Pipe {
+  std::string name;
+  Loc loc;
+};
+
+// `ring = io_uring_setup(FLAGS)`: an io_uring instance of the thread that first uses it.
+enum class RingSetup : uint8_t {
+  normal,         // 0: completions signal the submitter with TWA_SIGNAL
+  coop_taskrun,   // IORING_SETUP_COOP_TASKRUN
+  defer_taskrun,  // IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN
+};
+struct Ring {
+  std::string name;
+  RingSetup setup = RingSetup::normal;
+  uint32_t iowq_max = 0;          // io_uring_register_iowq_max_workers(ring, N); 0: unlimited
+  uint32_t others = 0;            // io_uring_others(ring, N, ...): other connections' requests
+  bool others_at_close = true;    // ... submitted with our IORING_OP_CLOSE (else with our splices)
+  Loc loc;
+};
+
+// `check NAME`: a property the model checks because the script asks for it (docs/scripts.md).
+struct Check {
+  std::string name;  // tcp-seq-order | byte-conservation | no-stall | all-records-delivered
+  Loc loc;
 };
 
 enum class MapType : uint8_t { sockmap, sockhash };
@@ -99,6 +154,18 @@ enum class Op : uint8_t {
   map_delete,    // bpf_map_delete_elem(map, key)
   shutdown,      // shutdown(sock, SHUT_WR)
   close,         // close(sock)
+  // Stream world (one TCP connection, optionally kTLS):
+  sendfile,       // sendfile(sock, file, &pos, len): one call; the file offset carries over
+  write,          // write(sock, buf, len): one call of the file's bytes from a buffer
+  sendfile_loop,  // sendfile() of at most per_call bytes, looping the file (no call crosses its
+                  // end), until `total` bytes are sent or a call fails; ret: the bytes sent
+  write_loop,     // the same with write()
+  splice_loop,    // splice(file -> pipe) of what the pipe holds, then splice(pipe -> sock), until
+                  // `total` bytes are spliced or a splice fails (io=plain of seed 002)
+  uring_splice_close,  // the webserver's io_uring loop: IORING_OP_SPLICE file -> pipe and pipe ->
+                       // sock (resubmitted while short), IORING_OP_CLOSE of the socket when the
+                       // second completes, until every request completed
+  read_until_eof,      // recv() of at most `len` bytes, `timeout_us` apart, until EOF (curl)
 };
 
 struct Expect {
@@ -119,6 +186,12 @@ struct Step {
                              // give up after; usleep: the sleep
   uint64_t poll_us = 1000;   // wait_fionread: sleep between polls
   std::string payload;       // send: the bytes
+  uint32_t file = 0;         // sendfile*, write*, splice*: index into Program::files
+  uint32_t pipe = 0;         // splice*: index into Program::pipes
+  uint32_t ring = 0;         // uring_*: index into Program::rings
+  bool splice_more = false;  // splice*: SPLICE_F_MORE on the pipe -> socket splice
+  uint64_t total = 0;        // sendfile/write: the call's length; *_loop: the bytes to send
+  uint64_t per_call = 0;     // *_loop: at most this many bytes per call
   Expect expect;
   std::string text;          // the call as written, parameters substituted (for labels)
   Loc loc;
@@ -137,6 +210,8 @@ struct ModelSettings {
   std::string fionread = "current";       // model/kconfig.h fionread_semantics
   std::string self_redirect = "backlog";  // model/kconfig.h self_redirect
   std::string kworker_cpu = "same";       // where psock backlog work runs: same | other
+  std::string fix = "none";               // model/kconfig.h kfix: the candidate fix applied
+  std::string kernel = "6.12";            // model/kconfig.h kernel_version
 };
 
 struct Program {
@@ -151,12 +226,23 @@ struct Program {
   std::vector<Step> setup;
   std::vector<Thread> threads;
   ModelSettings model;
+  // Stream world: kTLS on a socket, files, sysctls, requested checks.
+  std::optional<TlsTx> tls_tx;
+  std::vector<File> files;
+  std::vector<Pipe> pipes;
+  std::vector<Ring> rings;
+  std::optional<uint32_t> sysctl_tcp_notsent_lowat;  // `sysctl net.ipv4.tcp_notsent_lowat = N`
+  std::vector<Check> checks;
   // Limits of a model run (`limit steps 20000`, `limit time 120s`); 0: the defaults.
   uint64_t max_steps = 0;
   uint64_t max_time_ns = 0;
 
   // Index of the socket called `name`, if any.
   std::optional<uint32_t> find_sock(const std::string& name) const;
+  // Whether the program uses a statement of the stream world (kTLS, a file, a sysctl, sendfile
+  // or write, TCP_MAXSEG, drain, check): the model then runs it as one TCP connection
+  // (scenarios/script/model_stream_world.cpp), and the host runner refuses it.
+  bool stream() const;
 };
 
 // ---- payloads (program.cpp) -----------------------------------------------------------------

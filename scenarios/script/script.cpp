@@ -133,7 +133,7 @@ std::vector<Token> lex(const std::string& file, std::string_view t) {
           break;
         }
       if (done) continue;
-      if (std::string_view("(){}[],:=<>+-*/%!?|").find(c) != std::string_view::npos) {
+      if (std::string_view("(){}[],:=<>+-*/%!?|.").find(c) != std::string_view::npos) {
         push(Tk::punct, std::string(1, c), i, i + 1);
         ++i;
         continue;
@@ -174,12 +174,13 @@ struct Rule {
 };
 
 struct Stmt {
-  enum class K : uint8_t { let, pair, map, verdict, call, if_, repeat, thread, limit } k = K::let;
+  enum class K : uint8_t { let, pair, map, file, pipe, ring, verdict, call, if_, repeat, thread, limit, sysctl, check } k = K::let;
   Pos pos;
   std::string name, name2;  // let / thread / map / pair names; call: the callee; limit: kind
   Pos name_pos, name2_pos;
   std::vector<ExprP> args;
-  ExprP value;  // let value, if condition, repeat count, map size, pair proto, limit value
+  ExprP value;  // let value, if condition, repeat count, map size, pair proto, limit value,
+                // file size, sysctl value
   ExprP ret, data;
   ExprP within;  // `within DURATION` after a step's expectation
   std::vector<Rule> rules;
@@ -222,6 +223,17 @@ constexpr CallSig kCalls[] = {
     {"map_update", 3, 3, true, true, false, false},
     {"map_delete", 2, 2, true, true, false, false},
     {"setsockopt", 3, 3, false, true, false, false},
+    {"tls_tx", 3, 3, false, true, false, false},
+    {"drain", 1, 1, false, true, false, false},
+    {"sendfile", 3, 3, true, false, true, false},
+    {"write", 2, 2, true, false, true, false},
+    {"sendfile_loop", 4, 4, true, false, true, false},
+    {"write_loop", 4, 4, true, false, true, false},
+    {"io_uring_register_iowq_max_workers", 2, 2, false, true, false, false},
+    {"io_uring_others", 3, 3, false, true, false, false},
+    {"splice_loop", 5, 5, true, false, false, false},
+    {"uring_splice_close", 6, 6, true, false, false, false},
+    {"read_until_eof", 3, 3, true, false, false, false},
 };
 const CallSig* find_call(std::string_view n) {
   for (auto& c : kCalls)
@@ -231,10 +243,12 @@ const CallSig* find_call(std::string_view n) {
 
 constexpr std::string_view kTopStatements =
     "scenario, param, model, limit, let, if, thread, verdict, setsockopt, map_update, map_delete, "
-    "NAME = map(...), A, B = create_pair(...)";
+    "NAME = map(...), A, B = create_pair(...), NAME = file(SIZE), NAME = pipe(), NAME = io_uring_setup(FLAGS), "
+    "io_uring_register_iowq_max_workers, io_uring_others, tls_tx, drain, sysctl, check";
 constexpr std::string_view kThreadStatements =
     "send, recv, recv_timeout, recv_loop, ioctl, wait_for_fionread, usleep, shutdown, close, "
-    "map_update, map_delete, if, repeat";
+    "map_update, map_delete, sendfile, write, sendfile_loop, write_loop, splice_loop, uring_splice_close, "
+    "read_until_eof, if, repeat";
 
 enum class Ctx : uint8_t { top, thread };
 
@@ -291,8 +305,8 @@ class Parser {
     if (peek().k != Tk::string) fail(peek().pos, "expected " + std::string(what) + ", got " + describe(peek()));
     return next().s;
   }
-  // A word as written without spaces: identifiers, numbers and '-' joined ("pre-929e30f93125",
-  // "sockmap-multi-channels", "-5").
+  // A word as written without spaces: identifiers, numbers, '-' and '.' joined ("pre-929e30f93125",
+  // "sockmap-multi-channels", "-5", "1.3", "net.ipv4.tcp_notsent_lowat").
   std::pair<std::string, Pos> parse_word(std::string_view what) {
     const Token& first = peek();
     if (first.k != Tk::ident && first.k != Tk::number && !is_punct("-"))
@@ -300,7 +314,7 @@ class Parser {
     std::string w;
     const Pos pos = first.pos;
     uint32_t end = first.pos.col;
-    while ((peek().k == Tk::ident || peek().k == Tk::number || is_punct("-")) &&
+    while ((peek().k == Tk::ident || peek().k == Tk::number || is_punct("-") || is_punct(".")) &&
            peek().pos.line == pos.line && peek().pos.col == end) {
       w += peek().s;
       end = next().end_col;
@@ -474,6 +488,12 @@ class Parser {
   }
   ExprP parse_primary() {
     const Token& t = peek();
+    if (t.k == Tk::number && is_punct(".", 1) && peek(1).pos.col == t.end_col && peek(2).k == Tk::number &&
+        peek(2).pos.col == peek(1).end_col) {
+      // A version as written ("1.3", "6.12"): a symbol, compared with enumeration values.
+      auto [w, wpos] = parse_word("a version");
+      return make(Expr::K::name, wpos, w);
+    }
     if (t.k == Tk::number) {
       next();
       auto e = make(Expr::K::num, t.pos, t.s);
@@ -590,12 +610,38 @@ class Parser {
       p.choices = model::switch_choices<model::self_redirect>();
     else if (n.s == "kworker_cpu")
       p.choices = {"same", "other"};
+    else if (n.s == "fix")
+      p.choices = model::switch_choices<model::kfix>();
+    else if (n.s == "kernel")
+      p.choices = model::switch_choices<model::kernel_version>();
     else
-      fail(n.pos, "unknown model setting '" + n.s + "' (expected one of: fionread, self_redirect, kworker_cpu)");
+      fail(n.pos, "unknown model setting '" + n.s + "' (expected one of: fionread, self_redirect, kworker_cpu, fix, kernel)");
     const Pos npos = n.pos;
     expect_punct("=", "after the model setting's name");
     auto [def, dpos] = parse_word("the model setting's default value");
     p.default_value = def;
+    if (is_punct("{")) {
+      // The values this script explores, a subset of model/kconfig.h's, in the script's order.
+      next();
+      std::vector<std::string> sub;
+      for (;;) {
+        auto [c, cpos] = parse_word("a choice");
+        if (std::find(p.choices.begin(), p.choices.end(), c) == p.choices.end()) {
+          std::string all;
+          for (auto& k : p.choices) all += (all.empty() ? "" : ", ") + k;
+          fail(cpos, "'" + c + "' is not a value of model " + n.s + " (model/kconfig.h: " + all + ")");
+        }
+        if (std::find(sub.begin(), sub.end(), c) != sub.end()) fail(cpos, "duplicate choice '" + c + "'");
+        sub.push_back(c);
+        if (is_punct(",")) {
+          next();
+          continue;
+        }
+        expect_punct("}", "closing the choices {a, b, ...}");
+        break;
+      }
+      p.choices = std::move(sub);
+    }
     if (peek().k == Tk::string) p.help = next().s;
     expect_eol("the model declaration");
     declare_param(std::move(p), npos, dpos, true);
@@ -705,7 +751,31 @@ class Parser {
       st.k = Stmt::K::thread;
       st.name = n.s;
       st.name_pos = n.pos;
-      st.body = parse_body(Ctx::thread, depth, pos, "thread " + n.s, nullptr);
+      // `thread app:sender`: a task name with a prefix, as the kTLS seeds name their tasks.
+      if (is_punct(":") && peek().pos.col == n.end_col && peek(1).k == Tk::ident &&
+          peek(1).pos.col == peek().end_col) {
+        next();
+        st.name += ":" + next().s;
+      }
+      st.body = parse_body(Ctx::thread, depth, pos, "thread " + st.name, nullptr);
+      return st;
+    }
+    if (w == "sysctl") {
+      if (!top) fail(pos, "`sysctl` belongs at the top level (setup)");
+      next();
+      st.k = Stmt::K::sysctl;
+      std::tie(st.name, st.name_pos) = parse_word("a sysctl name (net.ipv4.tcp_notsent_lowat)");
+      expect_punct("=", "after the sysctl's name");
+      st.value = parse_expr();
+      expect_eol("the sysctl");
+      return st;
+    }
+    if (w == "check") {
+      if (!top) fail(pos, "`check` belongs at the top level");
+      next();
+      st.k = Stmt::K::check;
+      std::tie(st.name, st.name_pos) = parse_word("a property (tcp-seq-order, byte-conservation, no-stall)");
+      expect_eol("the check");
       return st;
     }
     if (w == "verdict") {
@@ -739,14 +809,41 @@ class Parser {
       return st;
     }
     if (is_punct("=", 1)) {
-      if (!top) fail(pos, "unsupported: a map inside a thread (maps are created in setup)");
+      if (!top) fail(pos, "unsupported: a map or a file inside a thread (they are created in setup)");
       st.k = Stmt::K::map;
       st.name = next().s;
       st.name_pos = pos;
       next();  // =
       const Token& f = peek();
+      if (f.k == Tk::ident && f.s == "file") {
+        next();
+        st.k = Stmt::K::file;
+        expect_punct("(", "after file");
+        st.value = parse_expr();
+        expect_punct(")", "closing file(");
+        expect_eol("file(...)");
+        return st;
+      }
+      if (f.k == Tk::ident && f.s == "pipe") {
+        next();
+        st.k = Stmt::K::pipe;
+        expect_punct("(", "after pipe");
+        expect_punct(")", "closing pipe(");
+        expect_eol("pipe()");
+        return st;
+      }
+      if (f.k == Tk::ident && f.s == "io_uring_setup") {
+        next();
+        st.k = Stmt::K::ring;
+        expect_punct("(", "after io_uring_setup");
+        st.value = parse_expr();
+        expect_punct(")", "closing io_uring_setup(");
+        expect_eol("io_uring_setup(...)");
+        return st;
+      }
       if (!(f.k == Tk::ident && f.s == "map"))
-        fail(f.pos, "expected map(TYPE, MAX_ENTRIES) after '" + st.name + " =' (values are declared with let)");
+        fail(f.pos, "expected map(TYPE, MAX_ENTRIES), file(SIZE), pipe() or io_uring_setup(FLAGS) after '" + st.name +
+                        " =' (values are declared with let)");
       next();
       expect_punct("(", "after map");
       st.args.push_back(parse_expr());
@@ -893,6 +990,7 @@ constexpr size_t kMaxString = 64u << 20;
 constexpr uint64_t kMaxDataBytes = 256u << 20;
 constexpr uint64_t kMaxWork = 1000000;
 constexpr uint64_t kMaxDurationUs = 24ull * 3600 * 1000000;
+constexpr uint64_t kMaxLimitTimeUs = 30 * kMaxDurationUs;
 
 std::string fmt_dur(uint64_t us) {
   if (us == 0) return "0";
@@ -917,6 +1015,16 @@ std::string fmt_flags(uint32_t f) {
   return s;
 }
 
+// io_uring_setup() and splice() flags, as names: kept apart from the MSG_ bits (a value's bits
+// say which family it is of; the Program stores what they mean, not the bits).
+constexpr uint32_t kIoringSetupCoopTaskrun = 1u << 8, kIoringSetupSingleIssuer = 1u << 12,
+                   kIoringSetupDeferTaskrun = 1u << 13, kSpliceFMore = 1u << 20;
+constexpr FlagName kIoFlags[] = {{"IORING_SETUP_COOP_TASKRUN", kIoringSetupCoopTaskrun},
+                                 {"IORING_SETUP_SINGLE_ISSUER", kIoringSetupSingleIssuer},
+                                 {"IORING_SETUP_DEFER_TASKRUN", kIoringSetupDeferTaskrun},
+                                 {"SPLICE_F_MORE", kSpliceFMore}};
+constexpr uint32_t kMsgFlagBits = msg_dontwait | msg_peek | msg_waitall | msg_more;
+
 struct Errno {
   std::string_view name;
   int64_t value;
@@ -929,10 +1037,12 @@ constexpr Errno kErrnos[] = {{"EAGAIN", 11}, {"EIO", 5},    {"ETIME", 62},
 const std::set<std::string, std::less<>>& reserved() {
   static const std::set<std::string, std::less<>> r = [] {
     std::set<std::string, std::less<>> s = {
-        "FIONREAD", "SHUT_WR", "SHUT_RD", "SHUT_RDWR", "SO_RCVBUF", "SO_SNDBUF", "TCP_NODELAY",
+        "FIONREAD", "SHUT_WR", "SHUT_RD", "SHUT_RDWR", "SO_RCVBUF", "SO_SNDBUF", "TCP_NODELAY", "TCP_MAXSEG",
+        "TCP_WINDOW_CLAMP",
         "BPF_MAP_TYPE_SOCKMAP", "BPF_MAP_TYPE_SOCKHASH", "BPF_F_INGRESS", "udp", "tcp", "sent",
         "data", "on", "pass", "drop", "redirect", "else"};
     for (auto& f : kFlags) s.emplace(f.name);
+    for (auto& f : kIoFlags) s.emplace(f.name);
     for (auto& e : kErrnos) s.emplace(e.name);
     return s;
   }();
@@ -959,7 +1069,7 @@ class Instantiator {
   }
 
  private:
-  enum class Kind : uint8_t { param, let, sock, map, thread };
+  enum class Kind : uint8_t { param, let, sock, map, thread, file, pipe, ring };
   struct Entry {
     Kind kind;
     Pos pos;
@@ -991,6 +1101,9 @@ class Instantiator {
       case Kind::sock: return "socket";
       case Kind::map: return "map";
       case Kind::thread: return "thread";
+      case Kind::file: return "file";
+      case Kind::pipe: return "pipe";
+      case Kind::ring: return "io_uring";
     }
     return "?";
   }
@@ -1025,6 +1138,8 @@ class Instantiator {
         if (spec.name == "fionread") prog_.model.fionread = value;
         if (spec.name == "self_redirect") prog_.model.self_redirect = value;
         if (spec.name == "kworker_cpu") prog_.model.kworker_cpu = value;
+        if (spec.name == "fix") prog_.model.fix = value;
+        if (spec.name == "kernel") prog_.model.kernel = value;
       }
     }
   }
@@ -1061,6 +1176,8 @@ class Instantiator {
           return v;
         }
         for (auto& f : kFlags)
+          if (f.name == e.s) return num_value(f.bit, Unit::flags);
+        for (auto& f : kIoFlags)
           if (f.name == e.s) return num_value(f.bit, Unit::flags);
         for (auto& er : kErrnos)
           if (er.name == e.s) return num_value(er.value);
@@ -1215,7 +1332,8 @@ class Instantiator {
   uint32_t flags_arg(const Expr& e, uint32_t allowed, std::string_view call) {
     const Value v = eval(e);
     const int64_t x = need_int(e, v, false, true);
-    if (v.unit != Unit::flags && x != 0) fail(e.pos, "expected 0 or MSG_ flags joined with |");
+    if ((v.unit != Unit::flags && x != 0) || (static_cast<uint64_t>(x) & ~uint64_t{kMsgFlagBits}))
+      fail(e.pos, "expected 0 or MSG_ flags joined with |");
     const auto f = static_cast<uint32_t>(x);
     for (auto& [n, b] : kFlags)
       if ((f & b) && !(allowed & b)) fail(e.pos, "unsupported: " + std::string(n) + " on " + std::string(call));
@@ -1247,15 +1365,34 @@ class Instantiator {
             if (n < 1) fail(st.value->pos, "limit steps must be >= 1");
             prog_.max_steps = static_cast<uint64_t>(n);
           } else {
-            prog_.max_time_ns = dur_arg(*st.value, true) * 1000;
+            // A model run's bound in virtual time may exceed a call's 24 h (a stalled kTLS
+            // transfer takes hours): up to 30 days.
+            const int64_t us = need_int(*st.value, eval(*st.value), true);
+            if (us < 1) fail(st.value->pos, "the duration must be > 0");
+            if (static_cast<uint64_t>(us) > kMaxLimitTimeUs) fail(st.value->pos, "limit time longer than 30 days");
+            prog_.max_time_ns = static_cast<uint64_t>(us) * 1000;
           }
           break;
         case Stmt::K::pair: exec_pair(st); break;
         case Stmt::K::map: exec_map(st); break;
+        case Stmt::K::file: exec_file(st); break;
+        case Stmt::K::pipe:
+          before_threads(st, "pipe");
+          declare(st.name, st.name_pos, Kind::pipe, {}, static_cast<uint32_t>(prog_.pipes.size()));
+          prog_.pipes.push_back(Pipe{st.name, loc(st.pos)});
+          break;
+        case Stmt::K::ring: exec_ring(st); break;
+        case Stmt::K::sysctl: exec_sysctl(st); break;
+        case Stmt::K::check: exec_check(st); break;
         case Stmt::K::verdict: exec_verdict(st); break;
         case Stmt::K::call:
           before_threads(st, st.name);
           if (st.name == "setsockopt") exec_setsockopt(st);
+          else if (st.name == "tls_tx") exec_tls_tx(st);
+          else if (st.name == "drain") exec_drain(st);
+          else if (st.name == "io_uring_register_iowq_max_workers")
+            prog_.rings[ring_arg(*st.args[0])].iowq_max = static_cast<uint32_t>(u64_arg(*st.args[1], 0, 64, "max workers"));
+          else if (st.name == "io_uring_others") exec_others(st);
           else prog_.setup.push_back(make_step(st));
           break;
         case Stmt::K::if_:
@@ -1354,13 +1491,120 @@ class Instantiator {
     if (opt == "SO_RCVBUF" || opt == "SO_SNDBUF") {
       const uint32_t v = u32_arg(*st.args[2], 0, INT32_MAX, opt);
       (opt == "SO_RCVBUF" ? so.rcvbuf : so.sndbuf) = v;
+    } else if (opt == "TCP_MAXSEG") {
+      if (so.proto != Proto::tcp) fail(st.args[1]->pos, "unsupported: TCP_MAXSEG on a UDP socket");
+      // do_tcp_setsockopt: TCP_MIN_MSS (88) up to MAX_TCP_WINDOW (32767). The model also takes
+      // loopback's own (65495): its MSS parameter spans what loopback allows (docs/scripts.md).
+      so.maxseg = u32_arg(*st.args[2], 88, 65495, "TCP_MAXSEG");
+    } else if (opt == "TCP_WINDOW_CLAMP") {
+      if (so.proto != Proto::tcp) fail(st.args[1]->pos, "unsupported: TCP_WINDOW_CLAMP on a UDP socket");
+      // do_tcp_setsockopt: at least SOCK_MIN_RCVBUF / 2.
+      so.window_clamp = u32_arg(*st.args[2], 1152, INT32_MAX, "TCP_WINDOW_CLAMP");
     } else if (opt == "TCP_NODELAY") {
       if (so.proto != Proto::tcp) fail(st.args[1]->pos, "unsupported: TCP_NODELAY on a UDP socket");
       if (eval_int(*st.args[2]) != 1) fail(st.args[2]->pos, "unsupported: TCP_NODELAY other than 1");
       so.nodelay = true;
     } else {
-      fail(st.args[1]->pos, "unsupported: setsockopt option " + opt + " (supported: SO_RCVBUF, SO_SNDBUF, TCP_NODELAY)");
+      fail(st.args[1]->pos, "unsupported: setsockopt option " + opt + " (supported: SO_RCVBUF, SO_SNDBUF, TCP_NODELAY, TCP_MAXSEG, TCP_WINDOW_CLAMP)");
     }
+  }
+
+  void exec_file(const Stmt& st) {
+    before_threads(st, "file");
+    const int64_t size = eval_int(*st.value);
+    if (size < 1 || size > (int64_t{1} << 40))
+      fail(st.value->pos, "file size " + std::to_string(size) + " is outside [1, 1T]");
+    declare(st.name, st.name_pos, Kind::file, {}, static_cast<uint32_t>(prog_.files.size()));
+    prog_.files.push_back(File{st.name, static_cast<uint64_t>(size), loc(st.pos)});
+  }
+
+  void exec_sysctl(const Stmt& st) {
+    before_threads(st, "sysctl");
+    if (st.name != "net.ipv4.tcp_notsent_lowat")
+      fail(st.name_pos, "unsupported: sysctl " + st.name + " (supported: net.ipv4.tcp_notsent_lowat)");
+    prog_.sysctl_tcp_notsent_lowat = u32_arg(*st.value, 0, UINT32_MAX, st.name);
+  }
+
+  void exec_check(const Stmt& st) {
+    before_threads(st, "check");
+    static constexpr std::string_view known[] = {"tcp-seq-order", "byte-conservation", "no-stall", "all-records-delivered"};
+    if (std::find(std::begin(known), std::end(known), st.name) == std::end(known))
+      fail(st.name_pos, "unknown check '" + st.name + "' (expected one of: tcp-seq-order, byte-conservation, no-stall, "
+                                                        "all-records-delivered)");
+    for (const Check& c : prog_.checks)
+      if (c.name == st.name) fail(st.name_pos, "check " + st.name + " twice");
+    prog_.checks.push_back(Check{st.name, loc(st.name_pos)});
+  }
+
+  void exec_tls_tx(const Stmt& st) {
+    if (prog_.tls_tx) fail(st.pos, "unsupported: kTLS TX on more than one socket");
+    TlsTx t;
+    t.sock = sock_arg(*st.args[0]);
+    if (prog_.socks[t.sock].proto != Proto::tcp) fail(st.args[0]->pos, "tls_tx: kTLS needs a TCP socket");
+    const Value v = eval(*st.args[1]);
+    const std::string ver = v.k == Value::K::sym ? v.s : std::string();
+    if (ver == "1.2") t.version = TlsVersion::v1_2;
+    else if (ver == "1.3") t.version = TlsVersion::v1_3;
+    else fail(st.args[1]->pos, "tls_tx: expected the TLS version 1.2 or 1.3" + (ver.empty() ? std::string() : ", got " + ver));
+    const Value c = eval(*st.args[2]);
+    const std::string cr = c.k == Value::K::sym ? c.s : std::string();
+    if (cr == "sync") t.crypto = Crypto::sync;
+    else if (cr == "async") t.crypto = Crypto::async;
+    else fail(st.args[2]->pos, "tls_tx: expected the AEAD: sync (AES-NI) or async (cryptd)");
+    t.loc = loc(st.pos);
+    prog_.tls_tx = t;
+  }
+
+  void exec_drain(const Stmt& st) {
+    const uint32_t s = sock_arg(*st.args[0]);
+    if (prog_.socks[s].proto != Proto::tcp) fail(st.args[0]->pos, "unsupported: drain on a UDP socket");
+    prog_.socks[s].drain = true;
+  }
+
+  uint32_t file_arg(const Expr& e) const { return named(e, Kind::file, "a file name").index; }
+  uint32_t pipe_arg(const Expr& e) const { return named(e, Kind::pipe, "a pipe name").index; }
+  uint32_t ring_arg(const Expr& e) const { return named(e, Kind::ring, "an io_uring name").index; }
+  // 0 or SPLICE_F_MORE.
+  bool splice_flags_arg(const Expr& e) {
+    const Value v = eval(e);
+    const int64_t x = need_int(e, v, false, true);
+    if (x != 0 && !(v.unit == Unit::flags && x == kSpliceFMore)) fail(e.pos, "expected 0 or SPLICE_F_MORE");
+    return x != 0;
+  }
+
+  void exec_ring(const Stmt& st) {
+    before_threads(st, "io_uring_setup");
+    if (!prog_.rings.empty()) fail(st.pos, "unsupported: more than one io_uring");
+    const Value v = eval(*st.value);
+    const int64_t x = need_int(*st.value, v, false, true);
+    Ring r;
+    r.name = st.name;
+    r.loc = loc(st.pos);
+    if (x == 0) r.setup = RingSetup::normal;
+    else if (v.unit == Unit::flags && x == kIoringSetupCoopTaskrun) r.setup = RingSetup::coop_taskrun;
+    else if (v.unit == Unit::flags && x == (kIoringSetupSingleIssuer | kIoringSetupDeferTaskrun))
+      r.setup = RingSetup::defer_taskrun;
+    else
+      fail(st.value->pos, "unsupported: io_uring_setup flags (supported: 0, IORING_SETUP_COOP_TASKRUN, "
+                          "IORING_SETUP_SINGLE_ISSUER|IORING_SETUP_DEFER_TASKRUN)");
+    declare(st.name, st.name_pos, Kind::ring, {}, 0);
+    prog_.rings.push_back(r);
+  }
+
+  void exec_others(const Stmt& st) {
+    Ring& r = prog_.rings[ring_arg(*st.args[0])];
+    r.others = static_cast<uint32_t>(u64_arg(*st.args[1], 0, 4, "other requests"));
+    const Value w = eval(*st.args[2]);
+    const std::string at = w.k == Value::K::sym ? w.s : std::string();
+    if (at != "close" && at != "start") fail(st.args[2]->pos, "io_uring_others: expected close or start");
+    r.others_at_close = at == "close";
+  }
+  uint64_t u64_arg(const Expr& e, int64_t lo, int64_t hi, std::string_view what) {
+    const int64_t v = eval_int(e);
+    if (v < lo || v > hi)
+      fail(e.pos, std::string(what) + " " + std::to_string(v) + " is outside [" + std::to_string(lo) + ", " +
+                      std::to_string(hi) + "]");
+    return static_cast<uint64_t>(v);
   }
 
   void count_work(Pos pos) {
@@ -1454,6 +1698,45 @@ class Instantiator {
       s.op = Op::close;
       s.sock = sock_arg(*a[0]);
       s.text = "close(" + sock_name(s.sock) + ")";
+    } else if (f == "sendfile" || f == "sendfile_loop" || f == "write" || f == "write_loop") {
+      const bool loop = f == "sendfile_loop" || f == "write_loop";
+      const bool is_sendfile = f == "sendfile" || f == "sendfile_loop";
+      s.op = f == "sendfile" ? Op::sendfile : f == "write" ? Op::write : is_sendfile ? Op::sendfile_loop : Op::write_loop;
+      s.sock = sock_arg(*a[0]);
+      if (prog_.socks[s.sock].proto != Proto::tcp) fail(a[0]->pos, "unsupported: " + f + " on a UDP socket");
+      size_t k = 1;
+      if (is_sendfile || loop) s.file = file_arg(*a[k++]);
+      s.total = u64_arg(*a[k++], 1, int64_t{1} << 40, loop ? "total bytes" : "length");
+      if (loop) s.per_call = u64_arg(*a[k++], 1, int64_t{1} << 31, "bytes per call");
+      s.text = f + "(" + sock_name(s.sock);
+      if (is_sendfile || loop) s.text += ", " + prog_.files[s.file].name;
+      s.text += ", " + std::to_string(s.total) + (loop ? ", " + std::to_string(s.per_call) : "") + ")";
+    } else if (f == "splice_loop") {
+      s.op = Op::splice_loop;
+      s.file = file_arg(*a[0]);
+      s.pipe = pipe_arg(*a[1]);
+      s.sock = sock_arg(*a[2]);
+      s.total = u64_arg(*a[3], 1, int64_t{1} << 40, "total bytes");
+      s.splice_more = splice_flags_arg(*a[4]);
+      s.text = "splice_loop(" + prog_.files[s.file].name + ", " + prog_.pipes[s.pipe].name + ", " + sock_name(s.sock) +
+               ", " + std::to_string(s.total) + ", " + (s.splice_more ? "SPLICE_F_MORE" : "0") + ")";
+    } else if (f == "uring_splice_close") {
+      s.op = Op::uring_splice_close;
+      s.ring = ring_arg(*a[0]);
+      s.file = file_arg(*a[1]);
+      s.pipe = pipe_arg(*a[2]);
+      s.sock = sock_arg(*a[3]);
+      s.total = u64_arg(*a[4], 1, int64_t{1} << 40, "total bytes");
+      s.splice_more = splice_flags_arg(*a[5]);
+      s.text = "uring_splice_close(" + prog_.rings[s.ring].name + ", " + prog_.files[s.file].name + ", " +
+               prog_.pipes[s.pipe].name + ", " + sock_name(s.sock) + ", " + std::to_string(s.total) + ", " +
+               (s.splice_more ? "SPLICE_F_MORE" : "0") + ")";
+    } else if (f == "read_until_eof") {
+      s.op = Op::read_until_eof;
+      s.sock = sock_arg(*a[0]);
+      s.len = u32_arg(*a[1], 1, kMaxSendBytes, "read size");
+      s.timeout_us = dur_arg(*a[2], false);
+      s.text = "read_until_eof(" + sock_name(s.sock) + ", " + std::to_string(s.len) + ", " + fmt_dur(s.timeout_us) + ")";
     } else if (f == "map_update") {
       s.op = Op::map_update;
       const Map& m = map_arg(*a[0]);

@@ -1,5 +1,6 @@
 #include "scenarios/script/script_scenario.h"
 
+#include "scenarios/kernel_sides.h"
 #include "scenarios/script/model_world.h"
 #include "scenarios/script/script.h"
 
@@ -17,7 +18,13 @@ std::string_view ScriptScenario::name() const { return script_->name(); }
 std::string_view ScriptScenario::summary() const { return script_->summary(); }
 const std::vector<ParamSpec>& ScriptScenario::params() const { return script_->params(); }
 RunLimits ScriptScenario::default_limits() const { return limits_; }
-const KernelSide* ScriptScenario::kernel_side() const { return script_kernel_side(); }
+// A built-in kTLS script keeps its hand-written guest kernel side (the host runner refuses
+// kTLS; a guest runner interpreting scripts is issue 12). A script read from a file never does.
+const KernelSide* ScriptScenario::kernel_side() const {
+  if (source_.empty())
+    if (const KernelSide* k = builtin_script_guest_side(name())) return k;
+  return script_kernel_side();
+}
 
 std::string ScriptScenario::definition() const {
   if (!source_.empty()) return source_;

@@ -1,0 +1,311 @@
+// The stream world of scenario scripts: a Program that is one loopback TCP connection (seed
+// 001, ktls-sendfile-stall, and what is like it) made into model objects and tasks. The sender
+// socket carries kTLS TX (`tls_tx`) or plain TCP, its thread calls sendfile()/write() from a
+// file, the other end drains (`drain`): its application reads every byte as it arrives, so the
+// receive window never closes, and the NET_RX softirq ACKs at once.
+//
+// Tasks, in creation order (so that a schedule of all-zero choices runs softirqs before the
+// process they woke, as a real CPU does): the NET_RX softirq (delivery + ACKs), the timer
+// softirq of the xmit timer (PROBE0), the script's thread.
+//
+// The checks a script asks for (`check NAME`): tcp-seq-order (per step: the sender's sequence
+// space), byte-conservation (final: every byte the application wrote arrives once, in order, as
+// TCP sequence ranges and as TLS record payloads), no-stall (final: no transfer waited on the
+// persist timer while the peer's window was open). Every label, note, message and metric is
+// spelled as the compiled seed-001 scenario (scenarios/ktls_sendfile_stall.cpp, removed) spelled
+// it, so that its recorded finding replays byte for byte; tests/script_stream_test.cpp compared
+// the two trace for trace and keeps the digests.
+//
+// What this world cannot do is refused when it is built (ScriptUnsupported), never approximated.
+#include <algorithm>
+#include <bit>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "model/fs/read_write.h"
+#include "model/net/ipv4/tcp.h"
+#include "model/net/ipv4/tcp_timer.h"
+#include "model/net/tls/tls_sw.h"
+#include "scenarios/script/model_world.h"
+#include "scenarios/tls_connection.h"
+
+namespace kpsim::script {
+namespace {
+
+using namespace model;
+
+[[noreturn]] void unsupported(const Loc& loc, std::string_view why) {
+  throw ScriptUnsupported(fmt::format("{}: unsupported in the model: {}", loc.str(), why));
+}
+
+struct StreamWorld final : World {
+  std::shared_ptr<const Program> prog;
+  TlsConnection c;
+  tls_sync_aead aead;
+  splice_stats sst;
+
+  // the sending thread
+  uint64_t sent = 0, syscalls = 0, longest_call_ns = 0, t_done_ns = 0;
+  int64_t last_err = 0;
+  uint64_t expected = 0;  // the bytes the thread's steps ask to send
+  // the checker's view of the receiver
+  uint64_t plaintext_received = 0, records_received = 0;
+
+  StreamWorld(std::string sender, std::string receiver) : c(std::move(sender), std::move(receiver)) {}
+
+  double elapsed_s() const { return static_cast<double>(t_done_ns) / 1e9; }
+  nlohmann::ordered_json metrics() const override;
+};
+
+nlohmann::ordered_json StreamWorld::metrics() const {
+  nlohmann::ordered_json m;
+  const double el = elapsed_s();
+  m["bytes_sent"] = sent;
+  m["bytes_received"] = plaintext_received;
+  m["elapsed_s"] = el;
+  m["throughput_MiB_s"] = el > 0 ? static_cast<double>(sent) / el / 1048576.0 : 0.0;
+  m["throughput_GiB_s"] = el > 0 ? static_cast<double>(sent) / el / 1073741824.0 : 0.0;
+  m["syscalls"] = syscalls;
+  m["longest_call_s"] = static_cast<double>(longest_call_ns) / 1e9;
+  m["records"] = c.tls.stats.records;
+  m["records_with_more"] = c.tls.stats.records_with_more;
+  m["segments"] = c.tp.stats.segments;
+  m["wire_packets"] = c.tp.stats.wire_packets;
+  // Power-of-two buckets, then the most frequent exact sizes.
+  nlohmann::ordered_json hist = nlohmann::ordered_json::object();
+  std::map<uint32_t, uint64_t> buckets;
+  for (auto& [len, n] : c.tp.stats.segment_sizes) buckets[std::bit_floor(len)] += n;
+  for (auto& [lo_b, n] : buckets) hist[fmt::format("[{},{})", lo_b, uint64_t{lo_b} * 2)] = n;
+  m["segment_size_hist"] = hist;
+  std::vector<std::pair<uint64_t, uint32_t>> top;
+  for (auto& [len, n] : c.tp.stats.segment_sizes) top.emplace_back(n, len);
+  std::sort(top.begin(), top.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  nlohmann::ordered_json tops = nlohmann::ordered_json::object();
+  for (size_t i = 0; i < top.size() && i < 6; ++i) tops[std::to_string(top[i].second)] = top[i].first;
+  m["segment_sizes_top"] = tops;
+  m["persist_expiries"] = c.tp.stats.persist_expiries;
+  m["persist_expiries_open_window"] = c.tp.stats.persist_open_window;
+  m["wait_memory_calls"] = c.tp.stats.wait_memory_calls;
+  m["wait_memory_s"] = static_cast<double>(c.tp.stats.wait_memory_ns) / 1e9;
+  m["vm_waits"] = c.tp.stats.vm_waits;
+  m["backlogged_acks"] = c.tp.stats.backlogged_acks;
+  m["deferred_write_timers"] = c.tp.stats.deferred_write_timers;
+  m["sk_sndbuf"] = c.tp.sk_sndbuf;
+  m["snd_cwnd"] = c.tp.snd_cwnd;
+  m["error"] = last_err;
+  m["stalled"] = c.tp.stats.persist_open_window > 0;
+  return m;
+}
+
+// One sendfile() or write() of `want` bytes at file offset `pos` (advanced by what was sent).
+// Returns what the call returned.
+Co<int64_t> send_call(Sched& s, StreamWorld& w, bool is_sendfile, uint64_t& pos, uint64_t want) {
+  const uint64_t t0 = s.now_ns();
+  ++w.syscalls;
+  int64_t n;
+  if (is_sendfile) {
+    s.note("app", "sendfile({} B at offset {})", want, pos);
+    n = co_await do_sendfile(s, w.c.sock, pos, want, w.sst);
+  } else {
+    co_await s.point("write");
+    s.note("app", "write({} B)", want);
+    n = co_await sock_write_iter(s, w.c.sock, want);
+    if (n > 0) pos += static_cast<uint64_t>(n);
+  }
+  w.longest_call_ns = std::max(w.longest_call_ns, s.now_ns() - t0);
+  co_return n;
+}
+
+// The sending thread: its steps in order, then the end of the transfer. A loop step is the
+// reproducer's loop: calls of at most per_call bytes from the looped file (no call crosses its
+// end) until `total` bytes are sent; a call interrupted before it sent anything
+// (-EINTR/-ERESTARTSYS) is made again, any other error ends the thread.
+Co<> sender(Sched& s, StreamWorld& w, const Thread& t) {
+  std::vector<uint64_t> file_pos(w.prog->files.size(), 0);
+  uint64_t no_file = 0;  // write(): a buffer, no file offset
+  for (const Step& st : t.steps) {
+    const bool loop = st.op == Op::sendfile_loop || st.op == Op::write_loop;
+    const bool is_sendfile = st.op == Op::sendfile || st.op == Op::sendfile_loop;
+    const bool has_file = st.op != Op::write;
+    const uint64_t file_size = has_file ? w.prog->files[st.file].size : 0;
+    uint64_t& pos = has_file ? file_pos[st.file] : no_file;
+    uint64_t step_sent = 0;
+    int64_t n = 0;
+    if (loop) {
+      while (step_sent < st.total) {
+        if (pos >= file_size) pos = 0;
+        const uint64_t want = std::min({st.per_call, file_size - pos, st.total - step_sent});
+        n = co_await send_call(s, w, is_sendfile, pos, want);
+        if (n == -kerr::eintr || n == -kerr::erestartsys) continue;  // restarted / retried
+        if (n <= 0) break;
+        step_sent += static_cast<uint64_t>(n);
+        w.sent += static_cast<uint64_t>(n);
+      }
+    } else {
+      n = co_await send_call(s, w, is_sendfile, pos, st.total);
+      if (n > 0) {
+        step_sent = static_cast<uint64_t>(n);
+        w.sent += step_sent;
+      }
+    }
+    if (n <= 0) {
+      w.last_err = n;
+      s.note("app", "send failed: {}", n);
+    }
+    const int64_t ret = loop ? static_cast<int64_t>(step_sent) : n;
+    if (st.expect.ret && ret != *st.expect.ret)
+      s.fail("selftest-assertion", fmt::format("{} returned {}, expected {}", st.text, ret, *st.expect.ret));
+    if (w.last_err) break;
+  }
+  w.t_done_ns = s.now_ns();
+  s.note("app", "{} B sent in {:.3f} s virtual", w.sent, w.elapsed_s());
+  w.c.lo.sender_done = true;
+  w.c.lo.napi.wake_up_all(s);
+}
+
+// ---- what the stream world refuses ----------------------------------------------------------
+
+struct Roles {
+  uint32_t sender = 0, receiver = 1;
+};
+
+Roles check_stream_program(const Program& p) {
+  const Loc where{p.file, 0, 0};
+  if (p.socks.size() != 2 || p.socks[0].proto != Proto::tcp || p.socks[0].peer != 1 || p.socks[1].peer != 0)
+    unsupported(p.socks.empty() ? where : p.socks.front().loc,
+                "a kTLS/sendfile program is one TCP connection: exactly one create_pair(tcp)");
+  if (p.map) unsupported(p.map->loc, "a map in a kTLS/sendfile program");
+  if (!p.verdict.rules.empty()) unsupported(p.verdict.loc, "a verdict program in a kTLS/sendfile program");
+  if (!p.setup.empty()) unsupported(p.setup.front().loc, "map operations in a kTLS/sendfile program");
+  if (p.threads.size() != 1)
+    unsupported(p.threads.size() > 1 ? p.threads[1].loc : where,
+                "a kTLS/sendfile program has one thread, the sender (the receiver drains: `drain(S)`)");
+  const Thread& t = p.threads.front();
+  std::optional<uint32_t> sender;
+  // sendfile() stops at the end of the file (do_splice_direct's EOF), which the model does not
+  // reach: one-call sendfile()s of a file must fit in it, and a file is either looped or not.
+  std::vector<uint64_t> offset(p.files.size(), 0);
+  std::vector<bool> looped(p.files.size(), false), single(p.files.size(), false);
+  for (const Step& st : t.steps) {
+    if (st.op < Op::sendfile || st.op > Op::write_loop)
+      unsupported(st.loc, fmt::format("{} in a kTLS/sendfile program (its thread sends with sendfile, "
+                                      "write, sendfile_loop and write_loop)", st.text));
+    if (st.op == Op::sendfile) {
+      offset[st.file] += st.total;
+      single[st.file] = true;
+      if (offset[st.file] > p.files[st.file].size)
+        unsupported(st.loc, fmt::format("sendfile() past the end of {} (EOF is not modelled)", p.files[st.file].name));
+    }
+    if (st.op == Op::sendfile_loop || st.op == Op::write_loop) looped[st.file] = true;
+    if (st.op >= Op::sendfile && st.op != Op::write && looped[st.file] && single[st.file])
+      unsupported(st.loc, fmt::format("{} both looped and sent with one-call sendfile()", p.files[st.file].name));
+    if (sender && *sender != st.sock) unsupported(st.loc, "sends on both ends of the connection");
+    sender = st.sock;
+    if (st.expect.data || st.expect.within_us)
+      unsupported(st.loc, "data or within expectations on sendfile/write");
+  }
+  if (!sender) unsupported(t.loc, "a thread that sends nothing");
+  Roles r{*sender, p.socks[*sender].peer};
+  const Socket& snd = p.socks[r.sender];
+  const Socket& rcv = p.socks[r.receiver];
+  if (!rcv.drain)
+    unsupported(rcv.loc, fmt::format("{} receives but does not drain: the model's receiver is `drain({})` "
+                                     "(reads every byte as it arrives)", rcv.name, rcv.name));
+  if (snd.drain) unsupported(snd.loc, fmt::format("drain({}): the sender drains nothing", snd.name));
+  if (snd.rcvbuf) unsupported(snd.loc, "SO_RCVBUF on the sender");
+  if (rcv.rcvbuf || rcv.sndbuf || rcv.nodelay || rcv.maxseg || rcv.window_clamp)
+    unsupported(rcv.loc, fmt::format("socket options on the receiver {} (the model's connection takes "
+                                     "the sender's MSS, buffer and Nagle settings)", rcv.name));
+  if (p.tls_tx) {
+    if (p.tls_tx->sock != r.sender) unsupported(p.tls_tx->loc, "kTLS TX on the receiving socket");
+    if (p.tls_tx->crypto != Crypto::sync)
+      unsupported(p.tls_tx->loc, "async crypto (cryptd) with sendfile/write: the model's tls_sw_sendmsg "
+                                 "path is exercised with a synchronous AEAD only");
+  }
+  if (p.model.kernel != "6.12") unsupported(where, "model kernel other than 6.12 for sendfile/write");
+  if (!p.pipes.empty()) unsupported(p.pipes.front().loc, "a pipe with sendfile/write (pipes are for splice_loop)");
+  if (!p.rings.empty()) unsupported(p.rings.front().loc, "an io_uring with sendfile/write");
+  if (snd.window_clamp) unsupported(snd.loc, "TCP_WINDOW_CLAMP on the sender");
+  return r;
+}
+
+}  // namespace
+
+std::unique_ptr<World> build_stream_world(Sched& s, std::shared_ptr<const Program> prog) {
+  const Program& p = *prog;
+  for (const Thread& t : p.threads)
+    for (const Step& st : t.steps)
+      if (st.op == Op::splice_loop || st.op == Op::uring_splice_close || st.op == Op::read_until_eof)
+        return build_splice_world(s, std::move(prog));
+  const Roles r = check_stream_program(p);
+  const Socket& snd = p.socks[r.sender];
+  auto w = std::make_unique<StreamWorld>(snd.name, p.socks[r.receiver].name);
+  w->prog = std::move(prog);
+  const auto fix = parse_switch<kfix>(p.model.fix);
+  if (!fix) unsupported(Loc{p.file, 0, 0}, fmt::format("model fix = {}", p.model.fix));
+  w->c.kc.fix = *fix;
+
+  // One tcp_config for both ends, from the sender's options (TCP_MAXSEG: the MSS with the
+  // timestamp option, which mss_cache leaves out) and the sysctl; the receiver only ACKs.
+  tcp_config cfg;
+  if (snd.maxseg) cfg.mss = *snd.maxseg - kTCPOLEN_TSTAMP_ALIGNED;
+  if (p.sysctl_tcp_notsent_lowat) cfg.sysctl_notsent_lowat = *p.sysctl_tcp_notsent_lowat;
+  if (snd.sndbuf) cfg.so_sndbuf = *snd.sndbuf;
+  cfg.nodelay = snd.nodelay;
+  std::string version = "none";
+  if (p.tls_tx) version = p.tls_tx->version == TlsVersion::v1_2 ? "1.2" : "1.3";
+  w->c.setup(s, cfg, version, w->aead);
+  w->c.peer.app_reads_at_once = true;  // drain(receiver)
+
+  StreamWorld* wp = w.get();
+  // The receiver decrypts a record once its last byte has arrived.
+  w->c.lo.tap = [wp](Sched&, const sk_buff& skb) {
+    wp->plaintext_received += wp->c.take_records(skb.end_seq, wp->records_received);
+  };
+  for (const Step& st : p.threads.front().steps) wp->expected += st.total;
+  w->c.spawn_softirqs(s);
+  const Thread& t = p.threads.front();
+  const Op first = t.steps.front().op;
+  s.spawn(t.name, TaskKind::syscall, sender(s, *w, t), false,
+          first == Op::sendfile || first == Op::sendfile_loop ? "sendfile" : "write");
+
+  for (const Check& ch : p.checks) {
+    if (ch.name == "tcp-seq-order") {
+      w->c.add_seq_invariant(s);
+    } else if (ch.name == "byte-conservation") {
+      s.add_final_check("byte-conservation", [wp]() -> std::optional<std::string> {
+        const tcp_sock& tp = wp->c.tp;
+        if (wp->last_err == 0 && wp->sent != wp->expected)
+          return fmt::format("application sent {} of {} B", wp->sent, wp->expected);
+        if (wp->c.peer.rcv_nxt != tp.write_seq)
+          return fmt::format("receiver has {} of {} queued TCP bytes", wp->c.peer.rcv_nxt, tp.write_seq);
+        if (wp->c.use_tls && (wp->c.wire_pushed != tp.write_seq || !wp->c.rec_bounds.empty()))
+          return fmt::format("TLS records cover {} of {} TCP bytes, {} undelivered", wp->c.wire_pushed,
+                             tp.write_seq, wp->c.rec_bounds.size());
+        if (wp->plaintext_received != wp->sent)
+          return fmt::format("receiver got {} plaintext bytes, application sent {}", wp->plaintext_received,
+                             wp->sent);
+        return std::nullopt;
+      });
+    } else if (ch.name == "no-stall") {
+      s.add_final_check("no-stall", [wp]() -> std::optional<std::string> {
+        const tcp_stats& st = wp->c.tp.stats;
+        if (!st.persist_open_window) return std::nullopt;
+        const double el = wp->elapsed_s();
+        return fmt::format(
+            "{} persist-timer (PROBE0) expiries found data held with the peer's window open, the first at "
+            "{:.3f} s; {} B took {:.2f} s virtual ({:.1f} KiB/s), longest call {:.2f} s, {:.2f} s asleep in "
+            "sk_stream_wait_memory",
+            st.persist_open_window, static_cast<double>(st.first_persist_open_ns) / 1e9, wp->sent, el,
+            el > 0 ? static_cast<double>(wp->sent) / el / 1024.0 : 0.0,
+            static_cast<double>(wp->longest_call_ns) / 1e9, static_cast<double>(st.wait_memory_ns) / 1e9);
+      });
+    } else {
+      unsupported(ch.loc, fmt::format("check {} in a kTLS/sendfile program", ch.name));
+    }
+  }
+  return w;
+}
+
+}  // namespace kpsim::script
