@@ -8,7 +8,7 @@
 // server (the ring's submitter, or a plain process), the client. Created on demand: io-wq
 // workers (iou-wrk-N), cryptd, the tx_work kworker, delayed_fput.
 //
-// Checks (`check NAME`): tcp-seq-order (per step), byte-conservation (final: every byte the
+// Checks (`property NAME`): tcp-seq-order (per step), byte-conservation (final: every byte the
 // server's splices reported is either read by the client inside a whole TLS record or accounted
 // for as freed at close, and TCP delivered every byte it queued, in order),
 // all-records-delivered (final: the client read every spliced byte before EOF). Every label,
@@ -287,7 +287,7 @@ Shape check_splice_program(const Program& p) {
   if (sh.read->sock != client) unsupported(sh.read->loc, "the client reads the other end of the server's socket");
   for (const Step* st : {sh.splice, sh.read, plain ? &ss[1] : sh.splice})
     if (st->expect.ret || st->expect.data || st->expect.within_us)
-      unsupported(st->loc, "expectations on the splice program's steps (its checks are `check NAME`)");
+      unsupported(st->loc, "expectations on the splice program's steps (its checks are `property NAME`)");
   if (sh.splice->total > p.files[sh.splice->file].size)
     unsupported(sh.splice->loc, "splicing more than the file holds (EOF is not modelled)");
   const Socket& srv = p.socks[server];
@@ -304,7 +304,7 @@ Shape check_splice_program(const Program& p) {
   if (p.pipes.size() != 1) unsupported(where, "a splice program has one pipe");
   if (uring != (p.rings.size() == 1)) unsupported(where, "an io_uring exactly when the server uses uring_splice_close");
   for (const Check& ch : p.checks)
-    if (ch.name == "no-stall") unsupported(ch.loc, "check no-stall in a splice program");
+    if (ch.name == "no-stall") unsupported(ch.loc, "property no-stall in a splice program");
   return sh;
 }
 

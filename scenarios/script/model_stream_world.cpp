@@ -8,7 +8,7 @@
 // process they woke, as a real CPU does): the NET_RX softirq (delivery + ACKs), the timer
 // softirq of the xmit timer (PROBE0), the script's thread.
 //
-// The checks a script asks for (`check NAME`): tcp-seq-order (per step: the sender's sequence
+// The checks a script asks for (`property NAME`): tcp-seq-order (per step: the sender's sequence
 // space), byte-conservation (final: every byte the application wrote arrives once, in order, as
 // TCP sequence ranges and as TLS record payloads), no-stall (final: no transfer waited on the
 // persist timer while the peer's window was open). Every label, note, message and metric is

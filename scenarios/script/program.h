@@ -89,7 +89,7 @@ struct Ring {
   Loc loc;
 };
 
-// `check NAME`: a property the model checks because the script asks for it (docs/scripts.md).
+// `property NAME`: a property the model checks because the script asks for it (docs/scripts.md).
 struct Check {
   std::string name;  // tcp-seq-order | byte-conservation | no-stall | all-records-delivered
   Loc loc;

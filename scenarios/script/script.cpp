@@ -770,12 +770,12 @@ class Parser {
       expect_eol("the sysctl");
       return st;
     }
-    if (w == "check") {
-      if (!top) fail(pos, "`check` belongs at the top level");
+    if (w == "property" && !is_punct(",", 1) && !is_punct("=", 1)) {  // else a name: `property, b = ...`
+      if (!top) fail(pos, "`property` belongs at the top level");
       next();
       st.k = Stmt::K::check;
       std::tie(st.name, st.name_pos) = parse_word("a property (tcp-seq-order, byte-conservation, no-stall)");
-      expect_eol("the check");
+      expect_eol("the property");
       return st;
     }
     if (w == "verdict") {
@@ -1526,13 +1526,13 @@ class Instantiator {
   }
 
   void exec_check(const Stmt& st) {
-    before_threads(st, "check");
+    before_threads(st, "property");
     static constexpr std::string_view known[] = {"tcp-seq-order", "byte-conservation", "no-stall", "all-records-delivered"};
     if (std::find(std::begin(known), std::end(known), st.name) == std::end(known))
-      fail(st.name_pos, "unknown check '" + st.name + "' (expected one of: tcp-seq-order, byte-conservation, no-stall, "
+      fail(st.name_pos, "unknown property '" + st.name + "' (expected one of: tcp-seq-order, byte-conservation, no-stall, "
                                                         "all-records-delivered)");
     for (const Check& c : prog_.checks)
-      if (c.name == st.name) fail(st.name_pos, "check " + st.name + " twice");
+      if (c.name == st.name) fail(st.name_pos, "property " + st.name + " twice");
     prog_.checks.push_back(Check{st.name, loc(st.name_pos)});
   }
 
