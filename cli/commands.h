@@ -53,5 +53,6 @@ Command add_render(CLI::App& app);
 Command add_docgen(CLI::App& app);
 Command add_kernel(CLI::App& app);
 Command add_crosscheck(CLI::App& app);
+Command add_check(CLI::App& app);
 
 }  // namespace kpsim::cli
