@@ -195,12 +195,14 @@ CaseResult collect(const CheckCase& c, int status, const std::string& out_path, 
   return r;
 }
 
-// Creates `path`'s directory's absence as bad input now, not after the whole suite ran.
-void require_parent_dir(const std::string& path, const char* what) {
+// The directory of `path` (--junit), created if missing, now: a report that cannot be written is
+// bad input before the suite runs, not after.
+void make_parent_dir(const std::string& path, const char* what) {
   const fs::path parent = fs::path(path).parent_path();
   std::error_code ec;
+  if (!parent.empty()) fs::create_directories(parent, ec);
   if (!parent.empty() && !fs::is_directory(parent, ec))
-    throw ParamError(fmt::format("check: {} {}: no such directory {}", what, path, parent.string()));
+    throw ParamError(fmt::format("check: {} {}: cannot create the directory {}", what, path, parent.string()));
 }
 
 int run_check(CheckArgs a, CLI::App* sub) {
@@ -211,7 +213,7 @@ int run_check(CheckArgs a, CLI::App* sub) {
     d.seed = seed_from(a.seed_from_text);
     seed_note = fmt::format("seed {} (from '{}')", d.seed, a.seed_from_text);
   }
-  if (!a.junit.empty()) require_parent_dir(a.junit, "--junit");
+  if (!a.junit.empty()) make_parent_dir(a.junit, "--junit");
   std::error_code ec;
   fs::create_directories(a.artifacts, ec);
   if (ec || !fs::is_directory(a.artifacts))
@@ -338,7 +340,7 @@ Command add_check(CLI::App& app) {
       ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
   sub->add_option("--max-time-ms", a->defaults.max_time_ms, "virtual-time limit per schedule in ms, every case")
       ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
-  sub->add_option("--junit", a->junit, "write a JUnit XML report here (written whole, then renamed into place)");
+  sub->add_option("--junit", a->junit, "write a JUnit XML report here (its directory created if missing; written whole, then renamed into place)");
   sub->add_flag("--tap", a->tap, "print TAP version 13 on stdout (the summary table then goes to stderr)");
   sub->add_option("--artifacts", a->artifacts, "directory for failing cases' traces (default kpsim-artifacts)");
   sub->add_flag("--quiet", a->quiet, "no progress lines on stderr");

@@ -58,7 +58,8 @@ case "$mode" in
     expect 2 empty
     expect 2 pass -j 0
     expect 2 pass --strategy bfs
-    expect 2 pass --junit missing-dir/x.xml
+    expect 2 pass --junit /dev/null/x.xml
+    expect 0 pass --junit new-dir/x.xml && [ -f new-dir/x.xml ] || fail "--junit new-dir/x.xml: no report"
     s1=$("$kpsim" check pass --seed-from 6473800abc --quiet --artifacts art | tail -1)
     s2=$("$kpsim" check pass --seed-from 6473800abc --quiet --artifacts art | tail -1)
     s3=$("$kpsim" check pass --seed-from 6473800abd --quiet --artifacts art | tail -1)
