@@ -609,7 +609,10 @@ class Parser {
   void parse_check() {
     next();  // check
     CheckPlan& c = ast_.check;
-    auto [what, wpos] = parse_word("strategy, budget, seed, require-exhaustive or set after check");
+    // Not a structured binding: the lambda below captures them (clang 14, the fuzz build, cannot).
+    const auto word = parse_word("strategy, budget, seed, require-exhaustive or set after check");
+    const std::string& what = word.first;
+    const Pos wpos = word.second;
     auto once = [&](bool already) {
       if (already) fail(wpos, "duplicate `check " + what + "`");
     };
