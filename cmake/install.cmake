@@ -64,8 +64,9 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/kpsimConfig.cmake ${CMAKE_CURRENT_BINA
         DESTINATION ${KPSIM_INSTALL_CMAKEDIR})
 
 # ---- CPack: `make deb` (or `cpack -G DEB` in build/) --------------------------------------
-# Runtime dependencies: dpkg-shlibdeps reads them off the binary (libfmt9, libbpf1, libelf1,
-# zlib1g, libstdc++6, libc6 on bookworm). What only some uses need is suggested: the qemu guest's
+# Runtime dependencies: dpkg-shlibdeps reads them off the binary's NEEDED libraries (on bookworm
+# libbpf1, libfmt9, libstdc++6, libgcc-s1, libc6; libelf1 and zlib1g come in through libbpf1's
+# own Depends). What only some uses need is suggested: the qemu guest's
 # tools (scripts/guest/setup) and the -dev packages find_package(kpsim) resolves.
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME kpsim)
@@ -82,6 +83,10 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# The binary without its debug information (the release preset builds RelWithDebInfo): a CI
+# tool, 66 MB otherwise. Static libraries are not stripped (CMake strips only executables and
+# shared libraries), so find_package(kpsim) still links.
+set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS
     "qemu-system-x86, busybox-static, cpio, kmod, xz-utils, zstd, lz4, g++, libfmt-dev, nlohmann-json3-dev, libboost-dev, libbpf-dev")
 include(CPack)
