@@ -182,9 +182,9 @@ CaseResult collect(const CheckCase& c, int status, const std::string& out_path, 
       r.verdict = CheckVerdict::bad_input;
       r.message = err.empty() ? "bad input" : last_line(err);
       break;
-    case kExitInterrupted:
+    case kExitInterrupted:  // by check itself on SIGINT/SIGTERM, or a signal to its group
       r.verdict = CheckVerdict::not_run;
-      r.message = "interrupted";
+      r.message = "stopped: check was interrupted";
       break;
     default:
       r.verdict = CheckVerdict::internal;

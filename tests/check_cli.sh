@@ -5,6 +5,8 @@
 #           that does not load 2 (beside a clean one: bad input outranks), inconclusive 3
 #           (--max-steps 3), a violation beside an inconclusive case 1, bad options 2; and
 #           --seed-from gives the same seed for the same string, another for another.
+# interrupt: SIGINT while a case runs: exit 130, the running case stopped, the reports written
+#           with every case skipped (not run), no case reported as passed.
 # parallel: the built-in scripts with -j1 and -j2 give the same table, TAP stream and JUnit
 #           report (time= attributes and the wall-time line removed): the reports follow the
 #           case order, not the order the children finish in.
@@ -67,6 +69,22 @@ case "$mode" in
     [ "${s1%%,*}" = "${s2%%,*}" ] || fail "--seed-from: two seeds for one string ($s1 / $s2)"
     [ "${s1%%,*}" != "${s3%%,*}" ] || fail "--seed-from: one seed for two strings ($s1)"
     case "$s1" in "seed "[0-9]*" (from '6473800abc')"*) ;; *) fail "--seed-from: the summary says $s1" ;; esac
+    ;;
+  interrupt)
+    mkdir long
+    # Random search with a budget no machine finishes: only the signal ends these.
+    for n in l1 l2 l3; do
+      make_script $n long proto=udp && sed -i 's/^check strategy dfs$/check strategy random\ncheck budget 1000000000000/' long/$n.kps
+      grep -q '^check budget 1000000000000$' long/$n.kps || fail "the long script's edit did not apply"
+    done
+    # Only passing orderings, so the search cannot stop at a violation either.
+    sed -i 's/^check set proto=udp$/check set proto=tcp/' long/*.kps
+    timeout --preserve-status -s INT 3 "$kpsim" check long -j2 --junit int.xml --tap --artifacts art >tap.txt 2>err.txt
+    rc=$?
+    cat err.txt tap.txt
+    [ $rc -eq 130 ] || fail "interrupted check exited $rc, expected 130"
+    "$python" "$checker" int.xml --tests 3 --failures 0 --errors 0 --skipped 3 || fail "int.xml"
+    [ "$(grep -c '^ok [1-3] - l[1-3] proto=tcp # SKIP' tap.txt)" -eq 3 ] || fail "TAP: not 3 skipped cases"
     ;;
   parallel)
     for j in 1 2; do
