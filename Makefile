@@ -5,7 +5,7 @@
 PRESET ?= release
 JOBS ?= 2
 
-.PHONY: setup build demo check bench asan fuzz clean
+.PHONY: setup build demo check bench asan fuzz deb install clean
 
 setup:
 	@bash scripts/setup
@@ -27,6 +27,17 @@ demo: build
 
 check: build
 	@cd build && ctest --output-on-failure -j$(JOBS)
+
+# The Debian package of this build (CPack, cmake/install.cmake): build/kpsim_<version>_<arch>.deb,
+# its runtime dependencies read off the binary by dpkg-shlibdeps. docs/ci.md installs it in CI.
+deb: build
+	@cd build && cpack -G DEB
+
+# cmake --install into PREFIX (default /usr/local): kpsim, the scripts, docs, guest scripts and
+# the CMake package (find_package(kpsim)).
+PREFIX ?= /usr/local
+install: build
+	@cmake --install build --prefix $(PREFIX)
 
 bench: build
 	@./build/kpsim_bench

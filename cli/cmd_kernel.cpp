@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/trace_file.h"
+#include "replay/guest_boot.h"
 #include "scenarios/kernel_side.h"
 
 namespace kpsim::cli {
@@ -136,7 +137,8 @@ Command add_kernel(CLI::App& app) {
       "and options). --set means what it means for explore; a parameter value the kernel cannot "
       "reproduce is refused, never approximated.\n"
       "Exit status: 0 ran, 2 bad input, a value the kernel cannot reproduce, no kernel side, or the "
-      "kernel cannot be run here (root/BPF/sockmap, qemu; the reason is printed).");
+      "kernel cannot be run here (root/BPF/sockmap, qemu; the reason is printed).\n"
+      "qemu guest scripts: " + replay::guest_script_dir());
   add_common(sub, *a);
   sub->add_option("--schedule", a->schedule,
                   "how the kernel side steers the run, where it steers one (e.g. natural | "

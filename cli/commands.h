@@ -54,5 +54,6 @@ Command add_docgen(CLI::App& app);
 Command add_kernel(CLI::App& app);
 Command add_crosscheck(CLI::App& app);
 Command add_merge(CLI::App& app);
+Command add_check(CLI::App& app);
 
 }  // namespace kpsim::cli

@@ -26,7 +26,10 @@ int main(int argc, char** argv) {
       "                                               or a Debian 6.12 / 6.1 in a qemu guest\n"
       "  kpsim crosscheck SCENARIO [--kernel K] [--set k=v]...\n"
       "                                               compare model and kernel outcomes\n"
-      "  kpsim merge SHARD.json...                    combine explore --shard I/N --json results\n\n"
+      "  kpsim merge SHARD.json...                    combine explore --shard I/N --json results\n"
+      "  kpsim check DIR|FILE... [-j N] [--junit F] [--tap]\n"
+      "                                               run a suite of scripts as test cases (CI),\n"
+      "                                               one exit status: the worst case's\n\n"
       "Exit status: 0 no violation, 1 violation found (or a check failed: crosscheck disagreement,\n"
       "docgen --check stale), 2 bad input,\n"
       "3 inconclusive (limits hit, model error, --require-exhaustive not met),\n"
@@ -37,7 +40,8 @@ int main(int argc, char** argv) {
       "kpsim"};
   app.require_subcommand(1);
   std::map<CLI::App*, Runner> runners;
-  for (auto add : {add_list, add_explore, add_replay, add_render, add_docgen, add_kernel, add_crosscheck, add_merge}) {
+  for (auto add : {add_list, add_explore, add_replay, add_render, add_docgen, add_kernel, add_crosscheck, add_merge,
+                   add_check}) {
     auto [sub, run] = add(app);
     runners[sub] = std::move(run);
   }

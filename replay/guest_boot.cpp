@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
@@ -128,13 +129,27 @@ class BootChild {
 
 }  // namespace
 
+// Where scripts/guest is: an installed kpsim (<prefix>/bin/kpsim) uses <prefix>/share/kpsim/guest
+// (cmake/install.cmake), so that no source tree is needed; a kpsim run from its build tree uses
+// the tree it was built from. The installed copy is looked for first: a build tree's binary has
+// no share/ beside it, and an installed one must not pick up some checkout of another version.
+std::string guest_script_dir() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path().parent_path() / "share" / "kpsim" / "guest";
+    if (std::filesystem::exists(installed / "boot", ec)) return installed.string();
+  }
+  return std::string(KPSIM_SOURCE_DIR) + "/scripts/guest";
+}
+
 GuestBoot boot_guest(std::string_view version, const std::vector<std::string>& configs) {
   // Configurations are key=value lists without quotes (the runner's own syntax), so single
   // quotes suffice to keep the shell from splitting or expanding them. KPSIM_TEST_GUEST_BOOT
   // replaces the boot script (tests only: a stand-in that needs no qemu).
   const char* stand_in = std::getenv("KPSIM_TEST_GUEST_BOOT");
   const std::string boot = stand_in && *stand_in ? std::string(stand_in)
-                                                  : std::string(KPSIM_SOURCE_DIR) + "/scripts/guest/boot";
+                                                  : guest_script_dir() + "/boot";
   // `exec`: the boot script itself is the child, so PR_SET_PDEATHSIG reaches it, not a shell.
   std::string cmd = fmt::format("exec {} {} --timeout 900", boot, version);
   for (auto& c : configs) cmd += " '" + c + "'";

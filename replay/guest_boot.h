@@ -29,8 +29,10 @@ struct GuestBoot {
   std::string failure(size_t expected) const;
 };
 
-// Runs `scripts/guest/boot VERSION --timeout 900 CONFIG...` from the source tree, one argument
-// per configuration ("mode=...,key=value,..."), and collects the result lines.
+// Runs `scripts/guest/boot VERSION --timeout 900 CONFIG...` (installed: <prefix>/share/kpsim/guest,
+// else from the source tree kpsim was built from), one argument per configuration ("mode=...,key=value,..."), and collects the result lines.
 GuestBoot boot_guest(std::string_view version, const std::vector<std::string>& configs);
+// The directory boot_guest takes the guest scripts from.
+std::string guest_script_dir();
 
 }  // namespace kpsim::replay

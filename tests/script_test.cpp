@@ -524,3 +524,62 @@ TEST_CASE("`within DURATION` after a step's expectation") {
   CHECK(st[4].expect.within_us == 100u);
   CHECK(!st[5].expect.within_us);
 }
+
+TEST_CASE("`check` lines: what kpsim check runs") {
+  const std::string T = "scenario c \"x\"\n"
+                        "param proto = udp {udp, tcp}\n"
+                        "param n = 2 [1, 8]\n"
+                        "a, b = create_pair(proto)\n"
+                        "thread t {\n  send(a, n) = n\n}\n";
+  SECTION("none: one case, every default, nothing fixed") {
+    const CheckPlan& c = Script::parse("c.kps", T).check_plan();
+    CHECK(!c.strategy);
+    CHECK(!c.budget);
+    CHECK(!c.seed);
+    CHECK(!c.require_exhaustive);
+    CHECK(c.sets.empty());
+  }
+  SECTION("every setting, and sets before or after the declarations they name") {
+    const Script s = Script::parse("c.kps", "scenario c \"x\"\ncheck set proto=tcp n=3\n" + T.substr(15) +
+                                                "check strategy dfs\ncheck budget 64K\ncheck seed 7\n"
+                                                "check require-exhaustive\ncheck set proto=udp\n");
+    const CheckPlan& c = s.check_plan();
+    CHECK(c.strategy == "dfs");
+    CHECK(c.budget == 65536u);
+    CHECK(c.seed == 7u);
+    CHECK(c.require_exhaustive);
+    REQUIRE(c.sets.size() == 2);
+    CHECK(c.sets[0] == std::vector<std::string>{"proto=tcp", "n=3"});
+    CHECK(c.sets[1] == std::vector<std::string>{"proto=udp"});
+    // A check line is no statement: the instantiated program is the one without it.
+    CHECK(s.instantiate(Params{}).threads.size() == Script::parse("c.kps", T).instantiate(Params{}).threads.size());
+  }
+  SECTION("a socket may still be called check") {
+    const Script s = Script::parse("c.kps", "scenario c \"x\"\ncheck, b = create_pair(udp)\n"
+                                            "thread t {\n  send(check, 1) = 1\n}\n");
+    CHECK(s.check_plan().sets.empty());
+  }
+  SECTION("errors at the line and column") {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {T + "check strategy bfs\n", "bad.kps:8:16: unknown strategy 'bfs'"},
+        {T + "check budget 0\n", "bad.kps:8:14: the budget must be at least 1"},
+        {T + "check seed -1\n", "bad.kps:8:12: the seed must not be negative"},
+        {T + "check seed 1\ncheck seed 2\n", "bad.kps:9:7: duplicate `check seed`"},
+        {T + "check colour red\n", "bad.kps:8:7: unknown check setting 'colour'"},
+        {T + "check set\n", "bad.kps:8:10: `check set` needs at least one KEY=VALUE"},
+        {T + "check set proto=sctp\n", "bad.kps:8:7: check set: c: parameter proto=sctp is not one of udp|tcp"},
+        {T + "check set size=1\n", "bad.kps:8:7: check set: c: unknown parameter 'size'"},
+        {T + "check set n=1 n=2\n", "bad.kps:8:15: parameter 'n' set twice on one check line"},
+        {T + "check set n=1 proto=tcp\ncheck set proto=tcp n=1\n",
+         "bad.kps:9:7: the same parameter set is already checked at bad.kps:8:7"},
+        {T + "check require-exhaustive now\n", "bad.kps:8:26: unexpected 'now' after the check line"},
+        {"scenario c \"x\"\na, b = create_pair(udp)\nthread t {\n  check set n=1\n}\n",
+         "bad.kps:4:3: `check` declarations belong at the top level"},
+    };
+    for (const auto& [text, want] : cases) {
+      const std::string got = error_of(text);
+      INFO(text);
+      CHECK(got.substr(0, want.size()) == want);
+    }
+  }
+}

@@ -196,6 +196,8 @@ struct Ast {
   std::vector<Pos> param_pos;
   std::vector<bool> is_model;
   std::vector<Stmt> top;
+  CheckPlan check;
+  std::vector<Pos> check_set_pos;  // of each check.sets entry
 };
 
 namespace {
@@ -647,6 +649,60 @@ class Parser {
     declare_param(std::move(p), npos, dpos, true);
   }
 
+  // `check strategy S`, `check budget N`, `check seed N`, `check require-exhaustive`, each at
+  // most once; `check set K=V ...`, one case per line. The sets are resolved against the
+  // declarations once the whole script is read (Script::parse), as they may come first.
+  void parse_check() {
+    next();  // check
+    CheckPlan& c = ast_.check;
+    // Not a structured binding: the lambda below captures them (clang 14, the fuzz build, cannot).
+    const auto word = parse_word("strategy, budget, seed, require-exhaustive or set after check");
+    const std::string& what = word.first;
+    const Pos wpos = word.second;
+    auto once = [&](bool already) {
+      if (already) fail(wpos, "duplicate `check " + what + "`");
+    };
+    if (what == "strategy") {
+      once(c.strategy.has_value());
+      auto [v, vpos] = parse_word("random, pct or dfs");
+      if (v != "random" && v != "pct" && v != "dfs")
+        fail(vpos, "unknown strategy '" + v + "' (expected random, pct or dfs)");
+      c.strategy = v;
+    } else if (what == "budget" || what == "seed") {
+      std::optional<uint64_t>& field = what == "budget" ? c.budget : c.seed;
+      once(field.has_value());
+      const Pos vpos = peek().pos;
+      const int64_t v = parse_int_literal(what == "budget" ? "the budget (schedules)" : "the seed");
+      if (v < (what == "budget" ? 1 : 0))
+        fail(vpos, what == "budget" ? "the budget must be at least 1" : "the seed must not be negative");
+      field = static_cast<uint64_t>(v);
+    } else if (what == "require-exhaustive") {
+      once(c.require_exhaustive);
+      c.require_exhaustive = true;
+    } else if (what == "set") {
+      std::vector<std::string> set;
+      std::set<std::string> keys;
+      while (peek().k != Tk::newline && peek().k != Tk::end) {
+        auto [k, kpos] = parse_word("a parameter name (KEY=VALUE)");
+        if (!keys.insert(k).second) fail(kpos, "parameter '" + k + "' set twice on one check line");
+        expect_punct("=", "after the parameter's name (KEY=VALUE)");
+        auto [v, vpos] = parse_word("the parameter's value (KEY=VALUE)");
+        set.push_back(k + "=" + v);
+      }
+      if (set.empty()) fail(peek().pos, "`check set` needs at least one KEY=VALUE");
+      for (size_t i = 0; i < c.sets.size(); ++i)
+        if (std::set<std::string>(c.sets[i].begin(), c.sets[i].end()) ==
+            std::set<std::string>(set.begin(), set.end()))
+          fail(wpos, "the same parameter set is already checked at " +
+                         Loc{ast_.file, ast_.check_set_pos[i].line, ast_.check_set_pos[i].col}.str());
+      c.sets.push_back(std::move(set));
+      ast_.check_set_pos.push_back(wpos);
+    } else {
+      fail(wpos, "unknown check setting '" + what + "' (expected strategy, budget, seed, require-exhaustive or set)");
+    }
+    expect_eol("the check line");
+  }
+
   std::vector<Stmt> parse_block(Ctx ctx, uint32_t depth, Pos open, std::string_view what, bool* has_else) {
     if (depth > kMaxBlockDepth) fail(open, "blocks nested too deeply (more than 32 levels)");
     std::vector<Stmt> out;
@@ -677,6 +733,11 @@ class Parser {
         if (is_ident("param")) parse_param(); else parse_model();
         continue;
       }
+      // `check, x = create_pair(...)` and `check = map(...)` still name a socket or map.
+      if (depth == 0 && is_ident("check") && !is_punct(",", 1) && !is_punct("=", 1)) {
+        parse_check();  // what `kpsim check` runs: no statement either
+        continue;
+      }
       out.push_back(parse_stmt(ctx, depth));
     }
   }
@@ -697,7 +758,7 @@ class Parser {
     st.pos = pos;
     const bool top = ctx == Ctx::top;
     if (w == "scenario") fail(pos, "`scenario` appears once, as the first statement");
-    if (w == "param" || w == "model")
+    if (w == "param" || w == "model" || (w == "check" && !is_punct(",", 1) && !is_punct("=", 1)))
       fail(pos, "`" + w + "` declarations belong at the top level, outside blocks");
     if (w == "limit") {
       if (!top) fail(pos, "`limit` belongs at the top level");
@@ -1822,6 +1883,18 @@ Script Script::parse(std::string file, std::string_view text) {
   Script s;
   s.ast_ = std::move(ast);
   (void)s.instantiate(Params{});  // every parameter at its default: the script must run
+  // Every case `kpsim check` will run must resolve and run too: refused here, at its line.
+  const Ast& a = *s.ast_;
+  for (size_t i = 0; i < a.check.sets.size(); ++i) {
+    const Pos at = a.check_set_pos[i];
+    Params p;
+    try {
+      p = resolve_params(a.name, a.params, a.check.sets[i]);
+    } catch (const ParamError& e) {
+      fail_at(a.file, at, std::string("check set: ") + e.what());
+    }
+    (void)s.instantiate(p);
+  }
   return s;
 }
 
@@ -1845,6 +1918,7 @@ const std::string& Script::name() const { return ast_->name; }
 const std::string& Script::summary() const { return ast_->summary; }
 const std::vector<ParamSpec>& Script::params() const { return ast_->params; }
 const std::string& Script::text() const { return ast_->text; }
+const CheckPlan& Script::check_plan() const { return ast_->check; }
 
 bool Script::is_model_setting(std::string_view param) const {
   for (size_t i = 0; i < ast_->params.size(); ++i)

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -32,6 +33,18 @@ inline constexpr uint64_t kMaxScriptBytes = 1u << 20;  // Script::load
 
 struct Ast;  // script.cpp
 
+// What `kpsim check` runs for this script: its `check` lines (docs/scripts.md). A field left
+// unset takes check's command-line default; no `check set` line is one case, every parameter
+// at its default. Every set is resolved and instantiated at parse time, so a script that loads
+// runs each of its cases.
+struct CheckPlan {
+  std::optional<std::string> strategy;  // random | pct | dfs
+  std::optional<uint64_t> budget;       // >= 1
+  std::optional<uint64_t> seed;
+  bool require_exhaustive = false;
+  std::vector<std::vector<std::string>> sets;  // one case each: key=value settings, as --set
+};
+
 class Script {
  public:
   // Parses `text` (read from `file`, used in locations) and checks that it instantiates with
@@ -53,6 +66,8 @@ class Script {
   Program instantiate(const Params& p) const;
   // The source text.
   const std::string& text() const;
+  // The `check` lines.
+  const CheckPlan& check_plan() const;
 
  private:
   std::shared_ptr<const Ast> ast_;

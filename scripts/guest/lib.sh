@@ -4,7 +4,15 @@
 # kernel packages are tens of MB and a stale initramfs must not end up in a commit.
 
 KPSIM_GUEST_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-KPSIM_REPO="$(cd "$KPSIM_GUEST_DIR/../.." && pwd)"
+# Installed (cmake --install, the .deb): <prefix>/share/kpsim/guest, with the guest runner's
+# sources in runner-src/ beside these scripts; otherwise scripts/guest in a checkout.
+if [ -d "$KPSIM_GUEST_DIR/runner-src" ]; then
+  KPSIM_REPO="$(cd "$KPSIM_GUEST_DIR/.." && pwd)"
+  KPSIM_RUNNER_SRC="$KPSIM_GUEST_DIR/runner-src"
+else
+  KPSIM_REPO="$(cd "$KPSIM_GUEST_DIR/../.." && pwd)"
+  KPSIM_RUNNER_SRC="$KPSIM_REPO/replay/guest"
+fi
 # HOME may be unset in a bare CI environment: fall back to /var/tmp rather than failing.
 KPSIM_GUEST_CACHE="${KPSIM_GUEST_CACHE:-${HOME:-/var/tmp}/.cache/kpsim-guest}"
 
