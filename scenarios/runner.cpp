@@ -18,6 +18,13 @@ RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, cons
     r.trace->header.params = p.to_json();
     r.trace->header.strategy = o.strategy_label.empty() ? strategy.name() : o.strategy_label;
     r.trace->header.seed = o.seed;
+    // Limits other than the scenario's are part of the run (they decide where it stops):
+    // recorded, so that replay runs under them. Default limits are not written.
+    const RunLimits def = sc.default_limits();
+    if (o.limits.max_steps != def.max_steps || o.limits.max_time_ns != def.max_time_ns) {
+      r.trace->header.max_steps = o.limits.max_steps;
+      r.trace->header.max_time_ns = o.limits.max_time_ns;
+    }
   }
   // Declared before the scheduler so that it outlives the task frames that point into it.
   std::unique_ptr<World> world;
