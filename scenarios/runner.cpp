@@ -1,5 +1,8 @@
 #include "scenarios/runner.h"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "sched/shrink.h"
@@ -74,7 +77,14 @@ std::optional<DeterminismFailure> check_determinism(const Scenario& sc, const Pa
   RunOptions traced = o;
   traced.trace = true;
   const RunResult a = run_choices(sc, p, r.choices, traced);
-  const RunResult b = run_choices(sc, p, r.choices, traced);
+  // KPSIM_TEST_INJECT_NONDETERMINISM (tests only, tests/CMakeLists.txt explore_nondeterministic_exit_6):
+  // the second re-run answers its first choice differently, a stand-in for a real
+  // nondeterminism, which no honest input provokes; it exercises the detection, exit 6 and
+  // the two kept traces end to end. Read here only: no search or run looks at it.
+  ChoiceSeq second = r.choices;
+  if (const char* inject = std::getenv("KPSIM_TEST_INJECT_NONDETERMINISM"); inject && *inject && !second.empty())
+    second.front().value = (second.front().value + 1) % std::max<uint32_t>(second.front().options, 2);
+  const RunResult b = run_choices(sc, p, second, traced);
   DeterminismFailure f;
   f.trace_a = trace_to_string(*a.trace);
   f.trace_b = trace_to_string(*b.trace);
