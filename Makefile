@@ -49,6 +49,7 @@ fuzz: build
 	@sh fuzz/run-fuzz build/fuzz/script_parser_fuzz $(FUZZ_SECONDS) tests/fuzz-regressions-script scenarios
 	@./build/kpsim list > build/fuzz/param-specs.txt && KPSIM_FUZZ_PARAM_SPECS=$(CURDIR)/build/fuzz/param-specs.txt \
 	  sh fuzz/run-fuzz build/fuzz/param_parser_fuzz $(FUZZ_SECONDS) tests/fuzz-regressions-params
+	@sh fuzz/run-fuzz build/fuzz/guest_result_fuzz $(FUZZ_SECONDS) tests/fuzz-regressions-guest tests/fuzz-seeds-guest
 
 asan: setup
 	@test -f build-asan/CMakeCache.txt || cmake --preset asan-ubsan >/dev/null

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/trace_file.h"
 #include "replay/guest_boot.h"
+#include "replay/script_runner.h"
 #include "scenarios/kernel_side.h"
 
 namespace kpsim::cli {
@@ -78,11 +79,25 @@ void print(const KernelReport& rep, bool json) {
   else std::cout << rep.text;
 }
 
-// KernelError: the kernel could not be run here, or a run failed. Said in one line, exit 2.
-int guarded(const std::function<int()>& body) {
+// Interrupts: SIGINT/SIGTERM set replay::interrupted(). The host runner's loops stop after the
+// current run and report the completed ones; a guest's boot_guest stops its boot script (its
+// own handler calls this one) and the side then fails for want of results. Either way the
+// command prints what completed and exits 130, never 2 (bad input) or a verdict on half a run.
+// With --json the line goes to stderr, so that stdout stays one JSON object (it has
+// "interrupted": true).
+int interrupted_exit(const std::string& what, bool json) {
+  (json ? std::cerr : std::cout) << "interrupted (SIGINT/SIGTERM): " << what << "\n";
+  return kExitInterrupted;
+}
+
+// KernelError: the kernel could not be run here, or a run failed. Said in one line, exit 2;
+// exit 130 when it failed because an interrupt stopped it.
+int guarded(const std::function<int()>& body, bool json) {
+  replay::install_interrupt_handler();
   try {
     return body();
   } catch (const KernelError& e) {
+    if (replay::interrupted()) return interrupted_exit(e.what(), json);
     std::cerr << "kpsim: " << e.what() << "\n";
     return kExitUsage;
   }
@@ -93,9 +108,12 @@ int run_kernel_cmd(const KernelArgs& a) {
   const KernelSide& ks = kernel_side_of(sc, a.kernel);
   const KernelRequest r = request_of(sc, a);
   return guarded([&] {
-    print(ks.run(sc, r), a.json);
+    const KernelReport rep = ks.run(sc, r);
+    print(rep, a.json);
+    if (rep.interrupted || replay::interrupted())
+      return interrupted_exit("the runs that completed are reported above", a.json);
     return kExitOk;
-  });
+  }, a.json);
 }
 
 int run_crosscheck(const KernelArgs& a) {
@@ -107,13 +125,19 @@ int run_crosscheck(const KernelArgs& a) {
   if (!a.annotate.empty()) annotated = trace_of(sc, a.annotate);
   return guarded([&] {
     const KernelReport rep = ks.crosscheck(sc, r);
+    print(rep, a.json);
+    // A partial comparison is no verdict: nothing is recorded in the annotated trace.
+    if (rep.interrupted || replay::interrupted())
+      return interrupted_exit(annotated ? "the runs that completed are reported above; " + a.annotate +
+                                              " was left unchanged"
+                                        : std::string("the runs that completed are reported above"),
+                              a.json);
     if (annotated) {
       annotated->footer.crosscheck = rep.annotation;
       save_trace(a.annotate, *annotated);
     }
-    print(rep, a.json);
     return rep.agree ? kExitOk : kExitFinding;
-  });
+  }, a.json);
 }
 
 void add_common(CLI::App* sub, KernelArgs& a) {
@@ -137,7 +161,8 @@ Command add_kernel(CLI::App& app) {
       "and options). --set means what it means for explore; a parameter value the kernel cannot "
       "reproduce is refused, never approximated.\n"
       "Exit status: 0 ran, 2 bad input, a value the kernel cannot reproduce, no kernel side, or the "
-      "kernel cannot be run here (root/BPF/sockmap, qemu; the reason is printed).\n"
+      "kernel cannot be run here (root/BPF/sockmap, qemu; the reason is printed); 130 interrupted "
+      "(SIGINT/SIGTERM): the runs that completed are printed, a guest and its qemu are stopped.\n"
       "qemu guest scripts: " + replay::guest_script_dir());
   add_common(sub, *a);
   sub->add_option("--schedule", a->schedule,
@@ -157,7 +182,8 @@ Command add_crosscheck(CLI::App& app) {
       "outcome or cell. Scenarios that compare several cells vary only the parameters left at "
       "their defaults: a parameter set with --set holds in every cell.\n"
       "Exit status: 0 model and kernel agree, 1 they disagree, 2 bad input, a value the kernel "
-      "cannot reproduce, or the kernel cannot be run here.");
+      "cannot reproduce, or the kernel cannot be run here; 130 interrupted (SIGINT/SIGTERM): the "
+      "runs that completed are printed, no verdict is given and --annotate's trace is left unchanged.");
   add_common(sub, *a);
   a->runs_opt = sub->add_option("--runs", a->runs,
                                 "kernel runs: natural-schedule runs on the host (default 200), runs "

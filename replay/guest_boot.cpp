@@ -1,5 +1,7 @@
 #include "replay/guest_boot.h"
 
+#include "replay/guest_result.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -160,8 +162,9 @@ GuestBoot boot_guest(std::string_view version, const std::vector<std::string>& c
     g.error = "cannot run " + cmd;
     return g;
   }
+  // Lines longer than the buffer arrive in pieces; a result line is one JSON object well below it.
   char buf[65536];
-  const std::string tag = "KPSIM-RESULT ";
+  GuestResults parsed;
   for (;;) {
     if (!fgets(buf, sizeof buf, child.out())) {
       if (ferror(child.out()) && errno == EINTR) {  // a signal handler ran: keep reading
@@ -170,15 +173,10 @@ GuestBoot boot_guest(std::string_view version, const std::vector<std::string>& c
       }
       break;
     }
-    const std::string line(buf);
-    const auto at = line.find(tag);
-    if (at == std::string::npos) continue;
-    try {
-      g.results.push_back(json::parse(line.substr(at + tag.size())));
-    } catch (const json::parse_error&) {
-      g.error = "unparsable result line: " + line.substr(0, 200);
-    }
+    parse_guest_line(buf, parsed);
   }
+  g.results = std::move(parsed.results);
+  g.error = std::move(parsed.error);
   g.exit_code = child.wait();
   return g;
 }

@@ -928,8 +928,13 @@ void install_interrupt_handler() {
   sa.sa_handler = [](int) { g_interrupted.store(true); };
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: a blocking select()/usleep() returns early
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  // A signal ignored on entry stays ignored (SIGINT of a shell's background job is meant not to
+  // reach it), as boot_guest does.
+  for (const int sig : {SIGINT, SIGTERM}) {
+    struct sigaction old {};
+    sigaction(sig, nullptr, &old);
+    if (old.sa_handler != SIG_IGN) sigaction(sig, &sa, nullptr);
+  }
 }
 
 bool interrupted() { return g_interrupted.load(); }

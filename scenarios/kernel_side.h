@@ -52,6 +52,9 @@ struct KernelReport {
   nlohmann::ordered_json json;  // the same as one JSON object (--json)
   bool agree = true;            // crosscheck: model and kernel agree (exit 0, else 1)
   nlohmann::ordered_json annotation;  // crosscheck: what --annotate records in a trace footer
+  // SIGINT/SIGTERM stopped the runs early: text and json hold the runs that completed (a run
+  // cut short is no outcome), and the command exits 130 instead of judging a partial result.
+  bool interrupted = false;
 };
 
 struct KernelError : std::runtime_error {

@@ -1,5 +1,8 @@
 #include "scenarios/runner.h"
 
+#include <algorithm>
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "sched/shrink.h"
@@ -18,6 +21,13 @@ RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, cons
     r.trace->header.params = p.to_json();
     r.trace->header.strategy = o.strategy_label.empty() ? strategy.name() : o.strategy_label;
     r.trace->header.seed = o.seed;
+    // Limits other than the scenario's are part of the run (they decide where it stops):
+    // recorded, so that replay runs under them. Default limits are not written.
+    const RunLimits def = sc.default_limits();
+    if (o.limits.max_steps != def.max_steps || o.limits.max_time_ns != def.max_time_ns) {
+      r.trace->header.max_steps = o.limits.max_steps;
+      r.trace->header.max_time_ns = o.limits.max_time_ns;
+    }
   }
   // Declared before the scheduler so that it outlives the task frames that point into it.
   std::unique_ptr<World> world;
@@ -67,7 +77,14 @@ std::optional<DeterminismFailure> check_determinism(const Scenario& sc, const Pa
   RunOptions traced = o;
   traced.trace = true;
   const RunResult a = run_choices(sc, p, r.choices, traced);
-  const RunResult b = run_choices(sc, p, r.choices, traced);
+  // KPSIM_TEST_INJECT_NONDETERMINISM (tests only, tests/CMakeLists.txt explore_nondeterministic_exit_6):
+  // the second re-run answers its first choice differently, a stand-in for a real
+  // nondeterminism, which no honest input provokes; it exercises the detection, exit 6 and
+  // the two kept traces end to end. Read here only: no search or run looks at it.
+  ChoiceSeq second = r.choices;
+  if (const char* inject = std::getenv("KPSIM_TEST_INJECT_NONDETERMINISM"); inject && *inject && !second.empty())
+    second.front().value = (second.front().value + 1) % std::max<uint32_t>(second.front().options, 2);
+  const RunResult b = run_choices(sc, p, second, traced);
   DeterminismFailure f;
   f.trace_a = trace_to_string(*a.trace);
   f.trace_b = trace_to_string(*b.trace);

@@ -2,7 +2,8 @@
 # guest_dies_with_kpsim.sh KPSIM STANDIN: `kpsim kernel ... --kernel 6.12` runs a stand-in boot
 # script (KPSIM_TEST_GUEST_BOOT); kill kpsim with SIGTERM, then with SIGKILL (which it cannot
 # catch: only PR_SET_PDEATHSIG tells the script), and check that the script and its child (in a
-# process group of its own, like qemu under `timeout`) are gone within 5 s.
+# process group of its own, like qemu under `timeout`) are gone within 5 s, and that SIGTERM
+# makes kpsim say so and exit 130.
 set -u
 kpsim=$1 standin=$2
 d=$(mktemp -d)
@@ -33,5 +34,11 @@ for sig in TERM KILL; do
   alive "$child" && alive="$alive child($child)"
   if [ -n "$alive" ]; then echo "SIG$sig (kpsim exit $rc): still running 5 s later:$alive"; fail=1
   else echo "SIG$sig (kpsim exit $rc): the boot script and its child are gone"; fi
+  # SIGTERM is caught: kpsim says it was interrupted and exits 130 (not 2, bad input).
+  if [ "$sig" = TERM ]; then
+    if [ $rc -ne 130 ] || ! grep -q '^interrupted (SIGINT/SIGTERM)' "$p/out"; then
+      echo "SIGTERM: expected exit 130 and an 'interrupted' line, got exit $rc:"; cat "$p/out"; fail=1
+    fi
+  fi
 done
 exit $fail

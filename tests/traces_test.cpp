@@ -26,9 +26,11 @@ Trace sample_trace() {
   t.header.scenario = "sockmap-demo";
   t.header.params = nlohmann::ordered_json::object();
   t.header.params["proto"] = "udp";
-  t.header.params["n"] = 3;
+  t.header.params["n"] = "3";  // parameter values are strings (a number is refused)
   t.header.strategy = "random";
   t.header.seed = 18446744073709551615ull;  // full uint64 range survives
+  t.header.max_steps = 5000;  // non-default limits are written, and read back
+  t.header.max_time_ns = 7000000000ull;
   t.header.choices = {{.value = 0, .options = 2, .kind = ChoiceKind::schedule},
                       {.value = 2, .options = 3, .kind = ChoiceKind::timer_order},
                       {.value = 1, .options = 3, .kind = ChoiceKind::timer_offset},
@@ -103,6 +105,8 @@ TEST_CASE("write_trace / read_trace round trip is byte-identical", "[trace]") {
   CHECK(trace_to_string(back) == first);
   // And the fields really came back (not just a stable re-serialisation of nothing).
   CHECK(back.header.seed == 18446744073709551615ull);
+  CHECK(back.header.max_steps == 5000);
+  CHECK(back.header.max_time_ns == 7000000000ull);
   CHECK(back.header.format == kTraceFormatVersion);
   CHECK(back.header.choices == sample_trace().header.choices);  // kinds and option counts too
   REQUIRE(back.events.size() == 3);
@@ -255,6 +259,42 @@ TEST_CASE("read_trace rejects malformed input with a TraceError naming the line"
   SECTION("a well-formed trace does not throw (control)") {
     CHECK(error_of(kHeader + "\n" + kStep + "\n" + kFooter + "\n").empty());
   }
+}
+
+TEST_CASE("read_trace refuses keys the format does not define, and values out of their range", "[trace]") {
+  const auto with = [](std::string line, const std::string& after, const std::string& insert) {
+    line.insert(line.find(after) + after.size(), insert);
+    return line;
+  };
+  const std::string change = R"({"type":"step","step":1,"t_ns":0,"task":"A","kind":"syscall","label":"x","changes":[{"obj":"o","change":"c"}]})";
+  CHECK(error_of(kHeader + "\n" + change + "\n" + kFooter + "\n").empty());  // the control
+  CHECK_THAT(error_of(with(kHeader, "{", R"("seeds":1,)") + "\n" + kFooter + "\n"),
+             Contains("line 1") && Contains("unknown key 'seeds' in the header"));
+  CHECK_THAT(error_of(kHeader + "\n" + with(kStep, "{", R"("wake":[],)") + "\n" + kFooter + "\n"),
+             Contains("line 2") && Contains("unknown key 'wake' in the step"));
+  CHECK_THAT(error_of(kHeader + "\n" + with(change, R"({"obj":"o",)", R"("x":1,)") + "\n" + kFooter + "\n"),
+             Contains("line 2") && Contains("unknown key 'x' in the change"));
+  CHECK_THAT(error_of(kHeader + "\n" + with(kFooter, "{", R"("verdict":"ok",)") + "\n"),
+             Contains("line 2") && Contains("unknown key 'verdict' in the footer"));
+  const std::string limits = R"("limits":{"max_steps":10,"max_time_ns":1000},)";
+  CHECK(error_of(with(kHeader, "{", limits) + "\n" + kFooter + "\n").empty());
+  CHECK_THAT(error_of(with(kHeader, "{", R"("limits":{"max_steps":10,"max_time_ns":1000,"max_x":1},)") + "\n" + kFooter + "\n"),
+             Contains("unknown key 'max_x' in the limits"));
+  CHECK_THAT(error_of(with(kHeader, "{", R"("limits":{"max_steps":0,"max_time_ns":1000},)") + "\n" + kFooter + "\n"),
+             Contains("limits must be at least 1"));
+  CHECK_THAT(error_of(with(kHeader, "{", R"("limits":{"max_steps":10},)") + "\n" + kFooter + "\n"),
+             Contains("missing field 'max_time_ns'"));
+  std::string p = kHeader;
+  p.replace(p.find(R"("params":{})"), 11, R"("params":{"n":3})");
+  CHECK_THAT(error_of(p + "\n" + kFooter + "\n"), Contains("parameter 'n' must be a string"));
+  std::string hz = kHeader;
+  hz.replace(hz.find(R"("hz":250)"), 8, R"("hz":0)");
+  CHECK_THAT(error_of(hz + "\n" + kFooter + "\n"), Contains("'hz' must be at least 1"));
+  std::string outcome = kFooter;
+  outcome.replace(outcome.find(R"("done")"), 6, R"("fine")");
+  CHECK_THAT(error_of(kHeader + "\n" + outcome + "\n"), Contains("unknown outcome 'fine'"));
+  CHECK_THAT(error_of(kHeader + "\n" + with(kFooter, R"("t_ns":0)", R"(,"metrics":[1])") + "\n"),
+             Contains("'metrics' must be an object"));
 }
 
 // ---- renderers ----------------------------------------------------------------------------

@@ -2,11 +2,13 @@
 #include "traces/trace.h"
 
 #include <cstdint>
+#include <initializer_list>
 #include <istream>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace kpsim {
@@ -38,6 +40,7 @@ static ojson header_json(const TraceHeader& h) {
   j["strategy"] = h.strategy;
   j["seed"] = h.seed;
   j["hz"] = h.hz;
+  if (h.has_limits()) j["limits"] = {{"max_steps", h.max_steps}, {"max_time_ns", h.max_time_ns}};
   j["choices"] = h.format == kOldestTraceFormat ? ojson(choice_values(h.choices))
                                                 : choices_to_json(h.choices);
   return j;
@@ -151,7 +154,20 @@ ChoiceSeq parse_choices(const ojson& j, int format, size_t line) {
   return out;
 }
 
+// Every key a line may hold (docs/trace-format.md). Any other is refused: a reader that ignored
+// it would accept a trace it does not understand (a misspelt "choice", a key of a newer format)
+// and replay --check could not compare it.
+void only_known_keys(const ojson& j, std::initializer_list<std::string_view> known, const char* what,
+                     size_t line) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    bool ok = false;
+    for (auto k : known) ok = ok || it.key() == k;
+    if (!ok) bad(line, std::string("unknown key '") + it.key() + "' in the " + what + " (see docs/trace-format.md)");
+  }
+}
+
 TraceEvent parse_event(const ojson& j, size_t line) {
+  only_known_keys(j, {"type", "step", "t_ns", "task", "kind", "label", "pick", "changes", "wakes"}, "step", line);
   TraceEvent e;
   e.step = field<uint64_t>(j, "step", line);
   e.t_ns = field<uint64_t>(j, "t_ns", line);
@@ -165,8 +181,10 @@ TraceEvent parse_event(const ojson& j, size_t line) {
     e.of = p[1];
   }
   if (j.contains("changes")) {
+    if (!j.at("changes").is_array()) bad(line, "field 'changes' must be an array");
     for (auto& c : j.at("changes")) {
       if (!c.is_object()) bad(line, "each change must be an object");
+      only_known_keys(c, {"obj", "change"}, "change", line);
       e.changes.push_back({field<std::string>(c, "obj", line), field<std::string>(c, "change", line)});
     }
   }
@@ -197,6 +215,8 @@ Trace read_trace(std::istream& in) {
     const auto type = field<std::string>(j, "type", line);
     if (!have_header) {
       if (type != "header") bad(line, "the first line must be the header");
+      only_known_keys(j, {"type", "format", "kpsim_version", "scenario", "script", "params", "strategy", "seed",
+                          "hz", "limits", "choices"}, "header", line);
       if (!j.contains("format") || !j.at("format").is_number_integer())
         bad(line, "'format' must be an integer");  // 1.7 is not version 1
       const int format = field<int>(j, "format", line);
@@ -213,24 +233,50 @@ Trace read_trace(std::istream& in) {
       if (j.contains("script")) t.header.script = field<std::string>(j, "script", line);
       if (!j.contains("params") || !j.at("params").is_object()) bad(line, "missing object 'params'");
       t.header.params = j.at("params");
+      for (auto it = t.header.params.begin(); it != t.header.params.end(); ++it)
+        if (!it->is_string()) bad(line, "parameter '" + it.key() + "' must be a string");
       t.header.strategy = field<std::string>(j, "strategy", line);
       if (t.header.strategy != "random" && t.header.strategy != "pct" && t.header.strategy != "dfs" &&
           t.header.strategy != "replay")
         bad(line, "unknown strategy '" + t.header.strategy + "' (random, pct, dfs or replay)");
       t.header.seed = field<uint64_t>(j, "seed", line);
       t.header.hz = field<uint64_t>(j, "hz", line);
+      if (t.header.hz == 0) bad(line, "field 'hz' must be at least 1");
+      if (j.contains("limits")) {
+        const ojson& l = j.at("limits");
+        if (!l.is_object()) bad(line, "field 'limits' must be an object");
+        only_known_keys(l, {"max_steps", "max_time_ns"}, "limits", line);
+        t.header.max_steps = field<uint64_t>(l, "max_steps", line);
+        t.header.max_time_ns = field<uint64_t>(l, "max_time_ns", line);
+        if (t.header.max_steps == 0 || t.header.max_time_ns == 0)
+          bad(line, "limits must be at least 1 (steps and ns)");
+      }
       t.header.choices = parse_choices(j, format, line);
       have_header = true;
     } else if (type == "step") {
       t.events.push_back(parse_event(j, line));
     } else if (type == "footer") {
+      only_known_keys(j, {"type", "outcome", "property", "message", "steps", "t_ns", "metrics", "crosscheck"},
+                      "footer", line);
       t.footer.outcome = field<std::string>(j, "outcome", line);
+      {
+        bool known = false;
+        for (const char* o : {"done", "violation", "deadlock", "step_limit", "time_limit", "error", "model_invariant"})
+          known = known || t.footer.outcome == o;
+        if (!known) bad(line, "unknown outcome '" + t.footer.outcome + "'");
+      }
       if (j.contains("property")) t.footer.property = field<std::string>(j, "property", line);
       if (j.contains("message")) t.footer.message = field<std::string>(j, "message", line);
       t.footer.steps = field<uint64_t>(j, "steps", line);
       t.footer.t_ns = field<uint64_t>(j, "t_ns", line);
-      if (j.contains("metrics")) t.footer.metrics = j.at("metrics");
-      if (j.contains("crosscheck")) t.footer.crosscheck = j.at("crosscheck");
+      if (j.contains("metrics")) {
+        if (!j.at("metrics").is_object()) bad(line, "field 'metrics' must be an object");
+        t.footer.metrics = j.at("metrics");
+      }
+      if (j.contains("crosscheck")) {
+        if (!j.at("crosscheck").is_object()) bad(line, "field 'crosscheck' must be an object");
+        t.footer.crosscheck = j.at("crosscheck");
+      }
       have_footer = true;
     } else {
       bad(line, "unknown line type '" + type + "'");

@@ -58,6 +58,13 @@ struct TraceHeader {
   uint64_t seed = 0;
   ChoiceSeq choices;  // typed (Choice::typed()) in every format-2 trace
   uint64_t hz = 250;
+  // The run's step and virtual-time limits, when they were not the scenario's defaults
+  // (explore --max-steps / --max-time-ms): a replay runs under them, so a run cut short by a
+  // limit is cut short again. 0/0: the scenario's defaults, and the key is not written (every
+  // trace from before the key existed, and every run with default limits, is unchanged).
+  uint64_t max_steps = 0;
+  uint64_t max_time_ns = 0;
+  bool has_limits() const { return max_steps != 0 || max_time_ns != 0; }
 };
 
 struct TraceFooter {

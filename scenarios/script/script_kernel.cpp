@@ -160,7 +160,8 @@ ModelOutcomes model_outcomes(const Scenario& sc, const Params& p) {
   ModelOutcomes out;
   RunOptions o;
   o.limits = sc.default_limits();
-  while (out.schedules < kMaxModelSchedules && dfs.begin_run()) {
+  // An interrupt also ends the model's search (the command then reports and exits 130).
+  while (out.schedules < kMaxModelSchedules && !replay::interrupted() && dfs.begin_run()) {
     RunResult r = run_once(sc, p, dfs, o);
     ++out.schedules;
     ++out.ends[std::string(to_string(r.end.outcome))];
@@ -204,12 +205,16 @@ class ScriptKernelSide final : public KernelSide {
     j["failed_assertions"] = st.failed_assertions;
     if (!st.first_failure.empty()) j["first_failure"] = st.first_failure;
     j["per_run_us"] = st.per_run_us();
+    rep.interrupted = replay::interrupted();
+    j["interrupted"] = rep.interrupted;
     rep.text = fmt::format("kernel {}  {} {}  schedule {}  runs {}\n", kernel_release(), sc.name(),
                            r.params.to_line(), replay::schedule_name(sched), st.runs);
     for (auto& [k, v] : st.keys) rep.text += fmt::format("  {:>6}  {}\n", v, k);
     rep.text += fmt::format("test assertion failed in {} of {} runs; {:.0f} us per run (steps only)\n",
                             st.failed_assertions, st.runs, st.per_run_us());
     if (!st.first_failure.empty()) rep.text += fmt::format("first failure: {}\n", st.first_failure);
+    if (rep.interrupted)
+      rep.text += fmt::format("interrupted: {} runs completed (shown above), the rest not run\n", st.runs);
     return rep;
   }
 
@@ -250,6 +255,7 @@ class ScriptKernelSide final : public KernelSide {
     }
     KernelReport rep;
     rep.agree = agree;
+    rep.interrupted = replay::interrupted();
     json& j = rep.json;
     j["scenario"] = sc.name();
     j["params"] = r.params.to_json();
@@ -265,6 +271,7 @@ class ScriptKernelSide final : public KernelSide {
     j["kworker_first"] = {{"runs", first.runs}, {"failure_rate", first.failure_rate()}};
     j["kworker_between"] = {{"runs", between.runs}, {"failure_rate", between.failure_rate()}};
     j["agree"] = agree;
+    j["interrupted"] = rep.interrupted;
     rep.annotation = {{"kernel", kernel_release()}, {"agree", agree}, {"verdicts", verdicts},
                       {"natural_failure_rate", natural.failure_rate()}};
     std::string& t = rep.text;
@@ -280,8 +287,11 @@ class ScriptKernelSide final : public KernelSide {
                      "{:.1f}%, kworker-between {:.1f}%\n",
                      100 * natural.failure_rate(), natural.runs, 100 * late.failure_rate(),
                      100 * first.failure_rate(), 100 * between.failure_rate());
-    if (replay::interrupted()) t += "interrupted: the kernel runs are incomplete\n";
-    t += agree ? "model and kernel agree\n" : "model and kernel DISAGREE\n";
+    if (rep.interrupted)
+      t += fmt::format("interrupted: the runs above completed ({} natural, {} + {} + {} forced), the rest "
+                       "not run; no verdict\n", natural.runs, late.runs, first.runs, between.runs);
+    else
+      t += agree ? "model and kernel agree\n" : "model and kernel DISAGREE\n";
     return rep;
   }
 };

@@ -30,6 +30,24 @@ guest_cache_init() {
   esac
 }
 
+# Serial logs kept under $KPSIM_GUEST_CACHE/logs/ (each boot writes one, and its qemu stderr
+# beside it): the newest KPSIM_GUEST_KEEP_LOGS (default 50), so that a cache used for months
+# does not grow without bound. 0 keeps only the current boot's.
+KPSIM_GUEST_KEEP_LOGS="${KPSIM_GUEST_KEEP_LOGS:-50}"
+
+# guest_prune_logs DIR KEEP: deletes all but the newest KEEP `*.serial.log` in DIR (names begin
+# with a sortable timestamp, so the newest sort last) together with their `.qemu` files. At
+# least one is kept: the boot prunes after creating its own log, which must survive.
+guest_prune_logs() {
+  local dir="$1" keep="$2" f
+  case "$keep" in ''|*[!0-9]*) gdie "KPSIM_GUEST_KEEP_LOGS must be a number, got '$keep'" ;; esac
+  [ "$keep" -ge 1 ] || keep=1
+  [ -d "$dir" ] || return 0
+  local old=()
+  mapfile -t old < <(cd "$dir" && find . -maxdepth 1 -name '*.serial.log' -printf '%f\n' | sort -r | tail -n +"$((keep + 1))")
+  for f in "${old[@]}"; do rm -f -- "$dir/$f" "$dir/$f.qemu"; done
+}
+
 # The cached kernel directory for VERSION (6.12, 6.1, or a package name), set by fetch-kernel.
 guest_kernel_dir() {
   local link="$KPSIM_GUEST_CACHE/kernels/$1.current"
