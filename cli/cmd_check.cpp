@@ -23,6 +23,7 @@
 #include "cli/check_report.h"
 #include "cli/check_suite.h"
 #include "cli/commands.h"
+#include "cli/stop_signals.h"
 #include "cli/trace_file.h"
 #include "traces/render.h"
 
@@ -42,29 +43,6 @@ struct CheckArgs {
   bool tap = false;
   std::string artifacts = "kpsim-artifacts";
   bool quiet = false;
-};
-
-std::atomic<bool> g_stop{false};
-extern "C" void on_check_signal(int) { g_stop.store(true); }
-
-// SIGINT/SIGTERM: start no more cases, stop the running ones (they report what they did and
-// exit 130), write the reports with the rest marked not run, exit 130. No SA_RESTART, so that
-// waitpid returns at once.
-struct StopOnSignals {
-  struct sigaction old_int {}, old_term {};
-  StopOnSignals() {
-    struct sigaction sa {};
-    sa.sa_handler = on_check_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-  }
-  ~StopOnSignals() {
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
-  }
-  StopOnSignals(const StopOnSignals&) = delete;
-  StopOnSignals& operator=(const StopOnSignals&) = delete;
 };
 
 std::string slurp(const std::string& path) {
@@ -246,8 +224,10 @@ int run_check(CheckArgs a, CLI::App* sub) {
                              cases[i].name, r.seconds);
   };
 
-  g_stop.store(false);
+  // SIGINT/SIGTERM: start no more cases, stop the running ones (they report what they did and
+  // exit 130), write the reports with the rest marked not run, exit 130.
   const StopOnSignals on_signals;
+  const std::atomic<bool>& stop = stop_requested();
   struct Running {
     size_t index;
     Clock::time_point start;
@@ -256,7 +236,7 @@ int run_check(CheckArgs a, CLI::App* sub) {
   size_t next = 0;
   bool stopping = false;
   for (;;) {
-    while (!g_stop.load() && running.size() < a.jobs && next < cases.size()) {
+    while (!stop.load() && running.size() < a.jobs && next < cases.size()) {
       const size_t i = next++;
       const CheckCase& c = cases[i];
       if (!c.load_error.empty()) {
@@ -271,7 +251,7 @@ int run_check(CheckArgs a, CLI::App* sub) {
       running[pid] = Running{i, Clock::now()};
     }
     if (running.empty()) break;
-    if (g_stop.load() && !stopping) {
+    if (stop.load() && !stopping) {
       stopping = true;
       for (auto& [pid, r] : running) ::kill(pid, SIGTERM);
     }
@@ -290,7 +270,7 @@ int run_check(CheckArgs a, CLI::App* sub) {
     results[i].seconds = s;
     progress(i);
   }
-  const bool interrupted = g_stop.load();
+  const bool interrupted = stop.load();
   for (CaseResult& r : results)
     if (r.verdict == CheckVerdict::not_run && r.message.empty()) r.message = "not run: check was interrupted";
 

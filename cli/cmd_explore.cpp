@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli/commands.h"
+#include "cli/stop_signals.h"
 #include "cli/strategy_factory.h"
 #include "cli/trace_file.h"
 #include "scenarios/runner.h"
@@ -90,26 +91,6 @@ std::string reproduce_command(const ExploreArgs& a, const Params& p) {
 }
 
 // A model invariant broke: the model, not the kernel, is wrong. Say so apart from findings.
-// SIGINT/SIGTERM end the search after the current schedule (a run is never cut in half).
-std::atomic<bool> g_stop{false};
-extern "C" void on_stop_signal(int) { g_stop.store(true); }
-struct StopOnSignals {
-  struct sigaction old_int {}, old_term {};
-  StopOnSignals() {
-    struct sigaction sa {};
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-  }
-  ~StopOnSignals() {
-    sigaction(SIGINT, &old_int, nullptr);
-    sigaction(SIGTERM, &old_term, nullptr);
-  }
-  StopOnSignals(const StopOnSignals&) = delete;
-  StopOnSignals& operator=(const StopOnSignals&) = delete;
-};
-
 int report_model_bug(const ExploreArgs& a, const Params& params, const ExploreResult& r) {
   const RunResult& b = *r.model_bug;
   if (!a.trace_out.empty()) save_trace(a.trace_out, *b.trace);
@@ -205,9 +186,9 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
                                static_cast<double>(n) / s, v, s);
     };
   }
-  g_stop.store(false);
-  o.stop = &g_stop;
+  // SIGINT/SIGTERM end the search after the current schedule (a run is never cut in half).
   const StopOnSignals on_signals;
+  o.stop = &stop_requested();
   ExploreResult r = explore(*sc, params, *strategy, o);
   const double elapsed_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
