@@ -34,9 +34,6 @@ namespace {
 
 using namespace model;
 
-[[noreturn]] void unsupported(const Loc& loc, std::string_view why) {
-  throw ScriptUnsupported(fmt::format("{}: unsupported in the model: {}", loc.str(), why));
-}
 
 constexpr uint64_t kUdF = 1, kUdS = 2, kUdClose = 3, kUdOther = 100;  // CQE user_data
 
@@ -262,12 +259,7 @@ struct Shape {
 
 Shape check_splice_program(const Program& p) {
   const Loc where{p.file, 0, 0};
-  if (p.socks.size() != 2 || p.socks[0].proto != Proto::tcp || p.socks[0].peer != 1 || p.socks[1].peer != 0)
-    unsupported(p.socks.empty() ? where : p.socks.front().loc,
-                "a splice program is one TCP connection: exactly one create_pair(tcp)");
-  if (p.map) unsupported(p.map->loc, "a map in a splice program");
-  if (!p.verdict.rules.empty()) unsupported(p.verdict.loc, "a verdict program in a splice program");
-  if (!p.setup.empty()) unsupported(p.setup.front().loc, "map operations in a splice program");
+  refuse_all_but_one_tcp_connection(p, "a splice program");
   if (p.threads.size() != 2)
     unsupported(p.threads.size() > 2 ? p.threads[2].loc : where,
                 "a splice program has two threads: the server (splice_loop and close, or "

@@ -35,9 +35,6 @@ namespace {
 
 using namespace model;
 
-[[noreturn]] void unsupported(const Loc& loc, std::string_view why) {
-  throw ScriptUnsupported(fmt::format("{}: unsupported in the model: {}", loc.str(), why));
-}
 
 struct StreamWorld final : World {
   std::shared_ptr<const Program> prog;
@@ -172,12 +169,7 @@ struct Roles {
 
 Roles check_stream_program(const Program& p) {
   const Loc where{p.file, 0, 0};
-  if (p.socks.size() != 2 || p.socks[0].proto != Proto::tcp || p.socks[0].peer != 1 || p.socks[1].peer != 0)
-    unsupported(p.socks.empty() ? where : p.socks.front().loc,
-                "a kTLS/sendfile program is one TCP connection: exactly one create_pair(tcp)");
-  if (p.map) unsupported(p.map->loc, "a map in a kTLS/sendfile program");
-  if (!p.verdict.rules.empty()) unsupported(p.verdict.loc, "a verdict program in a kTLS/sendfile program");
-  if (!p.setup.empty()) unsupported(p.setup.front().loc, "map operations in a kTLS/sendfile program");
+  refuse_all_but_one_tcp_connection(p, "a kTLS/sendfile program");
   if (p.threads.size() != 1)
     unsupported(p.threads.size() > 1 ? p.threads[1].loc : where,
                 "a kTLS/sendfile program has one thread, the sender (the receiver drains: `drain(S)`)");

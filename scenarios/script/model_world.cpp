@@ -26,6 +26,21 @@
 #include "model/net/ipv4/udp_bpf.h"
 
 namespace kpsim::script {
+
+[[noreturn]] void unsupported(const Loc& loc, std::string_view why) {
+  throw ScriptUnsupported(fmt::format("{}: unsupported in the model: {}", loc.str(), why));
+}
+
+void refuse_all_but_one_tcp_connection(const Program& p, std::string_view what) {
+  const Loc where{p.file, 0, 0};
+  if (p.socks.size() != 2 || p.socks[0].proto != Proto::tcp || p.socks[0].peer != 1 || p.socks[1].peer != 0)
+    unsupported(p.socks.empty() ? where : p.socks.front().loc,
+                fmt::format("{} is one TCP connection: exactly one create_pair(tcp)", what));
+  if (p.map) unsupported(p.map->loc, fmt::format("a map in {}", what));
+  if (!p.verdict.rules.empty()) unsupported(p.verdict.loc, fmt::format("a verdict program in {}", what));
+  if (!p.setup.empty()) unsupported(p.setup.front().loc, fmt::format("map operations in {}", what));
+}
+
 namespace {
 
 using namespace model;
@@ -40,9 +55,6 @@ constexpr uint32_t kSysctlWmemMax = 212992;
 // skbs below SKB_MAX_ALLOC); the model's skbs are linear.
 constexpr uint32_t kLinearUdpMax = 4096;
 
-[[noreturn]] void unsupported(const Loc& loc, std::string_view why) {
-  throw ScriptUnsupported(fmt::format("{}: unsupported in the model: {}", loc.str(), why));
-}
 
 // One sender's bytes in the order its sends returned them, and how far delivery (or a drop) has
 // consumed them. `done` stays empty until a drop takes bytes out of order.

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <stdexcept>
+#include <string_view>
 
 #include "scenarios/scenario.h"
 #include "scenarios/script/program.h"
@@ -15,6 +16,13 @@ namespace kpsim::script {
 struct ScriptUnsupported : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// The model interpreters' refusal: "FILE:L:C: unsupported in the model: WHY".
+[[noreturn]] void unsupported(const Loc& loc, std::string_view why);
+
+// A stream program (kTLS/sendfile, splice) is one TCP connection and nothing of sockmap's: any
+// other socket, a map, a verdict program or map operations are refused, naming `what`.
+void refuse_all_but_one_tcp_connection(const Program& p, std::string_view what);
 
 // Builds the model objects of `prog` (a copy is kept: the World outlives the caller's Program)
 // and spawns its threads under `s`, with the checkers of the compiled seed-000 scenario
