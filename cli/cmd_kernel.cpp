@@ -19,10 +19,12 @@ namespace kpsim::cli {
 namespace {
 
 struct KernelArgs {
-  std::string scenario, kernel{kHostTarget}, schedule, annotate;
-  std::vector<std::string> sets;
+  // kernel: "" until given: the scenario's kernel side picks (its first target: the host for a
+  // sockmap script, 6.12 in a qemu guest for a kTLS one).
+  std::string scenario, kernel, schedule, annotate;
+  std::vector<std::string> sets, sweeps;
   uint64_t runs = 0, forced_runs = 0;
-  bool json = false;
+  bool json = false, verbose = false;
   // Given or not: an absent --runs means the kernel side's default.
   CLI::Option* runs_opt = nullptr;
   CLI::Option* forced_runs_opt = nullptr;
@@ -41,7 +43,8 @@ const Scenario& scenario_of(const std::string& name) {
 }
 
 // The scenario's kernel side, if it runs on the requested target; ParamError (exit 2) if not.
-const KernelSide& kernel_side_of(const Scenario& sc, const std::string& target) {
+// No --kernel: the side's first target.
+const KernelSide& kernel_side_of(const Scenario& sc, std::string& target) {
   const KernelSide* ks = sc.kernel_side();
   if (!ks) {
     std::vector<std::string> with;
@@ -51,6 +54,7 @@ const KernelSide& kernel_side_of(const Scenario& sc, const std::string& target) 
                                  "have one: {})", sc.name(), with.empty() ? "none" : join(with)));
   }
   const auto targets = ks->targets();
+  if (target.empty()) target = targets.front();
   if (std::find(targets.begin(), targets.end(), target) == targets.end())
     throw ParamError(fmt::format("{} does not run on --kernel {} (it runs on --kernel {})", sc.name(),
                                  target, join(targets)));
@@ -70,6 +74,30 @@ KernelRequest request_of(const Scenario& sc, const KernelArgs& a) {
   if (a.runs_opt && a.runs_opt->count()) r.runs = a.runs;
   if (a.forced_runs_opt && a.forced_runs_opt->count()) r.forced_runs = a.forced_runs;
   r.schedule = a.schedule;
+  r.verbose = a.verbose;
+  // --sweep KEY=V1,V2,...: every value resolved as --set would be, before anything runs.
+  for (const std::string& sw : a.sweeps) {
+    const auto eq = sw.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == sw.size())
+      throw ParamError("--sweep " + sw + ": expected KEY=V1,V2,...");
+    const std::string key = sw.substr(0, eq);
+    if (r.fixed.count(key)) throw ParamError("--sweep " + key + ": also given with --set");
+    for (const auto& [k, v] : r.sweeps)
+      if (k == key) throw ParamError("--sweep " + key + " given twice");
+    std::vector<std::string> values;
+    std::string rest = sw.substr(eq + 1);
+    for (size_t at = 0; at <= rest.size();) {
+      const size_t comma = std::min(rest.find(',', at), rest.size());
+      std::string v = rest.substr(at, comma - at);
+      if (v.empty()) throw ParamError("--sweep " + sw + ": an empty value");
+      (void)make_kernel_request(sc, a.kernel, {key + "=" + v});  // refused here, not mid-sweep
+      if (std::find(values.begin(), values.end(), v) != values.end())
+        throw ParamError("--sweep " + key + ": value " + v + " twice");
+      values.push_back(std::move(v));
+      at = comma + 1;
+    }
+    r.sweeps.emplace_back(key, std::move(values));
+  }
   if (a.schedule.rfind("from:", 0) == 0) r.schedule_from = trace_of(sc, a.schedule.substr(5)).footer.metrics;
   return r;
 }
@@ -103,7 +131,7 @@ int guarded(const std::function<int()>& body, bool json) {
   }
 }
 
-int run_kernel_cmd(const KernelArgs& a) {
+int run_kernel_cmd(KernelArgs a) {
   const Scenario& sc = scenario_of(a.scenario);
   const KernelSide& ks = kernel_side_of(sc, a.kernel);
   const KernelRequest r = request_of(sc, a);
@@ -116,7 +144,7 @@ int run_kernel_cmd(const KernelArgs& a) {
   }, a.json);
 }
 
-int run_crosscheck(const KernelArgs& a) {
+int run_crosscheck(KernelArgs a) {
   const Scenario& sc = scenario_of(a.scenario);
   const KernelSide& ks = kernel_side_of(sc, a.kernel);
   const KernelRequest r = request_of(sc, a);
@@ -136,7 +164,7 @@ int run_crosscheck(const KernelArgs& a) {
       annotated->footer.crosscheck = rep.annotation;
       save_trace(a.annotate, *annotated);
     }
-    return rep.agree ? kExitOk : kExitFinding;
+    return rep.agree ? kExitOk : rep.inconclusive ? kExitInconclusive : kExitFinding;
   }, a.json);
 }
 
@@ -146,8 +174,9 @@ void add_common(CLI::App* sub, KernelArgs& a) {
                   "scenario parameter key=value (repeatable), as for explore; a value the kernel "
                   "cannot reproduce is refused");
   sub->add_option("--kernel", a.kernel,
-                  "host: this machine's kernel (default); 6.12 or 6.1: a Debian kernel booted in a "
-                  "qemu guest. `kpsim list` shows where each scenario runs");
+                  "host: this machine's kernel; 6.12 or 6.1: a Debian kernel booted in a qemu guest. "
+                  "Default: where the scenario runs (host for sockmap scripts, 6.12 for kTLS ones; "
+                  "`kpsim list` shows each one's targets)");
   sub->add_flag("--json", a.json, "one JSON object");
 }
 
@@ -182,7 +211,8 @@ Command add_crosscheck(CLI::App& app) {
       "outcome or cell. Scenarios that compare several cells vary only the parameters left at "
       "their defaults: a parameter set with --set holds in every cell.\n"
       "Exit status: 0 model and kernel agree, 1 they disagree, 2 bad input, a value the kernel "
-      "cannot reproduce, or the kernel cannot be run here; 130 interrupted (SIGINT/SIGTERM): the "
+      "cannot reproduce, or the kernel cannot be run here; 3 nothing could be compared (every "
+      "cell not tested: a forced window never formed, or the AEAD asked for was not had); 130 interrupted (SIGINT/SIGTERM): the "
       "runs that completed are printed, no verdict is given and --annotate's trace is left unchanged.");
   add_common(sub, *a);
   a->runs_opt = sub->add_option("--runs", a->runs,
@@ -194,6 +224,12 @@ Command add_crosscheck(CLI::App& app) {
                                        "them (default 20)")
                            ->check(kUnsigned & CLI::Range(1, 1000000));
   sub->add_option("--annotate", a->annotate, "record the result in this trace's footer");
+  sub->add_option("--sweep", a->sweeps,
+                  "KEY=V1,V2,...: cross-check every combination of these values (repeatable; the "
+                  "other parameters as --set gives them), in one guest boot; default: the "
+                  "script's `crosscheck sweep` lines")
+      ->type_name("KEY=V1,V2,...");
+  sub->add_flag("--verbose", a->verbose, "print the kernel evidence behind each verdict (stacks seen, AEAD used)");
   return {sub, [a] { return run_crosscheck(*a); }};
 }
 

@@ -24,11 +24,18 @@ install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTE
 install(DIRECTORY scenarios/ DESTINATION ${KPSIM_INSTALL_DATADIR}/scenarios
         FILES_MATCHING PATTERN "*.kps" PATTERN "script" EXCLUDE)
 install(PROGRAMS scripts/guest/boot scripts/guest/build-initramfs scripts/guest/fetch-kernel
-                 scripts/guest/run-suite scripts/guest/setup
+                 scripts/guest/setup
         DESTINATION ${KPSIM_INSTALL_DATADIR}/guest)
 install(FILES scripts/guest/lib.sh DESTINATION ${KPSIM_INSTALL_DATADIR}/guest)
 install(DIRECTORY replay/guest/ DESTINATION ${KPSIM_INSTALL_DATADIR}/guest/runner-src
-        FILES_MATCHING PATTERN "*.cpp" PATTERN "*.h")
+        FILES_MATCHING PATTERN "*.cpp" PATTERN "*.h" PATTERN "parser-sources.txt")
+# The script parser the runner is built with (replay/guest/parser-sources.txt), at its
+# repository paths under runner-src/root (scripts/guest/lib.sh).
+file(STRINGS ${PROJECT_SOURCE_DIR}/replay/guest/parser-sources.txt KPSIM_GUEST_SHARED REGEX "^[^#]")
+foreach(f IN LISTS KPSIM_GUEST_SHARED)
+  get_filename_component(d ${f} DIRECTORY)
+  install(FILES ${f} DESTINATION ${KPSIM_INSTALL_DATADIR}/guest/runner-src/root/${d})
+endforeach()
 
 # The libraries a C++ scenario or model extension links. All of them export: the real-kernel
 # runner (kpsim_replay) is there because kpsim_scenarios links it when KPSIM_REPLAY is on, and

@@ -145,16 +145,26 @@ std::string guest_script_dir() {
   return std::string(KPSIM_SOURCE_DIR) + "/scripts/guest";
 }
 
-GuestBoot boot_guest(std::string_view version, const std::vector<std::string>& configs) {
-  // Configurations are key=value lists without quotes (the runner's own syntax), so single
-  // quotes suffice to keep the shell from splitting or expanding them. KPSIM_TEST_GUEST_BOOT
-  // replaces the boot script (tests only: a stand-in that needs no qemu).
+namespace {
+
+// KPSIM_TEST_GUEST_BOOT replaces the boot script (tests only: a stand-in that needs no qemu).
+std::string boot_script() {
   const char* stand_in = std::getenv("KPSIM_TEST_GUEST_BOOT");
-  const std::string boot = stand_in && *stand_in ? std::string(stand_in)
-                                                  : guest_script_dir() + "/boot";
-  // `exec`: the boot script itself is the child, so PR_SET_PDEATHSIG reaches it, not a shell.
-  std::string cmd = fmt::format("exec {} {} --timeout 900", boot, version);
-  for (auto& c : configs) cmd += " '" + c + "'";
+  return stand_in && *stand_in ? std::string(stand_in) : guest_script_dir() + "/boot";
+}
+
+GuestBoot boot_with(const std::string& cmd);
+
+}  // namespace
+
+GuestBoot boot_guest_jobs(std::string_view version, const std::string& jobs_dir, unsigned timeout_s) {
+  // The directory is one kpsim created (no quote in its name).
+  return boot_with(fmt::format("exec {} {} --timeout {} --jobs '{}'", boot_script(), version, timeout_s, jobs_dir));
+}
+
+namespace {
+
+GuestBoot boot_with(const std::string& cmd) {
   GuestBoot g;
   BootChild child(cmd);
   if (child.pid() < 0 || !child.out()) {
@@ -180,6 +190,8 @@ GuestBoot boot_guest(std::string_view version, const std::vector<std::string>& c
   g.exit_code = child.wait();
   return g;
 }
+
+}  // namespace
 
 std::string GuestBoot::failure(size_t expected) const {
   if (results.empty())

@@ -1,9 +1,9 @@
-// Booting a Debian kernel in a qemu guest with a batch of runner configurations: the host half
-// of the kTLS replays (scripts/guest/boot, replay/guest/kpsim_guest_runner.cpp, docs/guest.md).
+// Booting a Debian kernel in a qemu guest with a batch of scenario script jobs: the host half
+// of the kTLS runs (scripts/guest/boot, replay/guest/main.cpp, docs/guest.md).
 //
-// One boot runs every configuration, one after another, and the guest prints one
-// `KPSIM-RESULT {json}` line per configuration. A batch shares a boot because under TCG only
-// ratios within one boot mean anything, and because a boot costs tens of seconds.
+// One boot runs every job, one after another, and the guest prints one `KPSIM-RESULT {json}`
+// line per job. A batch shares a boot because under TCG only ratios within one boot mean
+// anything, and because a boot costs seconds.
 #pragma once
 
 #include <array>
@@ -29,9 +29,10 @@ struct GuestBoot {
   std::string failure(size_t expected) const;
 };
 
-// Runs `scripts/guest/boot VERSION --timeout 900 CONFIG...` (installed: <prefix>/share/kpsim/guest,
-// else from the source tree kpsim was built from), one argument per configuration ("mode=...,key=value,..."), and collects the result lines.
-GuestBoot boot_guest(std::string_view version, const std::vector<std::string>& configs);
+// Runs `scripts/guest/boot VERSION --timeout TIMEOUT_S --jobs JOBS_DIR` (installed:
+// <prefix>/share/kpsim/guest, else from the source tree kpsim was built from): the scenario
+// scripts named in JOBS_DIR/jobs (replay/guest/script_exec.h), one result line per job.
+GuestBoot boot_guest_jobs(std::string_view version, const std::string& jobs_dir, unsigned timeout_s);
 // The directory boot_guest takes the guest scripts from.
 std::string guest_script_dir();
 

@@ -16,13 +16,4 @@ void GuestKernelSide::refuse_options(const Scenario& sc, const KernelRequest& r,
   if ((!r.schedule.empty() || r.schedule_from) && !schedule_why.empty()) refuse_option(sc, "--schedule", schedule_why);
 }
 
-std::vector<nlohmann::ordered_json> GuestKernelSide::run_in_guest(const std::string& version,
-                                                                  const std::vector<std::string>& configs) {
-  // Interrupted while the model's side ran: no boot (tens of seconds) for a result nobody waits for.
-  if (replay::interrupted()) throw KernelError("interrupted before the guest booted: no kernel runs");
-  replay::GuestBoot g = replay::boot_guest(version, configs);
-  if (const std::string why = g.failure(configs.size()); !why.empty()) throw KernelError(why);
-  return std::move(g.results);
-}
-
 }  // namespace kpsim

@@ -41,6 +41,10 @@ struct KernelRequest {
   // kernel --schedule from:TRACE: the footer metrics of that trace (of this scenario), whose
   // schedule the side steers the kernel toward.
   std::optional<nlohmann::ordered_json> schedule_from;
+  // crosscheck --sweep KEY=V1,V2,...: the grid of cells (every combination), in one batch.
+  // Empty: the side's default cells.
+  std::vector<std::pair<std::string, std::vector<std::string>>> sweeps;
+  bool verbose = false;  // --verbose: the kernel evidence behind each verdict
 };
 
 // Resolves `sets` as explore does (throws ParamError) and records which keys they set.
@@ -51,6 +55,9 @@ struct KernelReport {
   std::string text;             // for people: what ran, one line per outcome or cell, the verdict
   nlohmann::ordered_json json;  // the same as one JSON object (--json)
   bool agree = true;            // crosscheck: model and kernel agree (exit 0, else 1)
+  // crosscheck: nothing disagreed, but nothing could be compared either (every cell "not
+  // tested": a forced window that never formed): exit 3, inconclusive.
+  bool inconclusive = false;
   nlohmann::ordered_json annotation;  // crosscheck: what --annotate records in a trace footer
   // SIGINT/SIGTERM stopped the runs early: text and json hold the runs that completed (a run
   // cut short is no outcome), and the command exits 130 instead of judging a partial result.

@@ -583,3 +583,74 @@ TEST_CASE("`check` lines: what kpsim check runs") {
     }
   }
 }
+
+TEST_CASE("crosscheck sweep lines: the default grid of kpsim crosscheck", "[script]") {
+  const std::string T = "scenario c \"x\"\n"
+                        "param proto = udp {udp, tcp}\n"
+                        "param n = 2 [1, 8]\n"
+                        "a, b = create_pair(proto)\n"
+                        "thread t {\n  send(a, n) = n\n}\n";
+  SECTION("axes in file order, values as written") {
+    const Script s = Script::parse("c.kps", T + "crosscheck sweep n=1,4,8\ncrosscheck sweep proto=tcp,udp\n");
+    REQUIRE(s.crosscheck_sweeps().size() == 2);
+    CHECK(s.crosscheck_sweeps()[0].key == "n");
+    CHECK(s.crosscheck_sweeps()[0].values == std::vector<std::string>{"1", "4", "8"});
+    CHECK(s.crosscheck_sweeps()[1].values == std::vector<std::string>{"tcp", "udp"});
+    CHECK(Script::parse("c.kps", T).crosscheck_sweeps().empty());
+  }
+  SECTION("errors at the line and column") {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {T + "crosscheck sweep n=1,9\n", "bad.kps:8:1: crosscheck sweep: c: parameter n=9 is outside [1, 8]"},
+        {T + "crosscheck sweep m=1\n", "bad.kps:8:1: crosscheck sweep: c: unknown parameter 'm'"},
+        {T + "crosscheck sweep n=1,1\n", "bad.kps:8:22: value '1' twice in one sweep"},
+        {T + "crosscheck sweep n=1\ncrosscheck sweep n=2\n", "bad.kps:9:18: parameter 'n' swept twice"},
+        {T + "crosscheck sweep n\n", "bad.kps:8:19: expected '=' after the parameter's name"},
+    };
+    for (const auto& [text, want] : cases) {
+      const std::string got = error_of(text);
+      INFO(text);
+      CHECK(got.substr(0, want.size()) == want);
+    }
+  }
+}
+
+TEST_CASE("window lines: the kernel runners' steering, checked at parse time", "[script]") {
+  const std::string T = std::string(KPSIM_SOURCE_DIR) + "/scenarios/ktls-async-close.kps";
+  const Script s = Script::load(T);
+  SECTION("the seed-002 script forms its window from three parts") {
+    const Program p = s.instantiate(resolve_params(s.name(), s.params(), std::vector<std::string>{}));
+    REQUIRE(p.windows.size() == 3);
+    CHECK(p.windows[0].kind == WindowKind::cryptd_backlog);
+    CHECK(p.windows[0].records == 256);
+    CHECK(p.windows[1].kind == WindowKind::hold_until_closed);
+    CHECK(p.threads[p.windows[1].thread].name == "client:curl");  // named `curl`
+    CHECK(p.socks[p.windows[1].sock].name == "server");
+    CHECK(p.windows[2].kind == WindowKind::task_work);
+    CHECK(p.threads[p.windows[2].thread].name == "app:server");  // named `app`
+    CHECK(p.windows[2].frame == "sk_stream_wait_memory");
+    CHECK(p.windows[2].under == "tls_sw_release_resources_tx");
+    // io=plain has no ring, and the script asks for no task_work then.
+    const Program plain = s.instantiate(resolve_params(s.name(), s.params(), std::vector<std::string>{"io=plain"}));
+    CHECK(plain.windows.size() == 2);
+  }
+  SECTION("errors at the line and column") {
+    const std::string B = "scenario c \"x\"\na, b = create_pair(tcp)\nf = file(100)\n"
+                          "thread app:send {\n  sendfile(a, f, 100)\n}\n";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {B + "window cryptd_backlog(0)\n", "bad.kps:7:23: records 0 is outside [1, 4096]"},
+        {B + "window hold_until_closed(app)\n", "bad.kps:7:1: window hold_until_closed takes 2 arguments, got 1"},
+        {B + "window hold_until_closed(nobody, a)\n", "bad.kps:7:26: unknown thread 'nobody'"},
+        {B + "window task_work(send, sk_stream_wait_memory, x)\n",
+         "bad.kps:7:18: window task_work: thread app:send submits nothing to an io_uring"},
+        {B + "window wobble(1)\n", "bad.kps:7:8: unknown window 'wobble'"},
+        {B + "window cryptd_backlog(1)\nwindow cryptd_backlog(2)\n", "bad.kps:8:1: window cryptd_backlog twice"},
+        {"scenario c \"x\"\na, b = create_pair(tcp)\nthread t {\n  window cryptd_backlog(1)\n}\n",
+         "bad.kps:4:3: `window` belongs at the top level"},
+    };
+    for (const auto& [text, want] : cases) {
+      const std::string got = error_of(text);
+      INFO(text);
+      CHECK(got.substr(0, want.size()) == want);
+    }
+  }
+}

@@ -47,7 +47,8 @@ std::string Json::str() const { return "{" + body_ + "}"; }
 
 std::string Json::failed(const std::string& error) { return b("ok", false).s("error", error).str(); }
 
-void JsonList::add(const Json& item) { body_ += (body_.empty() ? "" : ",") + item.str(); }
+void JsonList::add(const Json& item) { add_raw(item.str()); }
+void JsonList::add_raw(const std::string& object) { body_ += (body_.empty() ? "" : ",") + object; }
 
 std::string JsonList::str() const { return "[" + body_ + "]"; }
 

@@ -33,6 +33,7 @@ class Json {
 class JsonList {
  public:
   void add(const Json& item);
+  void add_raw(const std::string& object);  // an object that is JSON already
   std::string str() const;
 
  private:

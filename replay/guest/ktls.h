@@ -26,6 +26,13 @@ long long wire_bytes(long long bytes, int tls);
 // TCP_ULP "tls" then TLS_TX (tls == 12: TLS 1.2, else 1.3) on fd; false with err set.
 bool set_ktls_tx(int fd, int tls, std::string& err);
 
+// Decrypts the records set_ktls_tx's key produced (application data, AES-GCM-128, record
+// sequence from 0) from the raw bytes a peer read off the wire, in user space as the reports'
+// curl does, through the kernel's AF_ALG gcm(aes). Appends each record's plaintext to `plain`;
+// "" when every complete record authenticated, else what failed (the record's index). A
+// trailing partial record is reported in `partial` (bytes), not decrypted.
+std::string tls_decrypt(int tls, const std::string& wire, std::string& plain, size_t& partial);
+
 // Registers cryptd(gcm(aes)) by binding an AF_ALG aead socket to it: the instance outranks the
 // generic gcm(aes), so kTLS then gets an async AEAD. The bind may fail while the instance stays
 // registered (docs/guest.md: EEXIST on 6.12, ENOENT on 6.1), so the caller checks /proc/crypto.

@@ -89,6 +89,27 @@ struct Ring {
   Loc loc;
 };
 
+// `window KIND(...)`: how a real-kernel runner forms the window the model finds by itself. The
+// model explores every ordering and ignores these; a kernel runner builds the ordering with
+// them and reports, per run, whether each one happened (a run whose window did not form tests
+// nothing). docs/scripts.md "Forcing a window on the kernel".
+enum class WindowKind : uint8_t {
+  cryptd_backlog,     // cryptd_backlog(N): a second kTLS connection queues N full records on
+                      // cryptd first, so the script's own encryptions are still pending later
+  hold_until_closed,  // hold_until_closed(T, S): thread T starts only once close(S) returned
+  task_work,          // task_work(T, FRAME, UNDER): once T's kernel stack shows FRAME called
+                      // under UNDER, complete a request on T's ring: its completion is queued as
+                      // task work on T (TWA_SIGNAL on a default ring)
+};
+struct Window {
+  WindowKind kind = WindowKind::cryptd_backlog;
+  uint64_t records = 0;  // cryptd_backlog
+  uint32_t thread = 0;   // hold_until_closed, task_work: index into Program::threads
+  uint32_t sock = 0;     // hold_until_closed
+  std::string frame, under;  // task_work: kernel function names
+  Loc loc;
+};
+
 // `property NAME`: a property the model checks because the script asks for it (docs/scripts.md).
 struct Check {
   std::string name;  // tcp-seq-order | byte-conservation | no-stall | all-records-delivered
@@ -233,6 +254,7 @@ struct Program {
   std::vector<Ring> rings;
   std::optional<uint32_t> sysctl_tcp_notsent_lowat;  // `sysctl net.ipv4.tcp_notsent_lowat = N`
   std::vector<Check> checks;
+  std::vector<Window> windows;  // kernel runners only (see Window)
   // Limits of a model run (`limit steps 20000`, `limit time 120s`); 0: the defaults.
   uint64_t max_steps = 0;
   uint64_t max_time_ns = 0;

@@ -174,7 +174,7 @@ struct Rule {
 };
 
 struct Stmt {
-  enum class K : uint8_t { let, pair, map, file, pipe, ring, verdict, call, if_, repeat, thread, limit, sysctl, check } k = K::let;
+  enum class K : uint8_t { let, pair, map, file, pipe, ring, verdict, call, if_, repeat, thread, limit, sysctl, check, window } k = K::let;
   Pos pos;
   std::string name, name2;  // let / thread / map / pair names; call: the callee; limit: kind
   Pos name_pos, name2_pos;
@@ -198,6 +198,8 @@ struct Ast {
   std::vector<Stmt> top;
   CheckPlan check;
   std::vector<Pos> check_set_pos;  // of each check.sets entry
+  std::vector<SweepAxis> sweeps;   // `crosscheck sweep` lines
+  std::vector<Pos> sweep_pos;
 };
 
 namespace {
@@ -246,7 +248,7 @@ const CallSig* find_call(std::string_view n) {
 constexpr std::string_view kTopStatements =
     "scenario, param, model, limit, let, if, thread, verdict, setsockopt, map_update, map_delete, "
     "NAME = map(...), A, B = create_pair(...), NAME = file(SIZE), NAME = pipe(), NAME = io_uring_setup(FLAGS), "
-    "io_uring_register_iowq_max_workers, io_uring_others, tls_tx, drain, sysctl, check";
+    "io_uring_register_iowq_max_workers, io_uring_others, tls_tx, drain, sysctl, property, window";
 constexpr std::string_view kThreadStatements =
     "send, recv, recv_timeout, recv_loop, ioctl, wait_for_fionread, usleep, shutdown, close, "
     "map_update, map_delete, sendfile, write, sendfile_loop, write_loop, splice_loop, uring_splice_close, "
@@ -703,6 +705,29 @@ class Parser {
     expect_eol("the check line");
   }
 
+  // `crosscheck sweep KEY=V1,V2,...`: one axis of crosscheck's default grid. Resolved against
+  // the declarations once the whole script is read (Script::parse).
+  void parse_crosscheck_sweep() {
+    const Pos pos = next().pos;  // crosscheck
+    next();                      // sweep
+    auto [k, kpos] = parse_word("a parameter name (KEY=V1,V2,...)");
+    for (auto& a : ast_.sweeps)
+      if (a.key == k) fail(kpos, "parameter '" + k + "' swept twice");
+    expect_punct("=", "after the parameter's name (KEY=V1,V2,...)");
+    SweepAxis axis{k, {}};
+    for (;;) {
+      auto [v, vpos] = parse_word("a value (KEY=V1,V2,...)");
+      if (std::find(axis.values.begin(), axis.values.end(), v) != axis.values.end())
+        fail(vpos, "value '" + v + "' twice in one sweep");
+      axis.values.push_back(v);
+      if (!is_punct(",")) break;
+      next();
+    }
+    expect_eol("the crosscheck sweep line");
+    ast_.sweeps.push_back(std::move(axis));
+    ast_.sweep_pos.push_back(pos);
+  }
+
   std::vector<Stmt> parse_block(Ctx ctx, uint32_t depth, Pos open, std::string_view what, bool* has_else) {
     if (depth > kMaxBlockDepth) fail(open, "blocks nested too deeply (more than 32 levels)");
     std::vector<Stmt> out;
@@ -731,6 +756,10 @@ class Parser {
       if (depth == 0 && (is_ident("param") || is_ident("model"))) {
         // Declarations: they become ParamSpecs, not statements.
         if (is_ident("param")) parse_param(); else parse_model();
+        continue;
+      }
+      if (depth == 0 && is_ident("crosscheck") && peek(1).k == Tk::ident && peek(1).s == "sweep") {
+        parse_crosscheck_sweep();  // what `kpsim crosscheck` runs: no statement either
         continue;
       }
       // `check, x = create_pair(...)` and `check = map(...)` still name a socket or map.
@@ -837,6 +866,31 @@ class Parser {
       st.k = Stmt::K::check;
       std::tie(st.name, st.name_pos) = parse_word("a property (tcp-seq-order, byte-conservation, no-stall)");
       expect_eol("the property");
+      return st;
+    }
+    if (w == "window" && peek(1).k == Tk::ident && is_punct("(", 2)) {
+      if (!top) fail(pos, "`window` belongs at the top level, after the threads it names");
+      next();
+      const Token& k = next();
+      if (k.s != "cryptd_backlog" && k.s != "hold_until_closed" && k.s != "task_work")
+        fail(k.pos, "unknown window '" + k.s + "' (expected cryptd_backlog, hold_until_closed or task_work)");
+      st.k = Stmt::K::window;
+      st.name = k.s;
+      st.name_pos = k.pos;
+      next();  // (
+      if (!is_punct(")")) {
+        for (;;) {
+          st.args.push_back(parse_expr());
+          if (!is_punct(",")) break;
+          next();
+        }
+      }
+      expect_punct(")", "closing window " + st.name + "(");
+      const size_t want = st.name == "cryptd_backlog" ? 1 : st.name == "hold_until_closed" ? 2 : 3;
+      if (st.args.size() != want)
+        fail(pos, "window " + st.name + " takes " + std::to_string(want) + " argument" + (want == 1 ? "" : "s") +
+                      ", got " + std::to_string(st.args.size()));
+      expect_eol("the window");
       return st;
     }
     if (w == "verdict") {
@@ -1445,6 +1499,7 @@ class Instantiator {
         case Stmt::K::ring: exec_ring(st); break;
         case Stmt::K::sysctl: exec_sysctl(st); break;
         case Stmt::K::check: exec_check(st); break;
+        case Stmt::K::window: exec_window(st); break;
         case Stmt::K::verdict: exec_verdict(st); break;
         case Stmt::K::call:
           before_threads(st, st.name);
@@ -1595,6 +1650,51 @@ class Instantiator {
     for (const Check& c : prog_.checks)
       if (c.name == st.name) fail(st.name_pos, "property " + st.name + " twice");
     prog_.checks.push_back(Check{st.name, loc(st.name_pos)});
+  }
+
+  // `window KIND(...)` (program.h Window): checked here, executed only by kernel runners.
+  void exec_window(const Stmt& st) {
+    Window w;
+    w.loc = loc(st.pos);
+    // A thread by its name, or by either part of a `task:name` one (`app`, `curl`), which must
+    // then be unique: the threads are looked up directly, so `client` names the thread
+    // client:curl here even where a socket is called client too.
+    const auto thread_arg = [&](const Expr& e) {
+      if (e.k != Expr::K::name) fail(e.pos, "expected a thread name");
+      std::optional<uint32_t> found;
+      for (uint32_t i = 0; i < prog_.threads.size(); ++i) {
+        const std::string& n = prog_.threads[i].name;
+        const auto colon = n.find(':');
+        const bool match = n == e.s || (colon != std::string::npos &&
+                                        (n.substr(0, colon) == e.s || n.substr(colon + 1) == e.s));
+        if (!match) continue;
+        if (found) fail(e.pos, "'" + e.s + "' names more than one thread; write the thread's whole name");
+        found = i;
+      }
+      if (!found) fail(e.pos, "unknown thread '" + e.s + "' (a window comes after the threads it names)");
+      return *found;
+    };
+    if (st.name == "cryptd_backlog") {
+      w.kind = WindowKind::cryptd_backlog;
+      w.records = u64_arg(*st.args[0], 1, 4096, "records");
+    } else if (st.name == "hold_until_closed") {
+      w.kind = WindowKind::hold_until_closed;
+      w.thread = thread_arg(*st.args[0]);
+      w.sock = sock_arg(*st.args[1]);
+    } else {
+      w.kind = WindowKind::task_work;
+      w.thread = thread_arg(*st.args[0]);
+      w.frame = word_arg(*st.args[1], "a kernel function name (the frame to wait for)");
+      w.under = word_arg(*st.args[2], "a kernel function name (the frame it is called under)");
+      bool ring = false;
+      for (const Step& s : prog_.threads[w.thread].steps) ring = ring || s.op == Op::uring_splice_close;
+      if (!ring)
+        fail(st.args[0]->pos, "window task_work: thread " + prog_.threads[w.thread].name +
+                                  " submits nothing to an io_uring, so no completion can be queued on it");
+    }
+    for (const Window& o : prog_.windows)
+      if (o.kind == w.kind) fail(st.pos, "window " + st.name + " twice");
+    prog_.windows.push_back(std::move(w));
   }
 
   void exec_tls_tx(const Stmt& st) {
@@ -1895,6 +1995,15 @@ Script Script::parse(std::string file, std::string_view text) {
     }
     (void)s.instantiate(p);
   }
+  // Every value of a crosscheck sweep must be one the parameter takes.
+  for (size_t i = 0; i < a.sweeps.size(); ++i)
+    for (const std::string& v : a.sweeps[i].values) {
+      try {
+        (void)resolve_params(a.name, a.params, std::vector<std::string>{a.sweeps[i].key + "=" + v});
+      } catch (const ParamError& e) {
+        fail_at(a.file, a.sweep_pos[i], std::string("crosscheck sweep: ") + e.what());
+      }
+    }
   return s;
 }
 
@@ -1919,6 +2028,7 @@ const std::string& Script::summary() const { return ast_->summary; }
 const std::vector<ParamSpec>& Script::params() const { return ast_->params; }
 const std::string& Script::text() const { return ast_->text; }
 const CheckPlan& Script::check_plan() const { return ast_->check; }
+const std::vector<SweepAxis>& Script::crosscheck_sweeps() const { return ast_->sweeps; }
 
 bool Script::is_model_setting(std::string_view param) const {
   for (size_t i = 0; i < ast_->params.size(); ++i)

@@ -45,6 +45,13 @@ struct CheckPlan {
   std::vector<std::vector<std::string>> sets;  // one case each: key=value settings, as --set
 };
 
+// What `kpsim crosscheck` runs for this script when no --sweep is given: its `crosscheck sweep
+// KEY=V1,V2,...` lines, one axis each; the cells are every combination (docs/scripts.md).
+struct SweepAxis {
+  std::string key;
+  std::vector<std::string> values;
+};
+
 class Script {
  public:
   // Parses `text` (read from `file`, used in locations) and checks that it instantiates with
@@ -68,6 +75,8 @@ class Script {
   const std::string& text() const;
   // The `check` lines.
   const CheckPlan& check_plan() const;
+  // The `crosscheck sweep` lines, in file order.
+  const std::vector<SweepAxis>& crosscheck_sweeps() const;
 
  private:
   std::shared_ptr<const Ast> ast_;

@@ -5,5 +5,6 @@
 namespace kpsim::script {
 
 const KernelSide* script_kernel_side() { return nullptr; }
+const KernelSide* script_guest_side() { return nullptr; }
 
 }  // namespace kpsim::script

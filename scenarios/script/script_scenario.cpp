@@ -1,6 +1,5 @@
 #include "scenarios/script/script_scenario.h"
 
-#include "scenarios/kernel_sides.h"
 #include "scenarios/script/model_world.h"
 #include "scenarios/script/script.h"
 
@@ -18,11 +17,10 @@ std::string_view ScriptScenario::name() const { return script_->name(); }
 std::string_view ScriptScenario::summary() const { return script_->summary(); }
 const std::vector<ParamSpec>& ScriptScenario::params() const { return script_->params(); }
 RunLimits ScriptScenario::default_limits() const { return limits_; }
-// A built-in kTLS script keeps its hand-written guest kernel side (the host runner refuses
-// kTLS; a guest runner interpreting scripts is issue 12). A script read from a file never does.
+// A script of the stream world (kTLS, files, pipes, io_uring) runs in the qemu guest, whose
+// runner interprets it (this machine's kernel has no kTLS); a sockmap script on the host.
 const KernelSide* ScriptScenario::kernel_side() const {
-  if (source_.empty())
-    if (const KernelSide* k = builtin_script_guest_side(name())) return k;
+  if (script_->instantiate(resolve_params(*this, std::vector<std::string>{})).stream()) return script_guest_side();
   return script_kernel_side();
 }
 

@@ -55,5 +55,7 @@ const Scenario& load_script_scenario(const std::string& path);
 
 // The generic real-kernel side of every script scenario (host sockmap runner).
 const KernelSide* script_kernel_side();
+// The guest side of every stream-world script (kTLS): scenarios/script/script_guest.cpp.
+const KernelSide* script_guest_side();
 
 }  // namespace kpsim::script

@@ -9,9 +9,12 @@ KPSIM_GUEST_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 if [ -d "$KPSIM_GUEST_DIR/runner-src" ]; then
   KPSIM_REPO="$(cd "$KPSIM_GUEST_DIR/.." && pwd)"
   KPSIM_RUNNER_SRC="$KPSIM_GUEST_DIR/runner-src"
+  # The parser files of replay/guest/parser-sources.txt, at their repository paths.
+  KPSIM_RUNNER_ROOT="$KPSIM_GUEST_DIR/runner-src/root"
 else
   KPSIM_REPO="$(cd "$KPSIM_GUEST_DIR/../.." && pwd)"
   KPSIM_RUNNER_SRC="$KPSIM_REPO/replay/guest"
+  KPSIM_RUNNER_ROOT="$KPSIM_REPO"
 fi
 # HOME may be unset in a bare CI environment: fall back to /var/tmp rather than failing.
 KPSIM_GUEST_CACHE="${KPSIM_GUEST_CACHE:-${HOME:-/var/tmp}/.cache/kpsim-guest}"

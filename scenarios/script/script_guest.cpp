@@ -1,0 +1,440 @@
+// The guest kernel side of every script that needs a kernel this machine does not have (kTLS):
+// the script's text and each cell's --set values go to the qemu guest, whose runner parses and
+// runs the same script (replay/guest/script_exec.h); the model explores the same cells here,
+// and each property the script asks for is judged on both sides (docs/crosscheck.md).
+//
+// A cell is one assignment of the parameters: `kpsim kernel` runs one, `kpsim crosscheck` the
+// grid of --sweep (or the script's `crosscheck sweep` lines), all in one boot - under TCG only
+// comparisons within one boot mean anything, and a boot costs seconds.
+//
+// Per property, on each side:
+//   model:  over its schedules (the default one first, then random ones), how many violate it:
+//           never, sometimes, always;
+//   kernel: in how many of the cell's runs it was violated - all-records-delivered by the
+//           plaintext the peer decrypted (received == sent, every byte as the file has it, a
+//           clean EOF), no-stall by the stall signature on the sending socket. tcp-seq-order and
+//           byte-conservation are the model's own bookkeeping (sequence numbers; bytes queued =
+//           delivered + freed), with nothing to observe on a kernel: not judged.
+// A script with `window` lines forces the model's ordering: a run counts only if its window
+// formed (each part reported by the runner), a cell where it never formed is "not tested",
+// and the kernel agrees when it violates in some counted run exactly where the model can
+// violate. A script without windows runs naturally: where the model always (never) violates,
+// every (no) kernel run must; where it sometimes does, the kernel cannot disagree.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "replay/guest_boot.h"
+#include "replay/script_runner.h"
+#include "scenarios/guest_kernel_side.h"
+#include "scenarios/runner.h"
+#include "scenarios/script/script.h"
+#include "scenarios/script/script_scenario.h"
+#include "sched/strategy_random.h"
+
+namespace kpsim::script {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// The model's side of a cell: the default schedule, then random ones (seed 1).
+constexpr uint64_t kModelSchedules = 200;
+// Per-run limit in the guest, and the boot's on top of the runs'.
+constexpr long long kRunTimeoutMs = 120000;
+constexpr unsigned kBootOverheadS = 180;
+
+const ScriptScenario& script_of(const Scenario& sc) {
+  const auto* s = dynamic_cast<const ScriptScenario*>(&sc);
+  if (!s) throw KernelError(fmt::format("{}: not a script scenario", sc.name()));
+  return *s;
+}
+
+// The properties a kernel run can show.
+bool observable(const std::string& property) {
+  return property == "all-records-delivered" || property == "no-stall";
+}
+
+struct Cell {
+  Params params;
+  std::string what;  // the swept values, "mss=1436 notsent_lowat=16384"
+  Program prog;
+};
+
+// The model's verdicts on a cell.
+struct ModelSide {
+  uint64_t schedules = 0;
+  std::map<std::string, uint64_t> violations;  // property -> schedules violating it
+  double min_mibps = 1e300, max_mibps = 0;     // throughput over the schedules
+  uint64_t limit_hits = 0;                     // schedules that ended on a step/time limit
+};
+
+ModelSide model_side(const Scenario& sc, const Params& p, uint64_t schedules) {
+  RunOptions o;
+  o.limits = sc.default_limits();
+  ModelSide m;
+  RandomStrategy random(1);
+  for (uint64_t i = 0; i < schedules && !replay::interrupted(); ++i) {
+    RunResult r;
+    if (i == 0) {
+      r = run_choices(sc, p, {}, o);
+    } else {
+      random.begin_run();
+      r = run_once(sc, p, random, o);
+    }
+    ++m.schedules;
+    if (r.end.outcome == Outcome::violation) ++m.violations[r.end.property];
+    if (r.end.outcome == Outcome::step_limit || r.end.outcome == Outcome::time_limit) ++m.limit_hits;
+    const double t = r.metrics.value("throughput_MiB_s", 0.0);
+    m.min_mibps = std::min(m.min_mibps, t);
+    m.max_mibps = std::max(m.max_mibps, t);
+  }
+  return m;
+}
+
+std::string model_word(uint64_t v, uint64_t n) { return v == 0 ? "never" : v == n ? "always" : "sometimes"; }
+
+// Why this cell cannot be reproduced in the guest, refused before it boots ("" when it can).
+void refuse_unreproducible(const ScriptScenario& s, const Cell& c) {
+  for (const auto& spec : s.params())
+    if (s.is_model_setting(spec.name) && c.params.get(spec.name) != spec.default_value)
+      throw ParamError(fmt::format("{}: {}={} cannot be reproduced on the guest's Debian kernel: it is the "
+                                   "model's reading of the kernel (patched kernels: issue 16)",
+                                   s.name(), spec.name, c.params.get(spec.name)));
+  const ModelSettings defaults;
+  if (c.prog.model.fix != defaults.fix || c.prog.model.kernel != defaults.kernel)
+    throw ParamError(fmt::format("{}: model fix={} kernel={} cannot be reproduced on the guest's Debian kernel",
+                                 s.name(), c.prog.model.fix, c.prog.model.kernel));
+  for (const auto& r : c.prog.rings) {
+    if (r.others)
+      throw ParamError(fmt::format("{} ({}): io_uring_others cannot be reproduced by the guest runner", s.name(), c.what));
+    if (r.setup == RingSetup::coop_taskrun)
+      throw ParamError(fmt::format("{} ({}): IORING_SETUP_COOP_TASKRUN cannot be reproduced by the guest runner",
+                                   s.name(), c.what));
+    if (r.iowq_max)
+      throw ParamError(fmt::format("{} ({}): io_uring_register_iowq_max_workers cannot be reproduced by the guest "
+                                   "runner", s.name(), c.what));
+  }
+  for (const auto& so : c.prog.socks)
+    if (so.maxseg && *so.maxseg > 32767)
+      throw ParamError(fmt::format("{} ({}): TCP_MAXSEG {} cannot be set on a kernel (at most 32767, "
+                                   "MAX_TCP_WINDOW); larger MSS only as loopback's default", s.name(), c.what,
+                                   *so.maxseg));
+  if (c.prog.map) throw ParamError(fmt::format("{}: sockmap scripts run on the host (no --kernel)", s.name()));
+}
+
+// The cells of a request: the grid of its sweeps (or the script's), each combination applied
+// over r.params; a key given with --set stays fixed.
+std::vector<Cell> cells_of(const ScriptScenario& s, const KernelRequest& r, bool crosscheck) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> axes = r.sweeps;
+  if (crosscheck && axes.empty())
+    for (const auto& a : s.script().crosscheck_sweeps())
+      if (!r.fixed.count(a.key)) axes.emplace_back(a.key, a.values);
+  std::vector<Cell> cells;
+  std::vector<size_t> at(axes.size(), 0);
+  for (;;) {
+    std::vector<std::string> sets;
+    for (const auto& p : s.params())
+      if (r.fixed.count(p.name)) sets.push_back(p.name + "=" + r.params.get(p.name));
+    std::string what;
+    for (size_t i = 0; i < axes.size(); ++i) {
+      sets.push_back(axes[i].first + "=" + axes[i].second[at[i]]);
+      what += (what.empty() ? "" : " ") + axes[i].first + "=" + axes[i].second[at[i]];
+    }
+    Params p = resolve_params(s, sets);
+    Program prog = s.program(p);
+    cells.push_back({std::move(p), what.empty() ? "as given" : what, std::move(prog)});
+    // The next combination, the last axis fastest; done when every axis wrapped.
+    bool done = true;
+    for (size_t i = axes.size(); i-- > 0;) {
+      if (++at[i] < axes[i].second.size()) {
+        done = false;
+        break;
+      }
+      at[i] = 0;
+    }
+    if (done) break;
+  }
+  for (const auto& c : cells) refuse_unreproducible(s, c);
+  return cells;
+}
+
+// The --set lines of a cell for the guest: every parameter, so the guest needs no defaults.
+std::vector<std::string> guest_sets(const ScriptScenario& s, const Params& p) {
+  std::vector<std::string> sets;
+  for (const auto& spec : s.params()) sets.push_back(spec.name + "=" + p.get(spec.name));
+  return sets;
+}
+
+// A temporary directory holding the jobs file and the script; removed when done.
+class JobsDir {
+ public:
+  JobsDir() {
+    std::string t = (std::filesystem::temp_directory_path() / "kpsim-jobs-XXXXXX").string();
+    if (!mkdtemp(t.data())) throw KernelError("cannot create a temporary directory for the guest's jobs");
+    path_ = t;
+  }
+  ~JobsDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  JobsDir(const JobsDir&) = delete;
+  JobsDir& operator=(const JobsDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+bool async_crypto(const Program& p) { return p.tls_tx && p.tls_tx->crypto == Crypto::async; }
+
+// One boot for every cell; results in cell order. Cells with synchronous crypto run first: a
+// cryptd instance, once registered for an async cell, outranks the synchronous AEAD for the rest
+// of the boot.
+std::vector<json> run_cells(const ScriptScenario& s, const std::string& target, const std::vector<Cell>& cells,
+                            uint64_t runs) {
+  if (replay::interrupted()) throw KernelError("interrupted before the guest booted: no kernel runs");
+  JobsDir dir;
+  {
+    std::ofstream script(dir.path() + "/script.kps", std::ios::binary);
+    script << s.script().text();
+  }
+  std::vector<size_t> order(cells.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return !async_crypto(cells[a].prog) && async_crypto(cells[b].prog); });
+  {
+    std::ofstream jobs(dir.path() + "/jobs", std::ios::binary);
+    for (size_t i : order) {
+      jobs << "id=" << i << "\tscript=/kpsim/script.kps\truns=" << runs << "\topt=timeout_ms=" << kRunTimeoutMs;
+      for (const auto& set : guest_sets(s, cells[i].params)) jobs << "\tset=" << set;
+      jobs << "\n";
+    }
+    if (!jobs) throw KernelError("cannot write the guest's jobs file");
+  }
+  const auto timeout = static_cast<unsigned>(kBootOverheadS + cells.size() * runs * (kRunTimeoutMs / 1000 + 10));
+  replay::GuestBoot g = replay::boot_guest_jobs(target, dir.path(), timeout);
+  if (g.results.empty()) throw KernelError(g.failure(cells.size()));
+  if (g.results.size() != cells.size()) throw KernelError(g.failure(cells.size()));
+  std::vector<json> out(cells.size());
+  for (const json& res : g.results) {
+    const size_t id = static_cast<size_t>(std::strtoull(res.value("id", std::string("x")).c_str(), nullptr, 10));
+    if (id >= cells.size() || !res.value("ok", false))
+      throw KernelError(fmt::format("the guest runner failed {} ({}): {}", s.name(),
+                                    id < cells.size() ? cells[id].what : "?", res.value("error", std::string("?"))));
+    out[id] = res;
+  }
+  return out;
+}
+
+// Whether the guest's kTLS used the AEAD the cell asked for: cryptd for async, no cryptd for
+// sync ("" if so, else why not).
+std::string crypto_mismatch(const Program& p, const json& k) {
+  if (!p.tls_tx) return "";
+  const std::string driver = k.value("gcm_aes_driver", "");
+  const bool cryptd = driver.find("cryptd(") != std::string::npos;
+  if (async_crypto(p) && !cryptd)
+    return fmt::format("crypto=async was not reproduced: kTLS got {} (no cryptd instance passed its self-test)",
+                       driver.empty() ? "no gcm(aes)" : driver);
+  if (!async_crypto(p) && cryptd) return "crypto=sync was not reproduced: a cryptd instance outranked it";
+  return "";
+}
+
+// The kernel's side of one property over a cell's runs.
+struct KernelProp {
+  uint64_t counted = 0, violated = 0;
+};
+
+KernelProp kernel_prop(const std::string& property, const json& k, bool forced) {
+  KernelProp kp;
+  for (const json& run : k.value("run_results", json::array())) {
+    if (!run.value("ok", false)) continue;
+    const bool v = property == "no-stall" ? run.value("stall_verdict", "") == "stall" : run.value("lost", false);
+    // A forced run counts when its window formed; a violation counts anyway (it happened).
+    if (forced && !run.value("window_formed", false) && !v) continue;
+    ++kp.counted;
+    kp.violated += v;
+  }
+  return kp;
+}
+
+double median_mibps(const json& k) {
+  std::vector<double> v;
+  for (const json& run : k.value("run_results", json::array())) v.push_back(run.value("throughput_MiBps", 0.0));
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// What the guest saw that backs its verdict: the AEAD, and per run the window's evidence.
+json evidence_of(const json& k) {
+  json e = {{"gcm_aes_driver", k.value("gcm_aes_driver", "")}, {"runs", json::array()}};
+  for (const json& run : k.value("run_results", json::array())) {
+    json r = {{"run", run.value("run", 0)}, {"sent", run.value("sent", 0)}, {"received", run.value("received", 0)},
+              {"plaintext_ok", run.value("plaintext_ok", false)}, {"stall", run.value("stall_verdict", "")},
+              {"longest_stall_s", run.value("longest_stall_s", 0.0)}, {"close_ms", run.value("close_ms", -1.0)},
+              {"error", run.value("rx_error", std::string())}};
+    if (run.contains("window")) r["window"] = run["window"];
+    e["runs"].push_back(std::move(r));
+  }
+  return e;
+}
+
+class ScriptGuestSide final : public GuestKernelSide {
+ public:
+  std::string_view summary() const override {
+    return "qemu guest (--kernel 6.12|6.1): the script run by the guest's runner; --runs N per cell, "
+           "crosscheck --sweep KEY=V,V,...";
+  }
+
+  KernelReport run(const Scenario& sc, const KernelRequest& r) const override {
+    refuse_options(sc, r, "", "the guest steers no schedule classes", "the guest runs the script's own order");
+    const ScriptScenario& s = script_of(sc);
+    if (!r.sweeps.empty()) refuse_option(sc, "--sweep", "kernel runs one cell; crosscheck sweeps");
+    const std::vector<Cell> cells = cells_of(s, r, false);
+    const uint64_t runs = r.runs.value_or(1);
+    const json k = run_cells(s, r.target, cells, runs).front();
+    KernelReport rep;
+    rep.json = {{"scenario", sc.name()}, {"params", r.params.to_json()}, {"kernel", r.target}, {"result", k}};
+    std::string& t = rep.text;
+    t = fmt::format("kernel {} ({})  {}  AEAD {}\n", r.target, k.value("kernel", ""), sc.name(),
+                    k.value("gcm_aes_driver", std::string("-")));
+    if (const std::string why = crypto_mismatch(cells[0].prog, k); !why.empty()) t += "  note: " + why + "\n";
+    for (const json& run : k.value("run_results", json::array())) {
+      t += fmt::format("  run {}: sent {} received {}{} {}  stall: {}  {:.3f} MiB/s", run.value("run", 0),
+                       run.value("sent", 0), run.value("received", 0), run.value("plaintext_ok", false) ? "" : " (plaintext differs)",
+                       run.value("lost", false) ? "LOST" : "complete", run.value("stall_verdict", ""),
+                       run.value("throughput_MiBps", 0.0));
+      if (run.contains("window_formed"))
+        t += fmt::format("  window {}", run.value("window_formed", false) ? "formed" : "did NOT form");
+      t += "\n";
+    }
+    return rep;
+  }
+
+  KernelReport crosscheck(const Scenario& sc, const KernelRequest& r) const override {
+    refuse_options(sc, r, "", "the guest steers no schedule classes", "the guest runs the script's own order");
+    const ScriptScenario& s = script_of(sc);
+    const std::vector<Cell> cells = cells_of(s, r, true);  // refuses before booting
+    const bool forced = !cells.front().prog.windows.empty();
+    const uint64_t runs = r.runs.value_or(forced ? 3 : 1);
+    const std::vector<json> results = run_cells(s, r.target, cells, runs);
+
+    std::vector<std::string> props;
+    for (const auto& c : cells.front().prog.checks)
+      if (observable(c.name)) props.push_back(c.name);
+    uint64_t agree_n = 0, disagree_n = 0, untested_n = 0;
+    json rows = json::array();
+    for (size_t i = 0; i < cells.size() && !replay::interrupted(); ++i) {
+      const Cell& c = cells[i];
+      const json& k = results[i];
+      const ModelSide m = model_side(sc, c.params, kModelSchedules);
+      const std::string mismatch = crypto_mismatch(c.prog, k);
+      std::string verdict = "agree";
+      json pj = json::object();
+      for (const std::string& prop : props) {
+        const uint64_t mv = m.violations.count(prop) ? m.violations.at(prop) : 0;
+        const KernelProp kp = kernel_prop(prop, k, forced);
+        std::string v;
+        if (!mismatch.empty() || kp.counted == 0) v = "not tested";
+        else if (forced) v = (mv > 0) == (kp.violated > 0) ? "agree" : "disagree";
+        else if (mv == 0) v = kp.violated == 0 ? "agree" : "disagree";
+        else if (mv == m.schedules) v = kp.violated == kp.counted ? "agree" : "disagree";
+        else v = "agree";  // the model says it may happen: either kernel answer is possible
+        // A stall on both sides: the persist timer paces both on the guest's clock, so the
+        // kernel's throughput must lie within a factor of 3 of the model's range.
+        if (v == "agree" && prop == "no-stall" && mv == m.schedules && kp.violated) {
+          const double kt = median_mibps(k);
+          if (kt * 3 < m.min_mibps || kt > m.max_mibps * 3) v = "disagree";
+        }
+        if (v == "disagree") verdict = "disagree";
+        else if (v == "not tested" && verdict == "agree") verdict = "not tested";
+        pj[prop] = {{"model", model_word(mv, m.schedules)}, {"model_violations", mv},
+                    {"kernel_violations", kp.violated}, {"kernel_runs_counted", kp.counted}, {"verdict", v}};
+      }
+      agree_n += verdict == "agree";
+      disagree_n += verdict == "disagree";
+      untested_n += verdict == "not tested";
+      json row = {{"config", c.what}, {"params", c.params.to_json()}, {"model_schedules", m.schedules},
+                  {"model_MiBps", fmt::format("{:.3f}..{:.3f}", m.min_mibps, m.max_mibps)},
+                  {"kernel_MiBps", median_mibps(k)}, {"kernel_runs", k.value("runs", 0)},
+                  {"window_formed_runs", forced ? json(k.value("window_formed_runs", 0)) : json(nullptr)},
+                  {"properties", pj}, {"verdict", verdict}};
+      if (!mismatch.empty()) row["not_tested_because"] = mismatch;
+      row["evidence"] = evidence_of(k);
+      rows.push_back(std::move(row));
+    }
+    KernelReport rep;
+    rep.interrupted = replay::interrupted();
+    rep.agree = disagree_n == 0 && agree_n > 0;
+    rep.inconclusive = disagree_n == 0 && agree_n == 0;
+    const std::string guest_kernel = results.front().value("kernel", "");
+    rep.json = {{"scenario", sc.name()}, {"kernel", r.target}, {"guest_kernel", guest_kernel}, {"forced", forced},
+                {"cells", rows}, {"agree", agree_n}, {"disagree", disagree_n}, {"not_tested", untested_n},
+                {"verdict", rep.agree ? "agree" : "disagree"}};
+    rep.annotation = {{"kernel", guest_kernel}, {"agree", rep.agree}, {"cells", rows}};
+    std::string& t = rep.text;
+    t = fmt::format("crosscheck {} on Debian {} ({}) in a qemu guest, {} run{} per cell{}\n", sc.name(), r.target,
+                    guest_kernel, runs, runs == 1 ? "" : "s", forced ? ", window forced" : "");
+    std::string head = fmt::format("  {:<36}", "cell");
+    for (const auto& p : props) head += fmt::format(" {:>26}", p + " m/k");
+    head += fmt::format(" {:>16} {:>9} {:>7}  {}\n", "model MiB/s", "k MiB/s", "window", "verdict");
+    t += head;
+    for (const json& row : rows) {
+      std::string line = fmt::format("  {:<36}", row["config"].get<std::string>());
+      for (const auto& p : props) {
+        const json& pj = row["properties"][p];
+        line += fmt::format(" {:>26}", fmt::format("{} / {} of {}", pj["model"].get<std::string>(),
+                                                   pj["kernel_violations"].get<uint64_t>(),
+                                                   pj["kernel_runs_counted"].get<uint64_t>()));
+      }
+      line += fmt::format(" {:>16} {:>9.3f} {:>7}  {}\n", row["model_MiBps"].get<std::string>(),
+                          row["kernel_MiBps"].get<double>(),
+                          row["window_formed_runs"].is_null() ? "-" : fmt::format("{}/{}", row["window_formed_runs"].get<int64_t>(),
+                                                                                 row["kernel_runs"].get<int64_t>()),
+                          row["verdict"].get<std::string>());
+      t += line;
+      if (row.contains("not_tested_because")) t += "      not tested: " + row["not_tested_because"].get<std::string>() + "\n";
+      if (r.verbose) {
+        const json& e = row["evidence"];
+        t += "      AEAD: " + e["gcm_aes_driver"].get<std::string>() + "\n";
+        for (const json& run : e["runs"]) {
+          t += fmt::format("      run {}: sent {} received {} plaintext {} stall {} (longest {:.2f} s), close {:.1f} ms{}\n",
+                           run["run"].get<int64_t>(), run["sent"].get<int64_t>(), run["received"].get<int64_t>(),
+                           run["plaintext_ok"].get<bool>() ? "ok" : "DIFFERS", run["stall"].get<std::string>(),
+                           run["longest_stall_s"].get<double>(), run["close_ms"].get<double>(),
+                           run["error"].get<std::string>().empty() ? "" : " (" + run["error"].get<std::string>() + ")");
+          if (run.contains("window"))
+            for (const auto& [part, w] : run["window"].items()) {
+              t += fmt::format("        window {}: {}", part, w.value("formed", false) ? "formed" : "did not form");
+              if (w.contains("stack_seen") && !w["stack_seen"].get<std::string>().empty())
+                t += "; stack: " + w["stack_seen"].get<std::string>();
+              else if (w.contains("first_stack") && !w["first_stack"].get<std::string>().empty())
+                t += "; first stack in the close: " + w["first_stack"].get<std::string>();
+              if (w.contains("waited_ms")) t += fmt::format(" (waited {:.1f} ms)", w["waited_ms"].get<double>());
+              if (w.contains("sent")) t += fmt::format(" ({} bytes queued)", w["sent"].get<int64_t>());
+              t += "\n";
+            }
+        }
+      }
+    }
+    t += fmt::format("{} of {} cells agree, {} disagree, {} not tested: {}\n", agree_n, rows.size(), disagree_n,
+                     untested_n, rep.agree ? "model and kernel agree" : "model and kernel DISAGREE");
+    return rep;
+  }
+};
+
+}  // namespace
+
+const KernelSide* script_guest_side() {
+  static const ScriptGuestSide side;
+  return &side;
+}
+
+}  // namespace kpsim::script
