@@ -23,11 +23,12 @@ struct KernelArgs {
   // sockmap script, 6.12 in a qemu guest for a kTLS one).
   std::string scenario, kernel, schedule, annotate;
   std::vector<std::string> sets, sweeps;
-  uint64_t runs = 0, forced_runs = 0;
+  uint64_t runs = 0, forced_runs = 0, run_timeout_s = 0;
   bool json = false, verbose = false;
   // Given or not: an absent --runs means the kernel side's default.
   CLI::Option* runs_opt = nullptr;
   CLI::Option* forced_runs_opt = nullptr;
+  CLI::Option* run_timeout_opt = nullptr;
 };
 
 std::string join(const std::vector<std::string>& v) {
@@ -75,6 +76,7 @@ KernelRequest request_of(const Scenario& sc, const KernelArgs& a) {
   if (a.forced_runs_opt && a.forced_runs_opt->count()) r.forced_runs = a.forced_runs;
   r.schedule = a.schedule;
   r.verbose = a.verbose;
+  if (a.run_timeout_opt && a.run_timeout_opt->count()) r.run_timeout_s = a.run_timeout_s;
   // --sweep KEY=V1,V2,...: every value resolved as --set would be, before anything runs.
   for (const std::string& sw : a.sweeps) {
     const auto eq = sw.find('=');
@@ -178,6 +180,10 @@ void add_common(CLI::App* sub, KernelArgs& a) {
                   "Default: where the scenario runs (host for sockmap scripts, 6.12 for kTLS ones; "
                   "`kpsim list` shows each one's targets)");
   sub->add_flag("--json", a.json, "one JSON object");
+  a.run_timeout_opt = sub->add_option("--run-timeout", a.run_timeout_s,
+                                      "seconds after which a kernel run still going is stopped and reported "
+                                      "as timed out (qemu guest; default 120)")
+                          ->check(kUnsigned & CLI::Range(1, 86400));
 }
 
 }  // namespace

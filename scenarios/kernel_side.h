@@ -45,6 +45,9 @@ struct KernelRequest {
   // Empty: the side's default cells.
   std::vector<std::pair<std::string, std::vector<std::string>>> sweeps;
   bool verbose = false;  // --verbose: the kernel evidence behind each verdict
+  // --run-timeout: a kernel run still going after this long is stopped and reported as such
+  // (a permanent stall on 6.1 would otherwise hold a sweep for the side's default per run).
+  std::optional<uint64_t> run_timeout_s;
 };
 
 // Resolves `sets` as explore does (throws ParamError) and records which keys they set.

@@ -197,8 +197,10 @@ bool async_crypto(const Program& p) { return p.tls_tx && p.tls_tx->crypto == Cry
 // One boot for every cell; results in cell order. Cells with synchronous crypto run first: a
 // cryptd instance, once registered for an async cell, outranks the synchronous AEAD for the rest
 // of the boot.
-std::vector<json> run_cells(const ScriptScenario& s, const std::string& target, const std::vector<Cell>& cells,
+std::vector<json> run_cells(const ScriptScenario& s, const KernelRequest& r, const std::vector<Cell>& cells,
                             uint64_t runs) {
+  const std::string& target = r.target;
+  const long long run_timeout_ms = r.run_timeout_s ? static_cast<long long>(*r.run_timeout_s) * 1000 : kRunTimeoutMs;
   if (replay::interrupted()) throw KernelError("interrupted before the guest booted: no kernel runs");
   JobsDir dir;
   {
@@ -212,13 +214,13 @@ std::vector<json> run_cells(const ScriptScenario& s, const std::string& target, 
   {
     std::ofstream jobs(dir.path() + "/jobs", std::ios::binary);
     for (size_t i : order) {
-      jobs << "id=" << i << "\tscript=/kpsim/script.kps\truns=" << runs << "\topt=timeout_ms=" << kRunTimeoutMs;
+      jobs << "id=" << i << "\tscript=/kpsim/script.kps\truns=" << runs << "\topt=timeout_ms=" << run_timeout_ms;
       for (const auto& set : guest_sets(s, cells[i].params)) jobs << "\tset=" << set;
       jobs << "\n";
     }
     if (!jobs) throw KernelError("cannot write the guest's jobs file");
   }
-  const auto timeout = static_cast<unsigned>(kBootOverheadS + cells.size() * runs * (kRunTimeoutMs / 1000 + 10));
+  const auto timeout = static_cast<unsigned>(kBootOverheadS + cells.size() * runs * (run_timeout_ms / 1000 + 10));
   replay::GuestBoot g = replay::boot_guest_jobs(target, dir.path(), timeout);
   if (g.results.empty()) throw KernelError(g.failure(cells.size()));
   if (g.results.size() != cells.size()) throw KernelError(g.failure(cells.size()));
@@ -299,7 +301,7 @@ class ScriptGuestSide final : public GuestKernelSide {
     if (!r.sweeps.empty()) refuse_option(sc, "--sweep", "kernel runs one cell; crosscheck sweeps");
     const std::vector<Cell> cells = cells_of(s, r, false);
     const uint64_t runs = r.runs.value_or(1);
-    const json k = run_cells(s, r.target, cells, runs).front();
+    const json k = run_cells(s, r, cells, runs).front();
     KernelReport rep;
     rep.json = {{"scenario", sc.name()}, {"params", r.params.to_json()}, {"kernel", r.target}, {"result", k}};
     std::string& t = rep.text;
@@ -324,7 +326,7 @@ class ScriptGuestSide final : public GuestKernelSide {
     const std::vector<Cell> cells = cells_of(s, r, true);  // refuses before booting
     const bool forced = !cells.front().prog.windows.empty();
     const uint64_t runs = r.runs.value_or(forced ? 3 : 1);
-    const std::vector<json> results = run_cells(s, r.target, cells, runs);
+    const std::vector<json> results = run_cells(s, r, cells, runs);
 
     std::vector<std::string> props;
     for (const auto& c : cells.front().prog.checks)

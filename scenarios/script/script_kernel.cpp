@@ -186,7 +186,15 @@ class ScriptKernelSide final : public KernelSide {
     return "host: BPF script runner (root); --schedule natural|kworker-late|kworker-first|kworker-between|from:TRACE";
   }
 
+  // The options of the guest side that mean nothing here.
+  static void refuse_host_only(const Scenario& sc, const KernelRequest& r) {
+    if (!r.sweeps.empty())
+      refuse_option(sc, "--sweep", "the host cross-check compares outcomes of one parameter set (the guest sweeps)");
+    if (r.run_timeout_s) refuse_option(sc, "--run-timeout", "a host run takes milliseconds; its own limit is 120 s");
+  }
+
   KernelReport run(const Scenario& sc, const KernelRequest& r) const override {
+    refuse_host_only(sc, r);
     const Program prog = host_program(sc, r.params, Use::kernel);
     const Schedule sched = schedule_of(sc, r);
     require_kernel();
@@ -219,6 +227,7 @@ class ScriptKernelSide final : public KernelSide {
   }
 
   KernelReport crosscheck(const Scenario& sc, const KernelRequest& r) const override {
+    refuse_host_only(sc, r);
     const Program prog = host_program(sc, r.params, Use::crosscheck);
     require_kernel();
     replay::install_interrupt_handler();
