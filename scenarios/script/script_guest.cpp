@@ -98,7 +98,9 @@ ModelSide model_side(const Scenario& sc, const Params& p, uint64_t schedules) {
   return m;
 }
 
-std::string model_word(uint64_t v, uint64_t n) { return v == 0 ? "never" : v == n ? "always" : "sometimes"; }
+std::string model_word(uint64_t v, uint64_t n) {
+  return n == 0 ? "-" : v == 0 ? "never" : v == n ? "always" : "sometimes";
+}
 
 // Why this cell cannot be reproduced in the guest, refused before it boots ("" when it can).
 void refuse_unreproducible(const ScriptScenario& s, const Cell& c) {
@@ -194,9 +196,9 @@ class JobsDir {
 
 bool async_crypto(const Program& p) { return p.tls_tx && p.tls_tx->crypto == Crypto::async; }
 
-// One boot for every cell; results in cell order. Cells with synchronous crypto run first: a
-// cryptd instance, once registered for an async cell, outranks the synchronous AEAD for the rest
-// of the boot.
+// One boot for every cell; results in cell order (null: no result, only after an interrupt).
+// Cells with synchronous crypto run first: a cryptd instance, once registered for an async
+// cell, outranks the synchronous AEAD for the rest of the boot.
 std::vector<json> run_cells(const ScriptScenario& s, const KernelRequest& r, const std::vector<Cell>& cells,
                             uint64_t runs) {
   const std::string& target = r.target;
@@ -222,9 +224,12 @@ std::vector<json> run_cells(const ScriptScenario& s, const KernelRequest& r, con
   }
   const auto timeout = static_cast<unsigned>(kBootOverheadS + cells.size() * runs * (run_timeout_ms / 1000 + 10));
   replay::GuestBoot g = replay::boot_guest_jobs(target, dir.path(), timeout);
+  // Interrupted: the cells that completed are reported (and judged) as they are; the boot's
+  // missing ones stay null.
+  const bool partial = replay::interrupted() && !g.results.empty();
   if (g.results.empty()) throw KernelError(g.failure(cells.size()));
-  if (g.results.size() != cells.size()) throw KernelError(g.failure(cells.size()));
-  std::vector<json> out(cells.size());
+  if (g.results.size() != cells.size() && !partial) throw KernelError(g.failure(cells.size()));
+  std::vector<json> out(cells.size(), json(nullptr));
   for (const json& res : g.results) {
     const size_t id = static_cast<size_t>(std::strtoull(res.value("id", std::string("x")).c_str(), nullptr, 10));
     if (id >= cells.size() || !res.value("ok", false))
@@ -302,6 +307,7 @@ class ScriptGuestSide final : public GuestKernelSide {
     const std::vector<Cell> cells = cells_of(s, r, false);
     const uint64_t runs = r.runs.value_or(1);
     const json k = run_cells(s, r, cells, runs).front();
+    if (k.is_null()) throw KernelError("interrupted before the guest's run completed");
     KernelReport rep;
     rep.json = {{"scenario", sc.name()}, {"params", r.params.to_json()}, {"kernel", r.target}, {"result", k}};
     std::string& t = rep.text;
@@ -327,15 +333,19 @@ class ScriptGuestSide final : public GuestKernelSide {
     const bool forced = !cells.front().prog.windows.empty();
     const uint64_t runs = r.runs.value_or(forced ? 3 : 1);
     const std::vector<json> results = run_cells(s, r, cells, runs);
+    std::string guest_kernel;
+    for (const json& k : results)
+      if (guest_kernel.empty() && k.is_object()) guest_kernel = k.value("kernel", "");
 
     std::vector<std::string> props;
     for (const auto& c : cells.front().prog.checks)
       if (observable(c.name)) props.push_back(c.name);
     uint64_t agree_n = 0, disagree_n = 0, untested_n = 0;
     json rows = json::array();
-    for (size_t i = 0; i < cells.size() && !replay::interrupted(); ++i) {
+    for (size_t i = 0; i < cells.size(); ++i) {
       const Cell& c = cells[i];
       const json& k = results[i];
+      if (k.is_null()) continue;  // interrupted before this cell ran
       const ModelSide m = model_side(sc, c.params, kModelSchedules);
       const std::string mismatch = crypto_mismatch(c.prog, k);
       std::string verdict = "agree";
@@ -344,7 +354,8 @@ class ScriptGuestSide final : public GuestKernelSide {
         const uint64_t mv = m.violations.count(prop) ? m.violations.at(prop) : 0;
         const KernelProp kp = kernel_prop(prop, k, forced);
         std::string v;
-        if (!mismatch.empty() || kp.counted == 0) v = "not tested";
+        if (m.schedules == 0) v = "interrupted";  // the model's side never ran: no verdict
+        else if (!mismatch.empty() || kp.counted == 0) v = "not tested";
         else if (forced) v = (mv > 0) == (kp.violated > 0) ? "agree" : "disagree";
         else if (mv == 0) v = kp.violated == 0 ? "agree" : "disagree";
         else if (mv == m.schedules) v = kp.violated == kp.counted ? "agree" : "disagree";
@@ -355,7 +366,8 @@ class ScriptGuestSide final : public GuestKernelSide {
           const double kt = median_mibps(k);
           if (kt * 3 < m.min_mibps || kt > m.max_mibps * 3) v = "disagree";
         }
-        if (v == "disagree") verdict = "disagree";
+        if (v == "interrupted") verdict = v;
+        else if (v == "disagree") verdict = "disagree";
         else if (v == "not tested" && verdict == "agree") verdict = "not tested";
         pj[prop] = {{"model", model_word(mv, m.schedules)}, {"model_violations", mv},
                     {"kernel_violations", kp.violated}, {"kernel_runs_counted", kp.counted}, {"verdict", v}};
@@ -364,7 +376,7 @@ class ScriptGuestSide final : public GuestKernelSide {
       disagree_n += verdict == "disagree";
       untested_n += verdict == "not tested";
       json row = {{"config", c.what}, {"params", c.params.to_json()}, {"model_schedules", m.schedules},
-                  {"model_MiBps", fmt::format("{:.3f}..{:.3f}", m.min_mibps, m.max_mibps)},
+                  {"model_MiBps", m.schedules ? fmt::format("{:.3f}..{:.3f}", m.min_mibps, m.max_mibps) : "-"},
                   {"kernel_MiBps", median_mibps(k)}, {"kernel_runs", k.value("runs", 0)},
                   {"window_formed_runs", forced ? json(k.value("window_formed_runs", 0)) : json(nullptr)},
                   {"properties", pj}, {"verdict", verdict}};
@@ -376,7 +388,6 @@ class ScriptGuestSide final : public GuestKernelSide {
     rep.interrupted = replay::interrupted();
     rep.agree = disagree_n == 0 && agree_n > 0;
     rep.inconclusive = disagree_n == 0 && agree_n == 0;
-    const std::string guest_kernel = results.front().value("kernel", "");
     rep.json = {{"scenario", sc.name()}, {"kernel", r.target}, {"guest_kernel", guest_kernel}, {"forced", forced},
                 {"cells", rows}, {"agree", agree_n}, {"disagree", disagree_n}, {"not_tested", untested_n},
                 {"verdict", rep.agree ? "agree" : "disagree"}};
@@ -427,7 +438,11 @@ class ScriptGuestSide final : public GuestKernelSide {
       }
     }
     t += fmt::format("{} of {} cells agree, {} disagree, {} not tested: {}\n", agree_n, rows.size(), disagree_n,
-                     untested_n, rep.agree ? "model and kernel agree" : "model and kernel DISAGREE");
+                     untested_n,
+                     rep.interrupted ? "interrupted, no verdict"
+                     : rep.agree     ? "model and kernel agree"
+                     : rep.inconclusive ? "nothing could be compared"
+                                        : "model and kernel DISAGREE");
     return rep;
   }
 };
