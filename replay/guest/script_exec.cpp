@@ -805,20 +805,6 @@ std::string run_once(const Program& prog, const ScriptJob& job, long long index)
   return j.str();
 }
 
-// What this runner cannot do, before anything runs ("" when it can run all of it).
-std::string unsupported(const Program& p) {
-  if (p.map) return "sockmap/sockhash scripts run on the host kernel (kpsim kernel without --kernel)";
-  if (p.socks.size() != 2 || p.socks[0].proto != script::Proto::tcp)
-    return "the guest runner runs one TCP connection (one create_pair(tcp))";
-  if (p.files.size() > 1 || p.pipes.size() > 1) return "more than one file or pipe";
-  for (const auto& t : p.threads)
-    for (const auto& s : t.steps)
-      if (s.op == Op::send || s.op == Op::recv || s.op == Op::recv_loop || s.op == Op::fionread ||
-          s.op == Op::wait_fionread || s.op == Op::map_update || s.op == Op::map_delete)
-        return s.loc.str() + ": " + s.text + " (the guest runner runs the stream steps)";
-  return "";
-}
-
 }  // namespace
 
 std::string run_script_job(const ScriptJob& job) {
@@ -829,7 +815,7 @@ std::string run_script_job(const ScriptJob& job) {
     const Params params = resolve_params(s.name(), s.params(), job.sets);
     const Program prog = s.instantiate(params);
     j.s("script", s.name()).raw("params", params.to_json().dump());
-    if (std::string why = unsupported(prog); !why.empty()) return j.failed("unsupported: " + why);
+    if (std::string why = script::guest_unsupported(prog); !why.empty()) return j.failed("unsupported: " + why);
     // Async crypto: an async AEAD must exist before TLS_TX picks one (ktls.h bind_cryptd).
     if (prog.tls_tx && prog.tls_tx->crypto == script::Crypto::async) j.s("cryptd_bind", bind_cryptd());
     SysctlOverride lowat;

@@ -63,4 +63,24 @@ std::string payload_bytes(uint64_t total, uint64_t offset, uint32_t sender, uint
   return out;
 }
 
+std::string guest_unsupported(const Program& p) {
+  if (p.map) return p.map->loc.str() + ": a sockmap/sockhash (sockmap scripts run on the host: --kernel host)";
+  if (p.socks.size() != 2 || p.socks[0].proto != Proto::tcp)
+    return (p.socks.empty() ? std::string("<script>") : p.socks[0].loc.str()) +
+           ": the guest runner runs one TCP connection (one create_pair(tcp))";
+  if (p.files.size() > 1) return p.files[1].loc.str() + ": a second file";
+  if (p.pipes.size() > 1) return p.pipes[1].loc.str() + ": a second pipe";
+  for (const Ring& r : p.rings) {
+    if (r.others) return r.loc.str() + ": io_uring_others (other connections' requests)";
+    if (r.iowq_max) return r.loc.str() + ": io_uring_register_iowq_max_workers";
+    if (r.setup == RingSetup::coop_taskrun) return r.loc.str() + ": IORING_SETUP_COOP_TASKRUN";
+  }
+  for (const Thread& t : p.threads)
+    for (const Step& s : t.steps)
+      if (s.op == Op::send || s.op == Op::recv || s.op == Op::recv_loop || s.op == Op::fionread ||
+          s.op == Op::wait_fionread || s.op == Op::map_update || s.op == Op::map_delete)
+        return s.loc.str() + ": " + s.text + " (the guest runner runs the stream steps)";
+  return "";
+}
+
 }  // namespace kpsim::script

@@ -267,6 +267,12 @@ struct Program {
   bool stream() const;
 };
 
+// What the guest runner (replay/guest/script_exec.cpp) cannot run of `p`, as "<loc>: <feature>"
+// ("" when it can run all of it): checked by the host before it boots a guest, and by the
+// runner again. It runs the stream world: one TCP pair, at most one file and one pipe, the
+// stream steps, and the windows.
+std::string guest_unsupported(const Program& p);
+
 // ---- payloads (program.cpp) -----------------------------------------------------------------
 // At most this many bytes in one send step, and in all send steps of a program together.
 inline constexpr uint32_t kMaxSendBytes = 16u << 20;

@@ -113,22 +113,13 @@ void refuse_unreproducible(const ScriptScenario& s, const Cell& c) {
   if (c.prog.model.fix != defaults.fix || c.prog.model.kernel != defaults.kernel)
     throw ParamError(fmt::format("{}: model fix={} kernel={} cannot be reproduced on the guest's Debian kernel",
                                  s.name(), c.prog.model.fix, c.prog.model.kernel));
-  for (const auto& r : c.prog.rings) {
-    if (r.others)
-      throw ParamError(fmt::format("{} ({}): io_uring_others cannot be reproduced by the guest runner", s.name(), c.what));
-    if (r.setup == RingSetup::coop_taskrun)
-      throw ParamError(fmt::format("{} ({}): IORING_SETUP_COOP_TASKRUN cannot be reproduced by the guest runner",
-                                   s.name(), c.what));
-    if (r.iowq_max)
-      throw ParamError(fmt::format("{} ({}): io_uring_register_iowq_max_workers cannot be reproduced by the guest "
-                                   "runner", s.name(), c.what));
-  }
+  if (const std::string why = guest_unsupported(c.prog); !why.empty())
+    throw ParamError(fmt::format("{} ({}): the guest runner cannot do this: {}", s.name(), c.what, why));
   for (const auto& so : c.prog.socks)
     if (so.maxseg && *so.maxseg > 32767)
       throw ParamError(fmt::format("{} ({}): TCP_MAXSEG {} cannot be set on a kernel (at most 32767, "
                                    "MAX_TCP_WINDOW); larger MSS only as loopback's default", s.name(), c.what,
                                    *so.maxseg));
-  if (c.prog.map) throw ParamError(fmt::format("{}: sockmap scripts run on the host (no --kernel)", s.name()));
 }
 
 // The cells of a request: the grid of its sweeps (or the script's), each combination applied
