@@ -55,6 +55,20 @@ lines = [l for l in out.splitlines() if l.strip().startswith("run ")]
 if rc != 0 or len(lines) != 2 or any("sent 49152 received 49152" not in l or "complete" not in l for l in lines):
     fails.append(f"kernel: exit {rc}: {out} {err}")
 
+# --annotate: the guest's evidence goes into the trace's footer, per cell.
+import shutil, tempfile
+src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "traces", "findings", "seed001-ktls-sendfile-stall.trace.jsonl")
+with tempfile.TemporaryDirectory() as d:
+    t = os.path.join(d, "t.trace.jsonl")
+    shutil.copy(src, t)
+    rc, out, err = run(["crosscheck", "ktls-sendfile-stall", "--kernel", "6.12", "--set", "tls=none", "--set", "bytes=65536",
+                        "--sweep", "api=sendfile,write", "--annotate", t])
+    footer = json.loads(open(t).read().splitlines()[-1])
+    cc = footer.get("crosscheck", {})
+    cells = cc.get("cells", [])
+    if rc != 0 or len(cells) != 2 or any(c["evidence"]["runs"][0]["received"] != 65536 for c in cells):
+        fails.append(f"annotate: exit {rc}, footer crosscheck {json.dumps(cc)[:1000]}")
+
 for f in fails:
     print("FAIL:", f)
 print("guest side on the host:", "FAILED" if fails else "ok")
