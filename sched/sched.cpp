@@ -2,6 +2,7 @@
 #include "sched/sched.h"
 
 #include <algorithm>
+#include <set>
 #include <stdexcept>
 
 #include "sched/waitqueue.h"
@@ -211,15 +212,32 @@ void Sched::record_state() {
   visit_state(c);
   if (state_fn_) state_fn_(c);
   nlohmann::ordered_json& out = trace_->events.back().state;
-  std::map<std::string, nlohmann::ordered_json, std::less<>> now;
+  // Updated in place: the names are mostly the same from step to step, so a step costs a
+  // lookup per name and a node only for a name that appeared.
   for (auto& [name, val] : c.vals) {
     auto it = last_state_.find(name);
-    if (it == last_state_.end() || it->second != val) out[name] = val;
-    now[name] = std::move(val);
+    if (it == last_state_.end()) {
+      out[name] = val;
+      last_state_.emplace(name, std::move(val));
+    } else if (it->second != val) {
+      out[name] = val;
+      it->second = std::move(val);
+    }
   }
-  for (const auto& [name, val] : last_state_)
-    if (!now.count(name)) out[name] = nullptr;
-  last_state_ = std::move(now);
+  // A name reported before and not now is gone. Every name reported is in last_state_ by now,
+  // so equal counts (names are unique in one visit) mean the same names: no pass needed.
+  if (last_state_.size() != c.vals.size()) {
+    std::set<std::string_view> now;
+    for (const auto& nv : c.vals) now.insert(nv.first);
+    for (auto it = last_state_.begin(); it != last_state_.end();) {
+      if (now.count(it->first)) {
+        ++it;
+        continue;
+      }
+      out[it->first] = nullptr;
+      it = last_state_.erase(it);
+    }
+  }
 }
 
 void Sched::fail(std::string property, std::string message) {

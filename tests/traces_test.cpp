@@ -575,10 +575,12 @@ TEST_CASE("a traced run records the state: a full first step, then only what cha
         "task.selftest.state"}},
       {"sockmap-multi-channels", {"proto=tcp"}, {"p1.psock.msg_tot_len", "p1.snd_una", "p1.rcv_nxt"}},
       {"ktls-sendfile-stall", {"notsent_lowat=16384", "bytes=262144", "call_bytes=262144"},
-       {"tcp.snd_una", "tcp.snd_nxt", "tcp.write_seq", "tcp.notsent", "tcp.packets_out", "tcp.snd_cwnd", "tcp.snd_wnd",
-        "tcp.sk_wmem_queued", "tls.open_rec.bytes", "tls.encrypt_pending"}},
+       {"sender.snd_una", "sender.snd_nxt", "sender.write_seq", "sender.notsent", "sender.packets_out",
+        "sender.snd_cwnd", "sender.snd_wnd", "sender.sk_wmem_queued", "receiver.rcv_nxt", "tls.open_rec.bytes",
+        "tls.encrypt_pending", "timer.tcp_write_timer"}},
       {"ktls-async-close", {"io=uring", "crypto=async"},
-       {"tls.encrypt_pending", "cryptd.queue", "io_uring.tctx_task_list", "pipe.bytes"}},
+       {"tls.encrypt_pending", "cryptd.queue", "io_uring.tctx_task_list", "pipe.bytes", "file.sock.f_count",
+        "task.app:server.TIF_NOTIFY_SIGNAL"}},
   };
   for (const auto& c : cases) {
     INFO(c.scenario << " " << c.sets.front());
@@ -652,6 +654,7 @@ TEST_CASE("the state is asked only when a trace is recorded", "[trace][state]") 
     s.set_state_source([&](StateVisitor& v) {
       ++asked;
       v.value("n", int64_t{asked});
+      if (asked == 1) v.value("first-only", "x");  // gone from the second step on
     });
     s.spawn("a", TaskKind::syscall, two_points(s));
     s.run();
@@ -659,6 +662,10 @@ TEST_CASE("the state is asked only when a trace is recorded", "[trace][state]") 
       CHECK(asked == static_cast<int>(t.events.size()));
       CHECK(t.events.back().state["n"] == asked);
       CHECK(t.events.back().state["task.a.state"] == "done");
+      CHECK(t.events.front().state["first-only"] == "x");
+      REQUIRE(t.events.at(1).state.contains("first-only"));
+      CHECK(t.events.at(1).state.at("first-only").is_null());  // recorded as gone, once
+      CHECK_FALSE(t.events.back().state.contains("first-only"));
     } else {
       CHECK(asked == 0);
     }

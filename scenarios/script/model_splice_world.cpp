@@ -82,10 +82,10 @@ struct SpliceWorld final : World {
     if (ring) model::visit_state(v, "io_uring", *ring);
     if (sched)
       model::visit_task_works(v, tw, [this](TaskId id) { return std::string(sched->task(id).name); });
-    v.u("server.spliced", spliced);
-    v.flag("server.close_done", close_done);
-    v.u("client.plaintext", client_plaintext);
-    v.flag("client.eof", client_eof);
+    v.u("app.spliced", spliced);
+    v.flag("app.close_done", close_done);
+    v.u("app.client_plaintext", client_plaintext);
+    v.flag("app.client_eof", client_eof);
   }
 };
 
