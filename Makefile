@@ -10,6 +10,7 @@ JOBS ?= 2
 setup:
 	@bash scripts/setup
 	@bash scripts/guest/setup || echo "setup: qemu guest tools unavailable: the kernel-guest tests will be skipped"
+	@bash scripts/setup-browser || echo "setup: chromium or puppeteer-core unavailable: the browser test will be skipped"
 
 
 build: setup

@@ -1,4 +1,4 @@
-// kpsim render TRACE --format text|mermaid|perfetto
+// kpsim render TRACE --format text|mermaid|perfetto|html
 #include <unistd.h>
 
 #include <cstdlib>
@@ -50,6 +50,8 @@ int run_render(const RenderArgs& a, CLI::App* sub) {
   std::string body;
   if (a.format == "mermaid") {
     body = "```mermaid\n" + render_mermaid(t) + "```\n";
+  } else if (a.format == "html") {
+    body = render_html(t);
   } else if (a.format == "perfetto") {
     body = render_perfetto(t, a.time == "steps" ? PerfettoTime::steps : PerfettoTime::virtual_ns);
   } else {
@@ -75,15 +77,18 @@ int run_render(const RenderArgs& a, CLI::App* sub) {
 
 Command add_render(CLI::App& app) {
   auto a = std::make_shared<RenderArgs>();
-  auto* sub = app.add_subcommand("render", "Draw a trace: a terminal lane chart, Mermaid, or Perfetto JSON");
+  auto* sub = app.add_subcommand("render", "Draw a trace: a terminal lane chart, Mermaid, Perfetto JSON or an HTML page");
   sub->footer(
       "text: one column per task (lane), one row per step; '*' marks a step a scheduling choice\n"
       "picked. mermaid: a fenced sequenceDiagram for Markdown. perfetto: trace-event JSON that\n"
       "ui.perfetto.dev opens (one track per task, a slice per step, wake-ups as arrows, every\n"
-      "'NAME A→B' of a change as a counter track); docs/trace-format.md explains each.");
+      "'NAME A→B' of a change as a counter track). html: one offline page to step through the\n"
+      "run with the state at every step; docs/trace-format.md explains each.");
   sub->add_option("trace", a->path, "trace file (JSON Lines, see docs/trace-format.md)")->required();
-  sub->add_option("--format", a->format, "text (lane chart), mermaid (sequenceDiagram) or perfetto (trace-event JSON)")
-      ->check(CLI::IsMember({"text", "mermaid", "perfetto"}));
+  sub->add_option("--format", a->format,
+                  "text (lane chart), mermaid (sequenceDiagram), perfetto (trace-event JSON) or html (a page to "
+                  "step through)")
+      ->check(CLI::IsMember({"text", "mermaid", "perfetto", "html"}));
   sub->add_option("-o,--out", a->out, "write here instead of stdout");
   sub->add_option("--width", a->width, "text: total width in columns (default: $COLUMNS on a terminal, else natural)")
       ->check(kUnsigned & CLI::Range(20, 100000));

@@ -47,7 +47,7 @@ static int run_replay(const ReplayArgs& a) {
   r.trace->header.format = t.header.format;
 
   if (!quiet) std::cout << render_text(*r.trace);
-  if (t.header.format < kTraceFormatVersion)
+  if (t.header.format == kOldestTraceFormat)
     std::cout << fmt::format(
         "note: {} is trace format {}: its choices do not record their kinds or option counts, "
         "so the replay could check only that each answer was in range\n",

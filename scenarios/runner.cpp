@@ -35,6 +35,7 @@ RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, cons
     Sched s(strategy, o.limits);
     if (r.trace) s.set_trace(&*r.trace);
     world = sc.setup(s, p);
+    if (r.trace) s.set_state_source([w = world.get()](StateVisitor& v) { w->visit_state(v); });
     r.end = s.run();
     r.choices = s.choices();
     r.steps = s.steps();

@@ -24,6 +24,9 @@ struct World {
   virtual ~World() = default;
   // Scenario-specific measurements reported with the run (e.g. bytes received).
   virtual nlohmann::ordered_json metrics() const { return nlohmann::ordered_json::object(); }
+  // The model objects' state (sched/state.h, model/state.h), for the trace: asked after every
+  // step of a traced run only. Nothing by default (the scheduler still records its own).
+  virtual void visit_state(StateVisitor&) const {}
 };
 
 class Scenario {

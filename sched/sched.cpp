@@ -2,6 +2,7 @@
 #include "sched/sched.h"
 
 #include <algorithm>
+#include <set>
 #include <stdexcept>
 
 #include "sched/waitqueue.h"
@@ -179,6 +180,66 @@ bool Sched::timer_pending(uint64_t id) const {
   return std::any_of(timers_.begin(), timers_.end(), [id](auto& e) { return e.id == id; });
 }
 
+void Sched::visit_state(StateVisitor& v) const {
+  for (const auto& t : tasks_) {
+    StatePrefix p(v, "task." + t->name);
+    p.s("state", t->state == TaskState::runnable ? "runnable" : t->state == TaskState::blocked ? "blocked" : "done");
+    p.flag("TIF_NOTIFY_SIGNAL", t->tif_notify_signal);
+    p.flag("sigpending", t->sigpending);
+  }
+  // timers_ is in creation order (appended, erased in place), so a second timer of the same
+  // name gets the same "#2" on every run.
+  for (size_t i = 0; i < timers_.size(); ++i) {
+    size_t same = 1;
+    for (size_t k = 0; k < i; ++k) same += timers_[k].name == timers_[i].name ? 1 : 0;
+    std::string name = "timer." + std::string(timers_[i].name);
+    if (same > 1) name += "#" + std::to_string(same);
+    v.u(name, timers_[i].deadline_ns);
+  }
+}
+
+// The state after the step just taken, as the diff against the previous step's (the first
+// step: everything). A name no longer reported is recorded as null.
+void Sched::record_state() {
+  if (trace_->events.size() == state_steps_) return;  // no step was taken (the run ended)
+  state_steps_ = trace_->events.size();
+  struct Collect final : StateVisitor {
+    using StateVisitor::value;
+    std::vector<std::pair<std::string, nlohmann::ordered_json>> vals;
+    void value(std::string_view n, int64_t x) override { vals.emplace_back(std::string(n), x); }
+    void value(std::string_view n, std::string_view x) override { vals.emplace_back(std::string(n), std::string(x)); }
+  } c;
+  visit_state(c);
+  if (state_fn_) state_fn_(c);
+  nlohmann::ordered_json& out = trace_->events.back().state;
+  // Updated in place: the names are mostly the same from step to step, so a step costs a
+  // lookup per name and a node only for a name that appeared.
+  for (auto& [name, val] : c.vals) {
+    auto it = last_state_.find(name);
+    if (it == last_state_.end()) {
+      out[name] = val;
+      last_state_.emplace(name, std::move(val));
+    } else if (it->second != val) {
+      out[name] = val;
+      it->second = std::move(val);
+    }
+  }
+  // A name reported before and not now is gone. Every name reported is in last_state_ by now,
+  // so equal counts (names are unique in one visit) mean the same names: no pass needed.
+  if (last_state_.size() != c.vals.size()) {
+    std::set<std::string_view> now;
+    for (const auto& nv : c.vals) now.insert(nv.first);
+    for (auto it = last_state_.begin(); it != last_state_.end();) {
+      if (now.count(it->first)) {
+        ++it;
+        continue;
+      }
+      out[it->first] = nullptr;
+      it = last_state_.erase(it);
+    }
+  }
+}
+
 void Sched::fail(std::string property, std::string message) {
   if (!failed_) failed_ = RunEnd{Outcome::violation, std::move(property), std::move(message)};
 }
@@ -342,6 +403,7 @@ RunEnd Sched::run() {
       }
       run_step(runnable_[pick], pick, of > 1 ? of : 0);
     }
+    if (trace_) record_state();
     if (!failed_ && !model_invariants_.empty())
       if (auto v = check_invariants(model_invariants_)) {
         v->outcome = Outcome::model_invariant;

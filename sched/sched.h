@@ -13,6 +13,7 @@
 #include <coroutine>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,6 +24,7 @@
 
 #include "sched/choice.h"
 #include "sched/co.h"
+#include "sched/state.h"
 #include "sched/strategy.h"
 #include "sched/task.h"
 #include "traces/trace.h"
@@ -71,6 +73,13 @@ class Sched {
   // Checked once when all non-daemon tasks have finished.
   void add_final_check(std::string property, Invariant check);
   void set_trace(Trace* trace) { trace_ = trace; }
+  // The model's state (sched/state.h), asked after every step while a trace is recorded: each
+  // trace step keeps the values that changed since the step before (the first: all of them),
+  // with the scheduler's own (visit_state) first. Never called on an untraced run.
+  using StateFn = std::function<void(StateVisitor&)>;
+  void set_state_source(StateFn f) { state_fn_ = std::move(f); }
+  // What the scheduler owns: each task's state and signal flags, each armed timer's deadline.
+  void visit_state(StateVisitor& v) const;
   void set_default_timer_window(TimerWindow w) { default_window_ = w; }
 
   RunEnd run();
@@ -166,6 +175,7 @@ class Sched {
   void run_step(TaskId t, uint32_t pick, uint32_t of);
   void collect_runnable();
   RunEnd finish(RunEnd end);
+  void record_state();
 
   Strategy& strategy_;
   RunLimits limits_;
@@ -184,6 +194,10 @@ class Sched {
   std::optional<RunEnd> failed_;
   ChoiceSeq choices_;
   Trace* trace_ = nullptr;
+  StateFn state_fn_;
+  // The state after the last recorded step, by name (only while tracing).
+  std::map<std::string, nlohmann::ordered_json, std::less<>> last_state_;
+  size_t state_steps_ = 0;  // trace steps whose state is recorded
   std::vector<std::unique_ptr<std::string>> interned_;
   std::vector<TaskId> runnable_;    // scratch, reused every step
   std::vector<TaskId> cpu_holder_;  // scratch: per CPU, the task holding it in the kernel

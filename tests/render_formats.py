@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The renderers on every stored finding: Perfetto JSON checked against the trace-event format
-(as ui.perfetto.dev and chrome://tracing read it), the text chart's --width/--lanes/--steps.
+(as ui.perfetto.dev and chrome://tracing read it), the text chart's --width/--lanes/--steps, the
+HTML page self-contained (the browser test, html_page_test.mjs, runs it).
 
 render_formats.py KPSIM FINDINGS_DIR
 """
@@ -113,6 +114,19 @@ for path in traces:
     mermaid = render([path, "--format", "mermaid"])
     if not (mermaid.startswith("```mermaid\nsequenceDiagram\n") and mermaid.endswith("```\n")):
         failures.append(f"{base}: mermaid output is not one fenced sequenceDiagram")
+    # The HTML page: self-contained (nothing fetched: no http(s) URL, no src= or href= at all)
+    # and carrying every step of the trace in its data block.
+    page = render([path, "--format", "html"])
+    if "http://" in page or "https://" in page or " src=" in page or " href=" in page:
+        failures.append(f"{base}: the html page refers to something outside itself")
+    start = page.find('<script type="application/json" id="trace-data">')
+    end = page.find("</script>", start)
+    if start < 0 or end < 0:
+        failures.append(f"{base}: the html page has no trace-data block")
+    else:
+        data = json.loads(page[start + len('<script type="application/json" id="trace-data">'):end])
+        if len(data["steps"]) != steps or [s["step"] for s in data["steps"]] != list(range(1, steps + 1)):
+            failures.append(f"{base}: the html page holds {len(data['steps'])} steps, the trace {steps}")
 
 # Bad options are refused, not ignored.
 for args in (["--steps", "5..2"], ["--steps", "x"], ["--width", "3"], ["--format", "svgz"], ["--time", "wall"]):

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -45,12 +46,17 @@ Trace sample_trace() {
   e1.of = 2;
   e1.changes = {{"p1.ingress_msg", "+8 bytes, msg_tot_len 2→10"}, {"q\"x", "tab\there"}};
   e1.wakes = {"kworker/0:p1"};
+  e1.state = nlohmann::ordered_json::object();  // format 3: the first step's full snapshot
+  e1.state["p1.psock.msg_tot_len"] = 10;
+  e1.state["task.p1:send.state"] = "runnable";
   TraceEvent e2;
   e2.step = 2;
   e2.t_ns = 4000000;
   e2.task = "kworker/0:p1";
   e2.kind = "kworker";
   e2.label = "sk_psock_backlog";
+  e2.state = nlohmann::ordered_json::object();
+  e2.state["task.p1:send.state"] = nullptr;  // gone
   TraceEvent e3;
   e3.step = 3;
   e3.t_ns = 4000000;
@@ -115,6 +121,9 @@ TEST_CASE("write_trace / read_trace round trip is byte-identical", "[trace]") {
   CHECK(back.events[0].changes.at(0).change == "+8 bytes, msg_tot_len 2→10");
   CHECK(back.events[0].wakes == std::vector<std::string>{"kworker/0:p1"});
   CHECK(back.events[1].of == 0);
+  CHECK(back.events[0].state["p1.psock.msg_tot_len"] == 10);
+  CHECK(back.events[1].state["task.p1:send.state"].is_null());
+  CHECK(back.events[2].state.is_null());  // nothing changed: no key
   CHECK(back.footer.property == "no-lost-update");
   CHECK(back.footer.crosscheck["kernel"] == "6.8");
 }
@@ -122,7 +131,8 @@ TEST_CASE("write_trace / read_trace round trip is byte-identical", "[trace]") {
 TEST_CASE("write_trace: one header line, one line per step, one footer line", "[trace]") {
   const std::string text = trace_to_string(sample_trace());
   CHECK(std::count(text.begin(), text.end(), '\n') == 5);
-  CHECK(text.rfind(R"({"type":"header","format":2,)", 0) == 0);
+  CHECK(text.rfind(R"({"type":"header","format":3,)", 0) == 0);
+  CHECK_THAT(text, Contains(R"("state":{"p1.psock.msg_tot_len":10,"task.p1:send.state":"runnable"})"));
   // Each choice is [kind, answer, options].
   CHECK_THAT(text, Contains(R"("choices":[["schedule",0,2],["timer_order",2,3],["timer_offset",1,3],["model",1,2]])"));
 }
@@ -190,7 +200,7 @@ TEST_CASE("read_trace rejects malformed input with a TraceError naming the line"
     CHECK_THAT(error_of(kHeader + "\n" + kStep + "\n"), Contains("no footer"));
   }
   SECTION("wrong format version") {
-    for (const char* v : {"3", "0"}) {
+    for (const char* v : {"4", "0"}) {
       std::string h = kHeader;
       h.replace(h.find("\"format\":2"), 10, std::string("\"format\":") + v);
       CHECK_THAT(error_of(h + "\n" + kFooter + "\n"),
@@ -463,7 +473,7 @@ TEST_CASE("kpsim_version: a run records it; a trace without one reads and writes
   CHECK(r.trace->header.kpsim_version == std::string(kpsim_version()));
   CHECK_FALSE(kpsim_version().empty());
   const std::string text = trace_to_string(*r.trace);
-  CHECK(text.rfind(R"({"type":"header","format":2,"kpsim_version":")" + std::string(kpsim_version()) + "\",", 0) == 0);
+  CHECK(text.rfind(R"({"type":"header","format":3,"kpsim_version":")" + std::string(kpsim_version()) + "\",", 0) == 0);
   CHECK(parse(text).header.kpsim_version == kpsim_version());
   CHECK(trace_to_string(parse(text)) == text);
 
@@ -488,4 +498,176 @@ TEST_CASE("the header's strategy must be one kpsim has", "[trace]") {
   CHECK(error_of(text).empty());
   text.replace(text.find(R"("dfs")"), 5, R"("ra.dom")");
   CHECK_THAT(error_of(text), Contains("unknown strategy 'ra.dom'"));
+}
+
+TEST_CASE("a format-2 trace reads without state and writes back as format 2", "[trace][state]") {
+  const std::string v2 = kHeader + "\n" + kStep + "\n" + kFooter + "\n";
+  Trace t = parse(v2);
+  CHECK(t.header.format == 2);
+  CHECK(trace_to_string(t) == v2);
+  // A state recorded by a replay of it is left out when written back in format 2.
+  t.events[0].state = nlohmann::ordered_json::object();
+  t.events[0].state["x"] = 1;
+  CHECK(trace_to_string(t) == v2);
+  t.header.format = 3;
+  CHECK_THAT(trace_to_string(t), Contains(R"("state":{"x":1})"));
+}
+
+TEST_CASE("read_trace checks the steps' state", "[trace][state]") {
+  std::string h3 = kHeader;
+  h3.replace(h3.find("\"format\":2"), 10, "\"format\":3");
+  const auto with_state = [](const std::string& state) {
+    return R"({"type":"step","step":1,"t_ns":0,"task":"A","kind":"syscall","label":"x","state":)" + state + "}";
+  };
+  CHECK(error_of(h3 + "\n" + with_state(R"({"a":1,"b":"x","c":null})") + "\n" + kFooter + "\n").empty());
+  CHECK_THAT(error_of(h3 + "\n" + with_state(R"({"a":1.5})") + "\n" + kFooter + "\n"),
+             Contains("line 2") && Contains("state 'a' must be an integer, a string or null"));
+  CHECK_THAT(error_of(h3 + "\n" + with_state("[1]") + "\n" + kFooter + "\n"),
+             Contains("line 2") && Contains("'state' must be a non-empty object"));
+  // Format 2 has no state: the key is unknown there.
+  CHECK_THAT(error_of(kHeader + "\n" + with_state(R"({"a":1})") + "\n" + kFooter + "\n"),
+             Contains("line 2") && Contains("unknown key 'state'"));
+}
+
+namespace {
+
+// The state at every step, folded from the diffs as a reader of the file does.
+std::vector<std::map<std::string, nlohmann::ordered_json>> fold_state(const Trace& t) {
+  std::vector<std::map<std::string, nlohmann::ordered_json>> out;
+  std::map<std::string, nlohmann::ordered_json> s;
+  for (const auto& e : t.events) {
+    if (e.state.is_object())
+      for (auto it = e.state.begin(); it != e.state.end(); ++it) {
+        if (it->is_null())
+          s.erase(it.key());
+        else
+          s[it.key()] = *it;
+      }
+    out.push_back(s);
+  }
+  return out;
+}
+
+Trace traced_run(const char* scenario, const std::vector<std::string>& sets, uint64_t seed) {
+  const Scenario* sc = find_scenario(scenario);
+  REQUIRE(sc != nullptr);
+  RandomStrategy rnd(seed);
+  rnd.begin_run();
+  RunOptions o;
+  o.limits = sc->default_limits();
+  o.trace = true;
+  RunResult r = run_once(*sc, resolve_params(*sc, sets), rnd, o);
+  REQUIRE(r.trace);
+  return std::move(*r.trace);
+}
+
+}  // namespace
+
+TEST_CASE("a traced run records the state: a full first step, then only what changed", "[trace][state]") {
+  struct Case {
+    const char* scenario;
+    std::vector<std::string> sets;
+    std::vector<std::string> names;  // some names the world must show
+  };
+  const std::vector<Case> cases = {
+      {"sockmap-multi-channels", {"proto=udp"},
+       {"p1.psock.msg_tot_len", "p1.psock.sk_msg_first_len", "p1.psock.ingress_skb.bytes", "p0.sk_receive_queue.bytes",
+        "task.selftest.state"}},
+      {"sockmap-multi-channels", {"proto=tcp"}, {"p1.psock.msg_tot_len", "p1.snd_una", "p1.rcv_nxt"}},
+      {"ktls-sendfile-stall", {"notsent_lowat=16384", "bytes=262144", "call_bytes=262144"},
+       {"sender.snd_una", "sender.snd_nxt", "sender.write_seq", "sender.notsent", "sender.packets_out",
+        "sender.snd_cwnd", "sender.snd_wnd", "sender.sk_wmem_queued", "receiver.rcv_nxt", "tls.open_rec.bytes",
+        "tls.encrypt_pending", "timer.tcp_write_timer"}},
+      {"ktls-async-close", {"io=uring", "crypto=async"},
+       {"tls.encrypt_pending", "cryptd.queue", "io_uring.tctx_task_list", "pipe.bytes", "file.sock.f_count",
+        "task.app:server.TIF_NOTIFY_SIGNAL"}},
+  };
+  for (const auto& c : cases) {
+    INFO(c.scenario << " " << c.sets.front());
+    const Trace t = traced_run(c.scenario, c.sets, 1);
+    REQUIRE(t.events.size() >= 2);
+    REQUIRE(t.events.front().state.is_object());
+    const auto states = fold_state(t);
+    for (const auto& n : c.names) {
+      INFO(n);
+      bool seen = false;
+      for (const auto& s : states) seen = seen || s.count(n);
+      CHECK(seen);
+    }
+    // Every later step holds only values that differ from the step before.
+    for (size_t i = 1; i < t.events.size(); ++i) {
+      if (!t.events[i].state.is_object()) continue;
+      for (auto it = t.events[i].state.begin(); it != t.events[i].state.end(); ++it) {
+        INFO("step " << t.events[i].step << " " << it.key());
+        auto prev = states[i - 1].find(it.key());
+        if (it->is_null())
+          CHECK(prev != states[i - 1].end());
+        else
+          CHECK((prev == states[i - 1].end() || prev->second != *it));
+      }
+    }
+    // And the file holds it: the fold of the written and re-read trace is the same.
+    CHECK(fold_state(parse(trace_to_string(t))) == states);
+  }
+}
+
+TEST_CASE("the seed-000 state shows why FIONREAD said 2", "[trace][state]") {
+  // The stored violating run, re-run with tracing: when recv starts, p1's head message holds 2
+  // bytes (UDP FIONREAD reports sk_msg_first_len) while the redirected 8 are still on their way
+  // (ingress_skb) or queued behind it.
+  std::ifstream in(KPSIM_SOURCE_DIR "/traces/findings/seed000-sockmap-udp-selftest.trace.jsonl");
+  const Trace finding = read_trace(in);
+  const Scenario* sc = find_scenario(finding.header.scenario);
+  REQUIRE(sc != nullptr);
+  RunOptions o;
+  o.limits = sc->default_limits();
+  o.trace = true;
+  const RunResult r = run_choices(*sc, resolve_params(*sc, finding.header.params), finding.header.choices, o);
+  REQUIRE(r.trace);
+  const Trace& t = *r.trace;
+  REQUIRE(t.footer.outcome == "violation");
+  const auto states = fold_state(t);
+  size_t recv = t.events.size();
+  for (size_t i = 0; i < t.events.size(); ++i)
+    if (t.events[i].label.rfind("recv p1", 0) == 0) recv = i;
+  REQUIRE(recv < t.events.size());
+  const auto& before = states[recv - 1];
+  CHECK(before.at("p1.psock.sk_msg_first_len") == 2);
+  CHECK(before.at("p1.psock.msg_tot_len").get<int64_t>() + before.at("p1.psock.ingress_skb.bytes").get<int64_t>() == 10);
+}
+
+namespace {
+Co<> two_points(Sched& s) {
+  co_await s.point("one");
+  co_await s.point("two");
+}
+}  // namespace
+
+TEST_CASE("the state is asked only when a trace is recorded", "[trace][state]") {
+  for (bool traced : {false, true}) {
+    RandomStrategy rnd(1);
+    rnd.begin_run();
+    Trace t;
+    Sched s(rnd);
+    if (traced) s.set_trace(&t);
+    int asked = 0;
+    s.set_state_source([&](StateVisitor& v) {
+      ++asked;
+      v.value("n", int64_t{asked});
+      if (asked == 1) v.value("first-only", "x");  // gone from the second step on
+    });
+    s.spawn("a", TaskKind::syscall, two_points(s));
+    s.run();
+    if (traced) {
+      CHECK(asked == static_cast<int>(t.events.size()));
+      CHECK(t.events.back().state["n"] == asked);
+      CHECK(t.events.back().state["task.a.state"] == "done");
+      CHECK(t.events.front().state["first-only"] == "x");
+      REQUIRE(t.events.at(1).state.contains("first-only"));
+      CHECK(t.events.at(1).state.at("first-only").is_null());  // recorded as gone, once
+      CHECK_FALSE(t.events.back().state.contains("first-only"));
+    } else {
+      CHECK(asked == 0);
+    }
+  }
 }

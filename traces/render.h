@@ -32,6 +32,11 @@ std::string render_mermaid(const Trace& t);
 enum class PerfettoTime : uint8_t { virtual_ns, steps };
 std::string render_perfetto(const Trace& t, PerfettoTime time = PerfettoTime::virtual_ns);
 
+// One self-contained HTML page (traces/render_html.cpp): the lanes, stepping forward and back
+// (buttons and arrow keys), the state panel with this step's changes highlighted, "when did X
+// change" search, choice marks. Inline CSS, JS and data: it opens offline from disk.
+std::string render_html(const Trace& t);
+
 // "proto=udp test=selftest": the parameters as one line.
 std::string params_line(const Trace& t);
 

@@ -28,7 +28,7 @@ ojson choices_to_json(const ChoiceSeq& seq) {
 }
 
 static ojson header_json(const TraceHeader& h) {
-  if (h.format != kTraceFormatVersion && h.format != kOldestTraceFormat)
+  if (h.format < kOldestTraceFormat || h.format > kTraceFormatVersion)
     throw std::logic_error("write_trace: no writer for trace format " + std::to_string(h.format));
   ojson j;
   j["type"] = "header";
@@ -46,7 +46,7 @@ static ojson header_json(const TraceHeader& h) {
   return j;
 }
 
-static ojson event_json(const TraceEvent& e) {
+static ojson event_json(const TraceEvent& e, int format) {
   ojson j;
   j["type"] = "step";
   j["step"] = e.step;
@@ -61,6 +61,8 @@ static ojson event_json(const TraceEvent& e) {
     j["changes"] = std::move(ch);
   }
   if (!e.wakes.empty()) j["wakes"] = e.wakes;
+  // Format 2 and older have no state: a trace read in them is written back without it.
+  if (format >= 3 && e.state.is_object() && !e.state.empty()) j["state"] = e.state;
   return j;
 }
 
@@ -79,7 +81,7 @@ static ojson footer_json(const TraceFooter& f) {
 
 void write_trace(std::ostream& out, const Trace& t) {
   out << header_json(t.header).dump() << '\n';
-  for (auto& e : t.events) out << event_json(e).dump() << '\n';
+  for (auto& e : t.events) out << event_json(e, t.header.format).dump() << '\n';
   out << footer_json(t.footer).dump() << '\n';
 }
 
@@ -166,8 +168,12 @@ void only_known_keys(const ojson& j, std::initializer_list<std::string_view> kno
   }
 }
 
-TraceEvent parse_event(const ojson& j, size_t line) {
-  only_known_keys(j, {"type", "step", "t_ns", "task", "kind", "label", "pick", "changes", "wakes"}, "step", line);
+TraceEvent parse_event(const ojson& j, size_t line, int format) {
+  if (format >= 3)
+    only_known_keys(j, {"type", "step", "t_ns", "task", "kind", "label", "pick", "changes", "wakes", "state"}, "step",
+                    line);
+  else  // a state in an older trace is a key that format does not have
+    only_known_keys(j, {"type", "step", "t_ns", "task", "kind", "label", "pick", "changes", "wakes"}, "step", line);
   TraceEvent e;
   e.step = field<uint64_t>(j, "step", line);
   e.t_ns = field<uint64_t>(j, "t_ns", line);
@@ -189,6 +195,14 @@ TraceEvent parse_event(const ojson& j, size_t line) {
     }
   }
   if (j.contains("wakes")) e.wakes = field<std::vector<std::string>>(j, "wakes", line);
+  if (j.contains("state")) {
+    const ojson& st = j.at("state");
+    if (!st.is_object() || st.empty()) bad(line, "field 'state' must be a non-empty object");
+    for (auto it = st.begin(); it != st.end(); ++it)
+      if (!it->is_number_integer() && !it->is_string() && !it->is_null())
+        bad(line, "state '" + it.key() + "' must be an integer, a string or null");
+    e.state = st;
+  }
   return e;
 }
 
@@ -254,7 +268,7 @@ Trace read_trace(std::istream& in) {
       t.header.choices = parse_choices(j, format, line);
       have_header = true;
     } else if (type == "step") {
-      t.events.push_back(parse_event(j, line));
+      t.events.push_back(parse_event(j, line, t.header.format));
     } else if (type == "footer") {
       only_known_keys(j, {"type", "outcome", "property", "message", "steps", "t_ns", "metrics", "crosscheck"},
                       "footer", line);

@@ -20,9 +20,11 @@
 
 namespace kpsim {
 
-// 2: header choices are [kind, answer, options]. 1: bare answers; still read (and written back
-// as 1, so that an old trace round-trips), with the kinds unknown.
-inline constexpr int kTraceFormatVersion = 2;
+// 3: steps carry the model state that changed (TraceEvent::state). 2: the same without state;
+// still read and written back as 2 (without the state), so that a stored trace still compares
+// byte for byte under replay --check. 1: bare answers in the header's choices; still read (and
+// written back as 1), with the kinds unknown.
+inline constexpr int kTraceFormatVersion = 3;
 inline constexpr int kOldestTraceFormat = 1;
 
 struct TraceChange {
@@ -39,6 +41,10 @@ struct TraceEvent {
   uint32_t pick = 0, of = 0;  // schedule choice that picked this step (of == 0: no choice)
   std::vector<TraceChange> changes;
   std::vector<std::string> wakes;  // tasks this step made runnable
+  // Format 3: the state values this step changed, {name: int | string | null (gone)}, in the
+  // order the model reports them; the first step holds all of them (sched/state.h). Null (not
+  // an object) when nothing changed or nothing was recorded.
+  nlohmann::ordered_json state;
 };
 
 struct TraceHeader {

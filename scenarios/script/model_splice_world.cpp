@@ -28,6 +28,7 @@
 #include "model/net/tls/tls_main.h"
 #include "scenarios/script/model_world.h"
 #include "scenarios/tls_connection.h"
+#include "model/state.h"
 
 namespace kpsim::script {
 namespace {
@@ -67,6 +68,25 @@ struct SpliceWorld final : World {
 
   SpliceWorld(std::string server, std::string client) : c(std::move(server), std::move(client)) {}
   nlohmann::ordered_json metrics() const override;
+
+  Sched* sched = nullptr;  // for the task names of task_work's lists (state only)
+  // Both ends' TCP, kTLS TX and its crypto engine, the pipe, the socket file, the ring and
+  // every task's task_work list, and the server's and client's progress.
+  void visit_state(StateVisitor& v) const override {
+    model::visit_state(v, c.tp.name, c.tp);
+    model::visit_state(v, c.peer.name, c.peer);
+    if (c.use_tls) model::visit_state(v, "tls", c.tls);
+    if (c.tls.aead == &async_aead) model::visit_state(v, "cryptd", async_aead);
+    model::visit_state(v, "pipe", pipe);
+    model::visit_state(v, "file.sock", sock_file);
+    if (ring) model::visit_state(v, "io_uring", *ring);
+    if (sched)
+      model::visit_task_works(v, tw, [this](TaskId id) { return std::string(sched->task(id).name); });
+    v.u("app.spliced", spliced);
+    v.flag("app.close_done", close_done);
+    v.u("app.client_plaintext", client_plaintext);
+    v.flag("app.client_eof", client_eof);
+  }
 };
 
 nlohmann::ordered_json SpliceWorld::metrics() const {
@@ -309,6 +329,7 @@ std::unique_ptr<World> build_splice_world(Sched& s, std::shared_ptr<const Progra
   const Socket& srv = p.socks[server];
   const Socket& cli = p.socks[srv.peer];
   auto w = std::make_unique<SpliceWorld>(srv.name, cli.name);
+  w->sched = &s;
   w->prog = std::move(prog);
   SpliceWorld* wp = w.get();
   w->bytes = sh.splice->total;

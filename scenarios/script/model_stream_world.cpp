@@ -29,6 +29,7 @@
 #include "model/net/tls/tls_sw.h"
 #include "scenarios/script/model_world.h"
 #include "scenarios/tls_connection.h"
+#include "model/state.h"
 
 namespace kpsim::script {
 namespace {
@@ -53,6 +54,16 @@ struct StreamWorld final : World {
 
   double elapsed_s() const { return static_cast<double>(t_done_ns) / 1e9; }
   nlohmann::ordered_json metrics() const override;
+
+  // The sender's and the receiver's TCP state, kTLS TX when on, and the application's progress.
+  void visit_state(StateVisitor& v) const override {
+    model::visit_state(v, c.tp.name, c.tp);
+    model::visit_state(v, c.peer.name, c.peer);
+    if (c.use_tls) model::visit_state(v, "tls", c.tls);
+    v.u("app.sent", sent);
+    v.u("app.syscalls", syscalls);
+    v.u("app.received", plaintext_received);
+  }
 };
 
 nlohmann::ordered_json StreamWorld::metrics() const {

@@ -24,6 +24,7 @@
 #include "model/net/ipv4/tcp_bpf.h"
 #include "model/net/ipv4/udp.h"
 #include "model/net/ipv4/udp_bpf.h"
+#include "model/state.h"
 
 namespace kpsim::script {
 
@@ -112,6 +113,12 @@ struct ScriptWorld final : World {
     m["fionread_results"] = fionread_results;
     m["dropped"] = dropped;
     return m;
+  }
+
+  // Every socket in program order, each with its psock while it has one.
+  void visit_state(StateVisitor& v) const override {
+    for (const auto& sk : socks)
+      if (sk) model::visit_state(v, sk->name, *sk);
   }
 };
 
