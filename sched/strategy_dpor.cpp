@@ -188,7 +188,7 @@ void DporStrategy::analyze_races() {
     // it is a direct predecessor of another task that none of those happens after.
     for (size_t i = j; i-- > 0;) {
       if (!pred(i, j)) continue;
-      if (events_[i].task != events_[j].task && events_[i].node >= 0 && c[slot(i)] < seq[i]) {
+      if (events_[i].task != events_[j].task && c[slot(i)] < seq[i]) {
         // v = notdep(i).j: the steps between that do not happen after i, then j.
         v.clear();
         for (size_t k = i + 1; k < j; ++k)
@@ -205,23 +205,26 @@ void DporStrategy::analyze_races() {
             if (before(v[b], v[a])) first = false;
           if (first) initials.push_back(t);
         }
-        Node& nd = path_[static_cast<size_t>(events_[i].node)];
-        bool covered = false;
-        for (TaskId q : initials)
-          if (contains(nd.backtrack, q) || asleep(nd, q)) covered = true;
-        if (!covered) {
-          bool added = false;
+        // The point before i, or, when no initial could step there (none is runnable before
+        // i: a task of i's CPU holding it in the kernel took it off the CPU), the latest point
+        // before i where one could: reversing the step that disabled it.
+        Node* at = nullptr;
+        for (size_t k = std::min(pos_, path_.size()); k-- > 0 && !at;) {
+          Node& nd = path_[k];
+          if (nd.kind != ChoiceKind::schedule || nd.events_before > i) continue;
           for (TaskId q : initials)
-            if (contains(nd.options, q)) {
-              nd.backtrack.push_back(q);
-              added = true;
-              break;
-            }
-          // No initial was enabled there (a model whose steps disable others in ways the
-          // footprints do not show): fall back to every enabled task, which is always sound.
-          if (!added)
-            for (TaskId q : nd.options)
-              if (!contains(nd.backtrack, q)) nd.backtrack.push_back(q);
+            if (contains(nd.options, q)) at = &nd;
+        }
+        if (at) {
+          bool covered = false;
+          for (TaskId q : initials)
+            if (contains(at->backtrack, q) || asleep(*at, q)) covered = true;
+          if (!covered)
+            for (TaskId q : initials)
+              if (contains(at->options, q)) {
+                at->backtrack.push_back(q);
+                break;
+              }
         }
       }
       join(c.data(), clock(i));

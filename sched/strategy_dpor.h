@@ -9,7 +9,9 @@
 // each with the footprint of that step). After a run, every race -- two dependent steps e < e' of
 // different tasks with no step ordered between them by happens-before -- adds to the backtrack set
 // of the point before e one "initial" of notdep(e).e' (the steps after e that do not happen after
-// it, then e'), unless one is there already (or asleep). A new point takes its first enabled task
+// it, then e'), unless one is there already (or asleep). When no initial could step at that
+// point (a task of the same CPU held it in the kernel), the initial goes to the latest earlier
+// point where one could (before the step that took the CPU). A new point takes its first enabled task
 // that is not asleep; a run where every enabled task is asleep (sleep-set blocked) adds nothing
 // and is finished with first options, and counted in sleep_blocked(). A run also ends with tasks
 // still runnable (an idle kworker is a daemon: the run ends when the others finish); the step

@@ -193,7 +193,11 @@ TEST_CASE("dpor on sockmap scripts: the outcome set of dfs, with no more schedul
     const Search b = search(*sc, p, dpor, false, 200000);
     REQUIRE(b.exhaustive);
     CHECK(a.outcomes == b.outcomes);
-    CHECK(b.schedules <= a.schedules);
+    // The script world does not declare footprints: every step is dependent with every other,
+    // so every interleaving is a trace of its own and dpor must run all of them (a dpor that
+    // runs fewer here lost some: the test that caught the CPU-disabling case). Once the world
+    // is annotated this becomes <=.
+    CHECK(b.schedules == a.schedules);
   }
 }
 
