@@ -110,7 +110,10 @@ void Sched::block_current(std::coroutine_handle<> h, std::string_view label, Wai
   t.wake_reason = WakeReason::none;
   t.interruptible = interruptible;
   t.sleeping_on = wq;
-  if (wq) wq->add(t.id);
+  if (wq) {
+    wq->touch(*this);
+    wq->add(t.id);
+  }
   t.timeout_id = 0;
   t.slept = true;
   if (t.on_sleep) t.on_sleep();
@@ -130,7 +133,10 @@ void Sched::wake(TaskId id, WakeReason why) {
   if (t.state != TaskState::blocked) return;
   t.state = TaskState::runnable;
   t.wake_reason = why;
-  if (t.sleeping_on) t.sleeping_on->remove(id);
+  if (t.sleeping_on) {
+    t.sleeping_on->touch(*this);
+    t.sleeping_on->remove(id);
+  }
   t.sleeping_on = nullptr;
   if (t.timeout_id) cancel_timer(t.timeout_id);
   t.timeout_id = 0;

@@ -122,6 +122,8 @@ class Sched {
   // CPU, spawning writes the task table, timers the timer list; a timer step touches everything.
   void declare_footprints() { declared_ = true; }
   bool footprints_declared() const { return declared_; }
+  // Whether footprints are being recorded (a reducing strategy runs).
+  bool recording_footprints() const { return observer_ != nullptr; }
   // Records that the current step reads (write = false) or writes object `obj` (an id from
   // new_object()). A no-op unless the strategy reduces by dependencies.
   void touch(uint64_t obj, bool write) const {

@@ -188,7 +188,9 @@ void DporStrategy::analyze_races() {
     // it is a direct predecessor of another task that none of those happens after.
     for (size_t i = j; i-- > 0;) {
       if (!pred(i, j)) continue;
-      if (events_[i].task != events_[j].task && c[slot(i)] < seq[i]) {
+      // A timer step as the first step of a race has no alternative: nothing could run before
+      // it, so the second step's task was asleep there (a CPU is never held across a sleep).
+      if (events_[i].task != events_[j].task && events_[i].task != kNoTask && c[slot(i)] < seq[i]) {
         // v = notdep(i).j: the steps between that do not happen after i, then j.
         v.clear();
         for (size_t k = i + 1; k < j; ++k)

@@ -24,6 +24,7 @@
 #include "sched/sched.h"
 #include "sched/strategy_dfs.h"
 #include "sched/strategy_dpor.h"
+#include "sched/waitqueue.h"
 
 using namespace kpsim;
 
@@ -351,4 +352,62 @@ TEST_CASE("KPSIM_DPOR_CHECK passes on lost-update, whose footprints are exact", 
     CHECK(!f);
   }
   CHECK(pairs > 0);  // reads of different tasks are independent and adjacent in some run
+}
+
+namespace {
+
+// A wake-up and the sleep it may or may not catch: task a sleeps on a queue for at most 1 ms,
+// task b wakes the queue. b first: the wake finds nobody and a times out; a first: a is woken.
+// Nothing but the queue is shared, so only the queue's footprint orders the two steps.
+struct Sleepy : World {
+  WaitQueue wq;
+  std::string reason = "none";
+  nlohmann::ordered_json metrics() const override { return {{"reason", reason}}; }
+};
+
+Co<> sleeper(Sched& s, Sleepy& w) {
+  const WakeReason r = co_await w.wq.sleep(s, "woke", false, uint64_t{1000000});
+  w.reason = r == WakeReason::woken ? "woken" : r == WakeReason::timeout ? "timeout" : "other";
+}
+
+Co<> waker(Sched& s, Sleepy& w) {
+  w.wq.wake_up_all(s);
+  co_return;
+}
+
+class SleepWake final : public Scenario {
+ public:
+  std::string_view name() const override { return "sleep-wake"; }
+  std::string_view summary() const override { return ""; }
+  const std::vector<ParamSpec>& params() const override {
+    static const std::vector<ParamSpec> p;
+    return p;
+  }
+  std::unique_ptr<World> setup(Sched& s, const Params&) const override {
+    auto w = std::make_unique<Sleepy>();
+    // Name the queue now, so that no step allocates its id (which alone would order them).
+    w->wq.touch(s);
+    s.declare_footprints();
+    // The waker first: dpor's first run wakes the empty queue, then a sleeps and times out.
+    // Only the queue's footprint says that the other order differs (in a-first order the wake
+    // also touches a's run state, which alone would reveal the race).
+    s.spawn("b", TaskKind::syscall, waker(s, *w));
+    s.spawn("a", TaskKind::syscall, sleeper(s, *w));
+    return w;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("dpor: a wake-up and the sleep on its queue are dependent (both outcomes found)", "[dpor]") {
+  const Params none;
+  SleepWake sc;
+  DfsStrategy dfs(std::nullopt, {}, DfsOrder::plain);
+  const Search a = search(sc, none, dfs, true);
+  DporStrategy dpor;
+  const Search b = search(sc, none, dpor, true);
+  REQUIRE(a.exhaustive);
+  REQUIRE(b.exhaustive);
+  CHECK(a.outcomes.size() == 2);  // woken and timed out
+  CHECK(a.outcomes == b.outcomes);
 }
