@@ -14,6 +14,7 @@
 #include "cli/strategy_factory.h"
 #include "cli/trace_file.h"
 #include "scenarios/runner.h"
+#include "sched/strategy_dpor.h"
 #include "traces/render.h"
 
 namespace kpsim::cli {
@@ -78,7 +79,7 @@ std::string reproduce_command(const ExploreArgs& a, const Params& p) {
   const auto params = p.to_json();
   for (auto& [k, v] : params.items()) cmd += " --set " + k + "=" + v.get<std::string>();
   cmd += " --strategy " + a.strategy.name;
-  if (a.strategy.name != "dfs") cmd += fmt::format(" --seed {}", a.strategy.seed);
+  if (a.strategy.name != "dfs" && a.strategy.name != "dpor") cmd += fmt::format(" --seed {}", a.strategy.seed);
   if (a.strategy.name == "pct") cmd += fmt::format(" --depth {}", a.strategy.pct_depth);
   if (a.strategy.preemption_bound) cmd += fmt::format(" --preemption-bound {}", a.preemption_bound);
   if (a.strategy.name == "dfs" && a.strategy.dfs_order != "iterative") cmd += " --dfs-order plain";
@@ -155,7 +156,7 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
   } catch (const std::invalid_argument& e) {
     throw ParamError(e.what());  // an impossible shard
   }
-  if (a.budget == 0) a.budget = a.strategy.name == "dfs" ? 1000000 : 1000;
+  if (a.budget == 0) a.budget = a.strategy.name == "dfs" || a.strategy.name == "dpor" ? 1000000 : 1000;
 
   ExploreOptions o;
   o.budget = a.budget;
@@ -227,6 +228,8 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
     j["schedules"] = r.schedules;
     j["violations"] = r.violations;
     j["exhaustive"] = r.exhaustive;
+    if (const auto* d = dynamic_cast<const DporStrategy*>(strategy.get())) j["sleep_blocked"] = d->sleep_blocked();
+    if (r.commutation_checks) j["commutation_checks"] = r.commutation_checks;
     j["outcomes"] = r.outcomes;
     j["inconclusive"] = inconclusive;
     j["verdict"] = verdict;
@@ -296,7 +299,9 @@ Command add_explore(CLI::App& app) {
   sub->footer(
       "Strategies: random (seeded splitmix64 walk), pct (Burckhardt et al. 2010, --depth d),\n"
       "dfs (every interleaving; by default schedules with 0 preemptions first, then 1, 2, ...;\n"
-      "--preemption-bound B caps it; --shard I/N runs part of it, docs/scale-out.md). A violation is shrunk to a\n"
+      "--preemption-bound B caps it; --shard I/N runs part of it, docs/scale-out.md), dpor (source-DPOR\n"
+      "with sleep sets: one schedule or close per class of orderings that differ only in independent\n"
+      "steps; exhaustive like dfs; no --preemption-bound or --shard; docs/design.md). A violation is shrunk to a\n"
       "minimal choice sequence and printed as a lane chart; the last line reproduces it.\n"
       "Exit status: 0 every schedule explored held every property (clean), 1 a violation (or\n"
       "deadlock) found, 2 bad input, 3 inconclusive: some schedule ended at a step/time limit or in\n"
@@ -305,14 +310,14 @@ Command add_explore(CLI::App& app) {
       "6 --check-determinism found two re-runs of one schedule that differed (both traces kept).");
   sub->add_option("scenario", a->scenario, "scenario: a name (kpsim list) or a script file (.kps, docs/scripts.md)")->required();
   sub->add_option("--set", a->sets, "scenario parameter key=value (repeatable)");
-  sub->add_option("--strategy", a->strategy.name, "random | pct | dfs (default random)")
-      ->check(CLI::IsMember({"random", "pct", "dfs"}));
+  sub->add_option("--strategy", a->strategy.name, "random | pct | dfs | dpor (default random)")
+      ->check(CLI::IsMember({"random", "pct", "dfs", "dpor"}));
   sub->add_option("--seed", a->strategy.seed, "seed for random and pct (default 1)")
       ->check(kUnsigned);
   sub->add_option("--depth", a->strategy.pct_depth, "pct bug depth d (default 2)")->check(kUnsigned & CLI::Range(1, 16));
   sub->add_option("--preemption-bound", a->preemption_bound, "dfs: at most B preemptions per schedule")
       ->check(kUnsigned & CLI::Range(0, 1000));
-  sub->add_option("--budget", a->budget, "schedules to run at most (default 1000; dfs 1000000)")
+  sub->add_option("--budget", a->budget, "schedules to run at most (default 1000; dfs, dpor 1000000)")
       ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
   sub->add_option("--max-steps", a->max_steps, "step limit per schedule (default: the scenario's)")
       ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));

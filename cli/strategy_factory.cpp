@@ -1,6 +1,9 @@
 #include "cli/strategy_factory.h"
 
+#include <stdexcept>
+
 #include "sched/strategy_dfs.h"
+#include "sched/strategy_dpor.h"
 #include "sched/strategy_pct.h"
 #include "sched/splitmix64.h"
 #include "sched/strategy_random.h"
@@ -17,6 +20,14 @@ std::unique_ptr<Strategy> make_strategy(const StrategyOptions& o) {
   const uint64_t seed = shard_seed(o.seed, o.shard_index, o.shard_count);
   if (o.name == "random") return std::make_unique<RandomStrategy>(seed);
   if (o.name == "pct") return std::make_unique<PctStrategy>(seed, o.pct_depth);
+  if (o.name == "dpor") {
+    // Backtrack sets come from whole runs: a bound that cuts runs, or a shard that skips
+    // subtrees, would drop races and with them traces. Refused rather than silently unsound.
+    if (o.preemption_bound)
+      throw std::invalid_argument("dpor: --preemption-bound is not supported (it would make the reduction unsound)");
+    if (o.shard_count > 1) throw std::invalid_argument("dpor: --shard is not supported");
+    return std::make_unique<DporStrategy>();
+  }
   if (o.name == "dfs")
     return std::make_unique<DfsStrategy>(o.preemption_bound, DfsShard{o.shard_index, o.shard_count, o.shard_depth},
                                          o.dfs_order == "plain" ? DfsOrder::plain : DfsOrder::iterative);

@@ -102,6 +102,83 @@ std::optional<DeterminismFailure> check_determinism(const Scenario& sc, const Pa
   return f;
 }
 
+namespace {
+
+// Replays a prefix of choices, then makes `first` and `second` take the next two steps (by task,
+// whatever the option index), then answers 0. Records what went wrong and the two footprints.
+class CommuteProbe final : public Strategy, public StepObserver {
+ public:
+  CommuteProbe(ChoiceSeq prefix, TaskId first, TaskId second)
+      : prefix_(std::move(prefix)), want_{first, second} {}
+  std::string name() const override { return "dpor-check"; }
+  bool begin_run() override { return true; }
+  StepObserver* step_observer() override { return this; }
+  size_t choose(size_t n, const ChoiceContext& ctx) override {
+    if (pos_ < prefix_.size()) return prefix_[pos_++].value % n;
+    if (picked_ < 2 && ctx.kind == ChoiceKind::schedule) {
+      armed_ = true;
+      for (size_t i = 0; i < ctx.options.size(); ++i)
+        if (ctx.options[i] == want_[picked_]) return i;
+      if (why.empty()) why = fmt::format("task {} was not runnable", want_[picked_]);
+    }
+    return 0;
+  }
+  void on_step(TaskId t, const Footprint& fp) override {
+    if (!armed_ || picked_ >= 2) return;
+    if (t != want_[picked_] && why.empty()) why = fmt::format("task {} ran where task {} should", t, want_[picked_]);
+    fps[picked_++] = fp;
+  }
+  std::string why;
+  Footprint fps[2];
+
+ private:
+  ChoiceSeq prefix_;
+  TaskId want_[2];
+  size_t pos_ = 0;
+  size_t picked_ = 0;
+  bool armed_ = false;
+};
+
+}  // namespace
+
+std::optional<DeterminismFailure> check_commutation(const Scenario& sc, const Params& p,
+                                                    const ChoiceSeq& choices,
+                                                    const std::vector<DporStrategy::Event>& events,
+                                                    const RunOptions& o, uint64_t* pairs) {
+  RunOptions traced = o;
+  traced.trace = true;
+  traced.metrics = true;
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    const auto& a = events[i];
+    const auto& b = events[i + 1];
+    // The first step chosen at a schedule point, so that the run's choices before that point
+    // lead to the state both orders start from. Data choices inside the two steps and after
+    // them are answered 0 in both orders: the same resolution, so still a fair comparison.
+    if (a.node < 0 || a.task == b.task || b.task == kNoTask || dependent(a.fp, b.fp)) continue;
+    const ChoiceSeq prefix(choices.begin(), choices.begin() + a.node);
+    CommuteProbe ab(prefix, a.task, b.task), ba(prefix, b.task, a.task);
+    const RunResult x = run_once(sc, p, ab, traced);
+    const RunResult y = run_once(sc, p, ba, traced);
+    if (pairs) ++*pairs;
+    std::string what;
+    if (!ab.why.empty()) what = "in the recorded order, " + ab.why;
+    else if (!ba.why.empty()) what = "in the other order, " + ba.why + " (the first step disabled the second)";
+    else if (!(ab.fps[0] == ba.fps[1]) || !(ab.fps[1] == ba.fps[0])) what = "a step touched other objects in the other order";
+    else if (x.end.outcome != y.end.outcome || x.end.property != y.end.property || x.end.message != y.end.message ||
+             x.steps != y.steps || x.t_ns != y.t_ns || x.metrics != y.metrics)
+      what = fmt::format("the two orders ended differently ({} after {} steps vs {} after {} steps)",
+                         to_string(x.end.outcome), x.steps, to_string(y.end.outcome), y.steps);
+    if (what.empty()) continue;
+    DeterminismFailure f;
+    f.what = fmt::format("dpor: steps declared independent do not commute (choice {}, tasks {} and {}): {}", a.node,
+                         a.task, b.task, what);
+    f.trace_a = trace_to_string(*x.trace);
+    f.trace_b = trace_to_string(*y.trace);
+    return f;
+  }
+  return std::nullopt;
+}
+
 ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
                       const ExploreOptions& o) {
   ExploreResult res;
@@ -111,6 +188,10 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
   quiet_no_metrics.metrics = false;
   std::string first_key;
   bool stopped_early = false;
+  // KPSIM_DPOR_CHECK: the commutation check of every dpor run (a debug mode; small cases only).
+  DporStrategy* dpor = dynamic_cast<DporStrategy*>(&strategy);
+  const char* dpor_check_env = std::getenv("KPSIM_DPOR_CHECK");
+  const bool dpor_check = dpor && dpor_check_env && *dpor_check_env && std::string_view(dpor_check_env) != "0";
   while (res.schedules < o.budget && strategy.begin_run()) {
     RunResult r = run_once(sc, p, strategy, res.schedules == 0 ? quiet : quiet_no_metrics);
     if (!strategy.run_counts()) {
@@ -141,6 +222,12 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
         return res;
       }
     }
+    if (dpor_check)
+      if (auto f = check_commutation(sc, p, r.choices, dpor->events(), o.run, &res.commutation_checks)) {
+        f->schedule = res.schedules;
+        res.nondeterminism = std::move(f);
+        return res;
+      }
     if (is_finding(r.end)) {
       ++res.violations;
       if (res.first_violation_schedule == 0) {

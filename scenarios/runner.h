@@ -10,6 +10,7 @@
 
 #include "scenarios/scenario.h"
 #include "sched/strategy.h"
+#include "sched/strategy_dpor.h"
 
 namespace kpsim {
 
@@ -93,6 +94,7 @@ struct ExploreResult {
   size_t shrink_attempts = 0;
   bool interrupted = false;  // ExploreOptions::stop ended the search
   uint64_t determinism_checks = 0;  // schedules re-run by the determinism check
+  uint64_t commutation_checks = 0;  // KPSIM_DPOR_CHECK: pairs of independent steps run both ways
   std::optional<DeterminismFailure> nondeterminism;  // the first mismatch; the search stopped
 };
 
@@ -100,6 +102,18 @@ struct ExploreResult {
 // twice with tracing and compare. nullopt when everything matched.
 std::optional<DeterminismFailure> check_determinism(const Scenario& sc, const Params& p,
                                                     const RunResult& r, const RunOptions& o);
+
+// The dpor debug check (KPSIM_DPOR_CHECK=1 in the environment of explore --strategy dpor, or
+// called directly): for every two consecutive steps of `events` (a dpor run of `choices`) by
+// different tasks that their footprints declare independent, run the prefix, then the two steps
+// in the recorded order and in the other, then the same continuation (first options) to the end,
+// and require the same end (outcome, property, message, steps, virtual time, metrics) and the
+// same footprint for each of the two steps in both orders. `pairs` counts the pairs checked.
+// nullopt when every pair commuted; else the first pair that did not, with both runs' traces.
+std::optional<DeterminismFailure> check_commutation(const Scenario& sc, const Params& p,
+                                                    const ChoiceSeq& choices,
+                                                    const std::vector<DporStrategy::Event>& events,
+                                                    const RunOptions& o, uint64_t* pairs = nullptr);
 
 ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
                       const ExploreOptions& o);

@@ -36,7 +36,7 @@ std::string_view to_string(Outcome o) {
 }
 
 Sched::Sched(Strategy& strategy, RunLimits limits, uint32_t hz)
-    : strategy_(strategy), limits_(limits), hz_(hz) {
+    : strategy_(strategy), limits_(limits), hz_(hz), observer_(strategy.step_observer()) {
   if (hz == 0 || 1000000000u % hz != 0) throw std::invalid_argument("HZ must divide 10^9");
 }
 
@@ -46,6 +46,7 @@ Sched::~Sched() = default;
 
 TaskId Sched::spawn(std::string name, TaskKind kind, Co<> body, bool daemon,
                     std::string_view first_label) {
+  touch(obj_id(ObjTag::task_table, 0), true);  // the new task's id depends on the order of spawns
   auto t = std::make_unique<Task>();
   t->id = static_cast<TaskId>(tasks_.size());
   t->name = std::move(name);
@@ -110,7 +111,10 @@ void Sched::block_current(std::coroutine_handle<> h, std::string_view label, Wai
   t.wake_reason = WakeReason::none;
   t.interruptible = interruptible;
   t.sleeping_on = wq;
-  if (wq) wq->add(t.id);
+  if (wq) {
+    wq->touch(*this);
+    wq->add(t.id);
+  }
   t.timeout_id = 0;
   t.slept = true;
   if (t.on_sleep) t.on_sleep();
@@ -123,10 +127,17 @@ void Sched::block_current(std::coroutine_handle<> h, std::string_view label, Wai
 
 void Sched::wake(TaskId id, WakeReason why) {
   Task& t = *tasks_[id];
+  // A wake-up and the sleeper it wakes are dependent: the wake writes the run state that the
+  // sleeper's steps write. A wake of a task that is not asleep changes nothing, but it read the
+  // state (its outcome depends on whether the task had gone to sleep yet).
+  touch(obj_id(ObjTag::task, id), t.state == TaskState::blocked);
   if (t.state != TaskState::blocked) return;
   t.state = TaskState::runnable;
   t.wake_reason = why;
-  if (t.sleeping_on) t.sleeping_on->remove(id);
+  if (t.sleeping_on) {
+    t.sleeping_on->touch(*this);
+    t.sleeping_on->remove(id);
+  }
   t.sleeping_on = nullptr;
   if (t.timeout_id) cancel_timer(t.timeout_id);
   t.timeout_id = 0;
@@ -135,6 +146,7 @@ void Sched::wake(TaskId id, WakeReason why) {
 
 void Sched::set_notify_signal(TaskId id) {
   Task& t = *tasks_[id];
+  touch(obj_id(ObjTag::task, id), true);
   const bool was_set = t.tif_notify_signal;
   t.tif_notify_signal = true;
   if (!was_set && t.state == TaskState::blocked && t.interruptible && t.signal_pending())
@@ -143,6 +155,7 @@ void Sched::set_notify_signal(TaskId id) {
 
 void Sched::send_signal(TaskId id) {
   Task& t = *tasks_[id];
+  touch(obj_id(ObjTag::task, id), true);
   t.sigpending = true;
   if (t.state == TaskState::blocked && t.interruptible) wake(id, WakeReason::interrupted);
 }
@@ -164,12 +177,15 @@ size_t Sched::choose(size_t n, ChoiceKind kind, std::string_view reason) {
 
 uint64_t Sched::add_timer(uint64_t expires_ns, std::string_view name, std::function<void()> fire,
                           std::optional<TimerWindow> window) {
+  // Timer ids order timers with equal deadlines: two steps that add timers are not reordered.
+  touch(obj_id(ObjTag::timers, 0), true);
   const uint64_t id = next_timer_id_++;
   timers_.push_back({id, expires_ns, window.value_or(default_window_), name, std::move(fire)});
   return id;
 }
 
 bool Sched::cancel_timer(uint64_t id) {
+  touch(obj_id(ObjTag::timers, 0), true);
   auto it = std::find_if(timers_.begin(), timers_.end(), [id](auto& e) { return e.id == id; });
   if (it == timers_.end()) return false;
   timers_.erase(it);
@@ -177,6 +193,7 @@ bool Sched::cancel_timer(uint64_t id) {
 }
 
 bool Sched::timer_pending(uint64_t id) const {
+  touch(obj_id(ObjTag::timers, 0), false);
   return std::any_of(timers_.begin(), timers_.end(), [id](auto& e) { return e.id == id; });
 }
 
@@ -301,6 +318,12 @@ std::optional<RunEnd> Sched::advance_clock() {
   // Strategies see steps only through ChoiceContext::step, so both kinds of step reach them the
   // same way; there is no per-step strategy hook that one of them could skip.
   ++step_;
+  // A timer step moves the clock and may wake anyone: dependent with every step (conservative;
+  // it also makes reading the clock free: the clock changes only in steps dependent with all).
+  if (observer_) {
+    fp_.clear();
+    fp_.all = true;
+  }
   if (trace_) {
     TraceEvent ev;
     ev.step = step_;
@@ -311,6 +334,7 @@ std::optional<RunEnd> Sched::advance_clock() {
     trace_->events.push_back(std::move(ev));
   }
   e.fire();
+  if (observer_) observer_->on_step(kNoTask, fp_);
   return std::nullopt;
 }
 
@@ -318,6 +342,15 @@ void Sched::run_step(TaskId id, uint32_t pick, uint32_t of) {
   Task& t = *tasks_[id];
   ++step_;
   current_ = id;
+  if (observer_) {
+    fp_.clear();
+    // Per-step invariants read state nobody declared: with any, every step is visible to them
+    // and so dependent with every other (sound; no reduction until invariants declare reads).
+    fp_.all = !declared_ || !invariants_.empty();
+    fp_.add(obj_id(ObjTag::task, id), true);
+    // Tasks of one CPU enable and disable each other (a task holding the CPU in the kernel).
+    if (t.cpu >= 0) fp_.add(obj_id(ObjTag::cpu, static_cast<uint64_t>(t.cpu)), true);
+  }
   if (trace_) {
     TraceEvent ev;
     ev.step = step_;
@@ -346,6 +379,7 @@ void Sched::run_step(TaskId id, uint32_t pick, uint32_t of) {
       }
     }
   }
+  if (observer_) observer_->on_step(id, fp_);
   previous_ = id;
   current_ = kNoTask;
 }

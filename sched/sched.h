@@ -24,6 +24,7 @@
 
 #include "sched/choice.h"
 #include "sched/co.h"
+#include "sched/footprint.h"
 #include "sched/state.h"
 #include "sched/strategy.h"
 #include "sched/task.h"
@@ -121,6 +122,34 @@ class Sched {
   // A nondeterministic decision of a model; goes through the strategy like every choice.
   size_t choose(size_t n, ChoiceKind kind, std::string_view reason);
 
+  // ---- dependencies, for partial-order reduction (docs/design.md) ---------------------------
+  // A world calls declare_footprints() in setup when every access its steps make to state that
+  // another task's step may also touch is recorded, through touch() or the primitives that call
+  // it. Until then every task step touches everything (sound: dpor then reduces nothing).
+  // Whatever a world declares, the scheduler adds what it knows itself: a step of task T writes
+  // T's run state (a wake-up of T or a signal to T touches it too), a step on a CPU writes the
+  // CPU, spawning writes the task table, timers the timer list; a timer step touches everything.
+  void declare_footprints() { declared_ = true; }
+  bool footprints_declared() const { return declared_; }
+  // Whether footprints are being recorded (a reducing strategy runs).
+  bool recording_footprints() const { return observer_ != nullptr; }
+  // Records that the current step reads (write = false) or writes object `obj` (an id from
+  // new_object()). A no-op unless the strategy reduces by dependencies.
+  void touch(uint64_t obj, bool write) const {
+    if (observer_) fp_.add(obj, write);
+  }
+  // The current step touches everything (an access that cannot be named).
+  void touch_all() {
+    if (observer_) fp_.all = true;
+  }
+  // A fresh object id for touch(): dense, in creation order, the same in every run. Allocating
+  // during a run writes the allocator, so that two steps that allocate are never reordered (the
+  // ids they get would swap).
+  uint64_t new_object() {
+    touch(obj_id(ObjTag::allocator, 0), true);
+    return obj_id(ObjTag::model, next_object_++);
+  }
+
   // ---- virtual time ----------------------------------------------------------------------
   uint64_t now_ns() const { return now_ns_; }
   uint32_t hz() const { return hz_; }
@@ -202,6 +231,10 @@ class Sched {
   std::vector<TaskId> runnable_;    // scratch, reused every step
   std::vector<TaskId> cpu_holder_;  // scratch: per CPU, the task holding it in the kernel
   size_t live_tasks_ = 0;           // non-daemon tasks not done yet
+  StepObserver* observer_ = nullptr;  // the strategy's, when it reduces by dependencies
+  mutable Footprint fp_;  // the current step's, recorded only for observer_ (touch() is const: reads record too)
+  bool declared_ = false;
+  uint64_t next_object_ = 0;
 };
 
 }  // namespace kpsim

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "sched/choice.h"
+#include "sched/footprint.h"
 #include "sched/task.h"
 
 namespace kpsim {
@@ -22,8 +23,8 @@ namespace kpsim {
 // What a strategy may see at a choice point. For schedule choices, options[i] is the task that
 // answer i runs, in TaskId order; `current` is the index of the task that took the previous step
 // if it is still runnable (choosing anything else is a preemption), else -1. The other kinds
-// leave options empty. Partial-order reduction would add what each step touched; models would
-// not change.
+// leave options empty. What each step touched reaches a reducing strategy (dpor) separately,
+// through step_observer().
 struct ChoiceContext {
   ChoiceKind kind = ChoiceKind::schedule;
   std::string_view reason;
@@ -49,6 +50,10 @@ class Strategy {
   // schedule of every subtree another shard owns, only to learn the tree's shape there, and
   // reports none of them. Asked after end_run().
   virtual bool run_counts() const { return true; }
+  // A strategy that reduces by dependencies (dpor) returns itself here and then receives every
+  // step's footprint; the scheduler records none for the others. The one per-step hook, kept out
+  // of the choice interface on purpose: it reports steps, it never asks anything.
+  virtual StepObserver* step_observer() { return nullptr; }
 };
 
 }  // namespace kpsim

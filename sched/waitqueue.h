@@ -49,6 +49,10 @@ class WaitQueue {
   void wake_up_all(Sched& s);
   // wake_up (one exclusive waiter): the longest sleeper. Returns it, or kNoTask.
   TaskId wake_up_one(Sched& s);
+  // Records a write of this queue on the current step (dpor). Sleeping, waking and unlinking
+  // record it (a wake-up on an empty queue is dependent with a sleep on it: its outcome depends
+  // on the order); empty() and size() do not, a world that reads them touches the queue itself.
+  void touch(Sched& s);
   bool empty() const { return sleepers_.empty(); }
   size_t size() const { return sleepers_.size(); }
 
@@ -57,6 +61,12 @@ class WaitQueue {
   void add(TaskId t) { sleepers_.push_back(t); }
   void remove(TaskId t);
   std::vector<TaskId> sleepers_;  // FIFO
+  // Its object id, given at first use in a run (creation order would do too, but queues are
+  // members of model objects built in many places); allocating writes the allocator, so two
+  // steps that name queues first are never reordered and the ids are the same in every
+  // schedule of a trace.
+  uint64_t obj_ = 0;
+  bool has_obj_ = false;
 };
 
 }  // namespace kpsim
