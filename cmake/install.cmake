@@ -24,8 +24,10 @@ install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTE
 install(DIRECTORY scenarios/ DESTINATION ${KPSIM_INSTALL_DATADIR}/scenarios
         FILES_MATCHING PATTERN "*.kps" PATTERN "script" EXCLUDE)
 install(PROGRAMS scripts/guest/boot scripts/guest/build-initramfs scripts/guest/fetch-kernel
-                 scripts/guest/setup
+                 scripts/guest/build-kernel scripts/guest/setup
         DESTINATION ${KPSIM_INSTALL_DATADIR}/guest)
+# build-kernel's inputs: the fixes' patches with their table, and the guest config fragment.
+install(DIRECTORY scripts/guest/patches scripts/guest/kernel-config DESTINATION ${KPSIM_INSTALL_DATADIR}/guest)
 install(FILES scripts/guest/lib.sh DESTINATION ${KPSIM_INSTALL_DATADIR}/guest)
 install(DIRECTORY replay/guest/ DESTINATION ${KPSIM_INSTALL_DATADIR}/guest/runner-src
         FILES_MATCHING PATTERN "*.cpp" PATTERN "*.h" PATTERN "parser-sources.txt")

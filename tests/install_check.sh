@@ -52,6 +52,8 @@ esac
 kpsim="$root/bin/kpsim"
 for f in bin/kpsim share/kpsim/scenarios/sockmap-multi-channels.kps share/kpsim/guest/boot \
          share/kpsim/guest/lib.sh share/kpsim/guest/runner-src/main.cpp share/doc/kpsim/ci.md \
+         share/kpsim/guest/build-kernel share/kpsim/guest/patches/fixes.tsv \
+         share/kpsim/guest/kernel-config/guest.config \
          share/doc/kpsim/scripts.md share/doc/kpsim/README.md include/kpsim/sched/sched.h \
          include/kpsim/scenarios/script/script.h lib/cmake/kpsim/kpsimConfig.cmake \
          lib/cmake/kpsim/kpsimTargets.cmake; do
