@@ -176,7 +176,9 @@ void add_common(CLI::App* sub, KernelArgs& a) {
                   "scenario parameter key=value (repeatable), as for explore; a value the kernel "
                   "cannot reproduce is refused");
   sub->add_option("--kernel", a.kernel,
-                  "host: this machine's kernel; 6.12 or 6.1: a Debian kernel booted in a qemu guest. "
+                  "host: this machine's kernel; 6.12 or 6.1: a Debian kernel booted in a qemu guest; "
+                  "6.12+FIX: Debian's 6.12 source patched with the model's fix=FIX (the model runs that fix), "
+                  "built by scripts/guest/build-kernel (docs/patched-kernels.md). "
                   "Default: where the scenario runs (host for sockmap scripts, 6.12 for kTLS ones; "
                   "`kpsim list` shows each one's targets)");
   sub->add_flag("--json", a.json, "one JSON object");

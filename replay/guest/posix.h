@@ -12,6 +12,9 @@ namespace kpsim::guest {
 
 // CLOCK_MONOTONIC in seconds. Under TCG only differences within one boot mean anything.
 double now_s();
+// CPU time of the calling thread in seconds (CLOCK_THREAD_CPUTIME_ID): what a close that
+// busy-polls costs, against one that sleeps.
+double thread_cpu_s();
 
 // Owns one file descriptor (-1: none) and closes it on destruction or reset.
 struct Fd {

@@ -291,7 +291,7 @@ class StackWatcher {
   }
   bool fired() const { return fired_; }
   // After stop(): what was seen.
-  std::string stack_seen, stack_after, first_stack;
+  std::string stack_seen, stack_after, first_stack, last_stack;
   long long samples = 0;
   double t_fired = 0;
 
@@ -302,6 +302,7 @@ class StackWatcher {
         const std::string f = stack_funcs(read_file(path_));
         samples++;
         if (first_stack.empty() && !f.empty()) first_stack = f;
+        if (!f.empty()) last_stack = f;
         const auto at = f.find(frame_);
         if (at != std::string::npos && f.find(under_, at) != std::string::npos) {
           stack_seen = f;
@@ -364,6 +365,10 @@ struct Run {
   char trigger_buf[8] = {};
   double close_ms = -1;  // from close(2) or IORING_OP_CLOSE's submission to its return or CQE
   double t_close0 = 0;
+  // CPU time of the closing thread over the same span: about close_ms when the close spins
+  // (task-sigpending's wait with TIF_NOTIFY_SIGNAL set never sleeps), near 0 when it sleeps.
+  double close_cpu_ms = -1;
+  double cpu_close0 = 0;
   std::string error;
 
   Run(const Program& p, const ScriptJob& j)
@@ -537,6 +542,7 @@ long long do_uring_splice_close(Run& r, const Step& st) {
     } else if (cqe.user_data == kUdClose) {
       close_done = true;
       r.close_ms = (now_s() - r.t_close0) * 1000.0;
+      r.close_cpu_ms = (thread_cpu_s() - r.cpu_close0) * 1000.0;
       if (r.watcher) r.watcher->set_in_close(false);
       r.closed[st.sock] = true;
     } else if (cqe.user_data == kUdTrigger) {
@@ -555,6 +561,7 @@ long long do_uring_splice_close(Run& r, const Step& st) {
       if (r.watcher) r.watcher->set_in_close(true);
       r.closing[st.sock] = true;
       r.t_close0 = now_s();
+      r.cpu_close0 = thread_cpu_s();
     }
     ring.enter(n, 0);
   }
@@ -614,8 +621,10 @@ void run_thread(Run& r, uint32_t ti, std::latch& go) {
       case Op::close: {
         r.closing[st.sock] = true;
         const int fd = r.socks[st.sock].release();
+        const double cpu0 = thread_cpu_s();
         ret = fd < 0 ? -EBADF : ::close(fd) == 0 ? 0 : -errno;
         r.close_ms = (now_s() - t0) * 1000.0;
+        r.close_cpu_ms = (thread_cpu_s() - cpu0) * 1000.0;
         r.closed[st.sock] = true;
         break;
       }
@@ -773,6 +782,7 @@ std::string run_once(const Program& prog, const ScriptJob& job, long long index)
       // Beyond kMaxWireKept only the ciphertext was counted: no loss can be told from it.
       .b("lost", r.reader.checked && (received != r.sent || !plaintext_ok))
       .d("close_ms", r.close_ms)
+      .d("close_cpu_ms", r.close_cpu_ms)
       .d("elapsed_s", elapsed)
       .d("throughput_MiBps", elapsed > 0 ? static_cast<double>(r.sent) / elapsed / 1048576.0 : 0)
       .s("stall_verdict", sample_fd < 0 ? "not-sampled" : stall ? "stall" : "no-stall")
@@ -798,7 +808,8 @@ std::string run_once(const Program& prog, const ScriptJob& job, long long index)
                              .i("stack_samples", r.watcher ? r.watcher->samples : 0)
                              .s("stack_seen", r.watcher ? r.watcher->stack_seen : "")
                              .s("stack_after", r.watcher ? r.watcher->stack_after : "")
-                             .s("first_stack", r.watcher ? r.watcher->first_stack : "").str());
+                             .s("first_stack", r.watcher ? r.watcher->first_stack : "")
+                             .s("last_stack", r.watcher ? r.watcher->last_stack : "").str());
   }
   if (!prog.windows.empty()) j.b("window_formed", formed).raw("window", win.str());
   j.raw("steps", steps.str());

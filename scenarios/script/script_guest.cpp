@@ -73,6 +73,10 @@ struct ModelSide {
   std::map<std::string, uint64_t> violations;  // property -> schedules violating it
   double min_mibps = 1e300, max_mibps = 0;     // throughput over the schedules
   uint64_t limit_hits = 0;                     // schedules that ended on a step/time limit
+  // What a fix costs the closing task in the model (docs/patched-kernels.md), the most over the
+  // schedules: passes of sk_stream_wait_memory that did not sleep because TIF_NOTIFY_SIGNAL was
+  // set (task-sigpending busy-polls), and flushes left to tx_work at close (flush-in-worker).
+  uint64_t max_spins = 0, max_worker_flushes = 0;
 };
 
 ModelSide model_side(const Scenario& sc, const Params& p, uint64_t schedules) {
@@ -91,6 +95,8 @@ ModelSide model_side(const Scenario& sc, const Params& p, uint64_t schedules) {
     ++m.schedules;
     if (r.end.outcome == Outcome::violation) ++m.violations[r.end.property];
     if (r.end.outcome == Outcome::step_limit || r.end.outcome == Outcome::time_limit) ++m.limit_hits;
+    m.max_spins = std::max<uint64_t>(m.max_spins, r.metrics.value("notify_signal_spins", uint64_t{0}));
+    m.max_worker_flushes = std::max<uint64_t>(m.max_worker_flushes, r.metrics.value("close_worker_flushes", uint64_t{0}));
     const double t = r.metrics.value("throughput_MiB_s", 0.0);
     m.min_mibps = std::min(m.min_mibps, t);
     m.max_mibps = std::max(m.max_mibps, t);
@@ -102,17 +108,25 @@ std::string model_word(uint64_t v, uint64_t n) {
   return n == 0 ? "-" : v == 0 ? "never" : v == n ? "always" : "sometimes";
 }
 
-// Why this cell cannot be reproduced in the guest, refused before it boots ("" when it can).
-void refuse_unreproducible(const ScriptScenario& s, const Cell& c) {
-  for (const auto& spec : s.params())
-    if (s.is_model_setting(spec.name) && c.params.get(spec.name) != spec.default_value)
-      throw ParamError(fmt::format("{}: {}={} cannot be reproduced on the guest's Debian kernel: it is the "
-                                   "model's reading of the kernel (patched kernels: issue 16)",
-                                   s.name(), spec.name, c.params.get(spec.name)));
+// Why this cell cannot be reproduced on the target, refused before it boots. A kernel built with
+// a fix (`--kernel 6.12+task-sigpending`) stands for the model's fix= of the same name; every
+// other model setting is the model's reading of the kernel and stays at its default.
+void refuse_unreproducible(const ScriptScenario& s, const Cell& c, const GuestKernelTarget& target) {
+  const std::string kernel_fix(target.model_fix());
+  for (const auto& spec : s.params()) {
+    if (!s.is_model_setting(spec.name) || c.params.get(spec.name) == spec.default_value) continue;
+    if (spec.name == "fix" && c.params.get(spec.name) == kernel_fix) continue;
+    throw ParamError(fmt::format("{}: {}={} cannot be reproduced on --kernel {}: it is the model's reading of "
+                                 "the kernel{}", s.name(), spec.name, c.params.get(spec.name), target.name,
+                                 spec.name == "fix" ? fmt::format(" (a kernel with that fix: --kernel {}+{}, "
+                                                                  "docs/patched-kernels.md)",
+                                                                  target.series, c.params.get(spec.name))
+                                                    : ""));
+  }
   const ModelSettings defaults;
-  if (c.prog.model.fix != defaults.fix || c.prog.model.kernel != defaults.kernel)
-    throw ParamError(fmt::format("{}: model fix={} kernel={} cannot be reproduced on the guest's Debian kernel",
-                                 s.name(), c.prog.model.fix, c.prog.model.kernel));
+  if (c.prog.model.fix != kernel_fix || c.prog.model.kernel != defaults.kernel)
+    throw ParamError(fmt::format("{}: model fix={} kernel={} cannot be reproduced on --kernel {}", s.name(),
+                                 c.prog.model.fix, c.prog.model.kernel, target.name));
   if (const std::string why = guest_unsupported(c.prog); !why.empty())
     throw ParamError(fmt::format("{} ({}): the guest runner cannot do this: {}", s.name(), c.what, why));
   for (const auto& so : c.prog.socks)
@@ -122,9 +136,37 @@ void refuse_unreproducible(const ScriptScenario& s, const Cell& c) {
                                    *so.maxseg));
 }
 
+// The model's fix= a target stands for, as a --set line; nothing for a stock kernel. A patched
+// kernel is compared with the model running the same fix: a script without that fix, or a --set
+// fix= naming another, is refused.
+std::optional<std::string> fix_set_of(const ScriptScenario& s, const KernelRequest& r, const GuestKernelTarget& t) {
+  if (!t.fix || *t.fix == model::kfix::none) {
+    if (r.fixed.count("fix") && r.params.get("fix") != "none")
+      throw ParamError(fmt::format("{}: --set fix={} asks the model for a fix that --kernel {} does not have "
+                                   "(a kernel with it: --kernel {}+{}, docs/patched-kernels.md)", s.name(),
+                                   r.params.get("fix"), t.name, t.series, r.params.get("fix")));
+    return std::nullopt;
+  }
+  const std::string want(t.model_fix());
+  const ParamSpec* spec = nullptr;
+  for (const auto& p : s.params())
+    if (p.name == "fix") spec = &p;
+  if (!spec || std::find(spec->choices.begin(), spec->choices.end(), want) == spec->choices.end())
+    throw ParamError(fmt::format("{}: --kernel {} carries fix {}, which this script's model does not have{}",
+                                 s.name(), t.name, want,
+                                 spec ? fmt::format(" (fix= values: {})", fmt::join(spec->choices, ", "))
+                                      : std::string(" (no `model fix` parameter)")));
+  if (r.fixed.count("fix") && r.params.get("fix") != want)
+    throw ParamError(fmt::format("{}: --set fix={} but --kernel {} carries fix {}: the model must run the "
+                                 "kernel's fix (leave --set fix out)", s.name(), r.params.get("fix"), t.name, want));
+  return "fix=" + want;
+}
+
 // The cells of a request: the grid of its sweeps (or the script's), each combination applied
 // over r.params; a key given with --set stays fixed.
 std::vector<Cell> cells_of(const ScriptScenario& s, const KernelRequest& r, bool crosscheck) {
+  const GuestKernelTarget target = parse_guest_kernel_target(r.target);
+  const std::optional<std::string> fix_set = fix_set_of(s, r, target);
   std::vector<std::pair<std::string, std::vector<std::string>>> axes = r.sweeps;
   if (crosscheck && axes.empty())
     for (const auto& a : s.script().crosscheck_sweeps())
@@ -135,6 +177,7 @@ std::vector<Cell> cells_of(const ScriptScenario& s, const KernelRequest& r, bool
     std::vector<std::string> sets;
     for (const auto& p : s.params())
       if (r.fixed.count(p.name)) sets.push_back(p.name + "=" + r.params.get(p.name));
+    if (fix_set && !r.fixed.count("fix")) sets.push_back(*fix_set);
     std::string what;
     for (size_t i = 0; i < axes.size(); ++i) {
       sets.push_back(axes[i].first + "=" + axes[i].second[at[i]]);
@@ -154,7 +197,7 @@ std::vector<Cell> cells_of(const ScriptScenario& s, const KernelRequest& r, bool
     }
     if (done) break;
   }
-  for (const auto& c : cells) refuse_unreproducible(s, c);
+  for (const auto& c : cells) refuse_unreproducible(s, c, target);
   return cells;
 }
 
@@ -195,6 +238,7 @@ std::vector<json> run_cells(const ScriptScenario& s, const KernelRequest& r, con
   const std::string& target = r.target;
   const long long run_timeout_ms = r.run_timeout_s ? static_cast<long long>(*r.run_timeout_s) * 1000 : kRunTimeoutMs;
   if (replay::interrupted()) throw KernelError("interrupted before the guest booted: no kernel runs");
+  GuestKernelSide::require_built(parse_guest_kernel_target(target));
   JobsDir dir;
   {
     std::ofstream script(dir.path() + "/script.kps", std::ios::binary);
@@ -262,6 +306,20 @@ KernelProp kernel_prop(const std::string& property, const json& k, bool forced) 
   return kp;
 }
 
+// The median of a run field over the runs whose window formed (all runs when nothing was
+// forced), or -1 when no run has it.
+double median_of(const json& k, const char* field, bool forced) {
+  std::vector<double> v;
+  for (const json& run : k.value("run_results", json::array())) {
+    if (!run.value("ok", false) || (forced && !run.value("window_formed", false))) continue;
+    const double x = run.value(field, -1.0);
+    if (x >= 0) v.push_back(x);
+  }
+  if (v.empty()) return -1;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
 double median_mibps(const json& k) {
   std::vector<double> v;
   for (const json& run : k.value("run_results", json::array())) v.push_back(run.value("throughput_MiBps", 0.0));
@@ -277,6 +335,7 @@ json evidence_of(const json& k) {
     json r = {{"run", run.value("run", 0)}, {"sent", run.value("sent", 0)}, {"received", run.value("received", 0)},
               {"plaintext_ok", run.value("plaintext_ok", false)}, {"stall", run.value("stall_verdict", "")},
               {"longest_stall_s", run.value("longest_stall_s", 0.0)}, {"close_ms", run.value("close_ms", -1.0)},
+              {"close_cpu_ms", run.value("close_cpu_ms", -1.0)},
               {"error", run.value("rx_error", std::string())}};
     if (run.contains("window")) r["window"] = run["window"];
     e["runs"].push_back(std::move(r));
@@ -287,8 +346,8 @@ json evidence_of(const json& k) {
 class ScriptGuestSide final : public GuestKernelSide {
  public:
   std::string_view summary() const override {
-    return "qemu guest (--kernel 6.12|6.1): the script run by the guest's runner; --runs N per cell, "
-           "crosscheck --sweep KEY=V,V,...";
+    return "qemu guest (--kernel 6.12|6.1, or 6.12+FIX built by scripts/guest/build-kernel): the script run by "
+           "the guest's runner; --runs N per cell, crosscheck --sweep KEY=V,V,...";
   }
 
   KernelReport run(const Scenario& sc, const KernelRequest& r) const override {
@@ -372,6 +431,11 @@ class ScriptGuestSide final : public GuestKernelSide {
                   {"window_formed_runs", forced ? json(k.value("window_formed_runs", 0)) : json(nullptr)},
                   {"properties", pj}, {"verdict", verdict}};
       if (!mismatch.empty()) row["not_tested_because"] = mismatch;
+      // The close's cost on both sides, where the script closes a socket.
+      if (const double close_ms = median_of(k, "close_ms", forced); close_ms >= 0)
+        row["cost"] = {{"kernel_close_ms", close_ms}, {"kernel_close_cpu_ms", median_of(k, "close_cpu_ms", forced)},
+                       {"model_notify_signal_spins", m.max_spins},
+                       {"model_close_worker_flushes", m.max_worker_flushes}};
       row["evidence"] = evidence_of(k);
       rows.push_back(std::move(row));
     }
@@ -384,7 +448,13 @@ class ScriptGuestSide final : public GuestKernelSide {
                 {"verdict", rep.agree ? "agree" : "disagree"}};
     rep.annotation = {{"kernel", guest_kernel}, {"agree", rep.agree}, {"cells", rows}};
     std::string& t = rep.text;
-    t = fmt::format("crosscheck {} on Debian {} ({}) in a qemu guest, {} run{} per cell{}\n", sc.name(), r.target,
+    const GuestKernelTarget target = parse_guest_kernel_target(r.target);
+    t = fmt::format("crosscheck {} on {} ({}) in a qemu guest, {} run{} per cell{}\n", sc.name(),
+                    !target.self_built() ? "Debian " + r.target
+                    : *target.fix == model::kfix::none
+                        ? fmt::format("{} (Debian's {} source, self-built, unpatched)", r.target, target.series)
+                        : fmt::format("{} (Debian's {} source patched with the model's fix={})", r.target,
+                                      target.series, target.model_fix()),
                     guest_kernel, runs, runs == 1 ? "" : "s", forced ? ", window forced" : "");
     std::string head = fmt::format("  {:<36}", "cell");
     for (const auto& p : props) head += fmt::format(" {:>26}", p + " m/k");
@@ -405,22 +475,35 @@ class ScriptGuestSide final : public GuestKernelSide {
                           row["verdict"].get<std::string>());
       t += line;
       if (row.contains("not_tested_because")) t += "      not tested: " + row["not_tested_because"].get<std::string>() + "\n";
+      if (row.contains("cost")) {
+        const json& c = row["cost"];
+        t += fmt::format("      close: kernel {:.0f} ms, {:.0f} ms of it on the CPU (median{}); model: {} passes of "
+                         "the wait that could not sleep, {} flushes left to tx_work\n",
+                         c["kernel_close_ms"].get<double>(), c["kernel_close_cpu_ms"].get<double>(),
+                         forced ? " of the runs whose window formed" : "",
+                         c["model_notify_signal_spins"].get<uint64_t>(), c["model_close_worker_flushes"].get<uint64_t>());
+      }
       if (r.verbose) {
         const json& e = row["evidence"];
         t += "      AEAD: " + e["gcm_aes_driver"].get<std::string>() + "\n";
         for (const json& run : e["runs"]) {
-          t += fmt::format("      run {}: sent {} received {} plaintext {} stall {} (longest {:.2f} s), close {:.1f} ms{}\n",
+          t += fmt::format("      run {}: sent {} received {} plaintext {} stall {} (longest {:.2f} s), close {:.1f} ms "
+                           "({:.1f} ms CPU){}\n",
                            run["run"].get<int64_t>(), run["sent"].get<int64_t>(), run["received"].get<int64_t>(),
                            run["plaintext_ok"].get<bool>() ? "ok" : "DIFFERS", run["stall"].get<std::string>(),
                            run["longest_stall_s"].get<double>(), run["close_ms"].get<double>(),
+                           run["close_cpu_ms"].get<double>(),
                            run["error"].get<std::string>().empty() ? "" : " (" + run["error"].get<std::string>() + ")");
           if (run.contains("window"))
             for (const auto& [part, w] : run["window"].items()) {
               t += fmt::format("        window {}: {}", part, w.value("formed", false) ? "formed" : "did not form");
               if (w.contains("stack_seen") && !w["stack_seen"].get<std::string>().empty())
                 t += "; stack: " + w["stack_seen"].get<std::string>();
-              else if (w.contains("first_stack") && !w["first_stack"].get<std::string>().empty())
+              else if (w.contains("first_stack") && !w["first_stack"].get<std::string>().empty()) {
                 t += "; first stack in the close: " + w["first_stack"].get<std::string>();
+                if (w.contains("last_stack") && w["last_stack"] != w["first_stack"])
+                  t += "; last: " + w["last_stack"].get<std::string>();
+              }
               if (w.contains("waited_ms")) t += fmt::format(" (waited {:.1f} ms)", w["waited_ms"].get<double>());
               if (w.contains("sent")) t += fmt::format(" ({} bytes queued)", w["sent"].get<int64_t>());
               t += "\n";
