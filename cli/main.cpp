@@ -1,5 +1,7 @@
 // kpsim: deterministic simulation of Linux kernel socket paths. See README.md and docs/.
 #include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
 #include <iostream>
 #include <map>
 
@@ -57,6 +59,11 @@ int main(int argc, char** argv) {
   }
   for (auto* sub : app.get_subcommands()) {
     try {
+      // KPSIM_TEST_INTERNAL_ERROR (tests only, tests/CMakeLists.txt cli_internal_error_exit_70):
+      // an exception no handler expects, in place of a kpsim bug, to exercise the last-resort
+      // handler (one line, the reproducing command, exit 70).
+      if (const char* t = std::getenv("KPSIM_TEST_INTERNAL_ERROR"); t && *t)
+        throw std::logic_error("injected by KPSIM_TEST_INTERNAL_ERROR");
       return runners.at(sub)();
     } catch (const kpsim::ParamError& e) {
       std::cerr << "kpsim: " << e.what() << "\n";

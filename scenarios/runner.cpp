@@ -35,6 +35,20 @@ RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, cons
     Sched s(strategy, o.limits);
     if (r.trace) s.set_trace(&*r.trace);
     world = sc.setup(s, p);
+    // KPSIM_TEST_BREAK_MODEL_INVARIANT=N (tests only, tests/CMakeLists.txt explore_model_invariant_exit_4):
+    // a stand-in model invariant that breaks once a run has taken N steps. No honest input
+    // breaks the model's own bookkeeping; this exercises the outcome, the kept trace and exit 4
+    // end to end. Read once per process: every run of it sees the same value.
+    static const std::optional<uint64_t> break_invariant_at = []() -> std::optional<uint64_t> {
+      const char* v = std::getenv("KPSIM_TEST_BREAK_MODEL_INVARIANT");
+      if (!v || !*v) return std::nullopt;
+      return std::strtoull(v, nullptr, 10);
+    }();
+    if (break_invariant_at)
+      s.add_model_invariant("test-injected", [&s, n = *break_invariant_at]() -> std::optional<std::string> {
+        if (s.steps() < n) return std::nullopt;
+        return fmt::format("injected by KPSIM_TEST_BREAK_MODEL_INVARIANT at step {}", s.steps());
+      });
     if (r.trace) s.set_state_source([w = world.get()](StateVisitor& v) { w->visit_state(v); });
     r.end = s.run();
     r.choices = s.choices();
