@@ -13,8 +13,19 @@ void WaitQueue::touch(Sched& s) {
   s.touch(obj_, true);
 }
 
+void WaitQueue::add_woken(Sched& s, WokenEntry* e) {
+  touch(s);
+  woken_entries_.push_back(e);
+}
+
+void WaitQueue::remove_woken(WokenEntry* e) {
+  auto it = std::find(woken_entries_.begin(), woken_entries_.end(), e);
+  if (it != woken_entries_.end()) woken_entries_.erase(it);
+}
+
 void WaitQueue::wake_up_all(Sched& s) {
   touch(s);
+  for (WokenEntry* e : woken_entries_) e->woken = true;
   // wake() unlinks each sleeper, so walk a snapshot.
   const std::vector<TaskId> snapshot = sleepers_;
   for (TaskId t : snapshot) s.wake(t, WakeReason::woken);
@@ -22,6 +33,8 @@ void WaitQueue::wake_up_all(Sched& s) {
 
 TaskId WaitQueue::wake_up_one(Sched& s) {
   touch(s);
+  // woken_wake_function entries are not exclusive: __wake_up marks every one of them.
+  for (WokenEntry* e : woken_entries_) e->woken = true;
   if (sleepers_.empty()) return kNoTask;
   const TaskId t = sleepers_.front();
   s.wake(t, WakeReason::woken);

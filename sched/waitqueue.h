@@ -53,6 +53,22 @@ class WaitQueue {
   // record it (a wake-up on an empty queue is dependent with a sleep on it: its outcome depends
   // on the order); empty() and size() do not, a world that reads them touches the queue itself.
   void touch(Sched& s);
+
+  // wait_woken()'s entry (DEFINE_WAIT_FUNC(wait, woken_wake_function) + add_wait_queue): on the
+  // queue for a whole wait loop, not only while its task sleeps. A wake-up that comes while the
+  // task is awake - between add_wait_queue and wait_woken, e.g. from the ACKs release_sock
+  // processes - sets `woken` (WQ_FLAG_WOKEN), and the next wait_woken returns at once instead
+  // of sleeping through it. Plain sleep() has no such memory: its wake-up is lost if it comes
+  // before the sleep.
+  struct WokenEntry {
+    bool woken = false;
+  };
+  void add_woken(Sched& s, WokenEntry* e);  // add_wait_queue
+  // remove_wait_queue. Not recorded for dpor: once removed the entry is never read again, so a
+  // removal and a wake-up give the same future in either order.
+  void remove_woken(WokenEntry* e);
+  // waitqueue_active / skwq_has_sleeper: a sleeper or a wait_woken entry is on the queue.
+  bool has_waiters() const { return !sleepers_.empty() || !woken_entries_.empty(); }
   bool empty() const { return sleepers_.empty(); }
   size_t size() const { return sleepers_.size(); }
 
@@ -61,6 +77,7 @@ class WaitQueue {
   void add(TaskId t) { sleepers_.push_back(t); }
   void remove(TaskId t);
   std::vector<TaskId> sleepers_;  // FIFO
+  std::vector<WokenEntry*> woken_entries_;  // wait_woken entries; a wake-up marks them all
   // Its object id, given at first use in a run (creation order would do too, but queues are
   // members of model objects built in many places); allocating writes the allocator, so two
   // steps that name queues first are never reordered and the ids are the same in every

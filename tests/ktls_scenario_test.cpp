@@ -81,14 +81,19 @@ TEST_CASE("controls: no stall at MSS 1448, default lowat, write(), plain TCP, ei
   }
 }
 
-TEST_CASE("a naive flush-before-wait trades the persist timer for the VM-pressure wait", "[ktls]") {
-  // After the flush notsent is 0, so sk_stream_wait_memory finds memory free on entry and
-  // sleeps vm_wait = 2..HZ/5+1 jiffies anyway. The all-zero schedule takes the short end.
+TEST_CASE("a naive flush-before-wait enters the VM-pressure wait, and the ACKs cut it short", "[ktls]") {
+  // After the flush notsent is 0, so sk_stream_wait_memory finds memory free on entry and arms
+  // vm_wait = 2..HZ/5+1 jiffies. Its wait_woken entry is on the queue from the start: the ACKs
+  // for the pushed data (processed by release_sock or the softirq before the task sleeps, or
+  // while it sleeps) wake it, and WQ_FLAG_WOKEN makes wait_woken return at once. The patched
+  // 6.12 runs this cell at about 20 MiB/s (docs/crosscheck.md, "The fixes on patched kernels");
+  // without the entry's memory the model slept out every VM wait (2 s for 4 MiB).
   const RunResult naive = run_zero(with(kReport, {"fix=flush-before-wait-naive"}));
   CHECK(naive.end.outcome == Outcome::done);
   // 252 corked records, plus the first record of the last chunk, which also found one.
   CHECK(naive.metrics["vm_waits"] == 253);
-  CHECK(naive.metrics["elapsed_s"].get<double>() == Approx(253 * 0.008));
+  CHECK(naive.metrics["elapsed_s"].get<double>() == 0.0);
+  CHECK(naive.metrics["wait_memory_s"].get<double>() == 0.0);
   const RunResult good = run_zero(with(kReport, {"fix=flush-before-wait"}));
   CHECK(good.metrics["vm_waits"] == 0);
   CHECK(good.metrics["elapsed_s"].get<double>() == 0.0);

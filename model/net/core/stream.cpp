@@ -24,7 +24,7 @@ bool __sk_stream_is_writeable(const tcp_sock& tp, int wake) {
 void sk_stream_write_space(Sched& s, tcp_sock& tp) {
   if (!__sk_stream_is_writeable(tp, 1)) return;
   tp.sock_nospace = false;
-  if (!tp.sk_wq.empty()) {
+  if (tp.sk_wq.has_waiters()) {
     s.note("sk", "sk_stream_write_space: writeable (notsent {} B, wmem {}/{}), wake writer", tp.notsent_bytes(),
            tp.sk_wmem_queued, tp.sk_sndbuf);
     tp.sk_wq.wake_up_all(s);  // wake_up_interruptible_poll(EPOLLOUT)
@@ -45,11 +45,18 @@ bool wait_cond(const tcp_sock& tp, bool vm_wait) {
 // sk_wait_event(): release_sock (which runs the backlog: ACKs that arrived while we owned the
 // socket are processed here), re-check, sleep interruptibly, lock_sock. *timeo is the time
 // left (nullopt: MAX_SCHEDULE_TIMEOUT).
-Co<> sk_wait_event(Sched& s, tcp_sock& tp, std::optional<uint64_t>& timeo, bool vm_wait) {
+Co<> sk_wait_event(Sched& s, tcp_sock& tp, std::optional<uint64_t>& timeo, bool vm_wait,
+                   WaitQueue::WokenEntry& wait) {
   co_await tp.sk_lock.release_sock(s);
   // Another CPU (the softirq, the timer) may run between the release and the re-check.
   co_await s.point("sk_wait_event");
-  if (!wait_cond(tp, vm_wait)) {
+  if (!wait_cond(tp, vm_wait) && wait.woken) {
+    // wait_woken finds WQ_FLAG_WOKEN: a wake-up came since the entry went on the queue (the
+    // ACKs release_sock just ran, or the softirq's). It returns without sleeping and clears
+    // the flag. This is what cuts the VM-pressure wait short on a busy connection.
+    wait.woken = false;
+    s.note("sk", "sk_stream_wait_memory: woken while awake (WQ_FLAG_WOKEN): wait_woken returns at once");
+  } else if (!wait_cond(tp, vm_wait)) {
     const uint64_t t0 = s.now_ns();
     ++tp.stats.wait_memory_calls;
     s.note("sk", "sk_stream_wait_memory: writer sleeps (notsent {} B >= lowat {} or wmem {} >= sndbuf {})",
@@ -69,6 +76,7 @@ Co<> sk_wait_event(Sched& s, tcp_sock& tp, std::optional<uint64_t>& timeo, bool 
     } else {
       why = co_await tp.sk_wq.sleep(s, "sk_stream_wait_memory: woken", true, timeo);
     }
+    wait.woken = false;  // wait_woken clears WQ_FLAG_WOKEN once it returns
     const uint64_t slept = s.now_ns() - t0;
     tp.stats.wait_memory_ns += slept;
     if (timeo) *timeo = why == WakeReason::timeout ? 0 : *timeo - std::min(*timeo, slept);
@@ -78,7 +86,19 @@ Co<> sk_wait_event(Sched& s, tcp_sock& tp, std::optional<uint64_t>& timeo, bool 
 
 }  // namespace
 
+// DEFINE_WAIT_FUNC + add_wait_queue at the start of sk_stream_wait_memory, remove_wait_queue
+// on every way out (a coroutine frame destroyed at the end of a run included).
+struct WokenWait {
+  WaitQueue& wq;
+  WaitQueue::WokenEntry entry;
+  WokenWait(Sched& s, WaitQueue& q) : wq(q) { wq.add_woken(s, &entry); }
+  ~WokenWait() { wq.remove_woken(&entry); }
+  WokenWait(const WokenWait&) = delete;
+  WokenWait& operator=(const WokenWait&) = delete;
+};
+
 Co<int> sk_stream_wait_memory(Sched& s, tcp_sock& tp, std::optional<uint64_t>& timeo) {
+  WokenWait wait(s, tp.sk_wq);
   bool vm_wait = false;
   std::optional<uint64_t> current_timeo = timeo;
   if (sk_stream_memory_free(tp)) {
@@ -108,7 +128,7 @@ Co<int> sk_stream_wait_memory(Sched& s, tcp_sock& tp, std::optional<uint64_t>& t
     tp.sock_nospace = true;
     ++tp.sk_write_pending;
     const std::optional<uint64_t> before = current_timeo;
-    co_await sk_wait_event(s, tp, current_timeo, vm_wait);
+    co_await sk_wait_event(s, tp, current_timeo, vm_wait, wait.entry);
     --tp.sk_write_pending;
     if (vm_wait) {
       // The VM wait is charged to the caller's timeout once, then the loop waits normally.
