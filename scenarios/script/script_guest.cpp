@@ -369,6 +369,8 @@ class ScriptGuestSide final : public GuestKernelSide {
                        run.value("sent", 0), run.value("received", 0), run.value("plaintext_ok", false) ? "" : " (plaintext differs)",
                        run.value("lost", false) ? "LOST" : "complete", run.value("stall_verdict", ""),
                        run.value("throughput_MiBps", 0.0));
+      if (run.value("close_ms", -1.0) >= 0)
+        t += fmt::format("  close {:.1f} ms ({:.1f} ms CPU)", run.value("close_ms", -1.0), run.value("close_cpu_ms", -1.0));
       if (run.contains("window_formed"))
         t += fmt::format("  window {}", run.value("window_formed", false) ? "formed" : "did NOT form");
       t += "\n";
