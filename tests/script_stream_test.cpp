@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "scenarios/runner.h"
+#include "scenarios/script/script.h"
 #include "scenarios/script/script_scenario.h"
 #include "sched/strategy_dfs.h"
 #include "sched/strategy_pct.h"
@@ -231,4 +232,31 @@ TEST_CASE("splice world: the recorded seed-002 findings replay byte for byte", "
     CHECK(trace_to_string(*r.trace) == trace_to_string(expect));
     CHECK(r.end.property == "all-records-delivered");
   }
+}
+
+TEST_CASE("stream world: min-throughput holds unless a wait paces the transfer below the bound", "[ktls][script]") {
+  // The seed-001 script with min-throughput(min_kibps) in place of no-stall: the persist timer
+  // paces the stall cell at 104.6 KiB/s virtual, a cell that never waits takes no virtual time.
+  const script::ScriptScenario& seed =
+      dynamic_cast<const script::ScriptScenario&>(script_scenario("ktls-sendfile-stall"));
+  std::string text = seed.script().text();
+  const auto at = text.find("property no-stall\n");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, std::string("property no-stall\n").size(), "property min-throughput(min_kibps)\n");
+  const auto param_at = text.find("param nodelay");
+  REQUIRE(param_at != std::string::npos);
+  text.insert(param_at, "param min_kibps = 1024 [1, 4294967295]  \"KiB/s\"\n");
+  const script::ScriptScenario sc(std::make_shared<const script::Script>(script::Script::parse("mt.kps", text)), "");
+  RunOptions o;
+  o.limits = sc.default_limits();
+  const auto run = [&](std::vector<std::string> sets) {
+    sets.push_back("bytes=262144");
+    return run_choices(sc, resolve_params(sc, sets), {}, o);
+  };
+  const RunResult stall = run({"notsent_lowat=16384"});
+  CHECK(stall.end.outcome == Outcome::violation);
+  CHECK(stall.end.property == "min-throughput");
+  CHECK(stall.end.message.find("104.6 KiB/s, below 1024 KiB/s") != std::string::npos);
+  CHECK(run({"notsent_lowat=16384", "min_kibps=100"}).end.outcome == Outcome::done);
+  CHECK(run({}).end.outcome == Outcome::done);  // no wait: no virtual time, no bound to miss
 }

@@ -304,6 +304,20 @@ std::unique_ptr<World> build_stream_world(Sched& s, std::shared_ptr<const Progra
             el > 0 ? static_cast<double>(wp->sent) / el / 1024.0 : 0.0,
             static_cast<double>(wp->longest_call_ns) / 1e9, static_cast<double>(st.wait_memory_ns) / 1e9);
       });
+    } else if (ch.name == "min-throughput") {
+      // Steps cost no virtual time (issue 15): only timers (persist, VM-pressure waits, RTO)
+      // and the reader's pace make a transfer take time, so this holds unless one of them paces
+      // it below the bound - the model's "at least as fast as its waits allow".
+      s.add_final_check("min-throughput", [wp, min = ch.min_kibps]() -> std::optional<std::string> {
+        const double el = wp->elapsed_s();
+        if (el <= 0) return std::nullopt;
+        const double kibps = static_cast<double>(wp->sent) / el / 1024.0;
+        if (kibps >= static_cast<double>(min)) return std::nullopt;
+        return fmt::format("{} B in {:.3f} s virtual: {:.1f} KiB/s, below {} KiB/s ({} PROBE0 expiries, {:.3f} s asleep "
+                           "in sk_stream_wait_memory, {} VM-pressure waits)",
+                           wp->sent, el, kibps, min, wp->c.tp.stats.persist_expiries,
+                           static_cast<double>(wp->c.tp.stats.wait_memory_ns) / 1e9, wp->c.tp.stats.vm_waits);
+      });
     } else {
       unsupported(ch.loc, fmt::format("check {} in a kTLS/sendfile program", ch.name));
     }

@@ -112,8 +112,10 @@ struct Window {
 
 // `property NAME`: a property the model checks because the script asks for it (docs/scripts.md).
 struct Check {
-  std::string name;  // tcp-seq-order | byte-conservation | no-stall | all-records-delivered
+  std::string name;  // tcp-seq-order | byte-conservation | no-stall | all-records-delivered | min-throughput
   Loc loc;
+  // min-throughput(N): the transfer's throughput in KiB/s must be at least this (0: not this check).
+  uint64_t min_kibps = 0;
 };
 
 enum class MapType : uint8_t { sockmap, sockhash };

@@ -865,6 +865,11 @@ class Parser {
       next();
       st.k = Stmt::K::check;
       std::tie(st.name, st.name_pos) = parse_word("a property (tcp-seq-order, byte-conservation, no-stall)");
+      if (is_punct("(")) {  // min-throughput(N)
+        next();
+        st.value = parse_expr();
+        expect_punct(")", "after the property's argument");
+      }
       expect_eol("the property");
       return st;
     }
@@ -1643,13 +1648,21 @@ class Instantiator {
 
   void exec_check(const Stmt& st) {
     before_threads(st, "property");
-    static constexpr std::string_view known[] = {"tcp-seq-order", "byte-conservation", "no-stall", "all-records-delivered"};
+    static constexpr std::string_view known[] = {"tcp-seq-order", "byte-conservation", "no-stall", "all-records-delivered",
+                                                 "min-throughput"};
     if (std::find(std::begin(known), std::end(known), st.name) == std::end(known))
       fail(st.name_pos, "unknown property '" + st.name + "' (expected one of: tcp-seq-order, byte-conservation, no-stall, "
-                                                        "all-records-delivered)");
+                                                        "all-records-delivered, min-throughput(KIB_PER_S))");
     for (const Check& c : prog_.checks)
       if (c.name == st.name) fail(st.name_pos, "property " + st.name + " twice");
-    prog_.checks.push_back(Check{st.name, loc(st.name_pos)});
+    Check c{st.name, loc(st.name_pos)};
+    if (st.name == "min-throughput") {
+      if (!st.value) fail(st.name_pos, "min-throughput needs its bound in KiB/s: min-throughput(1024)");
+      c.min_kibps = u32_arg(*st.value, 1, UINT32_MAX, "min-throughput (KiB/s)");
+    } else if (st.value) {
+      fail(st.name_pos, "property " + st.name + " takes no argument");
+    }
+    prog_.checks.push_back(c);
   }
 
   // `window KIND(...)` (program.h Window): checked here, executed only by kernel runners.

@@ -58,7 +58,7 @@ const ScriptScenario& script_of(const Scenario& sc) {
 
 // The properties a kernel run can show.
 bool observable(const std::string& property) {
-  return property == "all-records-delivered" || property == "no-stall";
+  return property == "all-records-delivered" || property == "no-stall" || property == "min-throughput";
 }
 
 struct Cell {
@@ -293,11 +293,15 @@ struct KernelProp {
   uint64_t counted = 0, violated = 0;
 };
 
-KernelProp kernel_prop(const std::string& property, const json& k, bool forced) {
+KernelProp kernel_prop(const Check& check, const json& k, bool forced) {
+  const std::string& property = check.name;
   KernelProp kp;
   for (const json& run : k.value("run_results", json::array())) {
     if (!run.value("ok", false)) continue;
-    const bool v = property == "no-stall" ? run.value("stall_verdict", "") == "stall" : run.value("lost", false);
+    const bool v = property == "no-stall"         ? run.value("stall_verdict", "") == "stall"
+                   : property == "min-throughput" ? run.value("throughput_MiBps", 0.0) * 1024.0 <
+                                                        static_cast<double>(check.min_kibps)
+                                                  : run.value("lost", false);
     // A forced run counts when its window formed; a violation counts anyway (it happened).
     if (forced && !run.value("window_formed", false) && !v) continue;
     ++kp.counted;
@@ -404,7 +408,11 @@ class ScriptGuestSide final : public GuestKernelSide {
       json pj = json::object();
       for (const std::string& prop : props) {
         const uint64_t mv = m.violations.count(prop) ? m.violations.at(prop) : 0;
-        const KernelProp kp = kernel_prop(prop, k, forced);
+        // The cell's own check: a bound may be a parameter (min-throughput(min_kibps)).
+        Check check{prop, {}};
+        for (const Check& ch : c.prog.checks)
+          if (ch.name == prop) check = ch;
+        const KernelProp kp = kernel_prop(check, k, forced);
         std::string v;
         if (m.schedules == 0) v = "interrupted";  // the model's side never ran: no verdict
         else if (!mismatch.empty() || kp.counted == 0) v = "not tested";
