@@ -5,7 +5,7 @@
 PRESET ?= release
 JOBS ?= 2
 
-.PHONY: setup build demo check check-patched bench asan fuzz deb install clean
+.PHONY: setup build demo check check-patched check-asan-determinism bench asan fuzz deb install clean
 
 setup:
 	@bash scripts/setup
@@ -38,6 +38,14 @@ PATCHED_KERNELS ?= 6.12+task-sigpending 6.12+flush-in-worker 6.12+clear-more-on-
 check-patched: build
 	@for k in $(PATCHED_KERNELS); do bash scripts/guest/build-kernel $$k || exit 1; done
 	@cd build && ctest --output-on-failure -L kernel-patched
+
+# The release and the ASan/UBSan build of this commit must write the same bytes for the same
+# searches (every scenario x {random, pct} x 10 seeds, and a dfs search each: tests/compare_builds.sh).
+# make check skips that test (no second build); CI (.ci/run) runs this after make check.
+check-asan-determinism: build
+	@test -f build-asan/CMakeCache.txt || cmake --preset asan-ubsan >/dev/null
+	@cmake --build build-asan -j$(JOBS) --target kpsim
+	@cd build && ctest --output-on-failure -R determinism_release_vs_asan
 
 # The Debian package of this build (CPack, cmake/install.cmake): build/kpsim_<version>_<arch>.deb,
 # its runtime dependencies read off the binary by dpkg-shlibdeps. docs/ci.md installs it in CI.
