@@ -55,5 +55,6 @@ Command add_kernel(CLI::App& app);
 Command add_crosscheck(CLI::App& app);
 Command add_merge(CLI::App& app);
 Command add_check(CLI::App& app);
+Command add_sweep(CLI::App& app);
 
 }  // namespace kpsim::cli

@@ -1,0 +1,538 @@
+// kpsim sweep: one scenario explored over a grid of parameter values, a table of the verdicts and
+// chosen metrics (text, CSV or JSON), an SVG plot of one metric against one parameter, and
+// --bisect to find where the verdict flips along an integer parameter.
+//
+// Each cell is `kpsim explore SCENARIO --set ... --json --quiet` in a child process (at most
+// --jobs at once): a cell is exactly what explore would say for those values, and cells run on
+// every core. The children's results are collected by cell index, so the table does not depend
+// on which child finished first.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <csignal>
+#include <cstring>
+#include <cerrno>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "cli/stop_signals.h"
+#include "scenarios/params.h"
+#include "scenarios/scenario.h"
+
+extern char** environ;
+
+namespace kpsim::cli {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// A grid holds at most this many cells: a typo in a range should not start a day of work.
+constexpr size_t kMaxCells = 10000;
+
+struct SweepArgs {
+  std::string scenario;
+  std::vector<std::string> sets;     // K=V, K=A,B,C or K=LO..HI[:STEP]
+  std::string bisect;                // K=LO..HI
+  std::vector<std::string> metrics;  // columns
+  std::string format = "table";
+  std::string svg;                   // plot file
+  std::string plot_x, plot_y;        // --plot Y:X (parameter X on the x axis)
+  uint64_t jobs = 2;
+  std::string strategy = "random";
+  uint64_t seed = 1;
+  std::optional<uint64_t> budget;
+  std::optional<uint64_t> max_steps;
+  bool first = false;
+};
+
+// One axis of the grid: a key and its values, in the order given.
+struct Axis {
+  std::string key;
+  std::vector<std::string> values;
+};
+
+uint64_t parse_u64(const std::string& s, const std::string& what) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+    throw ParamError(fmt::format("{}: '{}' is not a non-negative integer", what, s));
+  uint64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) throw ParamError(fmt::format("{}: '{}' does not fit in 64 bits", what, s));
+  return v;
+}
+
+// "K=LO..HI[:STEP]" → LO, HI, STEP (STEP 1 by default); nullopt when V is not a range.
+struct Range {
+  uint64_t lo, hi, step;
+};
+std::optional<Range> parse_range(const std::string& what, const std::string& v) {
+  const size_t dots = v.find("..");
+  if (dots == std::string::npos) return std::nullopt;
+  const size_t colon = v.find(':', dots);
+  Range r;
+  r.lo = parse_u64(v.substr(0, dots), what);
+  r.hi = parse_u64(v.substr(dots + 2, colon == std::string::npos ? std::string::npos : colon - dots - 2), what);
+  r.step = colon == std::string::npos ? 1 : parse_u64(v.substr(colon + 1), what);
+  if (r.step == 0) throw ParamError(what + ": a range's step must be at least 1");
+  if (r.hi < r.lo) throw ParamError(fmt::format("{}: the range {}..{} is empty", what, r.lo, r.hi));
+  return r;
+}
+
+Axis parse_axis(const std::string& set) {
+  const size_t eq = set.find('=');
+  if (eq == std::string::npos || eq == 0) throw ParamError("--set " + set + ": expected KEY=VALUE, KEY=A,B,C or KEY=LO..HI[:STEP]");
+  Axis a{set.substr(0, eq), {}};
+  const std::string v = set.substr(eq + 1);
+  if (auto r = parse_range("--set " + set, v)) {
+    if ((r->hi - r->lo) / r->step >= kMaxCells)
+      throw ParamError(fmt::format("--set {}: {} values; a sweep holds at most {} cells", set, (r->hi - r->lo) / r->step + 1, kMaxCells));
+    for (uint64_t x = r->lo; x <= r->hi; x += r->step) {
+      a.values.push_back(std::to_string(x));
+      if (r->hi - x < r->step) break;  // no overflow past HI
+    }
+    return a;
+  }
+  std::stringstream ss(v);
+  for (std::string item; std::getline(ss, item, ',');) {
+    if (item.empty()) throw ParamError("--set " + set + ": an empty value in the list");
+    a.values.push_back(item);
+  }
+  if (a.values.empty()) throw ParamError("--set " + set + ": no value");
+  return a;
+}
+
+struct Cell {
+  std::vector<std::string> sets;           // every --set of the child, fixed ones included
+  std::vector<std::string> swept;          // the swept values, in axis order
+  json result;                             // explore's JSON, or null
+  int exit = -1;
+  std::string error;                       // the child's stderr when it failed
+};
+
+std::string self_exe() {
+  std::error_code ec;
+  const auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw std::runtime_error("cannot find kpsim's own executable (/proc/self/exe): " + ec.message());
+  return p.string();
+}
+
+// The explore command line of a cell.
+std::vector<std::string> explore_argv(const SweepArgs& a, const std::vector<std::string>& sets) {
+  std::vector<std::string> v = {"kpsim", "explore", a.scenario};
+  for (const auto& s : sets) v.insert(v.end(), {"--set", s});
+  v.insert(v.end(), {"--strategy", a.strategy, "--seed", std::to_string(a.seed), "--json", "--quiet", "--no-shrink"});
+  if (a.budget) v.insert(v.end(), {"--budget", std::to_string(*a.budget)});
+  if (a.max_steps) v.insert(v.end(), {"--max-steps", std::to_string(*a.max_steps)});
+  if (a.first) v.push_back("--first");
+  return v;
+}
+
+struct Child {
+  pid_t pid = -1;
+  size_t cell = 0;
+  std::string out, err;  // temporary files
+};
+
+Child spawn_cell(const std::string& exe, const SweepArgs& a, size_t index, const Cell& c, const std::string& dir) {
+  Child ch;
+  ch.cell = index;
+  ch.out = fmt::format("{}/{}.json", dir, index);
+  ch.err = fmt::format("{}/{}.err", dir, index);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, ch.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, ch.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  const std::vector<std::string> args = explore_argv(a, c.sets);
+  std::vector<char*> argv;
+  for (const auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
+  argv.push_back(nullptr);
+  const int rc = posix_spawn(&ch.pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error(fmt::format("cannot start {}: {}", exe, std::strerror(rc)));
+  return ch;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A temporary directory for the children's outputs, removed when done.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string t = (std::filesystem::temp_directory_path() / "kpsim-sweep-XXXXXX").string();
+    if (!mkdtemp(t.data())) throw std::runtime_error("cannot create a temporary directory");
+    path = t;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+// Runs the cells, at most a.jobs at once; returns false when interrupted (the cells not run keep
+// exit -1). Progress on stderr: one line per finished cell.
+bool run_cells(const SweepArgs& a, std::vector<Cell>& cells, bool progress) {
+  const std::string exe = self_exe();
+  TempDir dir;
+  std::map<pid_t, Child> running;
+  size_t next = 0, done = 0;
+  const auto reap = [&](bool block) {
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, block ? 0 : WNOHANG);
+    if (pid <= 0) return false;
+    auto it = running.find(pid);
+    if (it == running.end()) return true;
+    Cell& c = cells[it->second.cell];
+    c.exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    const std::string out = slurp(it->second.out);
+    try {
+      c.result = json::parse(out);
+    } catch (const json::exception&) {
+      c.result = nullptr;
+    }
+    if (c.result.is_null() || c.exit == kExitUsage || c.exit >= kExitInternal) c.error = slurp(it->second.err);
+    running.erase(it);
+    ++done;
+    if (progress)
+      std::cerr << fmt::format("  ... cell {}/{} ({}) done\n", done, cells.size(), fmt::join(c.swept, " "));
+    return true;
+  };
+  while (done < cells.size()) {
+    if (stop_requested()) break;
+    while (running.size() < a.jobs && next < cells.size()) {
+      Child ch = spawn_cell(exe, a, next, cells[next], dir.path);
+      running.emplace(ch.pid, ch);
+      ++next;
+    }
+    if (running.empty()) break;
+    if (!reap(true) && errno == EINTR && stop_requested()) break;
+  }
+  // Interrupted: the children got the same SIGINT from the terminal; SIGTERM them anyway and
+  // wait, so that nothing is left running.
+  for (auto& [pid, ch] : running) kill(pid, SIGTERM);
+  while (!running.empty() && reap(true)) {
+  }
+  return done == cells.size();
+}
+
+std::string verdict_of(const Cell& c) {
+  if (c.exit < 0) return "not run";
+  if (c.result.is_null()) return fmt::format("failed (exit {})", c.exit);
+  const std::string v = c.result.value("verdict", std::string("?"));
+  if (v == "violation" && c.result.contains("first_violation"))
+    return "violation:" + c.result["first_violation"].value("property", std::string("?"));
+  return v;
+}
+
+std::string metric_of(const Cell& c, const std::string& m) {
+  if (!c.result.is_object() || !c.result.contains("metrics") || !c.result["metrics"].contains(m)) return "-";
+  const json& v = c.result["metrics"][m];
+  if (v.is_number_float()) return fmt::format("{:.6g}", v.get<double>());
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+double number_of(const std::string& s, bool& ok) {
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  ok = !s.empty() && end == s.c_str() + s.size();
+  return v;
+}
+
+// A standalone SVG line chart: metric Y against parameter X, one series per combination of the
+// other swept parameters, violating cells marked with a red ring. No external references.
+std::string plot_svg(const SweepArgs& a, const std::vector<Axis>& axes, const std::vector<Cell>& cells) {
+  size_t xi = axes.size();
+  for (size_t i = 0; i < axes.size(); ++i)
+    if (axes[i].key == a.plot_x) xi = i;
+  struct Pt {
+    double x, y;
+    bool bad;
+  };
+  std::map<std::string, std::vector<Pt>> series;
+  double x0 = 1e300, x1 = -1e300, y0 = 0, y1 = -1e300;
+  for (const Cell& c : cells) {
+    bool okx = false, oky = false;
+    const double x = number_of(c.swept[xi], okx);
+    const double y = number_of(metric_of(c, a.plot_y), oky);
+    if (!okx || !oky) continue;
+    std::string key;
+    for (size_t i = 0; i < axes.size(); ++i)
+      if (i != xi) key += (key.empty() ? "" : " ") + axes[i].key + "=" + c.swept[i];
+    series[key.empty() ? a.plot_y : key].push_back({x, y, verdict_of(c).rfind("violation", 0) == 0});
+    x0 = std::min(x0, x), x1 = std::max(x1, x), y1 = std::max(y1, y), y0 = std::min(y0, y);
+  }
+  if (series.empty())
+    throw ParamError(fmt::format("--plot {}:{}: no cell has a numeric {} (metrics: see explore --json)", a.plot_y,
+                                 a.plot_x, a.plot_y));
+  if (x1 <= x0) x1 = x0 + 1;
+  if (y1 <= y0) y1 = y0 + 1;
+  const double W = 720, H = 420, L = 70, R = 220, T = 30, B = 50;
+  const auto sx = [&](double x) { return L + (x - x0) / (x1 - x0) * (W - L - R); };
+  const auto sy = [&](double y) { return H - B - (y - y0) / (y1 - y0) * (H - T - B); };
+  static const char* colors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#17becf"};
+  std::string s = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
+      "font-family=\"sans-serif\" font-size=\"12\">\n<title>kpsim sweep {2}: {3} against {4}</title>\n"
+      "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+      W, H, a.scenario, a.plot_y, a.plot_x);
+  s += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{2}\" y2=\"{1}\" stroke=\"black\"/>\n", L, H - B, W - R);
+  s += fmt::format("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"black\"/>\n", L, H - B, T);
+  for (int i = 0; i <= 4; ++i) {
+    const double xv = x0 + (x1 - x0) * i / 4, yv = y0 + (y1 - y0) * i / 4;
+    s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{:.6g}</text>\n", sx(xv), H - B + 18, xv);
+    s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.4g}</text>\n", L - 6, sy(yv) + 4, yv);
+  }
+  s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", (L + W - R) / 2, H - 10, a.plot_x);
+  s += fmt::format("<text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">{}</text>\n",
+                   (T + H - B) / 2, (T + H - B) / 2, a.plot_y);
+  size_t k = 0;
+  for (auto& [name, pts] : series) {
+    std::sort(pts.begin(), pts.end(), [](const Pt& p, const Pt& q) { return p.x < q.x; });
+    const char* col = colors[k % std::size(colors)];
+    std::string path;
+    for (const Pt& p : pts) path += fmt::format("{}{:.1f},{:.1f}", path.empty() ? "M" : " L", sx(p.x), sy(p.y));
+    s += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\"/>\n", path, col);
+    for (const Pt& p : pts)
+      s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\"{}/>\n", sx(p.x), sy(p.y), p.bad ? 5 : 3,
+                       col, p.bad ? " stroke=\"red\" stroke-width=\"2\"" : "");
+    s += fmt::format("<text x=\"{}\" y=\"{}\" fill=\"{}\">{}</text>\n", W - R + 10, T + 16 * static_cast<double>(k), col, name);
+    ++k;
+  }
+  s += fmt::format("<text x=\"{}\" y=\"{}\">ringed: a violation</text>\n", W - R + 10, T + 16 * static_cast<double>(k) + 8);
+  s += "</svg>\n";
+  return s;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+int run_sweep(SweepArgs& a) {
+  const Scenario* sc = find_scenario(a.scenario);
+  if (!sc) throw ParamError("unknown scenario '" + a.scenario + "' (see: kpsim list)");
+  if (a.jobs == 0) throw ParamError("--jobs must be at least 1");
+  if (a.format != "table" && a.format != "csv" && a.format != "json")
+    throw ParamError("--format " + a.format + ": table, csv or json");
+  if (!a.bisect.empty() && (!a.svg.empty() || a.format != "table"))
+    throw ParamError("--bisect prints its probes as text: no --svg, no --format");
+  std::vector<std::string> fixed;
+  std::vector<Axis> axes;
+  for (const auto& s : a.sets) {
+    Axis ax = parse_axis(s);
+    if (ax.values.size() == 1) fixed.push_back(ax.key + "=" + ax.values[0]);
+    else axes.push_back(std::move(ax));
+  }
+  for (size_t i = 0; i < axes.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (axes[i].key == axes[j].key) throw ParamError("--set " + axes[i].key + " given twice");
+  StopOnSignals stop;
+  const bool progress = isatty(2);
+
+  if (!a.bisect.empty()) {
+    if (!axes.empty()) throw ParamError("--bisect: give the other parameters single values (--set K=V)");
+    const size_t eq = a.bisect.find('=');
+    if (eq == std::string::npos) throw ParamError("--bisect " + a.bisect + ": expected KEY=LO..HI");
+    const std::string key = a.bisect.substr(0, eq);
+    const auto r = parse_range("--bisect " + a.bisect, a.bisect.substr(eq + 1));
+    if (!r || r->step != 1) throw ParamError("--bisect " + a.bisect + ": expected KEY=LO..HI (integers, no step)");
+    const auto probe = [&](uint64_t v) {
+      std::vector<Cell> one(1);
+      one[0].sets = fixed;
+      one[0].sets.push_back(key + "=" + std::to_string(v));
+      one[0].swept = {std::to_string(v)};
+      resolve_params(*sc, one[0].sets);  // bad input before anything runs
+      SweepArgs b = a;
+      b.jobs = 1;
+      if (!run_cells(b, one, false)) throw std::runtime_error("interrupted");
+      if (!one[0].error.empty()) throw ParamError(fmt::format("{}={}: explore failed: {}", key, v, one[0].error));
+      const std::string verdict = verdict_of(one[0]);
+      std::cout << fmt::format("  {}={:<12} {}\n", key, v, verdict) << std::flush;
+      return verdict;
+    };
+    std::cout << fmt::format("kpsim sweep {} --bisect {}={}..{}{}\n", a.scenario, key, r->lo, r->hi,
+                             fixed.empty() ? "" : fmt::format(" (--set {})", fmt::join(fixed, " --set ")));
+    uint64_t lo = r->lo, hi = r->hi;
+    const std::string vlo = probe(lo), vhi = probe(hi);
+    if (vlo == vhi) {
+      std::cout << fmt::format("no flip: {} at both ends (a flip and back inside the range is not seen)\n", vlo);
+      return kExitInconclusive;
+    }
+    while (hi - lo > 1) {
+      const uint64_t mid = lo + (hi - lo) / 2;
+      (probe(mid) == vlo ? lo : hi) = mid;
+    }
+    std::cout << fmt::format("flips between {}={} ({}) and {}={} ({}), assuming one flip in the range\n", key, lo,
+                             vlo, key, hi, vhi);
+    return kExitOk;
+  }
+
+  if (axes.empty()) throw ParamError("nothing to sweep: give a --set KEY=A,B,C or KEY=LO..HI[:STEP]");
+  size_t n = 1;
+  for (const auto& ax : axes) {
+    n *= ax.values.size();
+    if (n > kMaxCells) throw ParamError(fmt::format("the grid has more than {} cells", kMaxCells));
+  }
+  std::vector<Cell> cells;
+  std::vector<size_t> at(axes.size(), 0);
+  for (size_t c = 0; c < n; ++c) {
+    Cell cell;
+    cell.sets = fixed;
+    for (size_t i = 0; i < axes.size(); ++i) {
+      cell.sets.push_back(axes[i].key + "=" + axes[i].values[at[i]]);
+      cell.swept.push_back(axes[i].values[at[i]]);
+    }
+    resolve_params(*sc, cell.sets);  // every cell's values checked before anything runs
+    cells.push_back(std::move(cell));
+    for (size_t i = axes.size(); i-- > 0;) {  // the last axis fastest
+      if (++at[i] < axes[i].values.size()) break;
+      at[i] = 0;
+    }
+  }
+  if (!a.svg.empty()) {
+    bool found = false;
+    for (const auto& ax : axes) found = found || ax.key == a.plot_x;
+    if (!found) throw ParamError("--plot Y:X: X must be a swept parameter (" + a.plot_x + " is not)");
+  }
+  const bool complete = run_cells(a, cells, progress);
+
+  for (const Cell& c : cells)
+    if (!c.error.empty()) {
+      std::string first = c.error.substr(0, c.error.find('\n'));
+      throw ParamError(fmt::format("cell {}: {}", fmt::join(c.sets, " "), first));
+    }
+  if (a.format == "json") {
+    json j = {{"scenario", sc->name()}, {"fixed", fixed}, {"cells", json::array()}, {"complete", complete}};
+    for (const Cell& c : cells) {
+      json row = json::object();
+      for (size_t i = 0; i < axes.size(); ++i) row[axes[i].key] = c.swept[i];
+      row["verdict"] = verdict_of(c);
+      row["schedules"] = c.result.is_object() ? c.result.value("schedules", uint64_t{0}) : 0;
+      row["metrics"] = c.result.is_object() && c.result.contains("metrics") ? c.result["metrics"] : json(nullptr);
+      j["cells"].push_back(std::move(row));
+    }
+    std::cout << j.dump(2) << "\n";
+  } else {
+    std::vector<std::string> head;
+    for (const auto& ax : axes) head.push_back(ax.key);
+    head.insert(head.end(), {"verdict", "schedules"});
+    for (const auto& m : a.metrics) head.push_back(m);
+    std::vector<std::vector<std::string>> rows;
+    for (const Cell& c : cells) {
+      std::vector<std::string> row = c.swept;
+      row.push_back(verdict_of(c));
+      row.push_back(c.result.is_object() ? std::to_string(c.result.value("schedules", uint64_t{0})) : "-");
+      for (const auto& m : a.metrics) row.push_back(metric_of(c, m));
+      rows.push_back(std::move(row));
+    }
+    if (a.format == "csv") {
+      for (size_t i = 0; i < head.size(); ++i) std::cout << (i ? "," : "") << csv_field(head[i]);
+      std::cout << "\n";
+      for (const auto& row : rows) {
+        for (size_t i = 0; i < row.size(); ++i) std::cout << (i ? "," : "") << csv_field(row[i]);
+        std::cout << "\n";
+      }
+    } else {
+      std::vector<size_t> w(head.size());
+      for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
+      for (const auto& row : rows)
+        for (size_t i = 0; i < row.size(); ++i) w[i] = std::max(w[i], row[i].size());
+      std::cout << fmt::format("kpsim sweep {}{}: {} cells, --strategy {}\n", sc->name(),
+                               fixed.empty() ? "" : fmt::format(" (--set {})", fmt::join(fixed, " --set ")), cells.size(),
+                               a.strategy);
+      const auto line = [&](const std::vector<std::string>& r) {
+        std::string s = " ";
+        for (size_t i = 0; i < r.size(); ++i) s += fmt::format(" {:<{}}", r[i], w[i]);
+        while (!s.empty() && s.back() == ' ') s.pop_back();
+        std::cout << s << "\n";
+      };
+      line(head);
+      for (const auto& row : rows) line(row);
+    }
+  }
+  if (!a.svg.empty()) {
+    const std::string svg = plot_svg(a, axes, cells);
+    const std::string tmp = a.svg + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::binary);
+      out << svg;
+      out.flush();
+      if (!out) throw ParamError("cannot write " + a.svg);
+    }
+    std::filesystem::rename(tmp, a.svg);
+    std::cerr << "plot written to " << a.svg << "\n";
+  }
+  if (!complete) {
+    std::cerr << "interrupted: the cells not run say \"not run\"\n";
+    return kExitInterrupted;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_sweep(CLI::App& app) {
+  auto a = std::make_shared<SweepArgs>();
+  auto* sub = app.add_subcommand("sweep", "Explore a scenario over a grid of parameter values: a table, a plot, a bisection");
+  sub->add_option("scenario", a->scenario, "scenario: a name (kpsim list) or a script file (.kps)")->required();
+  sub->add_option("--set", a->sets,
+                  "KEY=VALUE (fixed), KEY=A,B,C or KEY=LO..HI[:STEP] (swept: every combination of the swept keys "
+                  "is one cell)");
+  sub->add_option("--bisect", a->bisect,
+                  "KEY=LO..HI: find where the verdict flips along an integer parameter (binary search; the "
+                  "other parameters fixed with --set)");
+  sub->add_option("--metric", a->metrics, "a metric column (explore --json's metrics: throughput_MiB_s, stalled, ...)");
+  sub->add_option("--format", a->format, "table | csv | json (default table)");
+  auto* plot = sub->add_option("--plot", a->plot_y, "Y:X: plot metric Y against swept parameter X into --svg FILE");
+  sub->add_option("--svg", a->svg, "the plot's file (a standalone SVG)")->needs(plot);
+  plot->needs(sub->get_option("--svg"));
+  sub->add_option("--jobs", a->jobs, "cells run at once, each an explore process (default 2)")->check(kUnsigned);
+  sub->add_option("--strategy", a->strategy, "each cell's explore strategy (default random)")
+      ->check(CLI::IsMember({"random", "pct", "dfs", "dpor"}));
+  sub->add_option("--seed", a->seed, "each cell's seed (default 1)")->check(kUnsigned);
+  sub->add_option("--budget", a->budget, "each cell's schedule budget (explore's default)")->check(kUnsigned);
+  sub->add_option("--max-steps", a->max_steps, "each cell's step limit")->check(kUnsigned);
+  sub->add_flag("--first", a->first, "each cell stops at its first violation");
+  sub->footer(
+      "Each cell is `kpsim explore SCENARIO --set ... --json --quiet --no-shrink`, in its own process;\n"
+      "the table lists every cell's verdict (clean, violation:PROPERTY, inconclusive, ...), its schedules\n"
+      "and the --metric columns (the first schedule's figure). Examples:\n"
+      "  kpsim sweep ktls-sendfile-stall --set notsent_lowat=16384 --set mss=1436,8948,16408,65483 \\\n"
+      "      --set tls=1.2,1.3 --metric throughput_MiB_s --metric persist_expiries\n"
+      "  kpsim sweep ktls-sendfile-stall --set notsent_lowat=16384 --bisect mss=1436..65483\n"
+      "Exit status: 0 every cell ran (bisect: a flip found), 2 bad input (every cell's values are checked\n"
+      "before any runs), 3 bisect found no flip, 130 interrupted (the table shows the cells that ran).");
+  return {sub, [a] {
+            if (!a->plot_y.empty()) {
+              const size_t colon = a->plot_y.find(':');
+              if (colon == std::string::npos || colon == 0 || colon + 1 == a->plot_y.size())
+                throw ParamError("--plot " + a->plot_y + ": expected METRIC:PARAMETER");
+              a->plot_x = a->plot_y.substr(colon + 1);
+              a->plot_y = a->plot_y.substr(0, colon);
+            }
+            return run_sweep(*a);
+          }};
+}
+
+}  // namespace kpsim::cli
