@@ -32,8 +32,10 @@ struct World {
   // does not hold itself (Sched::hash_state has the tasks' run states, labels and step counts,
   // the clock and the timers): every model object's full contents, not the trace's summary of
   // them, and every value a task keeps across a scheduling point (a coroutine local), with the
-  // task's position where its label and step count do not pin it down. Anything left out makes
-  // two different states look equal and the cache cut schedules it should have explored.
+  // task's position where its label and step count do not pin it down, and any bookkeeping the
+  // scenario's invariants and final checks keep for themselves (a history, a high-water mark).
+  // Anything left out makes two different states look equal and the cache cut schedules it
+  // should have explored.
   virtual void visit_complete_state(StateVisitor&) const {}
 };
 
