@@ -361,7 +361,7 @@ Command add_explore(CLI::App& app) {
   sub->add_flag("--state-cache", a->strategy.state_cache,
                 "dfs: cut a run that reaches a state explored before (a hash of the whole model state at "
                 "each choice point; plain order, no bound or shard; only scenarios that report their "
-                "complete state: lost-update; docs/design.md)");
+                "complete state: others are refused, naming those that do; docs/design.md)");
   sub->add_option("--shard", a->shard,
                   "I/N: run part I (0-based) of N of the search, for scale-out (docs/scale-out.md); "
                   "dfs parts are disjoint and together the whole tree; random/pct parts draw from "
