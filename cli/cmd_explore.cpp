@@ -14,6 +14,7 @@
 #include "cli/strategy_factory.h"
 #include "cli/trace_file.h"
 #include "scenarios/runner.h"
+#include "sched/strategy_dfs.h"
 #include "sched/strategy_dpor.h"
 #include "traces/render.h"
 
@@ -83,6 +84,7 @@ std::string reproduce_command(const ExploreArgs& a, const Params& p) {
   if (a.strategy.name == "pct") cmd += fmt::format(" --depth {}", a.strategy.pct_depth);
   if (a.strategy.preemption_bound) cmd += fmt::format(" --preemption-bound {}", a.preemption_bound);
   if (a.strategy.name == "dfs" && a.strategy.dfs_order != "iterative") cmd += " --dfs-order plain";
+  if (a.strategy.state_cache) cmd += " --state-cache";
   cmd += fmt::format(" --budget {}", a.budget);
   if (a.strategy.shard_count > 1) {
     cmd += fmt::format(" --shard {}/{}", a.strategy.shard_index, a.strategy.shard_count);
@@ -149,6 +151,17 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
   if (!sc) throw ParamError("unknown scenario '" + a.scenario + "' (see: kpsim list)");
   const Params params = resolve_params(*sc, a.sets);
   if (sub->count("--preemption-bound")) a.strategy.preemption_bound = a.preemption_bound;
+  // A state cache needs the plain order; it is chosen for the user unless they asked otherwise
+  // (then the strategy refuses, naming why).
+  if (a.strategy.state_cache && !sub->count("--dfs-order")) a.strategy.dfs_order = "plain";
+  if (a.strategy.state_cache && !sc->complete_state()) {
+    std::string able;
+    for (const Scenario* s : all_scenarios())
+      if (s->complete_state()) able += (able.empty() ? "" : ", ") + std::string(s->name());
+    throw ParamError(fmt::format("--state-cache: scenario '{}' does not report its complete state (its tasks keep "
+                                 "state in coroutine locals), so caching would be unsound; scenarios that do: {}",
+                                 a.scenario, able.empty() ? "none" : able));
+  }
   if (!a.shard.empty()) parse_shard(a.shard, a.strategy);
   std::unique_ptr<Strategy> strategy;
   try {
@@ -229,6 +242,8 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
     j["violations"] = r.violations;
     j["exhaustive"] = r.exhaustive;
     if (const auto* d = dynamic_cast<const DporStrategy*>(strategy.get())) j["sleep_blocked"] = d->sleep_blocked();
+    if (const auto* d = dynamic_cast<const DfsStrategy*>(strategy.get()); d && d->caches_states())
+      j["state_cache"] = {{"states", d->states()}, {"cut", r.cut}};
     if (r.commutation_checks) j["commutation_checks"] = r.commutation_checks;
     j["outcomes"] = r.outcomes;
     j["inconclusive"] = inconclusive;
@@ -265,6 +280,9 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
     for (auto& [k, v] : r.outcomes) outs += fmt::format("{}{} {}", outs.empty() ? "" : ", ", k, v);
     std::cout << fmt::format("schedules {}  violations {}  exhaustive {}  ({})  {:.1f} ms\n",
                              r.schedules, r.violations, r.exhaustive ? "yes" : "no", outs, elapsed_ms);
+    if (const auto* d = dynamic_cast<const DfsStrategy*>(strategy.get()); d && d->caches_states())
+      std::cout << fmt::format("state cache: {} distinct states, {} runs cut at a state explored before\n",
+                               d->states(), r.cut);
     if (a.check_determinism)
       std::cout << fmt::format("determinism: {} schedules re-run twice (every violating one and 1 in {}), "
                                "traces identical\n", r.determinism_checks, a.check_determinism);
@@ -340,6 +358,10 @@ Command add_explore(CLI::App& app) {
                   "schedules with few preemptions come first; --preemption-bound caps it) or plain "
                   "(one walk, deepest choices varied first)")
       ->check(CLI::IsMember({"iterative", "plain"}));
+  sub->add_flag("--state-cache", a->strategy.state_cache,
+                "dfs: cut a run that reaches a state explored before (a hash of the whole model state at "
+                "each choice point; plain order, no bound or shard; only scenarios that report their "
+                "complete state: others are refused, naming those that do; docs/design.md)");
   sub->add_option("--shard", a->shard,
                   "I/N: run part I (0-based) of N of the search, for scale-out (docs/scale-out.md); "
                   "dfs parts are disjoint and together the whole tree; random/pct parts draw from "

@@ -18,6 +18,13 @@ uint64_t shard_seed(uint64_t seed, uint32_t index, uint32_t count) {
 
 std::unique_ptr<Strategy> make_strategy(const StrategyOptions& o) {
   const uint64_t seed = shard_seed(o.seed, o.shard_index, o.shard_count);
+  if (o.state_cache && o.name == "dpor")
+    // Sleep sets and backtrack sets computed below a state are specific to the path that reached
+    // it: a cut at a state first reached with a different sleep set can lose traces (docs/design.md).
+    throw std::invalid_argument("--state-cache: not with dpor (a naive combination of state caching and "
+                                "sleep-set DPOR is unsound; use --strategy dfs --state-cache)");
+  if (o.state_cache && o.name != "dfs")
+    throw std::invalid_argument("--state-cache: needs an exhaustive search, --strategy dfs");
   if (o.name == "random") return std::make_unique<RandomStrategy>(seed);
   if (o.name == "pct") return std::make_unique<PctStrategy>(seed, o.pct_depth);
   if (o.name == "dpor") {
@@ -30,7 +37,7 @@ std::unique_ptr<Strategy> make_strategy(const StrategyOptions& o) {
   }
   if (o.name == "dfs")
     return std::make_unique<DfsStrategy>(o.preemption_bound, DfsShard{o.shard_index, o.shard_count, o.shard_depth},
-                                         o.dfs_order == "plain" ? DfsOrder::plain : DfsOrder::iterative);
+                                         o.dfs_order == "plain" ? DfsOrder::plain : DfsOrder::iterative, o.state_cache);
   return nullptr;
 }
 

@@ -20,12 +20,15 @@ struct StrategyOptions {
   uint32_t shard_index = 0, shard_count = 1, shard_depth = 8;
   // dfs: "iterative" (0 preemptions, then 1, 2, ...: shallow schedules first) or "plain".
   std::string dfs_order = "iterative";
+  // explore --state-cache (dfs in plain order only; docs/design.md "State caching").
+  bool state_cache = false;
 };
 
 // The seed a random or pct shard actually draws from: `seed` itself when there is one shard.
 uint64_t shard_seed(uint64_t seed, uint32_t index, uint32_t count);
 
-// nullptr for an unknown name.
+// nullptr for an unknown name. Throws std::invalid_argument for a combination that would be
+// unsound (dpor with a bound, a shard or a state cache; a state cache other than dfs plain).
 std::unique_ptr<Strategy> make_strategy(const StrategyOptions& o);
 
 }  // namespace kpsim

@@ -5,6 +5,8 @@
 //
 // Its footprints are exact (the shared counter, read or written), so --strategy dpor reduces it
 // to one schedule per Mazurkiewicz trace or close (docs/design.md has the trace count).
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "scenarios/scenario.h"
@@ -12,22 +14,46 @@
 namespace kpsim {
 namespace {
 
+// What an incrementer keeps across its scheduling points. Kept in the world rather than in the
+// coroutine's frame so that the world can report it (state caching needs every value a task
+// carries from one step to the next; a frame's locals cannot be read back).
+struct IncLocals {
+  int64_t i = 0;         // increments done
+  int64_t seen = 0;      // the value read, while a write is pending
+  bool pending = false;  // read done, write not yet
+};
+
 struct Counter : World {
   int64_t value = 0;
   uint64_t obj = 0;  // its id for the scheduler's dependency tracking
+  std::vector<IncLocals> locals;  // one per task, in spawn order
   nlohmann::ordered_json metrics() const override { return {{"counter", value}}; }
+  // Complete: the counter and every task's locals. A dead `seen` (no write pending) is not
+  // reported, so states that differ only in it hash alike (they have the same future).
+  void visit_complete_state(StateVisitor& v) const override {
+    v.value("counter", value);
+    for (size_t t = 0; t < locals.size(); ++t) {
+      StatePrefix p(v, fmt::format("inc{}", t));
+      p.i("i", locals[t].i);
+      p.flag("pending", locals[t].pending);
+      if (locals[t].pending) p.i("seen", locals[t].seen);
+    }
+  }
 };
 
-Co<> incrementer(Sched& s, Counter& c, int64_t incs, bool locked_rmw) {
-  for (int64_t i = 0; i < incs; ++i) {
-    const int64_t seen = c.value;
+Co<> incrementer(Sched& s, Counter& c, size_t task, int64_t incs, bool locked_rmw) {
+  IncLocals& me = c.locals[task];  // the vector is sized before any task is spawned
+  for (me.i = 0; me.i < incs;) {
+    me.seen = c.value;
+    me.pending = true;
     s.touch(c.obj, false);
-    s.note("counter", "read {}", seen);
+    s.note("counter", "read {}", me.seen);
     if (!locked_rmw) co_await s.point("counter = seen + 1");
-    c.value = seen + 1;
+    c.value = me.seen + 1;
+    me.pending = false;
     s.touch(c.obj, true);
-    s.note("counter", "{} -> {}", seen, c.value);
-    if (i + 1 < incs) co_await s.point("counter read");
+    s.note("counter", "{} -> {}", me.seen, c.value);
+    if (++me.i < incs) co_await s.point("counter read");
   }
 }
 
@@ -45,15 +71,17 @@ class LostUpdate final : public Scenario {
     };
     return p;
   }
+  bool complete_state() const override { return true; }  // Counter::visit_complete_state
   std::unique_ptr<World> setup(Sched& s, const Params& p) const override {
     auto c = std::make_unique<Counter>();
     c->obj = s.new_object();
     s.declare_footprints();  // every step's access to shared state is the counter's, recorded
     const int64_t tasks = p.get_int("tasks"), incs = p.get_int("incs");
     const bool atomic = p.get("atomic") == "yes";
+    c->locals.resize(static_cast<size_t>(tasks));
     for (int64_t t = 0; t < tasks; ++t)
-      s.spawn(fmt::format("cpu{}:inc", t), TaskKind::syscall, incrementer(s, *c, incs, atomic),
-              false, "counter read");
+      s.spawn(fmt::format("cpu{}:inc", t), TaskKind::syscall,
+              incrementer(s, *c, static_cast<size_t>(t), incs, atomic), false, "counter read");
     Counter* cp = c.get();
     const int64_t want = tasks * incs;
     s.add_final_check("no-lost-update", [cp, want]() -> std::optional<std::string> {

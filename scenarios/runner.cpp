@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -50,6 +51,9 @@ RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, cons
         return fmt::format("injected by KPSIM_TEST_BREAK_MODEL_INVARIANT at step {}", s.steps());
       });
     if (r.trace) s.set_state_source([w = world.get()](StateVisitor& v) { w->visit_state(v); });
+    // Without a complete state the scheduler refuses a caching strategy (Sched::run throws).
+    if (strategy.caches_states() && sc.complete_state())
+      s.set_complete_state_source([w = world.get()](StateVisitor& v) { w->visit_complete_state(v); });
     r.end = s.run();
     r.choices = s.choices();
     r.steps = s.steps();
@@ -206,8 +210,22 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
   DporStrategy* dpor = dynamic_cast<DporStrategy*>(&strategy);
   const char* dpor_check_env = std::getenv("KPSIM_DPOR_CHECK");
   const bool dpor_check = dpor && dpor_check_env && *dpor_check_env && std::string_view(dpor_check_env) != "0";
-  while (res.schedules < o.budget && strategy.begin_run()) {
+  if (strategy.caches_states() && !sc.complete_state())
+    throw std::invalid_argument(fmt::format(
+        "--state-cache: scenario '{}' does not report its complete state (its tasks keep state in coroutine "
+        "locals and its objects show a summary), so equal hashes would not mean equal states",
+        sc.name()));
+  while (res.schedules + res.cut < o.budget && strategy.begin_run()) {
     RunResult r = run_once(sc, p, strategy, res.schedules == 0 ? quiet : quiet_no_metrics);
+    if (r.end.outcome == Outcome::cut) {
+      // State caching ended it at a state explored before: no outcome of its own.
+      ++res.cut;
+      if (o.stop && o.stop->load(std::memory_order_relaxed)) {
+        res.interrupted = stopped_early = true;
+        break;
+      }
+      continue;
+    }
     if (!strategy.run_counts()) {
       // Another shard's schedule, run only to walk past its subtree.
       ++res.foreign_runs;
@@ -263,7 +281,7 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
   }
   // Covered only if the strategy itself ran out (asking once more when the budget ran out just
   // as the space did).
-  if (!stopped_early && (res.schedules < o.budget || !strategy.begin_run()))
+  if (!stopped_early && (res.schedules + res.cut < o.budget || !strategy.begin_run()))
     res.exhaustive = strategy.exhaustive();
   if (res.first_violation_schedule == 0 || res.interrupted) return res;
 

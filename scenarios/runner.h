@@ -52,7 +52,7 @@ std::optional<RunResult> rerun_if_same(const Scenario& sc, const Params& p, cons
                                        const std::string& key, const RunOptions& o);
 
 struct ExploreOptions {
-  uint64_t budget = 1000;  // schedules at most
+  uint64_t budget = 1000;  // runs at most: schedules, and runs a state cache cut
   RunOptions run;
   bool stop_on_first = false;
   bool shrink = true;
@@ -80,6 +80,9 @@ struct DeterminismFailure {
 struct ExploreResult {
   uint64_t schedules = 0;
   uint64_t foreign_runs = 0;  // a sharded dfs: runs of other shards' subtrees, not counted
+  // State caching: runs ended at a state explored before (Outcome::cut). Not in `schedules` or
+  // `outcomes`; the budget counts them with the schedules (each is a run).
+  uint64_t cut = 0;
   uint64_t violations = 0;
   bool exhaustive = false;
   std::map<std::string, uint64_t> outcomes;  // outcome name -> runs
@@ -115,6 +118,8 @@ std::optional<DeterminismFailure> check_commutation(const Scenario& sc, const Pa
                                                     const std::vector<DporStrategy::Event>& events,
                                                     const RunOptions& o, uint64_t* pairs = nullptr);
 
+// Throws std::invalid_argument when the strategy caches states and the scenario does not report
+// its complete state (Scenario::complete_state).
 ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
                       const ExploreOptions& o);
 

@@ -27,6 +27,16 @@ struct World {
   // The model objects' state (sched/state.h, model/state.h), for the trace: asked after every
   // step of a traced run only. Nothing by default (the scheduler still records its own).
   virtual void visit_state(StateVisitor&) const {}
+  // For state caching (explore --state-cache, docs/design.md "State caching"), in a scenario
+  // whose complete_state() is true: everything the run's future depends on that the scheduler
+  // does not hold itself (Sched::hash_state has the tasks' run states, labels and step counts,
+  // the clock and the timers): every model object's full contents, not the trace's summary of
+  // them, and every value a task keeps across a scheduling point (a coroutine local), with the
+  // task's position where its label and step count do not pin it down, and any bookkeeping the
+  // scenario's invariants and final checks keep for themselves (a history, a high-water mark).
+  // Anything left out makes two different states look equal and the cache cut schedules it
+  // should have explored.
+  virtual void visit_complete_state(StateVisitor&) const {}
 };
 
 class Scenario {
@@ -37,6 +47,10 @@ class Scenario {
   virtual const std::vector<ParamSpec>& params() const = 0;
   virtual std::unique_ptr<World> setup(Sched& s, const Params& p) const = 0;
   virtual RunLimits default_limits() const { return {}; }
+  // Whether its worlds' visit_complete_state() reports the whole state (see there). False by
+  // default, and then explore --state-cache refuses the scenario: a model whose tasks keep state
+  // in coroutine locals cannot be hashed soundly.
+  virtual bool complete_state() const { return false; }
   // How the scenario runs on a real kernel and is cross-checked against it (`kpsim kernel`,
   // `kpsim crosscheck`); nullptr: the scenario exists only as a model, or this build has no
   // real-kernel runners (KPSIM_REPLAY=OFF).

@@ -31,12 +31,14 @@ std::string_view to_string(Outcome o) {
     case Outcome::time_limit: return "time_limit";
     case Outcome::error: return "error";
     case Outcome::model_invariant: return "model_invariant";
+    case Outcome::cut: return "cut";
   }
   return "?";
 }
 
 Sched::Sched(Strategy& strategy, RunLimits limits, uint32_t hz)
-    : strategy_(strategy), limits_(limits), hz_(hz), observer_(strategy.step_observer()) {
+    : strategy_(strategy), limits_(limits), hz_(hz), cache_states_(strategy.caches_states()),
+      observer_(strategy.step_observer()) {
   if (hz == 0 || 1000000000u % hz != 0) throw std::invalid_argument("HZ must divide 10^9");
 }
 
@@ -215,6 +217,36 @@ void Sched::visit_state(StateVisitor& v) const {
   }
 }
 
+void Sched::hash_state(StateHasher& h) const {
+  h.word(0x10, step_);
+  h.word(0x11, now_ns_);
+  h.word(0x12, next_timer_id_);
+  h.word(0x13, next_object_);
+  h.word(0x14, tasks_.size());
+  for (const auto& t : tasks_) {
+    h.str(t->name);
+    h.word(0x20, static_cast<uint64_t>(t->kind) | uint64_t{t->daemon} << 8 | uint64_t{static_cast<uint8_t>(t->state)} << 16 |
+                     uint64_t{t->holds_cpu} << 24 | uint64_t{static_cast<uint8_t>(t->wake_reason)} << 32 |
+                     uint64_t{t->interruptible} << 40 | uint64_t{t->sleeping_on != nullptr} << 41 |
+                     uint64_t{t->sigpending} << 42 | uint64_t{t->tif_notify_signal} << 43 |
+                     uint64_t{t->pf_no_notify_signal} << 44 | uint64_t{t->slept} << 45);
+    h.word(0x21, static_cast<uint64_t>(static_cast<int64_t>(t->cpu)));
+    h.word(0x22, t->steps);
+    h.word(0x23, t->timeout_id);
+    h.str(t->next_label);
+  }
+  h.word(0x30, timers_.size());
+  for (const auto& e : timers_) {  // creation order (appended, erased in place)
+    h.word(0x31, e.id);
+    h.word(0x32, e.deadline_ns);
+    h.word(0x33, e.window.early_ns);
+    h.word(0x34, e.window.late_ns);
+    h.str(e.name);
+  }
+  h.word(0x40, runnable_.size());
+  for (const TaskId t : runnable_) h.word(0x41, t);
+}
+
 // The state after the step just taken, as the diff against the previous step's (the first
 // step: everything). A name no longer reported is recorded as null.
 void Sched::record_state() {
@@ -341,6 +373,7 @@ std::optional<RunEnd> Sched::advance_clock() {
 void Sched::run_step(TaskId id, uint32_t pick, uint32_t of) {
   Task& t = *tasks_[id];
   ++step_;
+  ++t.steps;
   current_ = id;
   if (observer_) {
     fp_.clear();
@@ -413,6 +446,8 @@ static std::string deadlock_message(const std::vector<std::unique_ptr<Task>>& ta
 }
 
 RunEnd Sched::run() {
+  if (cache_states_ && !complete_state_fn_)
+    throw std::logic_error("state caching needs the world's complete state (Sched::set_complete_state_source)");
   for (;;) {
     if (failed_) return finish(*failed_);
     if (all_work_done()) {
@@ -429,6 +464,15 @@ RunEnd Sched::run() {
       uint32_t pick = 0;
       const auto of = static_cast<uint32_t>(runnable_.size());
       if (of > 1) {
+        // State caching: the state here decides everything after it (the model is
+        // deterministic), so a state the strategy has seen ends this run. Asked at choice
+        // points only: between them the run has one continuation.
+        if (cache_states_ && strategy_.state_point()) {
+          StateHasher h;
+          hash_state(h);
+          complete_state_fn_(h);
+          if (strategy_.seen_state(h.key())) return finish({Outcome::cut, "", "state already explored"});
+        }
         int cur = -1;
         for (uint32_t i = 0; i < of; ++i)
           if (runnable_[i] == previous_) cur = static_cast<int>(i);

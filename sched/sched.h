@@ -26,6 +26,7 @@
 #include "sched/co.h"
 #include "sched/footprint.h"
 #include "sched/state.h"
+#include "sched/state_hash.h"
 #include "sched/strategy.h"
 #include "sched/task.h"
 #include "traces/trace.h"
@@ -33,7 +34,9 @@
 namespace kpsim {
 
 // model_invariant: a model's own bookkeeping broke (a kpsim bug, not a kernel finding).
-enum class Outcome : uint8_t { done, violation, deadlock, step_limit, time_limit, error, model_invariant };
+// cut: state caching ended the run at a state already explored (explore --state-cache); not an
+// outcome of the model: a search counts cut runs apart and reports no outcome for them.
+enum class Outcome : uint8_t { done, violation, deadlock, step_limit, time_limit, error, model_invariant, cut };
 std::string_view to_string(Outcome o);
 
 struct RunLimits {
@@ -81,6 +84,16 @@ class Sched {
   void set_state_source(StateFn f) { state_fn_ = std::move(f); }
   // What the scheduler owns: each task's state and signal flags, each armed timer's deadline.
   void visit_state(StateVisitor& v) const;
+  // State caching (Strategy::caches_states, docs/design.md "State caching"): the world's
+  // complete state, everything its future depends on beyond what the scheduler holds itself
+  // (World::visit_complete_state). A caching strategy needs it: run() refuses to start without.
+  void set_complete_state_source(StateFn f) { complete_state_fn_ = std::move(f); }
+  // The scheduler's part of the state key, complete for what it owns: the step count and the
+  // clock, each task's name, kind, CPU, run state, position (next label and steps taken), sleep
+  // bookkeeping and signal flags, each armed timer (id, deadline, window, name), the id
+  // counters, and the runnable set. Not the previous task (it orders a strategy's options, it
+  // changes no successor).
+  void hash_state(StateHasher& h) const;
   void set_default_timer_window(TimerWindow w) { default_window_ = w; }
 
   RunEnd run();
@@ -224,6 +237,8 @@ class Sched {
   ChoiceSeq choices_;
   Trace* trace_ = nullptr;
   StateFn state_fn_;
+  StateFn complete_state_fn_;
+  bool cache_states_ = false;  // the strategy caches states (fixed at construction)
   // The state after the last recorded step, by name (only while tracing).
   std::map<std::string, nlohmann::ordered_json, std::less<>> last_state_;
   size_t state_steps_ = 0;  // trace steps whose state is recorded

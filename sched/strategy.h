@@ -16,6 +16,7 @@
 
 #include "sched/choice.h"
 #include "sched/footprint.h"
+#include "sched/state_hash.h"
 #include "sched/task.h"
 
 namespace kpsim {
@@ -54,6 +55,16 @@ class Strategy {
   // step's footprint; the scheduler records none for the others. The one per-step hook, kept out
   // of the choice interface on purpose: it reports steps, it never asks anything.
   virtual StepObserver* step_observer() { return nullptr; }
+  // State caching (explore --state-cache, docs/design.md): a strategy that answers true to
+  // caches_states() is asked, at every schedule choice point before it chooses, whether it wants
+  // the state there (state_point(); a dfs replaying the prefix of an earlier run does not: it
+  // stored those states on their first visit), and if so gets its key (sched/state_hash.h)
+  // through seen_state(); true ends the run there (Outcome::cut): everything that follows from
+  // that state has been explored already. Only a strategy whose search covers everything below
+  // every state it stores may cut (dfs in plain order).
+  virtual bool caches_states() const { return false; }
+  virtual bool state_point() const { return false; }
+  virtual bool seen_state(const StateKey&) { return false; }
 };
 
 }  // namespace kpsim

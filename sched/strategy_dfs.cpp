@@ -9,11 +9,28 @@
 
 namespace kpsim {
 
-DfsStrategy::DfsStrategy(std::optional<uint32_t> preemption_bound, DfsShard shard, DfsOrder order)
-    : bound_(preemption_bound), shard_(shard), order_(order) {
+DfsStrategy::DfsStrategy(std::optional<uint32_t> preemption_bound, DfsShard shard, DfsOrder order, bool state_cache)
+    : bound_(preemption_bound), shard_(shard), order_(order), state_cache_(state_cache) {
   if (shard_.count == 0 || shard_.index >= shard_.count || shard_.depth == 0)
     throw std::invalid_argument(fmt::format("dfs: shard {}/{} at depth {} does not exist", shard_.index,
                                             shard_.count, shard_.depth));
+  // See the header: below a state reached with preemptions spent, a bounded walk explores less
+  // than below the same state reached with fewer, so cutting the second visit loses schedules;
+  // a shard stores states of subtrees it does not explore.
+  if (state_cache_ && bound_)
+    throw std::invalid_argument("--state-cache: not with --preemption-bound (a bounded walk explores less below a "
+                                "state reached with more preemptions, so a cut would lose schedules)");
+  if (state_cache_ && order_ == DfsOrder::iterative)
+    throw std::invalid_argument("--state-cache: needs --dfs-order plain (the iterative order is a preemption bound "
+                                "raised step by step, and a bound makes cuts unsound)");
+  if (state_cache_ && shard_.count > 1)
+    throw std::invalid_argument("--state-cache: not with --shard (a shard walks through subtrees it does not explore)");
+}
+
+bool DfsStrategy::seen_state(const StateKey& k) {
+  if (seen_.insert(k).second) return false;
+  ++cuts_;
+  return true;
 }
 
 bool DfsStrategy::can_advance(size_t i) {

@@ -32,9 +32,20 @@
 // shards' counted runs are disjoint and together are the unsharded search's. Under the
 // iterative order the same holds per iteration: work items above the cut are written by every
 // shard alike, items inside a subtree only by its owner.
+//
+// State caching (explore --state-cache, docs/design.md "State caching"): with a cache the walk
+// stores the key of the state at every fresh schedule choice point (one below the prefix the run
+// replays: the replayed points' states were stored when that path was first walked) and cuts a
+// run that reaches a stored one. Sound for the plain order without a bound or shard: the walk
+// finishes the whole subtree below a point before it leaves it, a state never recurs below its
+// own point (the step count is part of it), so a later run that reaches the state would only
+// repeat what that finished subtree covered. Under a preemption bound or the iterative order the
+// part explored below a state depends on the preemptions spent before it, and a shard walks
+// through subtrees it does not explore: the constructor refuses those combinations.
 #pragma once
 
 #include <optional>
+#include <unordered_set>
 #include <vector>
 
 #include "sched/strategy.h"
@@ -51,9 +62,10 @@ struct DfsShard {
 
 class DfsStrategy final : public Strategy {
  public:
-  // Throws std::invalid_argument for a shard with index >= count or a zero count or depth.
+  // Throws std::invalid_argument for a shard with index >= count or a zero count or depth, and
+  // for a state cache with a bound, a shard or the iterative order.
   explicit DfsStrategy(std::optional<uint32_t> preemption_bound = std::nullopt, DfsShard shard = {},
-                       DfsOrder order = DfsOrder::plain);
+                       DfsOrder order = DfsOrder::plain, bool state_cache = false);
   std::string name() const override { return "dfs"; }
   bool begin_run() override;
   size_t choose(size_t n, const ChoiceContext& ctx) override;
@@ -62,6 +74,13 @@ class DfsStrategy final : public Strategy {
   bool run_counts() const override { return !foreign_; }
   // DfsOrder::iterative: the preemptions of every schedule of the current iteration.
   uint32_t iteration() const { return iteration_; }
+  bool caches_states() const override { return state_cache_; }
+  // A fresh point (below the replayed prefix): the first visit of its state on this path.
+  bool state_point() const override { return state_cache_ && pos_ == path_.size(); }
+  bool seen_state(const StateKey& k) override;
+  // State caching: distinct states stored, runs cut at a stored one.
+  uint64_t states() const { return seen_.size(); }
+  uint64_t cuts() const { return cuts_; }
 
  private:
   struct Point {
@@ -100,6 +119,9 @@ class DfsStrategy final : public Strategy {
   bool started_ = false;
   bool exhausted_ = false;
   bool foreign_ = false;  // another shard owns the run that just ended
+  bool state_cache_ = false;
+  std::unordered_set<StateKey, StateKeyHash> seen_;  // membership only: its order is never read
+  uint64_t cuts_ = 0;
 };
 
 }  // namespace kpsim

@@ -49,6 +49,10 @@ struct Task {
   Co<> body;                          // top frame; owns the whole chain of frames
   std::coroutine_handle<> resume_at;  // innermost suspended frame: where the next step starts
   std::string_view next_label = "start";  // the label of the step the task runs when picked
+  // Steps this task has taken in this run. Part of its position for state caching: a coroutine's
+  // suspension point cannot be read back from its frame, and two points with one label (a loop)
+  // are told apart by how far the task has come (sched/state_hash.h).
+  uint64_t steps = 0;
 
   // Sleep bookkeeping, valid while blocked.
   WakeReason wake_reason = WakeReason::none;
