@@ -62,6 +62,12 @@ class DfsStrategy final : public Strategy {
   bool run_counts() const override { return !foreign_; }
   // DfsOrder::iterative: the preemptions of every schedule of the current iteration.
   uint32_t iteration() const { return iteration_; }
+  bool iterative() const { return order_ == DfsOrder::iterative; }
+  // For progress lines: an estimate in [0, 1] of how much of the walk is done after the run
+  // that just ended -- of the whole tree (plain order), or of the current iteration (iterative:
+  // the work items done plus the current one's share). It weighs every option of a point
+  // equally, as if all subtrees were the same size; lopsided trees make it run ahead or behind.
+  double explored_fraction() const;
 
  private:
   struct Point {
