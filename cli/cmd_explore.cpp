@@ -41,6 +41,7 @@ struct ExploreArgs {
   std::string shard;               // "I/N", empty: no sharding
   std::string choices;             // --choices: run this one schedule
   bool has_choices = false;
+  bool no_figures = false;
 };
 
 // "--shard I/N": 0 <= I < N <= 1000000.
@@ -238,7 +239,8 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
   // Wall-clock time is measured for the report and progress only; it never reaches a run.
   const auto t0 = std::chrono::steady_clock::now();
   // Every schedule's metrics, for their min/median/max (--json, and the figures of a clean run).
-  o.summarize_metrics = true;
+  // Building them costs about a third of the cheapest (sockmap) schedules; --no-figures saves it.
+  o.summarize_metrics = !a.no_figures;
   // Progress on stderr: a line at least every second on a terminal, every 10 s otherwise (CI
   // logs), while searching and while shrinking. The clock is read after every schedule: a
   // schedule of the slowest scenarios takes ~10 ms (~100 per second), so reading it every 256
@@ -339,7 +341,7 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
       for (auto& [k, v] : metrics.items())
         if (v.is_boolean()) j[k] = v;
     // Each metric over every schedule explored (the shrunk re-run is not one of them).
-    j["metrics_over_schedules"] = r.metric_summary.to_json();
+    if (!a.no_figures) j["metrics_over_schedules"] = r.metric_summary.to_json();
     if (!trace_of.empty()) j["trace_out"] = {{"path", a.trace_out}, {"of", trace_of}};
     if (r.first_violation) {
       const auto& f = *r.first_violation;
@@ -440,6 +442,10 @@ Command add_explore(CLI::App& app) {
   sub->add_flag("--first", a->first, "stop at the first violation");
   sub->add_flag("--no-shrink", a->no_shrink, "report the violation as found, unshrunk");
   sub->add_flag("--quiet", a->quiet, "no progress lines on stderr");
+  sub->add_flag("--no-figures", a->no_figures,
+                "do not build every schedule's metrics (their min/median/max: --json's "
+                "metrics_over_schedules, a clean run's figures): up to a third faster on the cheapest "
+                "scenarios (sockmap: 200000 schedules in 0.72 s instead of 1.03 s)");
   sub->add_flag("--require-exhaustive", a->require_exhaustive,
                 "exit 3 (inconclusive) unless the search covered every schedule (dfs to its end)");
   sub->add_flag("--check-determinism{100}", a->check_determinism,

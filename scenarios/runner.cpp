@@ -50,16 +50,25 @@ RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, cons
 void MetricSummary::add(const nlohmann::ordered_json& metrics) {
   ++runs_;
   if (!metrics.is_object()) return;
-  for (auto& [k, v] : metrics.items()) {
-    auto [it, fresh] = index_.try_emplace(k, by_name_.size());
-    if (fresh) by_name_.emplace_back(k, One{});
-    One& one = by_name_[it->second].second;
+  // A scenario reports the same metrics in the same order every run: the i-th is looked for at
+  // position i first, so that the common case costs a string compare, not a map lookup.
+  size_t pos = 0;
+  for (auto it = metrics.begin(); it != metrics.end(); ++it, ++pos) {
+    const std::string& k = it.key();
+    size_t at = pos;
+    if (at >= by_name_.size() || by_name_[at].first != k) {
+      auto [found, fresh] = index_.try_emplace(k, by_name_.size());
+      if (fresh) by_name_.emplace_back(k, One{});
+      at = found->second;
+    }
+    One& one = by_name_[at].second;
     ++one.n;
+    const auto& v = it.value();
     if (v.is_number()) {
       ++one.numbers[v.get<double>()];
       one.integral = one.integral && !v.is_number_float();
     } else {
-      ++one.values[v.is_string() ? v.get<std::string>() : v.dump()];
+      ++one.values[v];
     }
   }
 }
@@ -92,7 +101,7 @@ nlohmann::ordered_json MetricSummary::to_json() const {
     } else {
       nlohmann::ordered_json values = nlohmann::ordered_json::object();
       for (auto& [x, c] : one.numbers) values[nlohmann::ordered_json(x).dump()] = c;
-      for (auto& [s, c] : one.values) values[s] = c;
+      for (auto& [v, c] : one.values) values[v.is_string() ? v.get<std::string>() : v.dump()] = c;
       j["values"] = values;
     }
     j["runs"] = one.n;

@@ -65,7 +65,7 @@ class MetricSummary {
  private:
   struct One {
     std::map<double, uint64_t> numbers;
-    std::map<std::string, uint64_t> values;
+    std::map<nlohmann::ordered_json, uint64_t> values;  // kept as JSON: no dump per schedule
     bool integral = true;
     uint64_t n = 0;
   };
