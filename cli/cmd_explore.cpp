@@ -252,10 +252,14 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
     if (!progress->due()) return;
     const double s = progress->elapsed_s();
     std::string where;
-    if (dfs)
-      where = dfs->iterative() ? fmt::format(", dfs iteration {} (schedules with {} preemptions) ~{:.1f}% explored",
-                                             dfs->iteration(), dfs->iteration(), 100 * dfs->explored_fraction())
-                               : fmt::format(", dfs ~{:.1f}% of the tree explored", 100 * dfs->explored_fraction());
+    if (dfs) {
+      // Two significant digits below 0.1 % (a huge tree), so that a line still shows progress.
+      const double pct = 100 * dfs->explored_fraction();
+      const std::string p = pct >= 0.1 || pct == 0 ? fmt::format("{:.1f}", pct) : fmt::format("{:.2g}", pct);
+      where = dfs->iterative() ? fmt::format(", dfs iteration {} (schedules with {} preemptions) ~{}% explored",
+                                             dfs->iteration(), dfs->iteration(), p)
+                               : fmt::format(", dfs ~{}% of the tree explored", p);
+    }
     progress->line(fmt::format("{} schedules ({:.0f}/s), {} violations, {:.0f} s{}", n, static_cast<double>(n) / s,
                                v, s, where));
   };
