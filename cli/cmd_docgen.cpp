@@ -4,10 +4,12 @@
 //   <!-- kpsim:mermaid SCENARIO key=value... find=violation -->
 //   ...generated...
 //   <!-- /kpsim -->
-// Format: mermaid or text. Then the scenario and its parameters. find=violation explores with
+// Format: mermaid, text or svg. Then the scenario and its parameters. find=violation explores with
 // the random strategy (seed=, budget=; defaults 1 and 1000) and draws the shrunk violation;
 // otherwise choices=1,0,2 (default: none, i.e. always the first option) is replayed. --check
 // fails (exit 1) if a block is not what kpsim draws today, so stale pictures fail the build.
+// svg draws into a file beside the doc, named by file=img/NAME.svg (relative to the doc's
+// folder), and the block is the Markdown image that shows it; --check compares the file's bytes.
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -39,17 +41,24 @@ ChoiceSeq parse_choices(const std::string& v) {
   return untyped_choices(out);
 }
 
+// Where a doc's blocks write their side files (svg) and whether they only compare.
+struct DocContext {
+  std::string dir;  // the doc's folder, "" for the current one
+  bool check = false;
+  std::vector<std::string> stale;  // side files that differ (check) or were written
+};
+
 // Runs one block spec ("mermaid SCENARIO k=v ...") and returns the drawing.
-std::string generate(const std::string& spec) {
+std::string generate(const std::string& spec, DocContext& doc) {
   std::istringstream in(spec);
   std::string format, scenario;
   in >> format >> scenario;
-  if (format != "mermaid" && format != "text")
+  if (format != "mermaid" && format != "text" && format != "svg")
     throw ParamError("docgen: unknown format '" + format + "' in '" + spec + "'");
   const Scenario* sc = find_scenario(scenario);
   if (!sc) throw ParamError("docgen: unknown scenario '" + scenario + "'");
   std::vector<std::string> sets;
-  std::string find, choices;
+  std::string find, choices, file;
   uint64_t seed = 1, budget = 1000;
   for (std::string kv; in >> kv;) {
     const auto eq = kv.find('=');
@@ -58,6 +67,7 @@ std::string generate(const std::string& spec) {
     else if (k == "choices") choices = v;
     else if (k == "seed") seed = std::stoull(v);
     else if (k == "budget") budget = std::stoull(v);
+    else if (k == "file") file = v;
     else sets.push_back(kv);
   }
   const Params p = resolve_params(*sc, sets);
@@ -80,12 +90,29 @@ std::string generate(const std::string& spec) {
     ro.strategy_label = "replay";
     trace = std::move(run_choices(*sc, p, parse_choices(choices), ro).trace);
   }
+  if (format == "svg") {
+    if (file.empty() || file.find("..") != std::string::npos || file.front() == '/' || !file.ends_with(".svg"))
+      throw ParamError("docgen: svg needs file=DIR/NAME.svg (relative to the doc, no ..) in '" + spec + "'");
+    const std::string path = doc.dir.empty() ? file : doc.dir + "/" + file;
+    const std::string svg = render_svg(*trace);
+    std::string old;
+    try {
+      old = read_file_bytes(path);
+    } catch (const TraceError&) {
+      old.clear();  // missing: stale
+    }
+    if (old != svg) {
+      if (!doc.check) write_file_bytes(path, svg);
+      doc.stale.push_back(path);
+    }
+    return fmt::format("![kpsim render --format svg: {} {}]({})\n", scenario, p.to_line(), file);
+  }
   const std::string body = format == "mermaid" ? render_mermaid(*trace) : render_text(*trace);
   return "```" + std::string(format == "mermaid" ? "mermaid" : "text") + "\n" + body + "```\n";
 }
 
 // Returns the file with every block regenerated.
-std::string regenerate(const std::string& text, const std::string& path) {
+std::string regenerate(const std::string& text, const std::string& path, DocContext& doc) {
   std::string out;
   size_t pos = 0;
   while (true) {
@@ -96,7 +123,7 @@ std::string regenerate(const std::string& text, const std::string& path) {
     if (open_end == std::string::npos || close == std::string::npos)
       throw ParamError(path + ": unterminated kpsim block");
     const std::string spec = text.substr(open + kOpen.size(), open_end - open - kOpen.size());
-    out += text.substr(pos, open_end + 3 - pos) + "\n" + generate(spec);
+    out += text.substr(pos, open_end + 3 - pos) + "\n" + generate(spec, doc);
     pos = close;
   }
   return out + text.substr(pos);
@@ -114,7 +141,18 @@ Command add_docgen(CLI::App& app) {
             int stale = 0;
             for (auto& f : *files) {
               const std::string text = read_file_bytes(f);
-              const std::string fresh = regenerate(text, f);
+              DocContext doc;
+              doc.check = *check;
+              if (const auto slash = f.rfind('/'); slash != std::string::npos) doc.dir = f.substr(0, slash);
+              const std::string fresh = regenerate(text, f, doc);
+              for (const auto& side : doc.stale) {
+                if (*check) {
+                  std::cout << side << ": generated picture is stale (run: kpsim docgen " << f << ")\n";
+                  ++stale;
+                } else {
+                  std::cout << side << ": regenerated\n";
+                }
+              }
               if (fresh == text) continue;
               if (*check) {
                 std::cout << f << ": generated traces are stale (run: kpsim docgen " << f << ")\n";

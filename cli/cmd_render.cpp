@@ -1,4 +1,4 @@
-// kpsim render TRACE --format text|mermaid|perfetto|html
+// kpsim render TRACE --format text|mermaid|perfetto|html|svg
 #include <unistd.h>
 
 #include <cstdlib>
@@ -22,6 +22,7 @@ struct RenderArgs {
   std::vector<std::string> lanes;
   std::string steps;
   std::string time = "virtual";
+  bool no_collapse = false;
 };
 
 // "A..B", "A..", "..B" or "N": 1-based step numbers.
@@ -50,6 +51,10 @@ int run_render(const RenderArgs& a, CLI::App* sub) {
   std::string body;
   if (a.format == "mermaid") {
     body = "```mermaid\n" + render_mermaid(t) + "```\n";
+  } else if (a.format == "svg") {
+    SvgOptions o;
+    o.collapse = !a.no_collapse;
+    body = render_svg(t, o);
   } else if (a.format == "html") {
     body = render_html(t);
   } else if (a.format == "perfetto") {
@@ -77,18 +82,21 @@ int run_render(const RenderArgs& a, CLI::App* sub) {
 
 Command add_render(CLI::App& app) {
   auto a = std::make_shared<RenderArgs>();
-  auto* sub = app.add_subcommand("render", "Draw a trace: a terminal lane chart, Mermaid, Perfetto JSON or an HTML page");
+  auto* sub = app.add_subcommand("render", "Draw a trace: a terminal lane chart, Mermaid, Perfetto JSON, an HTML page or an SVG diagram");
   sub->footer(
       "text: one column per task (lane), one row per step; '*' marks a step a scheduling choice\n"
       "picked. mermaid: a fenced sequenceDiagram for Markdown. perfetto: trace-event JSON that\n"
       "ui.perfetto.dev opens (one track per task, a slice per step, wake-ups as arrows, every\n"
       "'NAME A→B' of a change as a counter track). html: one offline page to step through the\n"
-      "run with the state at every step; docs/trace-format.md explains each.");
+      "run with the state at every step. svg: a standalone sequence diagram (lanes, a row per step,\n"
+      "choice marks, wake-ups, the changes and changed state as notes; stretches of 3+ similar\n"
+      "steps drawn as one row unless --no-collapse); docs/trace-format.md explains each.");
   sub->add_option("trace", a->path, "trace file (JSON Lines, see docs/trace-format.md)")->required();
   sub->add_option("--format", a->format,
-                  "text (lane chart), mermaid (sequenceDiagram), perfetto (trace-event JSON) or html (a page to "
-                  "step through)")
-      ->check(CLI::IsMember({"text", "mermaid", "perfetto", "html"}));
+                  "text (lane chart), mermaid (sequenceDiagram), perfetto (trace-event JSON), html (a page to "
+                  "step through) or svg (a sequence diagram)")
+      ->check(CLI::IsMember({"text", "mermaid", "perfetto", "html", "svg"}));
+  sub->add_flag("--no-collapse", a->no_collapse, "svg: draw every step, even in long repeated stretches");
   sub->add_option("-o,--out", a->out, "write here instead of stdout");
   sub->add_option("--width", a->width, "text: total width in columns (default: $COLUMNS on a terminal, else natural)")
       ->check(kUnsigned & CLI::Range(20, 100000));

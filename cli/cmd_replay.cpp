@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/trace_file.h"
 #include "scenarios/runner.h"
+#include "sched/strategy_follow.h"
 #include "sched/strategy_replay.h"
 #include "traces/render.h"
 
@@ -15,18 +16,94 @@ struct ReplayArgs {
   std::string path;
   bool check = false, quiet = false;
   uint64_t max_steps = 0, max_time_ms = 0;  // 0: the trace's limits (or the scenario's)
+  std::vector<std::string> sets;            // --set: parameters changed from the trace's
+  std::string choices;                      // --choices: another schedule of the trace's run
+  bool has_choices = false;
+  std::string trace_out;
 };
 
-static int run_replay(const ReplayArgs& a) {
+namespace {
+
+std::string json_value(const nlohmann::ordered_json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+// The exit status of a run that is not compared with a recording: what explore would say.
+int verdict_exit(const RunEnd& e) {
+  switch (e.outcome) {
+    case Outcome::violation:
+    case Outcome::deadlock: return kExitFinding;
+    case Outcome::model_invariant: return kExitModelBug;
+    case Outcome::step_limit:
+    case Outcome::time_limit:
+    case Outcome::error: return kExitInconclusive;
+    default: return kExitOk;
+  }
+}
+
+std::string outcome_words(const std::string& outcome, const std::string& property, uint64_t steps, uint64_t t_ns) {
+  return fmt::format("{}{} after {} steps, {:.3f} ms virtual", outcome, property.empty() ? "" : " " + property, steps,
+                     static_cast<double>(t_ns) / 1e6);
+}
+
+// replay --set / --choices: not a reproduction but another run. The trace's parameters with
+// --set over them; its choices (or --choices') followed while they fit, then the default
+// policy; where the run left them is reported, and the outcome is judged as explore judges it.
+int run_changed(const ReplayArgs& a, const Trace& t, const Scenario& sc, const RunOptions& o) {
+  std::vector<std::string> sets;
+  for (auto& [k, v] : t.header.params.items()) sets.push_back(k + "=" + json_value(v));
+  const Params recorded = resolve_params(sc, sets);
+  for (const auto& s : a.sets) sets.push_back(s);
+  const Params params = resolve_params(sc, sets);
+  const ChoiceSeq seq = a.has_choices ? parse_choices_arg(a.choices) : t.header.choices;
+  FollowStrategy follow(seq);
+  follow.begin_run();
+  RunResult r = run_once(sc, params, follow, o);
+  const auto& d = follow.divergence();
+  if (a.has_choices && d && d->kind != FollowStrategy::Divergence::ran_out) throw ParamError("--choices: " + d->why);
+
+  if (!a.quiet) std::cout << render_text(*r.trace);
+  std::string changed;
+  const auto before = recorded.to_json(), after = params.to_json();
+  for (auto& [k, v] : after.items())
+    if (before[k] != v) changed += fmt::format("{}{}: {} → {}", changed.empty() ? "" : ", ", k, json_value(before[k]), json_value(v));
+  std::cout << "parameters: " << (changed.empty() ? "as recorded" : changed) << "\n";
+  const std::string source = a.has_choices ? "--choices" : "recorded";
+  if (!d) {
+    std::cout << fmt::format("schedule: followed all {} {} choices; the run asked no more\n", seq.size(), source);
+  } else if (d->kind == FollowStrategy::Divergence::mismatch) {
+    std::cout << fmt::format("schedule: followed {} of {} {} choices, then diverged: {}; the rest ({} "
+                             "choice points) answered by the default policy (first option)\n",
+                             follow.followed(), seq.size(), source, d->why, follow.defaulted());
+  } else if (d->kind == FollowStrategy::Divergence::ran_out) {
+    std::cout << fmt::format("schedule: followed all {} {} choices; the run asked {} more from step {}, answered "
+                             "by the default policy (first option)\n",
+                             seq.size(), source, follow.defaulted(), d->step);
+  } else {
+    std::cout << fmt::format("schedule: followed {} of {} {} choices; the run ended before the other {}\n",
+                             follow.followed(), seq.size(), source, seq.size() - follow.followed());
+  }
+  std::cout << "outcome: " << outcome_words(std::string(to_string(r.end.outcome)), r.end.property, r.steps, r.t_ns);
+  std::cout << fmt::format("  (recorded: {})\n",
+                           outcome_words(t.footer.outcome, t.footer.property, t.footer.steps, t.footer.t_ns));
+  if (!r.end.message.empty()) std::cout << "  " << r.end.message << "\n";
+  if (!a.trace_out.empty()) {
+    save_trace(a.trace_out, *r.trace);
+    std::cout << "trace written to " << a.trace_out << " (kpsim replay " << a.trace_out << " reproduces it)\n";
+  }
+  return verdict_exit(r.end);
+}
+
+}  // namespace
+
+static int run_replay(ReplayArgs a, CLI::App* sub) {
+  a.has_choices = sub->count("--choices") > 0;
+  if (a.check && (a.has_choices || !a.sets.empty()))
+    throw ParamError("--check compares a reproduction byte for byte; with --set or --choices the run is another one");
   const std::string& path = a.path;
   const bool check = a.check, quiet = a.quiet;
   const std::string original = read_file_bytes(path);
   const Trace t = load_trace(path);
   const Scenario* sc = &scenario_of(t, path);
   const Params params = resolve_params(*sc, t.header.params);
-
-  ReplayStrategy replay(t.header.choices, /*strict=*/true);
-  replay.begin_run();
   RunOptions o;
   // The limits the trace was recorded under (the scenario's unless it says otherwise), then the
   // command line's: a trace whose run went on and on (an edited parameter, say) stops there.
@@ -38,6 +115,13 @@ static int run_replay(const ReplayArgs& a) {
   o.trace = true;
   o.strategy_label = t.header.strategy;
   o.seed = t.header.seed;
+  if (!a.sets.empty() || a.has_choices) {
+    o.strategy_label = "replay";  // a schedule given here, not the recorded strategy's
+    return run_changed(a, t, *sc, o);
+  }
+
+  ReplayStrategy replay(t.header.choices, /*strict=*/true);
+  replay.begin_run();
   RunResult r = run_once(*sc, params, replay, o);
   r.trace->footer.crosscheck = t.footer.crosscheck;  // an annotation, not part of the run
   // So is the version that wrote the trace: another kpsim (or none recorded, an old trace) may
@@ -47,6 +131,7 @@ static int run_replay(const ReplayArgs& a) {
   r.trace->header.format = t.header.format;
 
   if (!quiet) std::cout << render_text(*r.trace);
+  if (!a.trace_out.empty()) save_trace(a.trace_out, *r.trace);
   if (t.header.format == kOldestTraceFormat)
     std::cout << fmt::format(
         "note: {} is trace format {}: its choices do not record their kinds or option counts, "
@@ -102,7 +187,10 @@ Command add_replay(CLI::App& app) {
       "is re-derived by the run and compared. Parameters and limits are part of the run: a trace\n"
       "edited to other values passes --check only if those values give exactly the same run. The\n"
       "run is bounded by the trace's recorded limits (header `limits`, else the scenario's),\n"
-      "overridden by --max-steps/--max-time-ms. Unknown keys are refused (exit 2).");
+      "overridden by --max-steps/--max-time-ms. Unknown keys are refused (exit 2).\n"
+      "--set k=v or --choices make another run, not a reproduction: it follows the choices while they\n"
+      "fit (then the first option), says where it left them and exits as explore does: 0 every\n"
+      "property held, 1 a violation or deadlock, 3 a step/time limit or model error, 4 a model invariant.");
   auto a = std::make_shared<ReplayArgs>();
   sub->add_option("trace", a->path, "trace file written by explore --trace-out")->required();
   sub->add_flag("--check", a->check, "fail unless the new trace is byte-identical to the file");
@@ -113,7 +201,16 @@ Command add_replay(CLI::App& app) {
       ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
   sub->add_option("--max-time-ms", a->max_time_ms, "virtual-time limit in ms (default as for --max-steps)")
       ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
-  return {sub, [a] { return run_replay(*a); }};
+  sub->add_option("--set", a->sets,
+                  "key=value: re-run the trace's schedule with this parameter changed (repeatable), e.g. "
+                  "fix=task-sigpending; the recorded choices are followed while they fit the run, then the "
+                  "first option; prints where it diverged and the outcome; exit as explore (0 clean, 1 "
+                  "violation, 3 inconclusive)");
+  sub->add_option("--choices", a->choices,
+                  "run this schedule instead of the recorded one (0,1,0: answers to the choice points; "
+                  "missing ones: 0; one out of range exits 2 naming the choice and step)");
+  sub->add_option("--trace-out", a->trace_out, "write the new run's trace here (whatever its outcome)");
+  return {sub, [a, sub] { return run_replay(*a, sub); }};
 }
 
 }  // namespace kpsim::cli

@@ -80,3 +80,36 @@ const Scenario& scenario_of(const Trace& t, const std::string& path) {
 }
 
 }  // namespace kpsim::cli
+
+namespace kpsim::cli {
+
+ChoiceSeq parse_choices_arg(const std::string& text) {
+  std::vector<uint32_t> values;
+  if (text.find_first_not_of(" ") == std::string::npos) return {};
+  size_t at = 0;
+  for (size_t index = 0;; ++index) {
+    const size_t comma = text.find(',', at);
+    std::string part = text.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    const size_t b = part.find_first_not_of(' '), e = part.find_last_not_of(' ');
+    part = b == std::string::npos ? "" : part.substr(b, e - b + 1);
+    if (part.empty() || part.size() > 9 || part.find_first_not_of("0123456789") != std::string::npos)
+      throw ParamError(fmt::format("--choices: entry {} is '{}': expected a comma-separated list of answers "
+                                   "(0-based option numbers), e.g. 0,1,0",
+                                   index, part));
+    values.push_back(static_cast<uint32_t>(std::stoul(part)));
+    if (comma == std::string::npos) break;
+    at = comma + 1;
+  }
+  return untyped_choices(values);
+}
+
+std::string choices_arg(const ChoiceSeq& seq) {
+  std::string out;
+  for (const Choice& c : seq) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(c.value);
+  }
+  return out;
+}
+
+}  // namespace kpsim::cli

@@ -32,3 +32,14 @@ void write_file_bytes(const std::string& path, const std::string& bytes);
 const Scenario& scenario_of(const Trace& t, const std::string& path);
 
 }  // namespace kpsim::cli
+
+namespace kpsim::cli {
+
+// "--choices 0,1,0": the answers of one schedule, comma-separated decimal numbers (spaces
+// allowed around them; an empty text is the empty sequence: the default schedule). Throws
+// ParamError naming the bad entry.
+ChoiceSeq parse_choices_arg(const std::string& text);
+// The answers as --choices takes them: "0,1,0".
+std::string choices_arg(const ChoiceSeq& seq);
+
+}  // namespace kpsim::cli

@@ -65,6 +65,69 @@ RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, cons
   return r;
 }
 
+void MetricSummary::add(const nlohmann::ordered_json& metrics) {
+  ++runs_;
+  if (!metrics.is_object()) return;
+  // A scenario reports the same metrics in the same order every run: the i-th is looked for at
+  // position i first, so that the common case costs a string compare, not a map lookup.
+  size_t pos = 0;
+  for (auto it = metrics.begin(); it != metrics.end(); ++it, ++pos) {
+    const std::string& k = it.key();
+    size_t at = pos;
+    if (at >= by_name_.size() || by_name_[at].first != k) {
+      auto [found, fresh] = index_.try_emplace(k, by_name_.size());
+      if (fresh) by_name_.emplace_back(k, One{});
+      at = found->second;
+    }
+    One& one = by_name_[at].second;
+    ++one.n;
+    const auto& v = it.value();
+    if (v.is_number()) {
+      ++one.numbers[v.get<double>()];
+      one.integral = one.integral && !v.is_number_float();
+    } else {
+      ++one.values[v];
+    }
+  }
+}
+
+nlohmann::ordered_json MetricSummary::to_json() const {
+  nlohmann::ordered_json out = nlohmann::ordered_json::object();
+  auto number = [](double x, bool integral) -> nlohmann::ordered_json {
+    if (integral) return static_cast<int64_t>(x);
+    return x;
+  };
+  for (const auto& [name, one] : by_name_) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::object();
+    if (!one.numbers.empty() && one.values.empty()) {
+      uint64_t total = 0;
+      for (auto& [x, c] : one.numbers) total += c;
+      // The lower median: the value at rank ceil(total / 2), one some run actually had.
+      const uint64_t rank = (total + 1) / 2;
+      double median = one.numbers.begin()->first;
+      uint64_t seen = 0;
+      for (auto& [x, c] : one.numbers) {
+        seen += c;
+        if (seen >= rank) {
+          median = x;
+          break;
+        }
+      }
+      j["min"] = number(one.numbers.begin()->first, one.integral);
+      j["median"] = number(median, one.integral);
+      j["max"] = number(one.numbers.rbegin()->first, one.integral);
+    } else {
+      nlohmann::ordered_json values = nlohmann::ordered_json::object();
+      for (auto& [x, c] : one.numbers) values[nlohmann::ordered_json(x).dump()] = c;
+      for (auto& [v, c] : one.values) values[v.is_string() ? v.get<std::string>() : v.dump()] = c;
+      j["values"] = values;
+    }
+    j["runs"] = one.n;
+    out[name] = j;
+  }
+  return out;
+}
+
 bool is_finding(const RunEnd& e) {
   return e.outcome == Outcome::violation || e.outcome == Outcome::deadlock;
 }
@@ -216,7 +279,7 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
         "locals and its objects show a summary), so equal hashes would not mean equal states",
         sc.name()));
   while (res.schedules + res.cut < o.budget && strategy.begin_run()) {
-    RunResult r = run_once(sc, p, strategy, res.schedules == 0 ? quiet : quiet_no_metrics);
+    RunResult r = run_once(sc, p, strategy, res.schedules == 0 || o.summarize_metrics ? quiet : quiet_no_metrics);
     if (r.end.outcome == Outcome::cut) {
       // State caching ended it at a state explored before: no outcome of its own.
       ++res.cut;
@@ -236,7 +299,11 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
       continue;
     }
     ++res.schedules;
-    if (res.schedules == 1) res.first_metrics = r.metrics;
+    if (res.schedules == 1) {
+      res.first_metrics = r.metrics;
+      res.first_run_choices = r.choices;
+    }
+    if (o.summarize_metrics) res.metric_summary.add(r.metrics);
     ++res.outcomes[std::string(to_string(r.end.outcome))];
     if (r.end.outcome == Outcome::model_invariant) {
       res.model_bug_schedule = res.schedules;
@@ -289,8 +356,12 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
   if (o.shrink) {
     RunOptions plain = o.run;
     plain.trace = false;
+    size_t attempts = 0, shortest = best.size();
     auto still = [&](const ChoiceSeq& c) -> std::optional<ChoiceSeq> {
       auto r = rerun_if_same(sc, p, c, first_key, plain);
+      ++attempts;
+      if (r && r->choices.size() < shortest) shortest = r->choices.size();
+      if (o.shrink_progress) o.shrink_progress(attempts, shortest);
       if (!r) return std::nullopt;
       return r->choices;
     };

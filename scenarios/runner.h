@@ -51,6 +51,29 @@ std::string finding_key(const RunEnd& e);  // what shrinking must preserve
 std::optional<RunResult> rerun_if_same(const Scenario& sc, const Params& p, const ChoiceSeq& choices,
                                        const std::string& key, const RunOptions& o);
 
+// The distribution of each metric over many runs: numbers as a histogram of their values (a
+// metric takes few distinct values, so this stays small where a list of every schedule's would
+// not), booleans and strings as counts per value.
+class MetricSummary {
+ public:
+  void add(const nlohmann::ordered_json& metrics);
+  uint64_t runs() const { return runs_; }
+  // {name: {"min", "median" (the lower median: a value some run had), "max", "runs"}} for numbers,
+  // {name: {"values": {value: runs}}} for booleans and strings; in the metrics' first-seen order.
+  nlohmann::ordered_json to_json() const;
+
+ private:
+  struct One {
+    std::map<double, uint64_t> numbers;
+    std::map<nlohmann::ordered_json, uint64_t> values;  // kept as JSON: no dump per schedule
+    bool integral = true;
+    uint64_t n = 0;
+  };
+  uint64_t runs_ = 0;
+  std::vector<std::pair<std::string, One>> by_name_;  // first-seen order
+  std::map<std::string, size_t> index_;
+};
+
 struct ExploreOptions {
   uint64_t budget = 1000;  // runs at most: schedules, and runs a state cache cut
   RunOptions run;
@@ -62,6 +85,12 @@ struct ExploreOptions {
   // Called every `progress_every` schedules (for progress lines on long runs).
   uint64_t progress_every = 0;
   std::function<void(uint64_t schedules, uint64_t violations)> progress;
+  // Called after every candidate run while shrinking (progress lines again): the candidates
+  // run so far and the length of the shortest failing sequence kept.
+  std::function<void(size_t attempts, size_t best_length)> shrink_progress;
+  // Build every schedule's metrics and summarize them (ExploreResult::metric_summary); off by
+  // default, since building them costs more than a short schedule's steps.
+  bool summarize_metrics = false;
   // Determinism check (explore --check-determinism[=N]): every violating schedule and every
   // Nth one (N > 0: schedules 1, N+1, 2N+1, ..., so that any search checks at least one) is
   // re-run twice from its choices with tracing; the two traces must be
@@ -89,6 +118,9 @@ struct ExploreResult {
   uint64_t first_violation_schedule = 0;     // 1-based, 0 if none
   ChoiceSeq first_choices;                   // as found, before shrinking
   nlohmann::ordered_json first_metrics;      // metrics of the first schedule run
+  ChoiceSeq first_run_choices;               // the first schedule's choices (to trace a clean run)
+  // ExploreOptions::summarize_metrics: every metric over the schedules explored.
+  MetricSummary metric_summary;
   std::optional<RunResult> first_violation;  // shrunk and re-run with a trace
   // The first schedule whose model invariant broke (a kpsim bug): re-run with a trace, not
   // shrunk; the search stops there, since nothing after it can be trusted.

@@ -123,4 +123,30 @@ void DfsStrategy::end_run() {
   foreign_ = h % shard_.count != shard_.index;
 }
 
+double DfsStrategy::explored_fraction() const {
+  if (exhausted_) return 1.0;
+  // The leaves left of the current one, plus it: at each point, the options before the one
+  // taken, each worth the share of the tree its subtree would have with equal subtrees.
+  const std::optional<uint32_t> b = order_ == DfsOrder::iterative ? std::optional(iteration_) : bound_;
+  double done = 0, share = 1;
+  for (size_t i = floor_; i < path_.size(); ++i) {
+    const Point& p = path_[i];
+    // Where the bound allows no preemption, only continuing is walked: one option.
+    const uint32_t n = b && p.current >= 0 && p.preemptions_before + 1 > *b ? 1 : p.n;
+    done += share * std::min<double>(p.k, n - 1) / n;
+    share /= n;
+  }
+  done += share;
+  uint64_t items = 0, consumed = 0;
+  for (size_t i = 0; i < todo_.items.size(); ++i) {
+    const uint64_t options = todo_.items[i].k_last - todo_.items[i].k_first + 1;
+    items += options;
+    if (i < todo_pos_) consumed += options;
+  }
+  if (items == 0) return std::min(done, 1.0);  // the root walk (iteration 0, or plain)
+  consumed += todo_k_;  // next_item() has moved past the current item already
+  if (todo_pos_ >= todo_.items.size()) consumed = items;
+  return std::min((static_cast<double>(consumed) - 1 + done) / static_cast<double>(items), 1.0);
+}
+
 }  // namespace kpsim

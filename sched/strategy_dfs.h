@@ -81,6 +81,12 @@ class DfsStrategy final : public Strategy {
   // State caching: distinct states stored, runs cut at a stored one.
   uint64_t states() const { return seen_.size(); }
   uint64_t cuts() const { return cuts_; }
+  bool iterative() const { return order_ == DfsOrder::iterative; }
+  // For progress lines: an estimate in [0, 1] of how much of the walk is done after the run
+  // that just ended -- of the whole tree (plain order), or of the current iteration (iterative:
+  // the work items done plus the current one's share). It weighs every option of a point
+  // equally, as if all subtrees were the same size; lopsided trees make it run ahead or behind.
+  double explored_fraction() const;
 
  private:
   struct Point {

@@ -37,6 +37,17 @@ std::string render_perfetto(const Trace& t, PerfettoTime time = PerfettoTime::vi
 // change" search, choice marks. Inline CSS, JS and data: it opens offline from disk.
 std::string render_html(const Trace& t);
 
+// A standalone SVG sequence diagram (traces/render_svg.cpp): lanes, a row per step, choice
+// marks, wake-up arrows, the changes and changed state values as notes; offline (no external
+// references).
+struct SvgOptions {
+  // Draw a cycle of up to 8 steps that comes back at least twice more, step for step alike (the
+  // same lane, label, changes up to their numbers, wake-ups; no choice among the repetitions),
+  // as the first cycle and one "×N" row for the repetitions.
+  bool collapse = true;
+};
+std::string render_svg(const Trace& t, const SvgOptions& o = {});
+
 // "proto=udp test=selftest": the parameters as one line.
 std::string params_line(const Trace& t);
 

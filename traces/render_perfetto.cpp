@@ -10,6 +10,14 @@
 // way, so the counters follow the model without this file knowing any of them. A NAME is a
 // word of letters, digits and '_' with a lower-case letter first ("TCP 5," is prose).
 //
+// The steps' state (trace format 3) gives exact counters too: every integer state value whose
+// last field is one of kStateCounters (bytes queued per queue, notsent, packets in flight, cwnd,
+// send and receive windows, socket memory, kTLS records and pending encryptions, io_uring
+// completions) is a counter track named by its state name ("p1.psock.msg_tot_len",
+// "srv.snd_cwnd"), in a second process "state" so that they sit apart from the tracks read from
+// the change strings. The first step's snapshot gives each track its start value; a value that
+// goes away (null) drops to 0.
+//
 // Time: the model's steps take no virtual time, so many steps share one instant. In virtual
 // time each step is drawn 1 ns wide, starting at its virtual time or 1 ns after the previous
 // step, whichever is later (order is kept; a crowded instant spills over by 1 ns per step).
@@ -37,6 +45,19 @@ struct Counter {
   std::optional<int64_t> from;
   int64_t to = 0;
 };
+
+constexpr std::string_view kStateCounters[] = {
+    "bytes",       "msg_tot_len", "sk_msg_first_len", "notsent",        "packets_out", "snd_cwnd",
+    "snd_wnd",     "rcv_wnd",     "sk_wmem_queued",   "sk_rmem_alloc",  "skbs",        "records",
+    "ready",       "encrypt_pending", "cq",           "bufs",           "msgs"};
+
+bool state_counter(std::string_view name) {
+  const auto dot = name.rfind('.');
+  const std::string_view field = dot == std::string_view::npos ? name : name.substr(dot + 1);
+  for (const auto f : kStateCounters)
+    if (field == f) return true;
+  return false;
+}
 
 bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
@@ -137,9 +158,23 @@ std::string render_perfetto(const Trace& t, PerfettoTime time) {
   };
 
   std::map<std::string, bool> counter_seen;
+  // State counters (format 3) in their own process, named once the trace has any.
+  constexpr int state_pid = 2;
+  bool state_named = false;
   uint64_t flow_id = 0;
   for (size_t i = 0; i < t.events.size(); ++i) {
     const TraceEvent& e = t.events[i];
+    if (e.state.is_object())
+      for (auto& [k, v] : e.state.items()) {
+        if (!state_counter(k) || !(v.is_number_integer() || v.is_null())) continue;
+        if (!state_named) {
+          state_named = true;
+          events.push_back({{"ph", "M"}, {"pid", state_pid}, {"name", "process_name"},
+                            {"args", {{"name", "state (trace format 3): queues, in flight, windows"}}}});
+        }
+        events.push_back({{"ph", "C"}, {"pid", state_pid}, {"ts", ts[i]}, {"name", k},
+                          {"args", {{"value", v.is_null() ? int64_t{0} : v.get<int64_t>()}}}});
+      }
     const size_t tid = lane_index(lanes, e.task) + 1;
     Json args = {{"step", e.step}, {"t_ns", e.t_ns}};
     if (e.of) args["choice"] = fmt::format("picked option {} of {}", e.pick, e.of);
