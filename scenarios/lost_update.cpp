@@ -3,8 +3,9 @@
 // counter `incs` times with a preemption point between the read and the write (as a
 // non-atomic `counter++` on two CPUs). Property: the final count is tasks * incs.
 //
-// Its footprints are exact (the shared counter, read or written), so --strategy dpor reduces it
-// to one schedule per Mazurkiewicz trace or close (docs/design.md has the trace count).
+// Its footprints are exact and recorded by construction (the counter is a Shared<int64_t>, whose
+// every read and write reaches the step's footprint), so --strategy dpor reduces it to one
+// schedule per Mazurkiewicz trace or close (docs/design.md has the trace count).
 #include <fmt/format.h>
 
 #include "scenarios/scenario.h"
@@ -13,20 +14,17 @@ namespace kpsim {
 namespace {
 
 struct Counter : World {
-  int64_t value = 0;
-  uint64_t obj = 0;  // its id for the scheduler's dependency tracking
-  nlohmann::ordered_json metrics() const override { return {{"counter", value}}; }
+  Shared<int64_t> value = 0;
+  nlohmann::ordered_json metrics() const override { return {{"counter", value.raw()}}; }
 };
 
 Co<> incrementer(Sched& s, Counter& c, int64_t incs, bool locked_rmw) {
   for (int64_t i = 0; i < incs; ++i) {
     const int64_t seen = c.value;
-    s.touch(c.obj, false);
     s.note("counter", "read {}", seen);
     if (!locked_rmw) co_await s.point("counter = seen + 1");
     c.value = seen + 1;
-    s.touch(c.obj, true);
-    s.note("counter", "{} -> {}", seen, c.value);
+    s.note("counter", "{} -> {}", seen, c.value.raw());
     if (i + 1 < incs) co_await s.point("counter read");
   }
 }
@@ -47,7 +45,6 @@ class LostUpdate final : public Scenario {
   }
   std::unique_ptr<World> setup(Sched& s, const Params& p) const override {
     auto c = std::make_unique<Counter>();
-    c->obj = s.new_object();
     s.declare_footprints();  // every step's access to shared state is the counter's, recorded
     const int64_t tasks = p.get_int("tasks"), incs = p.get_int("incs");
     const bool atomic = p.get("atomic") == "yes";
@@ -57,8 +54,8 @@ class LostUpdate final : public Scenario {
     Counter* cp = c.get();
     const int64_t want = tasks * incs;
     s.add_final_check("no-lost-update", [cp, want]() -> std::optional<std::string> {
-      if (cp->value == want) return std::nullopt;
-      return fmt::format("counter is {}, expected {}", cp->value, want);
+      if (cp->value.raw() == want) return std::nullopt;
+      return fmt::format("counter is {}, expected {}", cp->value.raw(), want);
     });
     return c;
   }
