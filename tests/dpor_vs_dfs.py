@@ -8,7 +8,8 @@ For each case: plain dfs, dpor, and dpor with KPSIM_DPOR_CHECK=1 (the commutatio
 every independent pair, docs/design.md) must all be exhaustive; dpor must reach the same outcome
 names, the same violation verdict and the same first violated property as dfs, with no more
 schedules; the checked run must not exit 6. A case whose dfs is no longer exhaustive within its
-budget fails too (the list must stay honest, not silently shrink).
+budget fails too (the list must stay honest, not silently shrink). Last, `kpsim check` on the
+seed-000 script with `check strategy dpor` must give dfs's verdicts and exit status.
 
 What makes this a test of the footprints: a world that declares them (lost-update, whose counter
 is a Shared<int64_t>) is reduced, so a missing recorded access there shows up as a lost outcome
@@ -20,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 KPSIM = sys.argv[1]
 failures = []
@@ -92,6 +94,31 @@ for scen, budget, reduces in CASES:
         failures.append(f"{name}: a declared world reduced nothing ({dpor['schedules']} schedules)")
     print(f"{name}: dfs {dfs['schedules']} schedules, dpor {dpor['schedules']}, "
           f"{checked.get('commutation_checks', 0)} pairs checked; outcomes {summary(dfs)}")
+
+# `kpsim check` with `check strategy dpor`: the seed-000 script's suite (every ordering, for each
+# protocol) with dpor instead of dfs gives the same verdicts and exit status.
+SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scenarios", "sockmap-multi-channels.kps")
+with tempfile.TemporaryDirectory(prefix="kpsim-dpor-check.") as tmp:
+    summaries = {}
+    for strategy in ("dfs", "dpor"):
+        with open(SRC) as f:
+            text = f.read()
+        if "check strategy dfs\n" not in text:
+            failures.append("sockmap-multi-channels.kps no longer says `check strategy dfs`")
+            break
+        path = os.path.join(tmp, f"mc-{strategy}.kps")
+        with open(path, "w") as f:
+            f.write(text.replace("check strategy dfs\n", f"check strategy {strategy}\n"))
+        p = subprocess.run([KPSIM, "check", path, "--artifacts", os.path.join(tmp, strategy)],
+                           capture_output=True, text=True, timeout=600)
+        lines = [l for l in p.stdout.splitlines() if " cases: " in l]
+        summaries[strategy] = (p.returncode, lines)
+        if f"--strategy {strategy}" not in p.stdout:
+            failures.append(f"check with `check strategy {strategy}` did not run it:\n{p.stdout[-600:]}")
+    if len(summaries) == 2 and summaries["dfs"] != summaries["dpor"]:
+        failures.append(f"kpsim check: dfs {summaries['dfs']}, dpor {summaries['dpor']}")
+    elif len(summaries) == 2:
+        print(f"kpsim check, dfs and dpor: {summaries['dpor']}")
 
 if failures:
     print("\n".join(failures))
