@@ -116,7 +116,12 @@ class Sched {
 
   Task& current() { return *tasks_[current_]; }
   TaskId current_id() const { return current_; }
-  Task& task(TaskId t) { return *tasks_[t]; }
+  // Another task's record, as a model reaches it (its flags, its name): counted as a write of
+  // that task's run state (dpor), conservative for the reads among them.
+  Task& task(TaskId t) {
+    touch(obj_id(ObjTag::task, t), true);
+    return *tasks_[t];
+  }
   size_t task_count() const { return tasks_.size(); }
 
   // A nondeterministic decision of a model; goes through the strategy like every choice.
