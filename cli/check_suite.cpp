@@ -112,7 +112,7 @@ std::vector<CheckCase> plan_cases(const std::vector<std::string>& inputs, const 
         const script::CheckPlan& p = s.check_plan();
         base.strategy = p.strategy.value_or(d.strategy);
         base.seed = p.seed.value_or(d.seed);
-        base.budget = p.budget ? *p.budget : d.budget ? *d.budget : base.strategy == "dfs" ? 1000000 : 1000;
+        base.budget = p.budget ? *p.budget : d.budget ? *d.budget : base.strategy == "dfs" || base.strategy == "dpor" ? 1000000 : 1000;
         base.require_exhaustive = p.require_exhaustive || d.require_exhaustive;
         if (!p.sets.empty()) sets = p.sets;
       } catch (const script::ScriptError& e) {
@@ -139,7 +139,8 @@ std::vector<std::string> explore_args(const CheckCase& c) {
   std::vector<std::string> a{"explore", c.script};
   for (const std::string& s : c.sets) a.insert(a.end(), {"--set", s});
   a.insert(a.end(), {"--strategy", c.strategy});
-  if (c.strategy != "dfs") a.insert(a.end(), {"--seed", std::to_string(c.seed)});
+  // The exhaustive strategies have no seed.
+  if (c.strategy != "dfs" && c.strategy != "dpor") a.insert(a.end(), {"--seed", std::to_string(c.seed)});
   a.insert(a.end(), {"--budget", std::to_string(c.budget)});
   if (c.require_exhaustive) a.push_back("--require-exhaustive");
   if (c.max_steps) a.insert(a.end(), {"--max-steps", std::to_string(c.max_steps)});

@@ -305,14 +305,14 @@ Command add_check(CLI::App& app) {
   sub->add_option("inputs", a->inputs, "script files (.kps) and directories of them")->required();
   sub->add_option("-j,--jobs", a->jobs, "cases run at once, each in its own process (default 1)")
       ->check(kUnsigned & CLI::Range(1, 256));
-  sub->add_option("--strategy", a->defaults.strategy, "default strategy: random | pct | dfs (default random)")
-      ->check(CLI::IsMember({"random", "pct", "dfs"}));
+  sub->add_option("--strategy", a->defaults.strategy, "default strategy: random | pct | dfs | dpor (default random)")
+      ->check(CLI::IsMember({"random", "pct", "dfs", "dpor"}));
   auto* seed = sub->add_option("--seed", a->defaults.seed, "default seed for random and pct (default 1)")->check(kUnsigned);
   sub->add_option("--seed-from", a->seed_from_text,
                   "derive the default seed from a string, e.g. a commit id (FNV-1a + splitmix64: the same "
                   "string gives the same seed everywhere)")
       ->excludes(seed);
-  sub->add_option("--budget", a->budget, "default budget: schedules per case (default 1000; dfs 1000000)")
+  sub->add_option("--budget", a->budget, "default budget: schedules per case (default 1000; dfs and dpor 1000000)")
       ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
   sub->add_flag("--require-exhaustive", a->defaults.require_exhaustive,
                 "every case must cover its whole search space, else it is inconclusive (3)");

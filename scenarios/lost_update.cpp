@@ -3,8 +3,9 @@
 // counter `incs` times with a preemption point between the read and the write (as a
 // non-atomic `counter++` on two CPUs). Property: the final count is tasks * incs.
 //
-// Its footprints are exact (the shared counter, read or written), so --strategy dpor reduces it
-// to one schedule per Mazurkiewicz trace or close (docs/design.md has the trace count).
+// Its footprints are exact and recorded by construction (the counter is a Shared<int64_t>, whose
+// every read and write reaches the step's footprint), so --strategy dpor reduces it to one
+// schedule per Mazurkiewicz trace or close (docs/design.md has the trace count).
 #include <vector>
 
 #include <fmt/format.h>
@@ -24,14 +25,13 @@ struct IncLocals {
 };
 
 struct Counter : World {
-  int64_t value = 0;
-  uint64_t obj = 0;  // its id for the scheduler's dependency tracking
+  Shared<int64_t> value = 0;
   std::vector<IncLocals> locals;  // one per task, in spawn order
-  nlohmann::ordered_json metrics() const override { return {{"counter", value}}; }
+  nlohmann::ordered_json metrics() const override { return {{"counter", value.raw()}}; }
   // Complete: the counter and every task's locals. A dead `seen` (no write pending) is not
   // reported, so states that differ only in it hash alike (they have the same future).
   void visit_complete_state(StateVisitor& v) const override {
-    v.value("counter", value);
+    v.value("counter", value.raw());
     for (size_t t = 0; t < locals.size(); ++t) {
       StatePrefix p(v, fmt::format("inc{}", t));
       p.i("i", locals[t].i);
@@ -41,18 +41,17 @@ struct Counter : World {
   }
 };
 
+// The locals are the task's own (no other task reads them): only the counter is shared.
 Co<> incrementer(Sched& s, Counter& c, size_t task, int64_t incs, bool locked_rmw) {
   IncLocals& me = c.locals[task];  // the vector is sized before any task is spawned
   for (me.i = 0; me.i < incs;) {
     me.seen = c.value;
     me.pending = true;
-    s.touch(c.obj, false);
     s.note("counter", "read {}", me.seen);
     if (!locked_rmw) co_await s.point("counter = seen + 1");
     c.value = me.seen + 1;
     me.pending = false;
-    s.touch(c.obj, true);
-    s.note("counter", "{} -> {}", me.seen, c.value);
+    s.note("counter", "{} -> {}", me.seen, c.value.raw());
     if (++me.i < incs) co_await s.point("counter read");
   }
 }
@@ -74,7 +73,6 @@ class LostUpdate final : public Scenario {
   bool complete_state() const override { return true; }  // Counter::visit_complete_state
   std::unique_ptr<World> setup(Sched& s, const Params& p) const override {
     auto c = std::make_unique<Counter>();
-    c->obj = s.new_object();
     s.declare_footprints();  // every step's access to shared state is the counter's, recorded
     const int64_t tasks = p.get_int("tasks"), incs = p.get_int("incs");
     const bool atomic = p.get("atomic") == "yes";
@@ -85,8 +83,8 @@ class LostUpdate final : public Scenario {
     Counter* cp = c.get();
     const int64_t want = tasks * incs;
     s.add_final_check("no-lost-update", [cp, want]() -> std::optional<std::string> {
-      if (cp->value == want) return std::nullopt;
-      return fmt::format("counter is {}, expected {}", cp->value, want);
+      if (cp->value.raw() == want) return std::nullopt;
+      return fmt::format("counter is {}, expected {}", cp->value.raw(), want);
     });
     return c;
   }

@@ -32,10 +32,18 @@ class Completion {
   void complete(Sched& s);
   // Completes every present and future wait until reinit().
   void complete_all(Sched& s);
-  void reinit() { done_ = 0; all_ = false; }
-  bool completion_done() const { return all_ || done_ > 0; }
+  void reinit() {
+    obj_.write();
+    done_ = 0;
+    all_ = false;
+  }
+  bool completion_done() const {
+    obj_.read();
+    return all_ || done_ > 0;
+  }
 
  private:
+  ObjectId obj_;  // done_ and all_, as one object (dpor)
   unsigned done_ = 0;
   bool all_ = false;
   WaitQueue waiters_;

@@ -21,7 +21,10 @@
 
 namespace kpsim {
 
-enum class ObjTag : uint8_t { model = 0, task = 1, cpu = 2, task_table = 3, timers = 4, allocator = 5 };
+enum class ObjTag : uint8_t {
+  model = 0, task = 1, cpu = 2, task_table = 3, timers = 4, allocator = 5,
+  visible = 6,  // what per-step invariants read: written by every step that writes any of it
+};
 
 constexpr uint64_t obj_id(ObjTag tag, uint64_t n) { return uint64_t{static_cast<uint8_t>(tag)} << 56 | n; }
 
@@ -58,6 +61,112 @@ inline bool dependent(const Footprint& a, const Footprint& b) {
       if (x.obj == y.obj && (x.write || y.write)) return true;
   return false;
 }
+
+// Where the running step's accesses go: the scheduler of this thread points `fp` at its current
+// footprint while a reducing strategy runs (and at the invariants' read set while it evaluates
+// them), and leaves it null otherwise, so that a recorded access costs one thread-local load and
+// a branch when nobody reduces. `next_object` numbers ObjectIds in construction order; the
+// scheduler resets it when a run starts, so that the same object gets the same id in every run.
+struct FootprintRecorder {
+  Footprint* fp = nullptr;
+  uint64_t next_object = 0;
+  bool in_step = false;  // a step is running (not setup): constructing an object writes the allocator
+};
+inline thread_local FootprintRecorder t_recorder;
+
+inline void record_access(uint64_t obj, bool write) {
+  if (Footprint* fp = t_recorder.fp) [[unlikely]]
+    fp->add(obj, write);
+}
+
+// An object's id for footprints, given at construction in construction order (the world's
+// setup builds in one order; a step that builds an object writes the allocator, so two steps
+// that build objects are never reordered and the ids are the same in every schedule of a
+// trace). A copy is a new object; a move keeps the id (two objects sharing an id is merely
+// conservative: more dependency, never less).
+class ObjectId {
+ public:
+  ObjectId() : id_(fresh()) {}
+  ObjectId(const ObjectId&) : id_(fresh()) {}
+  ObjectId(ObjectId&& o) noexcept : id_(o.id_) {}
+  ObjectId& operator=(const ObjectId&) { return *this; }  // the object stays itself
+  ObjectId& operator=(ObjectId&&) noexcept { return *this; }
+  uint64_t id() const { return id_; }
+  void read() const { record_access(id_, false); }
+  void write() const { record_access(id_, true); }
+
+ private:
+  static uint64_t fresh() {
+    if (t_recorder.in_step) record_access(obj_id(ObjTag::allocator, 0), true);
+    return obj_id(ObjTag::model, t_recorder.next_object++);
+  }
+  uint64_t id_;
+};
+
+// Shared<T>: a model field that more than one task's steps may touch, recording every access
+// (a read through get() or the conversion, a write through set(), assignment, the compound
+// operators or mut()). This is how a world's footprints are sound by construction: a field
+// wrapped in Shared cannot be read or written without the access reaching the footprint, and a
+// world may call Sched::declare_footprints() only when every field its tasks share is a Shared
+// or a scheduler primitive (WaitQueue, Mutex, SockLock, Completion, Work, Timer), which record
+// their own accesses. mut() hands out a reference (a container's methods): the whole call is
+// counted as a write, conservative for the reads among them.
+template <class T>
+class Shared {
+ public:
+  Shared() = default;
+  Shared(T v) : v_(std::move(v)) {}  // NOLINT(google-explicit-constructor): a field's initialiser
+  Shared(const Shared& o) : v_(o.get()) {}
+  Shared& operator=(const Shared& o) {
+    set(o.get());
+    return *this;
+  }
+  Shared& operator=(T v) {
+    set(std::move(v));
+    return *this;
+  }
+  const T& get() const {
+    id_.read();
+    return v_;
+  }
+  operator const T&() const { return get(); }  // NOLINT(google-explicit-constructor)
+  const T* operator->() const { return &get(); }
+  T& mut() {
+    id_.write();
+    return v_;
+  }
+  void set(T v) {
+    id_.write();
+    v_ = std::move(v);
+  }
+  template <class U>
+  Shared& operator+=(const U& u) {
+    mut() += u;
+    return *this;
+  }
+  template <class U>
+  Shared& operator-=(const U& u) {
+    mut() -= u;
+    return *this;
+  }
+  Shared& operator++() {
+    ++mut();
+    return *this;
+  }
+  Shared& operator--() {
+    --mut();
+    return *this;
+  }
+  // The value without recording: only for what no step's outcome depends on (trace state,
+  // metrics after the run). A step that reads through raw() hides a dependency.
+  const T& raw() const { return v_; }
+  T& raw_mut() { return v_; }
+  uint64_t object() const { return id_.id(); }
+
+ private:
+  T v_{};
+  ObjectId id_;
+};
 
 // A strategy that reduces by dependencies receives every step's footprint through this hook:
 // task steps and timer steps (task kNoTask) alike, in the order they ran. The scheduler records

@@ -9,6 +9,7 @@ bool Mutex::LockAwaiter::await_ready() noexcept {
     early = WakeReason::interrupted;
     return true;
   }
+  m.obj_.write();  // an attempt: takes the lock or queues behind it
   if (m.owner_ == kNoTask) {
     m.owner_ = s.current_id();
     return true;
@@ -18,16 +19,19 @@ bool Mutex::LockAwaiter::await_ready() noexcept {
 
 bool Mutex::LockAwaiter::await_resume() noexcept {
   if (early == WakeReason::interrupted) return false;
+  m.obj_.read();
   return m.owner_ == s.current_id();  // hand-over by unlock(), or interrupted while waiting
 }
 
 bool Mutex::try_lock(Sched& s) {
+  obj_.write();
   if (owner_ != kNoTask) return false;
   owner_ = s.current_id();
   return true;
 }
 
 void Mutex::unlock(Sched& s) {
+  obj_.write();
   if (owner_ == kNoTask) throw std::logic_error("unlock of an unlocked mutex");
   owner_ = kNoTask;
   if (waiters_.empty()) return;

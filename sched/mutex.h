@@ -37,11 +37,20 @@ class Mutex {
   }
   bool try_lock(Sched& s);
   void unlock(Sched& s);
-  bool locked() const { return owner_ != kNoTask; }
-  TaskId owner() const { return owner_; }
+  bool locked() const {
+    obj_.read();
+    return owner_ != kNoTask;
+  }
+  TaskId owner() const {
+    obj_.read();
+    return owner_;
+  }
 
  private:
+  // The owner is recorded as one object (dpor): every lock, try_lock and unlock writes it, so
+  // operations on one lock stay ordered and two locks' operations are independent.
   TaskId owner_ = kNoTask;
+  ObjectId obj_;
   WaitQueue waiters_;
 };
 

@@ -40,11 +40,16 @@ Sched::Sched(Strategy& strategy, RunLimits limits, uint32_t hz)
     : strategy_(strategy), limits_(limits), hz_(hz), cache_states_(strategy.caches_states()),
       observer_(strategy.step_observer()) {
   if (hz == 0 || 1000000000u % hz != 0) throw std::invalid_argument("HZ must divide 10^9");
+  // This run's objects are numbered from 0 (the world is built after the scheduler), and its
+  // accesses go to fp_ only when a strategy reduces by them. Setup's accesses land in fp_ too
+  // and are cleared when the first step starts.
+  saved_recorder_ = t_recorder;
+  t_recorder = FootprintRecorder{observer_ ? &fp_ : nullptr, 0, false};
 }
 
 // Frames are destroyed before the model objects they point into (the runner destroys the
 // scheduler first), and destroying a suspended frame runs no model code.
-Sched::~Sched() = default;
+Sched::~Sched() { t_recorder = saved_recorder_; }
 
 TaskId Sched::spawn(std::string name, TaskKind kind, Co<> body, bool daemon,
                     std::string_view first_label) {
@@ -356,6 +361,7 @@ std::optional<RunEnd> Sched::advance_clock() {
     fp_.clear();
     fp_.all = true;
   }
+  t_recorder.in_step = true;
   if (trace_) {
     TraceEvent ev;
     ev.step = step_;
@@ -366,6 +372,7 @@ std::optional<RunEnd> Sched::advance_clock() {
     trace_->events.push_back(std::move(ev));
   }
   e.fire();
+  t_recorder.in_step = false;
   if (observer_) observer_->on_step(kNoTask, fp_);
   return std::nullopt;
 }
@@ -377,9 +384,9 @@ void Sched::run_step(TaskId id, uint32_t pick, uint32_t of) {
   current_ = id;
   if (observer_) {
     fp_.clear();
-    // Per-step invariants read state nobody declared: with any, every step is visible to them
-    // and so dependent with every other (sound; no reduction until invariants declare reads).
-    fp_.all = !declared_ || !invariants_.empty();
+    // Per-step invariants of a declared world read only observe()d objects (checked after the
+    // step): mark_visible() orders the steps that write them.
+    fp_.all = !declared_;
     fp_.add(obj_id(ObjTag::task, id), true);
     // Tasks of one CPU enable and disable each other (a task holding the CPU in the kernel).
     if (t.cpu >= 0) fp_.add(obj_id(ObjTag::cpu, static_cast<uint64_t>(t.cpu)), true);
@@ -399,7 +406,9 @@ void Sched::run_step(TaskId id, uint32_t pick, uint32_t of) {
     t.slept = false;
     if (t.on_running) t.on_running();
   }
+  t_recorder.in_step = true;
   t.resume_at.resume();
+  t_recorder.in_step = false;
   if (t.body.done()) {
     t.state = TaskState::done;
     t.holds_cpu = false;
@@ -412,9 +421,40 @@ void Sched::run_step(TaskId id, uint32_t pick, uint32_t of) {
       }
     }
   }
-  if (observer_) observer_->on_step(id, fp_);
+  if (observer_) {
+    if (!invariants_.empty()) mark_visible();
+    observer_->on_step(id, fp_);
+  }
   previous_ = id;
   current_ = kNoTask;
+}
+
+void Sched::mark_visible() {
+  if (fp_.all) return;
+  for (const Access& a : fp_.acc)
+    if (a.write && std::find(observed_.begin(), observed_.end(), a.obj) != observed_.end()) {
+      fp_.add(obj_id(ObjTag::visible, 0), true);
+      return;
+    }
+}
+
+// The scenario's per-step invariants. While a reducing strategy runs on a declared world, their
+// reads are recorded and must all be observe()d objects: one that is not would let dpor reorder
+// a step that changes what the invariant sees (a model error, not a finding).
+std::optional<RunEnd> Sched::check_step_invariants() {
+  if (!observer_ || !declared_ || invariants_.empty()) return check_invariants(invariants_);
+  inv_reads_.clear();
+  Footprint* const saved = t_recorder.fp;
+  t_recorder.fp = &inv_reads_;
+  auto v = check_invariants(invariants_);
+  t_recorder.fp = saved;
+  if (inv_reads_.all) throw std::logic_error("dpor: a per-step invariant touches everything");
+  for (const Access& a : inv_reads_.acc) {
+    if (a.write) throw std::logic_error("dpor: a per-step invariant writes model state");
+    if (std::find(observed_.begin(), observed_.end(), a.obj) == observed_.end())
+      throw std::logic_error(fmt::format("dpor: a per-step invariant reads object {:#x}, not declared with observe()", a.obj));
+  }
+  return v;
 }
 
 std::optional<RunEnd> Sched::check_invariants(
@@ -488,7 +528,7 @@ RunEnd Sched::run() {
         failed_ = std::move(v);
       }
     if (!failed_)
-      if (auto v = check_invariants(invariants_)) failed_ = std::move(v);
+      if (auto v = check_step_invariants()) failed_ = std::move(v);
   }
 }
 

@@ -129,7 +129,12 @@ class Sched {
 
   Task& current() { return *tasks_[current_]; }
   TaskId current_id() const { return current_; }
-  Task& task(TaskId t) { return *tasks_[t]; }
+  // Another task's record, as a model reaches it (its flags, its name): counted as a write of
+  // that task's run state (dpor), conservative for the reads among them.
+  Task& task(TaskId t) {
+    touch(obj_id(ObjTag::task, t), true);
+    return *tasks_[t];
+  }
   size_t task_count() const { return tasks_.size(); }
 
   // A nondeterministic decision of a model; goes through the strategy like every choice.
@@ -137,30 +142,37 @@ class Sched {
 
   // ---- dependencies, for partial-order reduction (docs/design.md) ---------------------------
   // A world calls declare_footprints() in setup when every access its steps make to state that
-  // another task's step may also touch is recorded, through touch() or the primitives that call
-  // it. Until then every task step touches everything (sound: dpor then reduces nothing).
+  // another task's step may also touch is recorded, through touch(), Shared<T> fields
+  // (sched/footprint.h) or the primitives (WaitQueue, Mutex, SockLock, Completion, Work, Timer),
+  // which record their own. Until then every task step touches everything (sound: dpor then
+  // reduces nothing).
   // Whatever a world declares, the scheduler adds what it knows itself: a step of task T writes
   // T's run state (a wake-up of T or a signal to T touches it too), a step on a CPU writes the
   // CPU, spawning writes the task table, timers the timer list; a timer step touches everything.
   void declare_footprints() { declared_ = true; }
+  // Per-step invariants (add_invariant) see states in between steps, which differ between the
+  // schedules of one trace; a declared world names every object its invariants read, and every
+  // step that writes one of them also writes one "visible" object, so that such steps keep their
+  // order in every schedule of a trace and the invariant sees the same sequence of values (the
+  // visibility condition of partial-order reduction). While dpor runs, the invariants' reads are
+  // recorded after each step and a read of an object not named here is a model error (thrown).
+  void observe(uint64_t obj) { observed_.push_back(obj); }
   bool footprints_declared() const { return declared_; }
   // Whether footprints are being recorded (a reducing strategy runs).
   bool recording_footprints() const { return observer_ != nullptr; }
   // Records that the current step reads (write = false) or writes object `obj` (an id from
   // new_object()). A no-op unless the strategy reduces by dependencies.
-  void touch(uint64_t obj, bool write) const {
-    if (observer_) fp_.add(obj, write);
-  }
+  void touch(uint64_t obj, bool write) const { record_access(obj, write); }
   // The current step touches everything (an access that cannot be named).
   void touch_all() {
-    if (observer_) fp_.all = true;
+    if (Footprint* fp = t_recorder.fp) fp->all = true;
   }
-  // A fresh object id for touch(): dense, in creation order, the same in every run. Allocating
-  // during a run writes the allocator, so that two steps that allocate are never reordered (the
-  // ids they get would swap).
+  // A fresh object id for touch(): dense, in creation order (shared with ObjectId's numbering),
+  // the same in every run. Allocating during a step writes the allocator, so that two steps
+  // that allocate are never reordered (the ids they get would swap).
   uint64_t new_object() {
-    touch(obj_id(ObjTag::allocator, 0), true);
-    return obj_id(ObjTag::model, next_object_++);
+    if (t_recorder.in_step) touch(obj_id(ObjTag::allocator, 0), true);
+    return obj_id(ObjTag::model, t_recorder.next_object++);
   }
 
   // ---- virtual time ----------------------------------------------------------------------
@@ -247,9 +259,13 @@ class Sched {
   std::vector<TaskId> cpu_holder_;  // scratch: per CPU, the task holding it in the kernel
   size_t live_tasks_ = 0;           // non-daemon tasks not done yet
   StepObserver* observer_ = nullptr;  // the strategy's, when it reduces by dependencies
-  mutable Footprint fp_;  // the current step's, recorded only for observer_ (touch() is const: reads record too)
+  Footprint fp_;  // the current step's, recorded only for observer_ (through t_recorder)
+  Footprint inv_reads_;  // scratch: what the invariants read after a step (dpor only)
+  std::vector<uint64_t> observed_;  // what the invariants may read (observe())
+  FootprintRecorder saved_recorder_;  // the thread's recorder before this scheduler, restored after
   bool declared_ = false;
-  uint64_t next_object_ = 0;
+  void mark_visible();
+  std::optional<RunEnd> check_step_invariants();
 };
 
 }  // namespace kpsim

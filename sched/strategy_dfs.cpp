@@ -113,7 +113,24 @@ size_t DfsStrategy::choose(size_t n, const ChoiceContext& ctx) {
   return p.current >= 0 ? (static_cast<size_t>(p.current) + p.k) % n : p.k;
 }
 
+double DfsStrategy::explored_fraction() const {
+  if (exhausted_) return 1;
+  if (bound_ || shard_.count != 1 || order_ != DfsOrder::plain) return -1;
+  return explored_;
+}
+
 void DfsStrategy::end_run() {
+  if (!bound_ && shard_.count == 1 && order_ == DfsOrder::plain) {
+    // Plain dfs visits leaves in order of the options taken (k counts from 0 at every point):
+    // the leaves before this one and this one are the subtrees of the options below k at each
+    // point of the path, plus this leaf; their measure under uniform choices is the sum below.
+    double weight = 1, done = 0;
+    for (size_t i = 0; i < pos_ && i < path_.size(); ++i) {
+      done += weight * path_[i].k / path_[i].n;
+      weight /= path_[i].n;
+    }
+    explored_ = done + weight;
+  }
   if (shard_.count == 1) return;
   // The subtree: the run's first `depth` choices (all of them if it had fewer). Its owner is a
   // hash of them, the same in every shard.

@@ -71,6 +71,11 @@ class DfsStrategy final : public Strategy {
   size_t choose(size_t n, const ChoiceContext& ctx) override;
   void end_run() override;
   bool exhaustive() const override { return exhausted_; }
+  // How much of the search is behind it: the probability that a schedule drawn by uniformly
+  // random choices falls in a subtree already explored (plain order, no bound, unsharded; -1
+  // otherwise). A measure of the tree, not a count of its leaves: it says how far a search that
+  // stopped on its budget got, not how many schedules are left.
+  double explored_fraction() const;
   bool run_counts() const override { return !foreign_; }
   // DfsOrder::iterative: the preemptions of every schedule of the current iteration.
   uint32_t iteration() const { return iteration_; }
@@ -128,6 +133,7 @@ class DfsStrategy final : public Strategy {
   bool state_cache_ = false;
   std::unordered_set<StateKey, StateKeyHash> seen_;  // membership only: its order is never read
   uint64_t cuts_ = 0;
+  double explored_ = 0;   // explored_fraction() after the last run (plain order, unsharded)
 };
 
 }  // namespace kpsim

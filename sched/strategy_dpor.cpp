@@ -101,7 +101,11 @@ size_t DporStrategy::choose(size_t n, const ChoiceContext& ctx) {
   return static_cast<size_t>(std::find(nd.options.begin(), nd.options.end(), nd.chosen) - nd.options.begin());
 }
 
-void DporStrategy::on_step(TaskId task, const Footprint& fp) {
+void DporStrategy::on_step(TaskId task, const Footprint& recorded) {
+  // A step that touches everything is dependent with every step whatever else it names: keep
+  // the flag only, so that a world that declares nothing costs no allocation per step here.
+  static const Footprint kAll{true, {}};
+  const Footprint& fp = recorded.all ? kAll : recorded;
   if (blocked_) return;
   if (pending_node_ < 0) {
     // A step nobody chose (the only runnable task, or a timer). If that task is asleep, so is
@@ -186,6 +190,16 @@ void DporStrategy::analyze_races() {
     clock(j)[slot(j)] = seq[j];
     join(all_before.data(), clock(j));
   }
+  // Per step i: how many points of the path precede it (schedule points' events_before only
+  // grows along the path; other kinds are skipped below anyway), so that the search for the
+  // point before a race starts there instead of at the end of the path: linear, not
+  // quadratic, on long runs of steps that touch everything.
+  const size_t npath = std::min(pos_, path_.size());
+  std::vector<size_t> points_before(n);
+  for (size_t i = 0, k = 0; i < n; ++i) {
+    while (k < npath && (path_[k].kind != ChoiceKind::schedule || path_[k].events_before <= i)) ++k;
+    points_before[i] = k;
+  }
   std::vector<uint32_t> c(T);
   std::vector<size_t> v;
   std::vector<TaskId> initials, seen;
@@ -219,7 +233,7 @@ void DporStrategy::analyze_races() {
         // i: a task of i's CPU holding it in the kernel took it off the CPU), the latest point
         // before i where one could: reversing the step that disabled it.
         Node* at = nullptr;
-        for (size_t k = std::min(pos_, path_.size()); k-- > 0 && !at;) {
+        for (size_t k = points_before[i]; k-- > 0 && !at;) {
           Node& nd = path_[k];
           if (nd.kind != ChoiceKind::schedule || nd.events_before > i) continue;
           for (TaskId q : initials)

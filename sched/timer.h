@@ -22,8 +22,14 @@ class Timer {
   bool mod_timer(Sched& s, uint64_t expires_ns);
   // Returns whether it was pending.
   bool del_timer(Sched& s);
-  bool pending(const Sched& s) const { return id_ != 0 && s.timer_pending(id_); }
-  uint64_t expires_ns() const { return expires_ns_; }
+  bool pending(const Sched& s) const {
+    obj_.read();
+    return id_ != 0 && s.timer_pending(id_);
+  }
+  uint64_t expires_ns() const {
+    obj_.read();
+    return expires_ns_;
+  }
 
  private:
   std::string_view name_;
@@ -31,6 +37,7 @@ class Timer {
   std::optional<TimerWindow> window_;
   uint64_t id_ = 0;
   uint64_t expires_ns_ = 0;
+  ObjectId obj_;  // id_ and expires_ns_ (dpor); arming also writes the scheduler's timer list
 };
 
 }  // namespace kpsim

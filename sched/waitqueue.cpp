@@ -4,14 +4,7 @@
 
 namespace kpsim {
 
-void WaitQueue::touch(Sched& s) {
-  if (!s.recording_footprints()) return;
-  if (!has_obj_) {
-    obj_ = s.new_object();
-    has_obj_ = true;
-  }
-  s.touch(obj_, true);
-}
+void WaitQueue::touch(Sched&) { obj_.write(); }
 
 void WaitQueue::add_woken(Sched& s, WokenEntry* e) {
   touch(s);
@@ -19,6 +12,7 @@ void WaitQueue::add_woken(Sched& s, WokenEntry* e) {
 }
 
 void WaitQueue::remove_woken(WokenEntry* e) {
+  obj_.write();
   auto it = std::find(woken_entries_.begin(), woken_entries_.end(), e);
   if (it != woken_entries_.end()) woken_entries_.erase(it);
 }

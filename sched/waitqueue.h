@@ -51,26 +51,34 @@ class WaitQueue {
   TaskId wake_up_one(Sched& s);
   // Records a write of this queue on the current step (dpor). Sleeping, waking and unlinking
   // record it (a wake-up on an empty queue is dependent with a sleep on it: its outcome depends
-  // on the order); empty() and size() do not, a world that reads them touches the queue itself.
+  // on the order); empty() and size() record a read.
   void touch(Sched& s);
-
   // wait_woken()'s entry (DEFINE_WAIT_FUNC(wait, woken_wake_function) + add_wait_queue): on the
   // queue for a whole wait loop, not only while its task sleeps. A wake-up that comes while the
   // task is awake - between add_wait_queue and wait_woken, e.g. from the ACKs release_sock
   // processes - sets `woken` (WQ_FLAG_WOKEN), and the next wait_woken returns at once instead
   // of sleeping through it. Plain sleep() has no such memory: its wake-up is lost if it comes
-  // before the sleep.
+  // before the sleep. The flag is a Shared: the wake-up's write and the waiter's read and clear
+  // reach the footprints (dpor).
   struct WokenEntry {
-    bool woken = false;
+    Shared<bool> woken = false;
   };
   void add_woken(Sched& s, WokenEntry* e);  // add_wait_queue
-  // remove_wait_queue. Not recorded for dpor: once removed the entry is never read again, so a
-  // removal and a wake-up give the same future in either order.
+  // remove_wait_queue. A write of the queue (dpor): has_waiters() sees the removal.
   void remove_woken(WokenEntry* e);
   // waitqueue_active / skwq_has_sleeper: a sleeper or a wait_woken entry is on the queue.
-  bool has_waiters() const { return !sleepers_.empty() || !woken_entries_.empty(); }
-  bool empty() const { return sleepers_.empty(); }
-  size_t size() const { return sleepers_.size(); }
+  bool has_waiters() const {
+    obj_.read();
+    return !sleepers_.empty() || !woken_entries_.empty();
+  }
+  bool empty() const {
+    obj_.read();
+    return sleepers_.empty();
+  }
+  size_t size() const {
+    obj_.read();
+    return sleepers_.size();
+  }
 
  private:
   friend class Sched;
@@ -78,12 +86,8 @@ class WaitQueue {
   void remove(TaskId t);
   std::vector<TaskId> sleepers_;  // FIFO
   std::vector<WokenEntry*> woken_entries_;  // wait_woken entries; a wake-up marks them all
-  // Its object id, given at first use in a run (creation order would do too, but queues are
-  // members of model objects built in many places); allocating writes the allocator, so two
-  // steps that name queues first are never reordered and the ids are the same in every
-  // schedule of a trace.
-  uint64_t obj_ = 0;
-  bool has_obj_ = false;
+  // Its object id, in construction order (sched/footprint.h ObjectId).
+  ObjectId obj_;
 };
 
 }  // namespace kpsim

@@ -7,22 +7,30 @@ Work::Work(std::string worker_name, std::string_view fn_label, std::function<Co<
       fn_label_(fn_label),
       fn_(std::move(fn)),
       delay_timer_("delayed_work_timer_fn", [this] {
+        obj_.write();
         delay_timer_armed_ = false;
         enqueue(*sched_);
       }) {}
 
 Co<> Work::worker_loop(Sched& s) {
   for (;;) {
-    while (!queued_) co_await idle_.sleep(s, fn_label_, false);
+    for (;;) {
+      obj_.read();
+      if (queued_) break;
+      co_await idle_.sleep(s, fn_label_, false);
+    }
+    obj_.write();
     queued_ = false;  // PENDING clears as the function starts: it may be queued again meanwhile
     running_ = true;
     co_await fn_();
+    obj_.write();
     running_ = false;
     finished_.wake_up_all(s);
   }
 }
 
 void Work::enqueue(Sched& s) {
+  obj_.write();
   queued_ = true;
   if (!worker_spawned_) {
     worker_spawned_ = true;
@@ -51,6 +59,7 @@ bool queue_delayed_work(Sched& s, Work& w, uint64_t delay_jiffies) {
 
 bool mod_delayed_work(Sched& s, Work& w, uint64_t delay_jiffies) {
   const bool was = w.pending();
+  w.obj_.write();
   w.queued_ = false;
   w.delay_timer_.del_timer(s);
   w.delay_timer_armed_ = false;
@@ -61,6 +70,7 @@ bool mod_delayed_work(Sched& s, Work& w, uint64_t delay_jiffies) {
 
 bool cancel_delayed_work(Sched& s, Work& w) {
   const bool was = w.pending();
+  w.obj_.write();
   w.queued_ = false;
   w.delay_timer_.del_timer(s);
   w.delay_timer_armed_ = false;
@@ -69,12 +79,13 @@ bool cancel_delayed_work(Sched& s, Work& w) {
 
 Co<bool> cancel_work_sync(Sched& s, Work& w) {
   const bool was = cancel_delayed_work(s, w);
-  while (w.running_) co_await w.finished_.sleep(s, "cancel_work_sync: flushed", false);
+  while (w.running()) co_await w.finished_.sleep(s, "cancel_work_sync: flushed", false);
   co_return was;
 }
 
 void Work::arm_delay(Sched& s, uint64_t delay_jiffies) {
   sched_ = &s;
+  obj_.write();
   delay_timer_armed_ = true;
   delay_timer_.mod_timer(s, s.now_ns() + s.jiffies_to_ns(delay_jiffies));
 }

@@ -25,10 +25,16 @@ class Work {
   Work(const Work&) = delete;
   Work& operator=(const Work&) = delete;
 
-  bool pending() const { return queued_ || delay_timer_armed_; }
+  bool pending() const {
+    obj_.read();
+    return queued_ || delay_timer_armed_;
+  }
   // The CPU its kworker runs on (a per-CPU workqueue's worker); -1: a CPU of its own.
   void set_cpu(int cpu) { cpu_ = cpu; }
-  bool running() const { return running_; }
+  bool running() const {
+    obj_.read();
+    return running_;
+  }
 
  private:
   friend bool schedule_work(Sched&, Work&);
@@ -50,6 +56,9 @@ class Work {
   bool running_ = false;
   bool worker_spawned_ = false;
   int cpu_ = -1;
+  // queued_, running_, delay_timer_armed_, worker_spawned_ as one object (dpor): every function
+  // below that reads or writes them records it.
+  ObjectId obj_;
   WaitQueue idle_;      // the worker sleeps here when nothing is queued
   WaitQueue finished_;  // cancel_work_sync waits here for a running instance
 };

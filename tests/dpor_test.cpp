@@ -24,7 +24,9 @@
 #include "sched/sched.h"
 #include "sched/strategy_dfs.h"
 #include "sched/strategy_dpor.h"
+#include "sched/mutex.h"
 #include "sched/waitqueue.h"
+#include "sched/work.h"
 
 using namespace kpsim;
 
@@ -410,4 +412,224 @@ TEST_CASE("dpor: a wake-up and the sleep on its queue are dependent (both outcom
   REQUIRE(b.exhaustive);
   CHECK(a.outcomes.size() == 2);  // woken and timed out
   CHECK(a.outcomes == b.outcomes);
+}
+
+// ---- Worlds built only from recorded primitives and Shared<T> fields ------------------------
+//
+// Footprints recorded by construction: every access to shared state goes through a Shared<T>
+// field or a scheduler primitive (Mutex, WaitQueue, Work), so the world declares its footprints
+// without a single touch() of its own, and dpor must then reduce (independent channels) without
+// losing anything dfs finds.
+
+namespace {
+
+// `channels` independent producer/consumer pairs. A producer pushes `items` items into its
+// channel's queue under the channel's lock and wakes the consumer; the consumer sleeps on the
+// channel's wait queue until something is queued, takes one item, adds it to the channel's sum
+// and kicks the channel's work item, whose worker counts the kicks it saw. A per-step invariant
+// (sum never exceeds what was produced) reads only observe()d fields.
+struct Channel {
+  Mutex lock;
+  WaitQueue wq;
+  Shared<std::vector<int>> queue;
+  Shared<int> produced = 0;
+  Shared<int> sum = 0;
+  Shared<int> worked = 0;
+  Shared<int> last_seen = -1;  // the sum the worker saw last: schedule-dependent
+  Shared<int> peek = -1;       // what channel 0's observer task read of `produced`
+  std::unique_ptr<Work> work;
+};
+
+struct Channels : World {
+  std::vector<std::unique_ptr<Channel>> ch;
+  nlohmann::ordered_json metrics() const override {
+    nlohmann::ordered_json m = nlohmann::ordered_json::array();
+    for (const auto& c : ch) m.push_back({c->sum.raw(), c->worked.raw(), c->last_seen.raw(), c->peek.raw()});
+    return m;
+  }
+};
+
+Co<> producer(Sched& s, Channel& c, int items) {
+  for (int i = 1; i <= items; ++i) {
+    co_await c.lock.lock(s, "lock");
+    c.queue.mut().push_back(i);
+    c.produced += i;
+    c.lock.unlock(s);
+    c.wq.wake_up_all(s);
+    if (i < items) co_await s.point("produce");
+  }
+}
+
+// One step that reads how much was produced. `mutant`: through raw(), hiding that read from the
+// footprint (the one missing access the soundness tests must notice).
+Co<> observer(Sched&, Channel& c, bool mutant) {
+  c.peek = mutant ? c.produced.raw() : c.produced.get();
+  co_return;
+}
+
+Co<> consumer(Sched& s, Channel& c, int items) {
+  for (int got = 0; got < items; ++got) {
+    for (;;) {
+      if (!c.queue->empty()) break;
+      co_await c.wq.sleep(s, "woken", false);
+    }
+    co_await c.lock.lock(s, "lock");
+    const int v = c.queue->front();
+    c.queue.mut().erase(c.queue.mut().begin());
+    c.lock.unlock(s);
+    c.sum += v;
+    schedule_work(s, *c.work);
+    co_await s.point("consumed");
+  }
+}
+
+class ChannelWorld final : public Scenario {
+ public:
+  ChannelWorld(int channels, int items, bool mutant, bool observer_early = true)
+      : channels_(channels), items_(items), mutant_(mutant), observer_early_(observer_early) {}
+  std::string_view name() const override { return "channels"; }
+  std::string_view summary() const override { return ""; }
+  const std::vector<ParamSpec>& params() const override {
+    static const std::vector<ParamSpec> p;
+    return p;
+  }
+  std::unique_ptr<World> setup(Sched& s, const Params&) const override {
+    auto w = std::make_unique<Channels>();
+    s.declare_footprints();
+    for (int k = 0; k < channels_; ++k) {
+      auto c = std::make_unique<Channel>();
+      Channel* cp = c.get();
+      c->work = std::make_unique<Work>(fmt::format("kworker/{}", k), "count", [cp]() -> Co<> {
+        cp->worked += 1;
+        cp->last_seen = cp->sum.get();
+        co_return;
+      });
+      s.observe(c->sum.object());
+      s.observe(c->produced.object());
+      s.add_invariant(fmt::format("sum-bounded-{}", k), [cp]() -> std::optional<std::string> {
+        if (cp->sum.get() <= cp->produced.get()) return std::nullopt;
+        return "consumed more than produced";
+      });
+      // The observer right after the producer: dpor's first run then has the producer's last
+      // step and the observer's adjacent, the pair the commutation check swaps. Late: it runs
+      // last in that run, after steps it genuinely commutes with.
+      s.spawn(fmt::format("p{}", k), TaskKind::syscall, producer(s, *c, items_));
+      if (k == 0 && observer_early_) s.spawn("o0", TaskKind::syscall, observer(s, *c, mutant_));
+      s.spawn(fmt::format("c{}", k), TaskKind::syscall, consumer(s, *c, items_));
+      if (k == 0 && !observer_early_) s.spawn("o0", TaskKind::syscall, observer(s, *c, mutant_));
+      w->ch.push_back(std::move(c));
+    }
+    return w;
+  }
+
+ private:
+  int channels_, items_;
+  bool mutant_, observer_early_;
+};
+
+}  // namespace
+
+TEST_CASE("dpor on a world of recorded primitives: dfs's outcomes, far fewer schedules", "[dpor][soundness][primitives]") {
+  const Params none;
+  for (auto [channels, items] : {std::pair{1, 2}, {1, 3}, {2, 1}}) {
+    INFO(fmt::format("channels={} items={}", channels, items));
+    ChannelWorld sc(channels, items, false);
+    DfsStrategy dfs(std::nullopt, {}, DfsOrder::plain);
+    const Search a = search(sc, none, dfs, true);
+    DporStrategy dpor;
+    const Search b = search(sc, none, dpor, true);
+    REQUIRE(a.exhaustive);
+    REQUIRE(b.exhaustive);
+    CHECK(a.outcomes == b.outcomes);
+    CHECK(b.schedules <= a.schedules);
+    if (channels == 2) CHECK(b.schedules * 4 < a.schedules);  // independent channels commute
+    // The commutation check (KPSIM_DPOR_CHECK) agrees: every pair declared independent commutes.
+    RunOptions o;
+    uint64_t pairs = 0;
+    DporStrategy d2;
+    while (d2.begin_run()) {
+      const RunResult r = run_once(sc, none, d2, o);
+      CHECK(!check_commutation(sc, none, r.choices, d2.events(), o, &pairs));
+    }
+    if (channels == 2) CHECK(pairs > 0);
+  }
+}
+
+TEST_CASE("dpor on a world of recorded primitives: one hidden read is caught", "[dpor][soundness][primitives]") {
+  // The mutant observer reads `produced` with raw(): the read that orders it with the producer's
+  // writes is missing from its footprint, and dpor takes it as independent of the producer.
+  // Where the observer runs first decides which check sees it: late, dpor never moves it before
+  // the producer's writes and loses the outcomes where it read less (the dfs comparison fails;
+  // every adjacent pair it checks does commute); early, its read sits next to the producer's
+  // write in dpor's first run and the commutation check (KPSIM_DPOR_CHECK) refutes that pair
+  // (while dpor happens to reach every outcome through other races). dpor_vs_dfs runs both
+  // checks on every case, so either way a missing access fails it.
+  const Params none;
+  for (bool early : {false, true}) {
+    INFO(early);
+    for (bool mutant : {false, true}) {
+      INFO(mutant);
+      ChannelWorld sc(1, 2, mutant, early);
+      DfsStrategy dfs(std::nullopt, {}, DfsOrder::plain);
+      const Search a = search(sc, none, dfs, true);
+      DporStrategy dpor;
+      const Search b = search(sc, none, dpor, true);
+      RunOptions o;
+      uint64_t pairs = 0;
+      bool refuted = false;
+      DporStrategy d2;
+      while (d2.begin_run()) {
+        const RunResult r = run_once(sc, none, d2, o);
+        if (check_commutation(sc, none, r.choices, d2.events(), o, &pairs)) refuted = true;
+      }
+      CHECK(refuted == (mutant && early));
+      CHECK((a.outcomes != b.outcomes) == (mutant && !early));
+    }
+  }
+}
+
+namespace {
+
+// A per-step invariant that reads a Shared field nobody observe()d: a model error under dpor.
+struct Unobserved : World {
+  Shared<int> x = 0;
+};
+
+class UnobservedWorld final : public Scenario {
+ public:
+  std::string_view name() const override { return "unobserved"; }
+  std::string_view summary() const override { return ""; }
+  const std::vector<ParamSpec>& params() const override {
+    static const std::vector<ParamSpec> p;
+    return p;
+  }
+  std::unique_ptr<World> setup(Sched& s, const Params&) const override {
+    auto w = std::make_unique<Unobserved>();
+    Unobserved* wp = w.get();
+    s.declare_footprints();
+    s.add_invariant("x-small", [wp]() -> std::optional<std::string> {
+      if (wp->x.get() < 10) return std::nullopt;
+      return "x too big";
+    });
+    s.spawn("a", TaskKind::syscall, [](Sched&, Unobserved& u) -> Co<> {
+      u.x = 1;
+      co_return;
+    }(s, *wp));
+    return w;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("dpor: a per-step invariant that reads an unobserved object is refused", "[dpor][primitives]") {
+  const Params none;
+  UnobservedWorld sc;
+  RunOptions o;
+  DporStrategy dpor;
+  REQUIRE(dpor.begin_run());
+  CHECK_THROWS_WITH(run_once(sc, none, dpor, o), Catch::Contains("not declared with observe()"));
+  // Without a reducing strategy nothing is recorded: the same world runs.
+  DfsStrategy dfs(std::nullopt, {}, DfsOrder::plain);
+  REQUIRE(dfs.begin_run());
+  CHECK(run_once(sc, none, dfs, o).end.outcome == Outcome::done);
 }

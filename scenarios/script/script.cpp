@@ -666,9 +666,9 @@ class Parser {
     };
     if (what == "strategy") {
       once(c.strategy.has_value());
-      auto [v, vpos] = parse_word("random, pct or dfs");
-      if (v != "random" && v != "pct" && v != "dfs")
-        fail(vpos, "unknown strategy '" + v + "' (expected random, pct or dfs)");
+      auto [v, vpos] = parse_word("random, pct, dfs or dpor");
+      if (v != "random" && v != "pct" && v != "dfs" && v != "dpor")
+        fail(vpos, "unknown strategy '" + v + "' (expected random, pct, dfs or dpor)");
       c.strategy = v;
     } else if (what == "budget" || what == "seed") {
       std::optional<uint64_t>& field = what == "budget" ? c.budget : c.seed;

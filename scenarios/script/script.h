@@ -38,7 +38,7 @@ struct Ast;  // script.cpp
 // at its default. Every set is resolved and instantiated at parse time, so a script that loads
 // runs each of its cases.
 struct CheckPlan {
-  std::optional<std::string> strategy;  // random | pct | dfs
+  std::optional<std::string> strategy;  // random | pct | dfs | dpor
   std::optional<uint64_t> budget;       // >= 1
   std::optional<uint64_t> seed;
   bool require_exhaustive = false;
