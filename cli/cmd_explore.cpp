@@ -345,7 +345,7 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
     // How far a search that stopped on its budget got (plain dfs: the uniform-choice measure of
     // the subtrees behind it; sched/strategy.h).
     if (const auto* d = dynamic_cast<const DfsStrategy*>(strategy.get()))
-      if (const double f = d->explored_fraction(); f >= 0 && !r.exhaustive) j["explored_fraction"] = f;
+      if (const double f = d->explored_measure(); f >= 0 && !r.exhaustive) j["explored_fraction"] = f;
     if (const auto* d = dynamic_cast<const DporStrategy*>(strategy.get())) j["sleep_blocked"] = d->sleep_blocked();
     if (const auto* d = dynamic_cast<const DfsStrategy*>(strategy.get()); d && d->caches_states())
       j["state_cache"] = {{"states", d->states()}, {"cut", r.cut}};

@@ -518,9 +518,9 @@ Command add_sweep(CLI::App& app) {
       "Each cell is `kpsim explore SCENARIO --set ... --json --quiet --no-shrink`, in its own process;\n"
       "the table lists every cell's verdict (clean, violation:PROPERTY, inconclusive, ...), its schedules\n"
       "and the --metric columns (the first schedule's figure). Examples:\n"
-      "  kpsim sweep ktls-sendfile-stall --set notsent_lowat=16384 --set mss=1436,8948,16408,65483 \\\n"
+      "  kpsim sweep my-stall.kps --set notsent_lowat=16384 --set mss=1436,8948,16408,65483 \\\n"
       "      --set tls=1.2,1.3 --metric throughput_MiB_s --metric persist_expiries\n"
-      "  kpsim sweep ktls-sendfile-stall --set notsent_lowat=16384 --bisect mss=1436..65483\n"
+      "  kpsim sweep my-stall.kps --set notsent_lowat=16384 --bisect mss=1436..65483\n"
       "Exit status: 0 every cell ran (bisect: a flip found), 2 bad input (every cell's values are checked\n"
       "before any runs), 3 bisect found no flip, 130 interrupted (the table shows the cells that ran).");
   return {sub, [a] {

@@ -226,7 +226,7 @@ void Sched::hash_state(StateHasher& h) const {
   h.word(0x10, step_);
   h.word(0x11, now_ns_);
   h.word(0x12, next_timer_id_);
-  h.word(0x13, next_object_);
+  h.word(0x13, t_recorder.next_object);
   h.word(0x14, tasks_.size());
   for (const auto& t : tasks_) {
     h.str(t->name);

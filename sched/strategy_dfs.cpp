@@ -113,7 +113,7 @@ size_t DfsStrategy::choose(size_t n, const ChoiceContext& ctx) {
   return p.current >= 0 ? (static_cast<size_t>(p.current) + p.k) % n : p.k;
 }
 
-double DfsStrategy::explored_fraction() const {
+double DfsStrategy::explored_measure() const {
   if (exhausted_) return 1;
   if (bound_ || shard_.count != 1 || order_ != DfsOrder::plain) return -1;
   return explored_;

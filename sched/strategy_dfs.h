@@ -74,8 +74,9 @@ class DfsStrategy final : public Strategy {
   // How much of the search is behind it: the probability that a schedule drawn by uniformly
   // random choices falls in a subtree already explored (plain order, no bound, unsharded; -1
   // otherwise). A measure of the tree, not a count of its leaves: it says how far a search that
-  // stopped on its budget got, not how many schedules are left.
-  double explored_fraction() const;
+  // stopped on its budget got, not how many schedules are left. (--json's explored_fraction;
+  // explored_fraction() below is the progress lines' estimate, for every order.)
+  double explored_measure() const;
   bool run_counts() const override { return !foreign_; }
   // DfsOrder::iterative: the preemptions of every schedule of the current iteration.
   uint32_t iteration() const { return iteration_; }
