@@ -242,9 +242,23 @@ std::string verdict_of(const Cell& c) {
   return v;
 }
 
-std::string metric_of(const Cell& c, const std::string& m) {
-  if (!c.result.is_object() || !c.result.contains("metrics") || !c.result["metrics"].contains(m)) return "-";
-  const json& v = c.result["metrics"][m];
+// NAME: the first schedule's figure (explore --json's metrics); NAME:min, NAME:median, NAME:max:
+// over every schedule the cell ran (metrics_over_schedules).
+std::string metric_of(const Cell& c, const std::string& spec) {
+  if (!c.result.is_object()) return "-";
+  const size_t colon = spec.find(':');
+  const std::string m = spec.substr(0, colon);
+  const json* src = nullptr;
+  if (colon == std::string::npos) {
+    if (c.result.contains("metrics") && c.result["metrics"].contains(m)) src = &c.result["metrics"][m];
+  } else {
+    const std::string agg = spec.substr(colon + 1);
+    if (c.result.contains("metrics_over_schedules") && c.result["metrics_over_schedules"].contains(m) &&
+        c.result["metrics_over_schedules"][m].contains(agg))
+      src = &c.result["metrics_over_schedules"][m][agg];
+  }
+  if (!src) return "-";
+  const json& v = *src;
   if (v.is_number_float()) return fmt::format("{:.6g}", v.get<double>());
   if (v.is_string()) return v.get<std::string>();
   return v.dump();
@@ -502,9 +516,12 @@ Command add_sweep(CLI::App& app) {
   sub->add_option("--bisect", a->bisect,
                   "KEY=LO..HI: find where the verdict flips along an integer parameter (binary search; the "
                   "other parameters fixed with --set)");
-  sub->add_option("--metric", a->metrics, "a metric column (explore --json's metrics: throughput_MiB_s, stalled, ...)");
+  sub->add_option("--metric", a->metrics,
+                  "a metric column: NAME (the first schedule's, explore --json's metrics: throughput_MiB_s, "
+                  "stalled, ...) or NAME:min|median|max over the cell's schedules");
   sub->add_option("--format", a->format, "table | csv | json (default table)");
-  auto* plot = sub->add_option("--plot", a->plot_y, "Y:X: plot metric Y against swept parameter X into --svg FILE");
+  auto* plot = sub->add_option("--plot", a->plot_y,
+                               "Y:X: plot metric Y (NAME or NAME:max, as --metric) against swept parameter X into --svg FILE");
   sub->add_option("--svg", a->svg, "the plot's file (a standalone SVG)")->needs(plot);
   plot->needs(sub->get_option("--svg"));
   sub->add_option("--jobs", a->jobs, "cells run at once, each an explore process (default 2)")->check(kUnsigned);
@@ -517,15 +534,21 @@ Command add_sweep(CLI::App& app) {
   sub->footer(
       "Each cell is `kpsim explore SCENARIO --set ... --json --quiet --no-shrink`, in its own process;\n"
       "the table lists every cell's verdict (clean, violation:PROPERTY, inconclusive, ...), its schedules\n"
-      "and the --metric columns (the first schedule's figure). Examples:\n"
+      "and the --metric columns. Examples:\n"
       "  kpsim sweep my-stall.kps --set notsent_lowat=16384 --set mss=1436,8948,16408,65483 \\\n"
       "      --set tls=1.2,1.3 --metric throughput_MiB_s --metric persist_expiries\n"
       "  kpsim sweep my-stall.kps --set notsent_lowat=16384 --bisect mss=1436..65483\n"
       "Exit status: 0 every cell ran (bisect: a flip found), 2 bad input (every cell's values are checked\n"
       "before any runs), 3 bisect found no flip, 130 interrupted (the table shows the cells that ran).");
   return {sub, [a] {
+            for (const auto& m : a->metrics) {
+              const size_t colon = m.find(':');
+              if (colon != std::string::npos && m.substr(colon + 1) != "min" && m.substr(colon + 1) != "median" &&
+                  m.substr(colon + 1) != "max")
+                throw ParamError("--metric " + m + ": NAME, or NAME:min, NAME:median, NAME:max");
+            }
             if (!a->plot_y.empty()) {
-              const size_t colon = a->plot_y.find(':');
+              const size_t colon = a->plot_y.rfind(':');
               if (colon == std::string::npos || colon == 0 || colon + 1 == a->plot_y.size())
                 throw ParamError("--plot " + a->plot_y + ": expected METRIC:PARAMETER");
               a->plot_x = a->plot_y.substr(colon + 1);
