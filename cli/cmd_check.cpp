@@ -91,6 +91,15 @@ pid_t launch(const CheckCase& c, const std::string& out_path, const std::string&
 CaseResult collect(const CheckCase& c, int status, const std::string& out_path, const std::string& err_path) {
   CaseResult r;
   const std::string err = slurp(err_path);
+  if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGTERM || WTERMSIG(status) == SIGINT) &&
+      stop_requested().load()) {
+    // check forwarded its own SIGINT/SIGTERM, and this child got it before it had installed its
+    // handler (it had just started): stopped by the interrupt, not a crash.
+    r.verdict = CheckVerdict::not_run;
+    r.exit = kExitInterrupted;
+    r.message = "stopped: check was interrupted (the case had just started)";
+    return r;
+  }
   if (WIFSIGNALED(status)) {
     r.verdict = CheckVerdict::internal;
     r.exit = kExitInternal;
