@@ -166,3 +166,36 @@ TEST_CASE("random: the ACK can beat the cork, but every schedule still stalls", 
   CHECK(fastest < slowest);
   CHECK(slowest <= 252 * 0.204 + 1e-9);
 }
+
+// Kernel 6.1 (model kernel=6.1): sendfile reaches kTLS a page at a time with
+// MSG_SENDPAGE_NOTLAST on every page of a pipe load but the last, the record filled mid-load is
+// pushed to TCP with it, and do_tcp_sendpages then neither transmits nor arms the probe timer.
+// Over notsent_lowat the writer waits for good: the guest's 6.1 hang (docs/guest.md), at both
+// MSS values, while write(), the default lowat and one-record sendfile calls flow.
+TEST_CASE("kernel 6.1: sendfile's NOTLAST record hangs the writer at notsent_lowat") {
+  const std::vector<std::string> base = {"kernel=6.1", "bytes=1048576"};
+  for (const std::string mss : {"65483", "1436"}) {
+    const RunResult hang = run_zero(with(base, {"mss=" + mss, "notsent_lowat=16384"}), true);
+    INFO("mss " << mss << ": " << hang.end.message);
+    CHECK(hang.end.outcome == Outcome::deadlock);
+    CHECK(hang.metrics["persist_expiries"] == 0);  // nothing armed the probe timer
+    CHECK(hang.metrics["bytes_received"] == 0);
+    bool notlast_push = false;
+    for (const auto& e : hang.trace->events)
+      for (const auto& c : e.changes)
+        notlast_push = notlast_push || (c.change.find("tls_push_record #0") != std::string::npos &&
+                                        c.change.find("SENDPAGE_NOTLAST") != std::string::npos);
+    CHECK(notlast_push);
+    // The same cell on 6.12 crawls at the persist timer instead (mss 65483) or flows (1436).
+    const RunResult now = run_zero({"bytes=1048576", "mss=" + mss, "notsent_lowat=16384"});
+    CHECK(now.end.outcome != Outcome::deadlock);
+  }
+  for (const auto& flows : std::vector<std::vector<std::string>>{{"notsent_lowat=16384", "api=write"},
+                                                                 {"notsent_lowat=4294967295"},
+                                                                 {"notsent_lowat=16384", "call_bytes=16384"}}) {
+    const RunResult r = run_zero(with(base, flows));
+    INFO(fmt::format("{}: {}", fmt::join(flows, " "), r.end.message));
+    CHECK(r.end.outcome == Outcome::done);
+    CHECK(r.metrics["bytes_received"] == 1048576);
+  }
+}
