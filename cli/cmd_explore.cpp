@@ -471,7 +471,7 @@ Command add_explore(CLI::App& app) {
   sub->add_flag("--no-figures", a->no_figures,
                 "do not summarize every schedule's metrics (their min/median/max: --json's "
                 "metrics_over_schedules, a clean run's figures): a few percent faster where the "
-                "scenario's world has a metrics key (sockmap, ktls-async-close), more elsewhere");
+                "scenario's world has a metrics key (one JSON per distinct outcome), more elsewhere");
   sub->add_flag("--require-exhaustive", a->require_exhaustive,
                 "exit 3 (inconclusive) unless the search covered every schedule (dfs to its end)");
   sub->add_flag("--check-determinism{100}", a->check_determinism,
