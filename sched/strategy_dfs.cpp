@@ -62,7 +62,7 @@ bool DfsStrategy::next_item() {
   for (;;) {
     if (todo_pos_ < todo_.items.size()) {
       const Items& it = todo_.items[todo_pos_];
-      const auto* first = todo_.choices.data() + it.off;
+      const auto first = todo_.choices.begin() + static_cast<std::ptrdiff_t>(it.off);
       item_.assign(first, first + it.len);
       item_.push_back(it.k_first + todo_k_);
       if (it.k_first + todo_k_ == it.k_last) {
