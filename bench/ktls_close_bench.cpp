@@ -50,6 +50,33 @@ void BM_close_schedules(benchmark::State& st) {
 }
 BENCHMARK(BM_close_schedules);
 
+// Schedules per second of a whole search, as `kpsim explore ktls-async-close` runs it (issue
+// 13's raw-speed target: >= 150 000 /s on one core). Args: strategy (0 random, 2 dfs in the
+// CLI's default iterative order), figures (1: every schedule's metrics summarized, explore's
+// default; 0: --no-figures). 5 000 schedules per iteration, nothing shrunk.
+void BM_close_explore(benchmark::State& st) {
+  const int64_t which = st.range(0);
+  const bool figures = st.range(1) != 0;
+  st.SetLabel(std::string(which == 0 ? "random" : "dfs") + (figures ? " figures" : " no-figures"));
+  const Params p = resolve_params(close_sc(), std::vector<std::string>{});
+  uint64_t schedules = 0;
+  for (auto _ : st) {
+    std::unique_ptr<Strategy> s;
+    if (which == 0) s = std::make_unique<RandomStrategy>(1);
+    else s = std::make_unique<DfsStrategy>(std::nullopt, DfsShard{}, DfsOrder::iterative);
+    ExploreOptions o;
+    o.budget = 5000;
+    o.run.limits = close_sc().default_limits();
+    o.shrink = false;
+    o.summarize_metrics = figures;
+    ExploreResult r = explore(close_sc(), p, *s, o);
+    schedules += r.schedules;
+    benchmark::DoNotOptimize(r.violations);
+  }
+  st.counters["schedules/s"] = benchmark::Counter(static_cast<double>(schedules), benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_close_explore)->Args({0, 1})->Args({0, 0})->Args({2, 1})->Args({2, 0})->Unit(benchmark::kMillisecond);
+
 // Args: strategy (0 random, 1 pct d=2, 2 dfs with preemption bound 1), setup (0 io=uring, 1 io=uring-defer others=2).
 void BM_close_time_to_first_violation(benchmark::State& st) {
   const int64_t which = st.range(0);

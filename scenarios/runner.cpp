@@ -58,15 +58,50 @@ RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, cons
     r.choices = s.choices();
     r.steps = s.steps();
     r.t_ns = s.now_ns();
-    if (o.metrics || o.trace) r.metrics = world->metrics();
+    bool build = o.metrics || o.trace;
+    const nlohmann::ordered_json* known = nullptr;
+    if (o.metrics_key) {
+      o.metrics_key->clear();
+      if (!world->metrics_key(*o.metrics_key)) o.metrics_key->clear();
+      else if (o.known_metrics) known = o.known_metrics->known(*o.metrics_key);
+    }
+    if (known && build && !o.trace) {
+      // A key the summary has seen: its metrics are known, the run is counted by key. Every
+      // 1024th such run builds them anyway and compares: a metric that a world's metrics_key
+      // leaves out (added to metrics() alone) is an error, not a silently wrong summary.
+      static thread_local uint64_t keyed_runs = 0;
+      if (++keyed_runs % 1024 == 0) {
+        if (world->metrics() != *known)
+          throw std::logic_error(fmt::format("scenario '{}': World::metrics_key does not determine metrics() "
+                                             "(two runs with equal keys reported different metrics)",
+                                             sc.name()));
+      }
+      build = false;
+    }
+    if (build) r.metrics = world->metrics();
   }
   if (r.trace) r.trace->footer.metrics = r.metrics;
   strategy.end_run();
   return r;
 }
 
-void MetricSummary::add(const nlohmann::ordered_json& metrics) {
+void MetricSummary::add(const nlohmann::ordered_json& metrics, std::string_view key) {
+  add(metrics);
+  keyed_.try_emplace(std::string(key), Keyed{metrics, 0});
+}
+
+bool MetricSummary::add_seen(std::string_view key) {
+  auto it = keyed_.find(key);
+  if (it == keyed_.end()) return false;
+  ++it->second.repeats;
   ++runs_;
+  return true;
+}
+
+void MetricSummary::add(const nlohmann::ordered_json& metrics) { add_n(metrics, 1); }
+
+void MetricSummary::add_n(const nlohmann::ordered_json& metrics, uint64_t times) {
+  runs_ += times;
   if (!metrics.is_object()) return;
   // A scenario reports the same metrics in the same order every run: the i-th is looked for at
   // position i first, so that the common case costs a string compare, not a map lookup.
@@ -80,18 +115,31 @@ void MetricSummary::add(const nlohmann::ordered_json& metrics) {
       at = found->second;
     }
     One& one = by_name_[at].second;
-    ++one.n;
+    one.n += times;
     const auto& v = it.value();
     if (v.is_number()) {
-      ++one.numbers[v.get<double>()];
+      one.numbers[v.get<double>()] += times;
       one.integral = one.integral && !v.is_number_float();
     } else {
-      ++one.values[v];
+      one.values[v] += times;
     }
   }
 }
 
 nlohmann::ordered_json MetricSummary::to_json() const {
+  // The runs counted by key, added now (to a copy: counts only, the order is the first runs').
+  bool repeats = false;
+  for (const auto& [key, k] : keyed_) repeats = repeats || k.repeats;
+  if (repeats) {
+    MetricSummary all = *this;
+    all.keyed_.clear();
+    for (const auto& [key, k] : keyed_)
+      if (k.repeats) {
+        all.add_n(k.metrics, k.repeats);
+        all.runs_ -= k.repeats;  // counted by add_seen already
+      }
+    return all.to_json();
+  }
   nlohmann::ordered_json out = nlohmann::ordered_json::object();
   auto number = [](double x, bool integral) -> nlohmann::ordered_json {
     if (integral) return static_cast<int64_t>(x);
@@ -267,6 +315,12 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
   quiet.trace = false;
   RunOptions quiet_no_metrics = quiet;
   quiet_no_metrics.metrics = false;
+  // Summarizing: a world with a metrics key builds its JSON once per distinct key.
+  std::string metrics_key;
+  if (o.summarize_metrics) {
+    quiet.metrics_key = &metrics_key;
+    quiet.known_metrics = &res.metric_summary;
+  }
   std::string first_key;
   bool stopped_early = false;
   // KPSIM_DPOR_CHECK: the commutation check of every dpor run (a debug mode; small cases only).
@@ -303,7 +357,10 @@ ExploreResult explore(const Scenario& sc, const Params& p, Strategy& strategy,
       res.first_metrics = r.metrics;
       res.first_run_choices = r.choices;
     }
-    if (o.summarize_metrics) res.metric_summary.add(r.metrics);
+    if (o.summarize_metrics) {
+      if (metrics_key.empty()) res.metric_summary.add(r.metrics);
+      else if (!res.metric_summary.add_seen(metrics_key)) res.metric_summary.add(r.metrics, metrics_key);
+    }
     ++res.outcomes[std::string(to_string(r.end.outcome))];
     if (r.end.outcome == Outcome::model_invariant) {
       res.model_bug_schedule = res.schedules;

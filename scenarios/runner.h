@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "scenarios/scenario.h"
 #include "sched/strategy.h"
@@ -23,6 +24,8 @@ struct RunResult {
   std::optional<Trace> trace;
 };
 
+class MetricSummary;
+
 struct RunOptions {
   RunLimits limits;
   bool trace = false;
@@ -32,6 +35,11 @@ struct RunOptions {
   bool metrics = true;
   std::string strategy_label;  // recorded in the trace header
   uint64_t seed = 0;
+  // A search's metrics by key (World::metrics_key): run_once writes the world's key here (empty
+  // when it has none) and, on an untraced run whose key `known_metrics` has seen, builds no
+  // metrics at all (RunResult::metrics stays empty): the summary counts the run by its key.
+  std::string* metrics_key = nullptr;
+  const MetricSummary* known_metrics = nullptr;
 };
 
 // One run. The caller has called strategy.begin_run(); run_once calls strategy.end_run().
@@ -57,6 +65,16 @@ std::optional<RunResult> rerun_if_same(const Scenario& sc, const Params& p, cons
 class MetricSummary {
  public:
   void add(const nlohmann::ordered_json& metrics);
+  // The same for a run whose metrics `key` (World::metrics_key, non-empty) determines: a run
+  // with a key seen before is counted by add_seen without its JSON (true); for a new key,
+  // add_seen returns false and the caller adds the run's metrics with add(metrics, key).
+  void add(const nlohmann::ordered_json& metrics, std::string_view key);
+  bool add_seen(std::string_view key);
+  // The metrics of the first run with `key`; nullptr if none was added.
+  const nlohmann::ordered_json* known(std::string_view key) const {
+    auto it = keyed_.find(key);
+    return it == keyed_.end() ? nullptr : &it->second.metrics;
+  }
   uint64_t runs() const { return runs_; }
   // {name: {"min", "median" (the lower median: a value some run had), "max", "runs"}} for numbers,
   // {name: {"values": {value: runs}}} for booleans and strings; in the metrics' first-seen order.
@@ -69,9 +87,18 @@ class MetricSummary {
     bool integral = true;
     uint64_t n = 0;
   };
+  void add_n(const nlohmann::ordered_json& metrics, uint64_t times);
   uint64_t runs_ = 0;
   std::vector<std::pair<std::string, One>> by_name_;  // first-seen order
   std::map<std::string, size_t> index_;
+  // By key: the metrics of the first run with that key (already in by_name_ once) and how many
+  // runs since had the same key, added by to_json. Their names were all seen with the first
+  // run, so adding the repeats late changes no order, only counts.
+  struct Keyed {
+    nlohmann::ordered_json metrics;
+    uint64_t repeats = 0;
+  };
+  std::map<std::string, Keyed, std::less<>> keyed_;
 };
 
 struct ExploreOptions {

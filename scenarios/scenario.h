@@ -24,6 +24,12 @@ struct World {
   virtual ~World() = default;
   // Scenario-specific measurements reported with the run (e.g. bytes received).
   virtual nlohmann::ordered_json metrics() const { return nlohmann::ordered_json::object(); }
+  // A cheap stand-in for metrics(), for a search that summarizes every schedule's metrics
+  // (explore's metrics_over_schedules): appends to `key` bytes that determine metrics() exactly
+  // (equal keys, equal metrics), so that the JSON is built once per distinct key instead of once
+  // per schedule. Must not allocate more than appending to `key` does. false (the default): no
+  // key, metrics() is built for every schedule.
+  virtual bool metrics_key(std::string& /*key*/) const { return false; }
   // The model objects' state (sched/state.h, model/state.h), for the trace: asked after every
   // step of a traced run only. Nothing by default (the scheduler still records its own).
   virtual void visit_state(StateVisitor&) const {}

@@ -92,12 +92,23 @@ void Sched::PointAwaiter::await_suspend(std::coroutine_handle<> h) noexcept {
 // (no preemption). Two passes over the few tasks of a run, once per step.
 void Sched::collect_runnable() {
   runnable_.clear();
-  cpu_holder_.assign(cpu_holder_.size(), kNoTask);
+  // Most steps start with no task holding a CPU (the last one returned to user space, slept or
+  // ended): then the second pass needs no holder table.
+  bool held = false;
   for (auto& t : tasks_) {
     if (t->state != TaskState::runnable || !t->holds_cpu) continue;
     const auto c = static_cast<size_t>(t->cpu);
+    if (!held) {
+      cpu_holder_.assign(cpu_holder_.size(), kNoTask);
+      held = true;
+    }
     if (c >= cpu_holder_.size()) cpu_holder_.resize(c + 1, kNoTask);
     cpu_holder_[c] = t->id;
+  }
+  if (!held) {
+    for (auto& t : tasks_)
+      if (t->state == TaskState::runnable) runnable_.push_back(t->id);
+    return;
   }
   for (auto& t : tasks_) {
     if (t->state != TaskState::runnable) continue;

@@ -41,8 +41,19 @@ bool DfsStrategy::can_advance(size_t i) {
   // Only the bound stops this point: here p.preemptions_before == b and p.k == 0 (continuing),
   // so every other option is a schedule with b + 1 preemptions from this point on.
   if (order_ == DfsOrder::iterative && (!bound_ || iteration_ < *bound_)) {
-    next_.items.push_back({next_.choices.size(), static_cast<uint32_t>(i), p.k + 1, p.n - 1});
-    for (size_t j = 0; j < i; ++j) next_.choices.push_back(path_[j].k);
+    // begin_run pops the path from its end, so the items it writes have paths that are
+    // prefixes of the first one's: an item whose path is a prefix of the last path stored
+    // shares it (same offset, shorter length) instead of copying it. This keeps the memory of
+    // an iteration's items, and the copying, about one path per run instead of one per point.
+    const size_t last_off = next_.items.empty() ? 0 : next_.items.back().off;
+    const bool shared = !next_.items.empty() && next_.choices.size() - last_off >= i &&
+                        std::equal(path_.begin(), path_.begin() + static_cast<std::ptrdiff_t>(i),
+                                   next_.choices.begin() + static_cast<std::ptrdiff_t>(last_off),
+                                   [](const Point& a, uint32_t k) { return a.k == k; });
+    const uint64_t off = shared ? last_off : next_.choices.size();
+    next_.items.push_back({off, static_cast<uint32_t>(i), p.k + 1, p.n - 1});
+    if (!shared)
+      for (size_t j = 0; j < i; ++j) next_.choices.push_back(path_[j].k);
   }
   return false;
 }
@@ -51,7 +62,7 @@ bool DfsStrategy::next_item() {
   for (;;) {
     if (todo_pos_ < todo_.items.size()) {
       const Items& it = todo_.items[todo_pos_];
-      const auto* first = todo_.choices.data() + it.off;
+      const auto first = todo_.choices.begin() + static_cast<std::ptrdiff_t>(it.off);
       item_.assign(first, first + it.len);
       item_.push_back(it.k_first + todo_k_);
       if (it.k_first + todo_k_ == it.k_last) {

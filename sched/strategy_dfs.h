@@ -21,7 +21,7 @@
 // point where its count reaches p, so it lies below exactly one work item of iteration p. The
 // search ends when an iteration writes no work item, or after iteration `preemption_bound`
 // when one is given (a cap). The cost is memory: the work items of one iteration, stored flat
-// (the options of one point share one copy of the path to it: 4 bytes per point plus 16).
+// (the items one run writes share one copy of its path: 4 bytes per point, plus 24 per item).
 //
 // Sharding (explore --shard I/N, docs/scale-out.md): the tree is cut at `depth` choice points.
 // Each distinct prefix of that length (or a whole shorter run) is a subtree, and a hash of its
@@ -44,6 +44,7 @@
 // through subtrees it does not explore: the constructor refuses those combinations.
 #pragma once
 
+#include <deque>
 #include <optional>
 #include <unordered_set>
 #include <vector>
@@ -119,9 +120,11 @@ class DfsStrategy final : public Strategy {
     uint64_t off;
     uint32_t len, k_first, k_last;
   };
+  // Deques, not vectors: they grow by the search's whole length, and a vector's doubling
+  // copied them and faulted in fresh pages again and again (docs/design.md "Speed").
   struct Iteration {
-    std::vector<uint32_t> choices;  // the paths, back to back
-    std::vector<Items> items;
+    std::deque<uint32_t> choices;  // the paths, back to back
+    std::deque<Items> items;
   };
   Iteration todo_, next_;  // this iteration's work items, the next one's
   size_t todo_pos_ = 0;    // the next Items of todo_

@@ -6,6 +6,7 @@
 #include "model/net/ipv4/udp_bpf.h"
 #include "scenarios/runner.h"
 #include "sched/strategy_dfs.h"
+#include "sched/strategy_random.h"
 #include "sched/strategy_replay.h"
 
 using namespace kpsim;
@@ -137,4 +138,92 @@ TEST_CASE("before 929e30f93125 FIONREAD on a verdict socket does not see the pso
   const ExploreResult r = dfs({"proto=udp", "fionread=pre-929e30f93125"});
   REQUIRE(r.first_violation);
   CHECK(r.first_violation->end.message.find("ioctl(FIONREAD) on p1 = 0") != std::string::npos);
+}
+
+// ---- metrics over schedules by key (World::metrics_key, issue 14's metrics cost) ----------------
+
+namespace {
+
+// The seed's world behind a wrapper that forwards its metrics and, by choice, its metrics key or
+// a wrong one: `none` hides the key (metrics built every schedule), `constant` claims one key
+// for every run while each run's metrics differ (a key that misses a metric).
+enum class KeyMode { forward, none, constant };
+
+struct WrappedWorld final : World {
+  std::unique_ptr<World> inner;
+  KeyMode mode;
+  uint64_t serial;
+  nlohmann::ordered_json metrics() const override {
+    nlohmann::ordered_json m = inner->metrics();
+    if (mode == KeyMode::constant) m["serial"] = serial;
+    return m;
+  }
+  bool metrics_key(std::string& key) const override {
+    if (mode == KeyMode::none) return false;
+    if (mode == KeyMode::constant) {
+      key = "same";
+      return true;
+    }
+    return inner->metrics_key(key);
+  }
+};
+
+class WrappedScenario final : public Scenario {
+ public:
+  WrappedScenario(const Scenario& sc, KeyMode mode) : sc_(sc), mode_(mode) {}
+  std::string_view name() const override { return sc_.name(); }
+  std::string_view summary() const override { return sc_.summary(); }
+  const std::vector<ParamSpec>& params() const override { return sc_.params(); }
+  RunLimits default_limits() const override { return sc_.default_limits(); }
+  std::unique_ptr<World> setup(Sched& s, const Params& p) const override {
+    auto w = std::make_unique<WrappedWorld>();
+    w->inner = sc_.setup(s, p);
+    w->mode = mode_;
+    w->serial = serial_++;
+    return w;
+  }
+
+ private:
+  const Scenario& sc_;
+  KeyMode mode_;
+  mutable uint64_t serial_ = 0;
+};
+
+ExploreResult summarized(const Scenario& sc, uint64_t budget) {
+  const Params p = resolve_params(sc, std::vector<std::string>{"proto=udp"});
+  RandomStrategy random(7);
+  ExploreOptions o;
+  o.budget = budget;
+  o.run.limits = sc.default_limits();
+  o.shrink = false;
+  o.summarize_metrics = true;
+  return explore(sc, p, random, o);
+}
+
+}  // namespace
+
+TEST_CASE("metrics summarized by key equal the metrics built for every schedule") {
+  const Scenario* sc = find_scenario("sockmap-multi-channels");
+  REQUIRE(sc);
+  const WrappedScenario keyed(*sc, KeyMode::forward), unkeyed(*sc, KeyMode::none);
+  const ExploreResult a = summarized(keyed, 3000);
+  const ExploreResult b = summarized(unkeyed, 3000);
+  REQUIRE(a.schedules == 3000);
+  REQUIRE(a.metric_summary.runs() == 3000);
+  REQUIRE(b.metric_summary.runs() == 3000);
+  const auto ja = a.metric_summary.to_json(), jb = b.metric_summary.to_json();
+  CHECK(ja.dump() == jb.dump());
+  // Not vacuous: the schedules differ in their metrics (kworker_class takes both values).
+  REQUIRE(ja.contains("kworker_class"));
+  CHECK(ja["kworker_class"]["values"].size() == 2);
+  CHECK(ja["first_recv"]["runs"] == 3000);
+}
+
+TEST_CASE("a metrics key that misses a metric is caught, not summarized wrongly") {
+  const Scenario* sc = find_scenario("sockmap-multi-channels");
+  REQUIRE(sc);
+  const WrappedScenario wrong(*sc, KeyMode::constant);
+  // Every 1024th run counted by key rebuilds its metrics and compares: within 3000 runs at
+  // least one such check meets a different serial.
+  CHECK_THROWS_WITH(summarized(wrong, 3000), Catch::Contains("metrics_key does not determine metrics()"));
 }

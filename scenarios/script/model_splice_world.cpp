@@ -68,6 +68,7 @@ struct SpliceWorld final : World {
 
   SpliceWorld(std::string server, std::string client) : c(std::move(server), std::move(client)) {}
   nlohmann::ordered_json metrics() const override;
+  bool metrics_key(std::string& key) const override;
 
   Sched* sched = nullptr;  // for the task names of task_work's lists (state only)
   // Both ends' TCP, kTLS TX and its crypto engine, the pipe, the socket file, the ring and
@@ -120,6 +121,41 @@ nlohmann::ordered_json SpliceWorld::metrics() const {
   m["t_eof_ms"] = static_cast<double>(t_eof_ns) / 1e6;
   m["error"] = splice_err;
   return m;
+}
+
+// Everything metrics() reads, in its order (each number widened to 64 bits: one encoding for all).
+bool SpliceWorld::metrics_key(std::string& key) const {
+  auto u = [&key](uint64_t v) { key_put(key, v); };
+  u(spliced);
+  u(client_plaintext);
+  u(c.tls.stats.records);
+  u(client_records);
+  u(c.tls.stats.async_records);
+  u(c.tls.stats.async_waits);
+  u(c.tls.stats.tx_work_scheduled);
+  u(c.tls.stats.tx_work_runs);
+  u(c.tls.stats.tx_work_busy);
+  key_put(key, std::string_view(close_st.closed_by));
+  u(static_cast<uint64_t>(static_cast<int64_t>(close_st.tx_records_rc)));
+  u(close_st.records_freed);
+  u(close_st.plaintext_freed);
+  u(close_st.open_rec_dropped);
+  u(close_st.worker_flushes);
+  u(tw.signal_notifications);
+  u(c.tp.stats.wait_memory_interrupted);
+  u(c.tp.stats.notify_signal_spins);
+  u(ring != nullptr);
+  if (ring) {
+    u(ring->stats.cqes);
+    u(ring->stats.tw_adds);
+    u(ring->stats.local_work_adds);
+    u(ring->wq.stats.created_inline);
+    u(ring->wq.stats.create_requests);
+  }
+  u(t_close_ns);
+  u(t_eof_ns);
+  u(static_cast<uint64_t>(splice_err));
+  return true;
 }
 
 // sock_close → __sock_release → inet_release → sk->sk_prot->close.

@@ -114,6 +114,16 @@ struct ScriptWorld final : World {
     m["dropped"] = dropped;
     return m;
   }
+  // Everything metrics() reads, in its order.
+  bool metrics_key(std::string& key) const override {
+    key_put(key, recv_results);
+    key_put(key, fionread_samples);
+    key_put(key, std::string_view(kworker_class));
+    key_put(key, std::string_view(received));
+    key_put(key, fionread_results);
+    key_put(key, dropped);
+    return true;
+  }
 
   // Every socket in program order, each with its psock while it has one.
   void visit_state(StateVisitor& v) const override {

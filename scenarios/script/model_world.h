@@ -4,7 +4,10 @@
 
 #include <memory>
 #include <stdexcept>
+#include <string>
 #include <string_view>
+#include <type_traits>
+#include <vector>
 
 #include "scenarios/scenario.h"
 #include "scenarios/script/program.h"
@@ -16,6 +19,24 @@ namespace kpsim::script {
 struct ScriptUnsupported : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Appending a value to a metrics key (World::metrics_key): its bytes, strings and vectors
+// prefixed with their length, so that the key of a sequence of values is unambiguous.
+template <class T>
+  requires std::is_trivially_copyable_v<T>
+void key_put(std::string& key, const T& v) {
+  key.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+inline void key_put(std::string& key, std::string_view s) {
+  key_put(key, s.size());
+  key.append(s);
+}
+template <class T>
+  requires std::is_trivially_copyable_v<T>
+void key_put(std::string& key, const std::vector<T>& v) {
+  key_put(key, v.size());
+  key.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+}
 
 // The model interpreters' refusal: "FILE:L:C: unsupported in the model: WHY".
 [[noreturn]] void unsupported(const Loc& loc, std::string_view why);
