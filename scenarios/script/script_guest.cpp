@@ -369,6 +369,10 @@ json evidence_of(const json& k) {
               {"longest_stall_s", run.value("longest_stall_s", 0.0)}, {"close_ms", run.value("close_ms", -1.0)},
               {"close_cpu_ms", run.value("close_cpu_ms", -1.0)},
               {"error", run.value("rx_error", std::string())}};
+    if (run.contains("tcpext")) {
+      r["pace"] = kernel_pace(run).text();
+      r["tcpext"] = run["tcpext"];
+    }
     if (run.contains("window")) r["window"] = run["window"];
     e["runs"].push_back(std::move(r));
   }
@@ -401,6 +405,9 @@ class ScriptGuestSide final : public GuestKernelSide {
                        run.value("sent", 0), run.value("received", 0), run.value("plaintext_ok", false) ? "" : " (plaintext differs)",
                        run.value("lost", false) ? "LOST" : "complete", run.value("stall_verdict", ""),
                        run.value("throughput_MiBps", 0.0));
+      if (run.contains("tcpext"))
+        t += fmt::format("  pace {} ({} delayed ACKs)", kernel_pace(run).text(),
+                         run["tcpext"].value("DelayedACKs", int64_t{-1}));
       if (run.value("close_ms", -1.0) >= 0)
         t += fmt::format("  close {:.1f} ms ({:.1f} ms CPU)", run.value("close_ms", -1.0), run.value("close_cpu_ms", -1.0));
       if (run.contains("window_formed"))
