@@ -10,11 +10,37 @@
 // fails (exit 1) if a block is not what kpsim draws today, so stale pictures fail the build.
 // svg draws into a file beside the doc, named by file=img/NAME.svg (relative to the doc's
 // folder), and the block is the Markdown image that shows it; --check compares the file's bytes.
+//
+// A command's real output, so that walkthroughs and tables in the docs cannot go stale:
+//   <!-- kpsim:run explore SCENARIO --set proto=udp --quiet | lines=3-20 mask=elapsed -->
+// runs this kpsim binary with the arguments before `|` (no shell: words split on spaces), from
+// the directory given by --root (default: the current one), and shows `$ build/kpsim ARGS` and
+// its standard output in a fenced block. After `|`: lines=A-B,C,D- keeps those output lines
+// (1-based; a gap is shown as "  ...", unless dots=no), mask=elapsed replaces a wall-clock duration ending a line
+// (explore's summary) by "(wall clock)", mask=version a trace header's kpsim_version by
+// "VERSION" (it names the commit), show=PATH shows that file (relative to the root) instead
+// of standard output (e.g. a trace the command wrote), fence=json names the block's language
+// (fence=none: the output itself, no fence and no `$` line, e.g. a Markdown table),
+// prompt=no leaves the `$` line out, exit=N requires that exit code (default: 0 or 1, i.e. clean
+// or a finding; anything else stops docgen with the command's stderr).
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <optional>
+#include <filesystem>
 #include <fstream>
+#include <regex>
+#include <thread>
 #include <iostream>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "cli/commands.h"
 #include "cli/strategy_factory.h"
@@ -44,15 +70,177 @@ ChoiceSeq parse_choices(const std::string& v) {
 // Where a doc's blocks write their side files (svg) and whether they only compare.
 struct DocContext {
   std::string dir;  // the doc's folder, "" for the current one
+  std::string root;  // where run blocks run, "" for the current directory
   bool check = false;
   std::vector<std::string> stale;  // side files that differ (check) or were written
 };
+
+// The words of a run block's command line: split on spaces; quotes are not supported (refused,
+// rather than split in a way the reader of the doc would not expect).
+std::vector<std::string> split_words(const std::string& s, const std::string& spec) {
+  if (s.find_first_of("\"'`\\$;&<>") != std::string::npos)
+    throw ParamError("docgen: a run block takes plain words (no quotes, no shell syntax): '" + spec + "'");
+  std::vector<std::string> w;
+  std::istringstream in(s);
+  for (std::string x; in >> x;) w.push_back(x);
+  return w;
+}
+
+// lines=A-B,C,D-: which output lines to keep (1-based, inclusive; "D-" to the end).
+std::vector<std::pair<size_t, size_t>> parse_line_ranges(const std::string& v, const std::string& spec) {
+  std::vector<std::pair<size_t, size_t>> out;
+  std::istringstream in(v);
+  const auto num = [&](const std::string& x) -> size_t {
+    if (x.empty() || x.size() > 6 || x.find_first_not_of("0123456789") != std::string::npos || std::stoul(x) == 0)
+      throw ParamError("docgen: bad lines= range '" + v + "' in '" + spec + "'");
+    return std::stoul(x);
+  };
+  for (std::string r; std::getline(in, r, ',');) {
+    const auto dash = r.find('-');
+    const size_t a = num(r.substr(0, dash));
+    const size_t b = dash == std::string::npos ? a : dash + 1 == r.size() ? SIZE_MAX : num(r.substr(dash + 1));
+    if (b < a || (!out.empty() && a <= out.back().second))
+      throw ParamError("docgen: lines= ranges must be increasing: '" + v + "' in '" + spec + "'");
+    out.emplace_back(a, b);
+  }
+  if (out.empty()) throw ParamError("docgen: empty lines= in '" + spec + "'");
+  return out;
+}
+
+// Runs `kpsim ARGS` (this binary) in `root`, stdout and stderr to temporary files, at most
+// `limit`; returns the exit code (or -1 when killed at the limit) and both outputs.
+struct RunResult {
+  int exit = -1;
+  std::string out, err;
+};
+
+RunResult run_self(const std::vector<std::string>& args, const std::string& root, std::chrono::seconds limit) {
+  std::string dir = (std::filesystem::temp_directory_path() / "kpsim-docgen-XXXXXX").string();
+  if (!mkdtemp(dir.data())) throw std::runtime_error("docgen: cannot create a temporary directory");
+  struct Cleanup {
+    std::string d;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(d, ec);
+    }
+  } cleanup{dir};
+  const std::string out = dir + "/out", err = dir + "/err";
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw std::runtime_error("docgen: cannot find kpsim's own executable: " + ec.message());
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (!root.empty()) posix_spawn_file_actions_addchdir_np(&fa, root.c_str());
+  std::vector<std::string> argv_s = {"kpsim"};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) throw std::runtime_error(std::string("docgen: cannot start kpsim: ") + std::strerror(rc));
+  RunResult r;
+  // Polling is fine here: docgen is a documentation tool, not a simulated run.
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  for (;;) {
+    int status = 0;
+    const pid_t w = waitpid(pid, &status, WNOHANG);
+    if (w == pid) {
+      r.exit = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      r.exit = -1;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  r.out = read_file_bytes(out);
+  r.err = read_file_bytes(err);
+  return r;
+}
+
+// A run block: the command's output, shaped by the options after `|`.
+std::string generate_run(const std::string& spec, const DocContext& doc) {
+  const auto bar = spec.find('|');
+  const std::vector<std::string> args = split_words(spec.substr(0, bar), spec);
+  if (args.empty()) throw ParamError("docgen: a run block needs a kpsim command: '" + spec + "'");
+  if (args[0] == "docgen") throw ParamError("docgen: a run block cannot run docgen: '" + spec + "'");
+  std::optional<std::vector<std::pair<size_t, size_t>>> keep;
+  bool mask = false, mask_version = false, prompt = true, dots = true;
+  std::string show, fence;
+  std::optional<int> want_exit;
+  if (bar != std::string::npos) {
+    for (const auto& kv : split_words(spec.substr(bar + 1), spec)) {
+      const auto eq = kv.find('=');
+      const std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : kv.substr(eq + 1);
+      if (k == "lines") keep = parse_line_ranges(v, spec);
+      else if (k == "mask" && v == "elapsed") mask = true;
+      else if (k == "mask" && v == "version") mask_version = true;
+      else if (k == "prompt" && v == "no") prompt = false;
+      else if (k == "dots" && v == "no") dots = false;
+      else if (k == "show" && !v.empty() && v.front() != '/' && v.find("..") == std::string::npos) show = v;
+      else if (k == "fence" && (v == "json" || v == "text" || v == "none")) fence = v;
+      else if (k == "exit" && !v.empty() && v.size() < 4 && v.find_first_not_of("0123456789") == std::string::npos) want_exit = std::stoi(v);
+      else throw ParamError("docgen: unknown run option '" + kv + "' in '" + spec + "' (lines=, dots=no, mask=elapsed, mask=version, show=PATH, fence=json|text|none, prompt=no, exit=N)");
+    }
+  }
+  const RunResult r = run_self(args, doc.root, std::chrono::seconds(600));
+  const bool ok = want_exit ? r.exit == *want_exit : (r.exit == 0 || r.exit == 1);
+  if (!ok) {
+    std::string tail = r.err.size() > 2000 ? r.err.substr(r.err.size() - 2000) : r.err;
+    throw ParamError(fmt::format("docgen: `kpsim{}` {} (wanted {}){}{}", fmt::format(" {}", fmt::join(args, " ")),
+                                 r.exit < 0 ? std::string("ran past 600 s") : fmt::format("exited {}", r.exit),
+                                 want_exit ? std::to_string(*want_exit) : std::string("0 or 1"), tail.empty() ? "" : ":\n", tail));
+  }
+  std::string text = r.out;
+  if (!show.empty()) {
+    const std::string path = doc.root.empty() ? show : doc.root + "/" + show;
+    text = read_file_bytes(path);
+  }
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+  }
+  if (mask) {
+    static const std::regex elapsed(R"(  [0-9]+(\.[0-9]+)? (ms|s)$)");
+    for (auto& l : lines) l = std::regex_replace(l, elapsed, "  (wall clock)");
+  }
+  if (mask_version) {  // a trace header's kpsim version names the commit: it would change every commit
+    static const std::regex version(R"("kpsim_version":"[^"]*")");
+    for (auto& l : lines) l = std::regex_replace(l, version, R"("kpsim_version":"VERSION")");
+  }
+  std::string body;
+  if (keep) {
+    size_t last = 0;  // the last line kept
+    for (const auto& [a, b] : *keep) {
+      if (a > lines.size()) throw ParamError(fmt::format("docgen: lines={} past the output's {} lines in '{}'", a, lines.size(), spec));
+      if (a > last + 1 && dots) body += "  ...\n";
+      for (size_t i = a; i <= std::min(b, lines.size()); ++i) body += lines[i - 1] + "\n";
+      last = std::min(b, lines.size());
+    }
+    if (last < lines.size() && dots) body += "  ...\n";
+  } else {
+    for (const auto& l : lines) body += l + "\n";
+  }
+  if (fence == "none") return body;  // e.g. a Markdown table (sweep --format markdown), shown as itself
+  std::string head = prompt ? fmt::format("$ build/kpsim {}\n", fmt::join(args, " ")) : "";
+  return "```" + fence + "\n" + head + body + "```\n";
+}
 
 // Runs one block spec ("mermaid SCENARIO k=v ...") and returns the drawing.
 std::string generate(const std::string& spec, DocContext& doc) {
   std::istringstream in(spec);
   std::string format, scenario;
   in >> format >> scenario;
+  if (format == "run") return generate_run(spec.substr(spec.find("run") + 3), doc);
   if (format != "mermaid" && format != "text" && format != "svg")
     throw ParamError("docgen: unknown format '" + format + "' in '" + spec + "'");
   const Scenario* sc = find_scenario(scenario);
@@ -132,17 +320,26 @@ std::string regenerate(const std::string& text, const std::string& path, DocCont
 }  // namespace
 
 Command add_docgen(CLI::App& app) {
-  auto* sub = app.add_subcommand("docgen", "Regenerate the kpsim-drawn traces in Markdown docs");
+  auto* sub = app.add_subcommand("docgen", "Regenerate the kpsim-drawn traces and command outputs in Markdown docs");
+  sub->footer(
+      "Blocks: an HTML comment 'kpsim:mermaid|text|svg SCENARIO k=v... [find=violation] [choices=..] [file=img/X.svg]'\n"
+      "(a run drawn) or 'kpsim:run ARGS... | OPTIONS' (build/kpsim ARGS run from --root, its output shown;\n"
+      "OPTIONS: lines=A-B,C dots=no mask=elapsed mask=version show=PATH fence=json|text|none prompt=no exit=N),\n"
+      "closed by '/kpsim'. --check exits 1 when a block is stale, 2 when a block is malformed or its command fails.\n"
+      "README.md, 'What in the docs is generated', explains each option.");
   auto files = std::make_shared<std::vector<std::string>>();
   auto check = std::make_shared<bool>(false);
+  auto root = std::make_shared<std::string>();
   sub->add_option("files", *files, "Markdown files with <!-- kpsim:... --> blocks")->required();
   sub->add_flag("--check", *check, "do not write; exit 1 if any block is stale");
-  return {sub, [files, check] {
+  sub->add_option("--root", *root, "where `kpsim:run` blocks run their command (default: the current directory)");
+  return {sub, [files, check, root] {
             int stale = 0;
             for (auto& f : *files) {
               const std::string text = read_file_bytes(f);
               DocContext doc;
               doc.check = *check;
+              doc.root = *root;
               if (const auto slash = f.rfind('/'); slash != std::string::npos) doc.dir = f.substr(0, slash);
               const std::string fresh = regenerate(text, f, doc);
               for (const auto& side : doc.stale) {

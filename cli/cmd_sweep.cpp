@@ -55,6 +55,8 @@ struct SweepArgs {
   std::optional<uint64_t> budget;
   std::optional<uint64_t> max_steps;
   bool first = false;
+  std::string choices;               // --choices: every cell runs this one schedule
+  bool strategy_given = false;       // --strategy or --seed on the command line
 };
 
 // One axis of the grid: a key and its values, in the order given.
@@ -131,9 +133,14 @@ std::string self_exe() {
 std::vector<std::string> explore_argv(const SweepArgs& a, const std::vector<std::string>& sets) {
   std::vector<std::string> v = {"kpsim", "explore", a.scenario};
   for (const auto& s : sets) v.insert(v.end(), {"--set", s});
-  v.insert(v.end(), {"--strategy", a.strategy, "--seed", std::to_string(a.seed), "--json", "--quiet", "--no-shrink"});
-  if (a.budget) v.insert(v.end(), {"--budget", std::to_string(*a.budget)});
+  v.insert(v.end(), {"--json", "--quiet"});
   if (a.max_steps) v.insert(v.end(), {"--max-steps", std::to_string(*a.max_steps)});
+  if (!a.choices.empty()) {  // one given schedule: no search options (run_sweep refused them)
+    v.insert(v.end(), {"--choices", a.choices});
+    return v;
+  }
+  v.insert(v.end(), {"--strategy", a.strategy, "--seed", std::to_string(a.seed), "--no-shrink"});
+  if (a.budget) v.insert(v.end(), {"--budget", std::to_string(*a.budget)});
   if (a.first) v.push_back("--first");
   return v;
 }
@@ -261,6 +268,11 @@ std::string metric_of(const Cell& c, const std::string& spec) {
   const json& v = *src;
   if (v.is_number_float()) return fmt::format("{:.6g}", v.get<double>());
   if (v.is_string()) return v.get<std::string>();
+  if (v.is_object()) {  // e.g. a histogram: "65483: 63, 21905: 1"
+    std::string out;
+    for (const auto& [k, x] : v.items()) out += fmt::format("{}{}: {}", out.empty() ? "" : ", ", k, x.is_string() ? x.get<std::string>() : x.dump());
+    return out;
+  }
   return v.dump();
 }
 
@@ -343,14 +355,123 @@ std::string csv_field(const std::string& s) {
   return q + "\"";
 }
 
+// How each cell searches, for the table's title.
+std::string search_of(const SweepArgs& a) {
+  return a.choices.empty() ? "--strategy " + a.strategy : "--choices " + a.choices;
+}
+
+// Every combination of the axes' values, the last axis fastest.
+std::vector<std::vector<std::string>> grid_of(const std::vector<Axis>& axes) {
+  size_t n = 1;
+  for (const auto& ax : axes) {
+    n *= ax.values.size();
+    if (n > kMaxCells) throw ParamError(fmt::format("the grid has more than {} cells", kMaxCells));
+  }
+  std::vector<std::vector<std::string>> out;
+  std::vector<size_t> at(axes.size(), 0);
+  for (size_t c = 0; c < n; ++c) {
+    std::vector<std::string> combo;
+    for (size_t i = 0; i < axes.size(); ++i) combo.push_back(axes[i].values[at[i]]);
+    out.push_back(std::move(combo));
+    for (size_t i = axes.size(); i-- > 0;) {
+      if (++at[i] < axes[i].values.size()) break;
+      at[i] = 0;
+    }
+  }
+  return out;
+}
+
+// A table as text (aligned columns), Markdown (for docs: `kpsim docgen` run blocks) or CSV.
+void print_table(const std::string& format, const std::vector<std::string>& head,
+                 const std::vector<std::vector<std::string>>& rows) {
+  if (format == "csv") {
+    for (size_t i = 0; i < head.size(); ++i) std::cout << (i ? "," : "") << csv_field(head[i]);
+    std::cout << "\n";
+    for (const auto& row : rows) {
+      for (size_t i = 0; i < row.size(); ++i) std::cout << (i ? "," : "") << csv_field(row[i]);
+      std::cout << "\n";
+    }
+    return;
+  }
+  if (format == "markdown") {
+    const auto cell = [](std::string v) {
+      for (size_t p = 0; (p = v.find('|', p)) != std::string::npos; p += 2) v.replace(p, 1, "\\|");
+      return v;
+    };
+    const auto line = [&](const std::vector<std::string>& r) {
+      std::string s = "|";
+      for (const auto& v : r) s += " " + cell(v) + " |";
+      std::cout << s << "\n";
+    };
+    line(head);
+    std::string sep = "|";
+    for (size_t i = 0; i < head.size(); ++i) sep += "---|";
+    std::cout << sep << "\n";
+    for (const auto& row : rows) line(row);
+    return;
+  }
+  std::vector<size_t> w(head.size());
+  for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
+  for (const auto& row : rows)
+    for (size_t i = 0; i < row.size(); ++i) w[i] = std::max(w[i], row[i].size());
+  const auto line = [&](const std::vector<std::string>& r) {
+    std::string s = " ";
+    for (size_t i = 0; i < r.size(); ++i) s += fmt::format(" {:<{}}", r[i], w[i]);
+    while (!s.empty() && s.back() == ' ') s.pop_back();
+    std::cout << s << "\n";
+  };
+  line(head);
+  for (const auto& row : rows) line(row);
+}
+
+// Where the verdict flips along KEY between lo and hi (binary search, one explore per probe),
+// the other parameters fixed by `sets`. `print` shows each probe (the one-bisection form).
+struct Flip {
+  bool found = false;
+  uint64_t lo = 0, hi = 0;
+  std::string vlo, vhi;
+};
+
+Flip bisect(const SweepArgs& a, const Scenario& sc, const std::vector<std::string>& sets, const std::string& key,
+            uint64_t lo, uint64_t hi, bool print) {
+  const auto probe = [&](uint64_t v) {
+    std::vector<Cell> one(1);
+    one[0].sets = sets;
+    one[0].sets.push_back(key + "=" + std::to_string(v));
+    one[0].swept = {std::to_string(v)};
+    resolve_params(sc, one[0].sets);  // bad input before anything runs
+    SweepArgs b = a;
+    b.jobs = 1;
+    if (!run_cells(b, one, false)) throw std::runtime_error("interrupted");
+    if (!one[0].error.empty()) throw ParamError(fmt::format("{}={}: explore failed: {}", key, v, one[0].error));
+    const std::string verdict = verdict_of(one[0]);
+    if (print) std::cout << fmt::format("  {}={:<12} {}\n", key, v, verdict) << std::flush;
+    return verdict;
+  };
+  Flip f;
+  f.vlo = probe(lo);
+  f.vhi = probe(hi);
+  if (f.vlo == f.vhi) return f;
+  while (hi - lo > 1) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    (probe(mid) == f.vlo ? lo : hi) = mid;
+  }
+  f.found = true;
+  f.lo = lo;
+  f.hi = hi;
+  return f;
+}
+
 int run_sweep(SweepArgs& a) {
   const Scenario* sc = find_scenario(a.scenario);
   if (!sc) throw ParamError("unknown scenario '" + a.scenario + "' (see: kpsim list)");
   if (a.jobs == 0) throw ParamError("--jobs must be at least 1");
-  if (a.format != "table" && a.format != "csv" && a.format != "json")
-    throw ParamError("--format " + a.format + ": table, csv or json");
-  if (!a.bisect.empty() && (!a.svg.empty() || a.format != "table"))
-    throw ParamError("--bisect prints its probes as text: no --svg, no --format");
+  if (!a.choices.empty() && (a.strategy_given || a.budget || a.first))
+    throw ParamError("--choices runs one given schedule per cell: no --strategy, --seed, --budget or --first");
+  if (a.format != "table" && a.format != "csv" && a.format != "json" && a.format != "markdown")
+    throw ParamError("--format " + a.format + ": table, markdown, csv or json");
+  if (!a.bisect.empty() && (!a.svg.empty() || a.format == "json" || !a.metrics.empty()))
+    throw ParamError("--bisect prints where the verdict flips: no --svg, --metric or --format json");
   std::vector<std::string> fixed;
   std::vector<Axis> axes;
   for (const auto& s : a.sets) {
@@ -365,64 +486,73 @@ int run_sweep(SweepArgs& a) {
   const bool progress = isatty(2);
 
   if (!a.bisect.empty()) {
-    if (!axes.empty()) throw ParamError("--bisect: give the other parameters single values (--set K=V)");
     const size_t eq = a.bisect.find('=');
     if (eq == std::string::npos) throw ParamError("--bisect " + a.bisect + ": expected KEY=LO..HI");
     const std::string key = a.bisect.substr(0, eq);
     const auto r = parse_range("--bisect " + a.bisect, a.bisect.substr(eq + 1));
     if (!r || r->step != 1) throw ParamError("--bisect " + a.bisect + ": expected KEY=LO..HI (integers, no step)");
-    const auto probe = [&](uint64_t v) {
-      std::vector<Cell> one(1);
-      one[0].sets = fixed;
-      one[0].sets.push_back(key + "=" + std::to_string(v));
-      one[0].swept = {std::to_string(v)};
-      resolve_params(*sc, one[0].sets);  // bad input before anything runs
-      SweepArgs b = a;
-      b.jobs = 1;
-      if (!run_cells(b, one, false)) throw std::runtime_error("interrupted");
-      if (!one[0].error.empty()) throw ParamError(fmt::format("{}={}: explore failed: {}", key, v, one[0].error));
-      const std::string verdict = verdict_of(one[0]);
-      std::cout << fmt::format("  {}={:<12} {}\n", key, v, verdict) << std::flush;
-      return verdict;
-    };
-    std::cout << fmt::format("kpsim sweep {} --bisect {}={}..{}{}\n", a.scenario, key, r->lo, r->hi,
-                             fixed.empty() ? "" : fmt::format(" (--set {})", fmt::join(fixed, " --set ")));
-    uint64_t lo = r->lo, hi = r->hi;
-    const std::string vlo = probe(lo), vhi = probe(hi);
-    if (vlo == vhi) {
-      std::cout << fmt::format("no flip: {} at both ends (a flip and back inside the range is not seen)\n", vlo);
-      return kExitInconclusive;
+    for (const auto& ax : axes)
+      if (ax.key == key) throw ParamError("--bisect " + key + ": the same key is also swept with --set");
+    if (axes.empty()) {
+      std::cout << fmt::format("kpsim sweep {} --bisect {}={}..{}{}\n", a.scenario, key, r->lo, r->hi,
+                               fixed.empty() ? "" : fmt::format(" (--set {})", fmt::join(fixed, " --set ")));
+      const Flip f = bisect(a, *sc, fixed, key, r->lo, r->hi, true);
+      if (!f.found) {
+        std::cout << fmt::format("no flip: {} at both ends (a flip and back inside the range is not seen)\n", f.vlo);
+        return kExitInconclusive;
+      }
+      std::cout << fmt::format("flips between {}={} ({}) and {}={} ({}), assuming one flip in the range\n", key, f.lo,
+                               f.vlo, key, f.hi, f.vhi);
+      return kExitOk;
     }
-    while (hi - lo > 1) {
-      const uint64_t mid = lo + (hi - lo) / 2;
-      (probe(mid) == vlo ? lo : hi) = mid;
+    // A bisection per combination of the swept keys: one row each, where the verdict flips.
+    std::vector<std::vector<std::string>> combos = grid_of(axes);
+    for (const auto& combo : combos) {
+      std::vector<std::string> sets = fixed;
+      for (size_t i = 0; i < axes.size(); ++i) sets.push_back(axes[i].key + "=" + combo[i]);
+      sets.push_back(key + "=" + std::to_string(r->lo));
+      resolve_params(*sc, sets);  // every combination checked before anything runs
     }
-    std::cout << fmt::format("flips between {}={} ({}) and {}={} ({}), assuming one flip in the range\n", key, lo,
-                             vlo, key, hi, vhi);
-    return kExitOk;
+    std::vector<std::string> head;
+    for (const auto& ax : axes) head.push_back(ax.key);
+    head.insert(head.end(), {"at " + key + "=" + std::to_string(r->lo), "last " + key + " before the flip",
+                             "first " + key + " after it", "verdict after"});
+    std::vector<std::vector<std::string>> rows;
+    bool all_flip = true;
+    for (const auto& combo : combos) {
+      if (stop_requested()) break;
+      std::vector<std::string> sets = fixed;
+      for (size_t i = 0; i < axes.size(); ++i) sets.push_back(axes[i].key + "=" + combo[i]);
+      const Flip f = bisect(a, *sc, sets, key, r->lo, r->hi, false);
+      std::vector<std::string> row = combo;
+      row.push_back(f.vlo);
+      if (f.found) row.insert(row.end(), {std::to_string(f.lo), std::to_string(f.hi), f.vhi});
+      else row.insert(row.end(), {"no flip", "-", f.vhi});
+      all_flip = all_flip && f.found;
+      rows.push_back(std::move(row));
+      if (progress) std::cerr << fmt::format("bisected {} of {}\n", rows.size(), combos.size());
+    }
+    if (a.format != "markdown" && a.format != "csv")
+      std::cout << fmt::format("kpsim sweep {} --bisect {}={}..{}{}: {} bisections, {}\n", sc->name(), key,
+                               r->lo, r->hi, fixed.empty() ? "" : fmt::format(" (--set {})", fmt::join(fixed, " --set ")),
+                               combos.size(), search_of(a));
+    print_table(a.format, head, rows);
+    if (rows.size() < combos.size()) {
+      std::cerr << "interrupted: the combinations not bisected are not listed\n";
+      return kExitInterrupted;
+    }
+    return all_flip ? kExitOk : kExitInconclusive;
   }
 
   if (axes.empty()) throw ParamError("nothing to sweep: give a --set KEY=A,B,C or KEY=LO..HI[:STEP]");
-  size_t n = 1;
-  for (const auto& ax : axes) {
-    n *= ax.values.size();
-    if (n > kMaxCells) throw ParamError(fmt::format("the grid has more than {} cells", kMaxCells));
-  }
   std::vector<Cell> cells;
-  std::vector<size_t> at(axes.size(), 0);
-  for (size_t c = 0; c < n; ++c) {
+  for (auto& combo : grid_of(axes)) {
     Cell cell;
     cell.sets = fixed;
-    for (size_t i = 0; i < axes.size(); ++i) {
-      cell.sets.push_back(axes[i].key + "=" + axes[i].values[at[i]]);
-      cell.swept.push_back(axes[i].values[at[i]]);
-    }
+    for (size_t i = 0; i < axes.size(); ++i) cell.sets.push_back(axes[i].key + "=" + combo[i]);
+    cell.swept = std::move(combo);
     resolve_params(*sc, cell.sets);  // every cell's values checked before anything runs
     cells.push_back(std::move(cell));
-    for (size_t i = axes.size(); i-- > 0;) {  // the last axis fastest
-      if (++at[i] < axes[i].values.size()) break;
-      at[i] = 0;
-    }
   }
   if (!a.svg.empty()) {
     bool found = false;
@@ -460,30 +590,11 @@ int run_sweep(SweepArgs& a) {
       for (const auto& m : a.metrics) row.push_back(metric_of(c, m));
       rows.push_back(std::move(row));
     }
-    if (a.format == "csv") {
-      for (size_t i = 0; i < head.size(); ++i) std::cout << (i ? "," : "") << csv_field(head[i]);
-      std::cout << "\n";
-      for (const auto& row : rows) {
-        for (size_t i = 0; i < row.size(); ++i) std::cout << (i ? "," : "") << csv_field(row[i]);
-        std::cout << "\n";
-      }
-    } else {
-      std::vector<size_t> w(head.size());
-      for (size_t i = 0; i < head.size(); ++i) w[i] = head[i].size();
-      for (const auto& row : rows)
-        for (size_t i = 0; i < row.size(); ++i) w[i] = std::max(w[i], row[i].size());
-      std::cout << fmt::format("kpsim sweep {}{}: {} cells, --strategy {}\n", sc->name(),
+    if (a.format == "table")
+      std::cout << fmt::format("kpsim sweep {}{}: {} cells, {}\n", sc->name(),
                                fixed.empty() ? "" : fmt::format(" (--set {})", fmt::join(fixed, " --set ")), cells.size(),
-                               a.strategy);
-      const auto line = [&](const std::vector<std::string>& r) {
-        std::string s = " ";
-        for (size_t i = 0; i < r.size(); ++i) s += fmt::format(" {:<{}}", r[i], w[i]);
-        while (!s.empty() && s.back() == ' ') s.pop_back();
-        std::cout << s << "\n";
-      };
-      line(head);
-      for (const auto& row : rows) line(row);
-    }
+                               search_of(a));
+    print_table(a.format, head, rows);
   }
   if (!a.svg.empty()) {
     const std::string svg = plot_svg(a, axes, cells);
@@ -515,11 +626,12 @@ Command add_sweep(CLI::App& app) {
                   "is one cell)");
   sub->add_option("--bisect", a->bisect,
                   "KEY=LO..HI: find where the verdict flips along an integer parameter (binary search; the "
-                  "other parameters fixed with --set)");
+                  "other parameters fixed with --set, or swept with --set K=A,B: one bisection per combination, "
+                  "a table of where each flips)");
   sub->add_option("--metric", a->metrics,
                   "a metric column: NAME (the first schedule's, explore --json's metrics: throughput_MiB_s, "
                   "stalled, ...) or NAME:min|median|max over the cell's schedules");
-  sub->add_option("--format", a->format, "table | csv | json (default table)");
+  sub->add_option("--format", a->format, "table | markdown | csv | json (default table; markdown: a Markdown table, for docs)");
   auto* plot = sub->add_option("--plot", a->plot_y,
                                "Y:X: plot metric Y (NAME or NAME:max, as --metric) against swept parameter X into --svg FILE");
   sub->add_option("--svg", a->svg, "the plot's file (a standalone SVG)")->needs(plot);
@@ -531,6 +643,9 @@ Command add_sweep(CLI::App& app) {
   sub->add_option("--budget", a->budget, "each cell's schedule budget (explore's default)")->check(kUnsigned);
   sub->add_option("--max-steps", a->max_steps, "each cell's step limit")->check(kUnsigned);
   sub->add_flag("--first", a->first, "each cell stops at its first violation");
+  sub->add_option("--choices", a->choices,
+                  "every cell runs exactly this one schedule (explore --choices: e.g. 0 for the all-first-option "
+                  "schedule, softirqs before the tasks they wake)");
   sub->footer(
       "Each cell is `kpsim explore SCENARIO --set ... --json --quiet --no-shrink`, in its own process;\n"
       "the table lists every cell's verdict (clean, violation:PROPERTY, inconclusive, ...), its schedules\n"
@@ -540,7 +655,8 @@ Command add_sweep(CLI::App& app) {
       "  kpsim sweep my-stall.kps --set notsent_lowat=16384 --bisect mss=1436..65483\n"
       "Exit status: 0 every cell ran (bisect: a flip found), 2 bad input (every cell's values are checked\n"
       "before any runs), 3 bisect found no flip, 130 interrupted (the table shows the cells that ran).");
-  return {sub, [a] {
+  return {sub, [a, sub] {
+            a->strategy_given = sub->count("--strategy") > 0 || sub->count("--seed") > 0;
             for (const auto& m : a->metrics) {
               const size_t colon = m.find(':');
               if (colon != std::string::npos && m.substr(colon + 1) != "min" && m.substr(colon + 1) != "median" &&

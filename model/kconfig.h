@@ -20,6 +20,11 @@ namespace kpsim::model {
 
 // The kernel versions whose behaviour differs somewhere in the model.
 enum class kernel_version : uint8_t {
+  // sendfile reaches kTLS and TCP a page at a time (->sendpage: pipe_to_sendpage,
+  // tls_sw_do_sendpage, do_tcp_sendpages): every page of a splice but its last carries
+  // MSG_SENDPAGE_NOTLAST, a TLS record ends there regardless of MSG_MORE, and TCP pushes only a
+  // page without the flag. tls_sw waits for async encryptions only for zero-copy, as 6.6.
+  v6_1,
   v6_6,   // tls_sw: the sender waits for async encryptions only for zero-copy (num_zc)
   v6_12,  // tls_sw: ... also at end of record (since 6.8); the default
 };
@@ -72,8 +77,8 @@ struct switch_names;  // specialisations: static constexpr std::array<std::pair<
 
 template <>
 struct switch_names<kernel_version> {
-  static constexpr std::array<std::pair<kernel_version, std::string_view>, 2> v{
-      {{kernel_version::v6_6, "6.6"}, {kernel_version::v6_12, "6.12"}}};
+  static constexpr std::array<std::pair<kernel_version, std::string_view>, 3> v{
+      {{kernel_version::v6_1, "6.1"}, {kernel_version::v6_6, "6.6"}, {kernel_version::v6_12, "6.12"}}};
 };
 template <>
 struct switch_names<kfix> {

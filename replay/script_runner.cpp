@@ -584,6 +584,25 @@ int map_delete(Shared& sh, const Step& step) {
   return bpf_map_delete_elem(sh.map_fd, &key) == 0 ? 0 : -errno;
 }
 
+// poll(fd, POLLIN, timeout) or select() for readability: the model returns 1 when readable
+// (POLLIN is 1; select counts one descriptor) and 0 on timeout; a signal gives -EINTR.
+int poll_once(Shared& sh, const Step& step) {
+  const int fd = sh.socks.fd(step.sock);
+  if (fd < 0) return -EBADF;
+  if (step.select_call) {
+    fd_set rfds;
+    FD_ZERO(&rfds);
+    FD_SET(fd, &rfds);
+    timeval tv{static_cast<time_t>(step.timeout_us / 1'000'000), static_cast<suseconds_t>(step.timeout_us % 1'000'000)};
+    const int r = ::select(fd + 1, &rfds, nullptr, nullptr, &tv);
+    return r < 0 ? -errno : r;
+  }
+  pollfd p{fd, POLLIN, 0};
+  const int r = ::poll(&p, 1, static_cast<int>(std::min<uint64_t>(step.timeout_us / 1000, INT32_MAX)));
+  if (r < 0) return -errno;
+  return r == 0 ? 0 : p.revents;
+}
+
 void run_step_call(Shared& sh, const Step& step) {
   switch (step.op) {
     case Op::send: return do_send(sh, step);
@@ -591,6 +610,7 @@ void run_step_call(Shared& sh, const Step& step) {
     case Op::recv_loop: return do_recv_loop(sh, step);
     case Op::fionread: return record_fionread_result(sh, step, fionread_once(sh, step));
     case Op::wait_fionread: return do_wait_fionread(sh, step);
+    case Op::poll: return check_expect(sh, step, poll_once(sh, step), nullptr);
     case Op::usleep: sh.sleep_us(step.timeout_us); return check_expect(sh, step, 0, nullptr);
     case Op::map_update: return check_expect(sh, step, map_update(sh, step), nullptr);
     case Op::map_delete: return check_expect(sh, step, map_delete(sh, step), nullptr);
@@ -780,7 +800,7 @@ bool uses_sock(Op op) {
 
 std::string check_step(const Program& prog, const Step& s, bool setup) {
   const auto at = loc_str(s.loc);
-  if (static_cast<uint8_t>(s.op) > static_cast<uint8_t>(Op::close))
+  if (static_cast<uint8_t>(s.op) > static_cast<uint8_t>(Op::poll))
     return fmt::format("{}: unknown step kind {}", at, static_cast<int>(s.op));
   if (setup && s.op != Op::map_update && s.op != Op::map_delete)
     return fmt::format("{}: {}: only map updates run in setup, before the threads", at, s.text);

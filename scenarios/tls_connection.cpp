@@ -24,6 +24,7 @@ void TlsConnection::setup(Sched& s, const tcp_config& cfg, const std::string& tl
   sock.sk = &tp;
   sock.sendmsg = [this](Sched& sch, msghdr& m) { return tcp_sendmsg(sch, tp, m); };
   sock.splice_eof = [this](Sched& sch) { return tcp_splice_eof(sch, tp); };
+  sock.sendpage = [this](Sched& sch, uint64_t size, int flags) { return tcp_sendpage(sch, tp, size, flags); };
   use_tls = tls_version != "none";
   if (!use_tls) return;
   tls_set_sw_offload(s, tls, sock, tls_version == "1.2" ? tls_version::v1_2 : tls_version::v1_3, aead);

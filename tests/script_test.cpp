@@ -123,6 +123,23 @@ TEST_CASE("seed script: setup") {
   CHECK(q.model.kworker_cpu == "other");
 }
 
+TEST_CASE("poll and select: one socket, readability, a timeout") {
+  const Program p = Script::parse("p.kps", "scenario p \"x\"\na, b = create_pair(udp)\nthread t {\n"
+                                           "  poll(b, POLLIN, 5ms) = 0\n  select(b, 2s) = 1\n}\n")
+                        .instantiate({});
+  const auto& st = p.threads.at(0).steps;
+  REQUIRE(st.size() == 2);
+  CHECK(st[0].op == Op::poll);
+  CHECK_FALSE(st[0].select_call);
+  CHECK(st[0].timeout_us == 5000);
+  CHECK(st[0].expect.ret == 0);
+  CHECK(st[0].text == "poll(b, POLLIN, 5ms)");
+  CHECK(st[1].op == Op::poll);
+  CHECK(st[1].select_call);
+  CHECK(st[1].timeout_us == 2000000);
+  CHECK(st[1].text == "select(b, 2s)");
+}
+
 TEST_CASE("seed script: the three tests, udp and tcp") {
   const std::string all = "0123456789";
   SECTION("selftest udp") {
@@ -381,6 +398,9 @@ TEST_CASE("errors carry the line and column of the offending text") {
       {P + "thread t {\n  send(a, 1) @\n}\n", "bad.kps:4:14", "unexpected character '@'"},
       {P + "}\n", "bad.kps:3:1", "'}' closes no block"},
       {P + "thread t {\n  send(a, 1s)\n}\n", "bad.kps:4:11", "expected an integer, got a duration"},
+      {P + "thread t {\n  poll(a, POLLOUT, 1s)\n}\n", "bad.kps:4:11", "unsupported: poll events POLLOUT (supported: POLLIN)"},
+      {P + "thread t {\n  select(a)\n}\n", "bad.kps:4:3", "select takes 2 arguments, got 1"},
+      {P + "thread t {\n  select(a, 0s)\n}\n", "bad.kps:4:13", "the duration must be > 0"},
       {P + "let x = ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((1)))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))\n",
        "bad.kps:3:", "nested too deeply"},
   };

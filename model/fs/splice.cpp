@@ -1,11 +1,12 @@
-// fs/splice.c splice_file_to_pipe, splice_to_socket, splice_direct_to_actor (kernel 6.12): see
-// splice.h.
+// fs/splice.c splice_file_to_pipe, splice_to_socket, splice_direct_to_actor (kernel 6.12), and
+// 6.1's generic_splice_sendpage and pipe_to_sendpage: see splice.h.
 #include "model/fs/splice.h"
 
 #include <algorithm>
 
 #include "model/fs/pipe.h"
 #include "model/include/linux/errno.h"
+#include "model/include/linux/tcp.h"
 #include "model/mm/filemap.h"
 
 namespace kpsim::model {
@@ -58,6 +59,40 @@ Co<int64_t> splice_to_socket(Sched& s, pipe_inode_info& pipe, socket& out, uint6
   co_return spliced ? spliced : ret;
 }
 
+Co<int64_t> pipe_to_sendpage(Sched& s, socket& out, uint64_t len, uint64_t total_len, size_t occupancy, int flags) {
+  int more = (flags & kSPLICE_F_MORE) ? kMSG_MORE : 0;
+  if (len < total_len && occupancy > 1) more |= kMSG_SENDPAGE_NOTLAST;
+  if (out.o_nonblock) more |= kMSG_DONTWAIT;  // sock_sendpage
+  co_return co_await out.sendpage(s, len, more);
+}
+
+Co<int64_t> generic_splice_sendpage(Sched& s, pipe_inode_info& pipe, socket& out, uint64_t len, int flags) {
+  int64_t spliced = 0;  // sd->num_spliced
+  uint64_t total_len = len;
+  while (total_len > 0) {
+    // splice_from_pipe_next
+    if (s.current().signal_pending()) co_return spliced ? spliced : -kerr::erestartsys;
+    while (pipe.bufs.empty()) {
+      if (spliced) co_return spliced;
+      if (flags & kSPLICE_F_NONBLOCK) co_return -kerr::eagain;
+      if (s.current().signal_pending()) co_return -kerr::erestartsys;
+      co_await pipe_wait_readable(s, pipe);
+    }
+    // splice_from_pipe_feed: the head buffer, at most what the request still wants.
+    const uint64_t buf_len = std::min<uint64_t>(pipe.bufs.front(), total_len);
+    s.note("splice", "pipe_to_sendpage: {} B{}", buf_len,
+           buf_len < total_len && pipe.bufs.size() > 1 ? " [SENDPAGE_NOTLAST]" : "");
+    const int64_t ret = co_await pipe_to_sendpage(s, out, buf_len, total_len, pipe.bufs.size(), flags);
+    if (ret <= 0) co_return spliced ? spliced : ret;
+    pipe.bufs.front() -= static_cast<uint32_t>(ret);
+    if (!pipe.bufs.front()) pipe.bufs.pop_front();
+    spliced += ret;
+    total_len -= static_cast<uint64_t>(ret);
+    pipe.wr_wait.wake_up_all(s);
+  }
+  co_return spliced;
+}
+
 Co<int64_t> splice_direct_to_actor(Sched& s, socket& out, uint64_t& pos, uint64_t len, int flags,
                                    splice_stats& st) {
   const bool more = flags & kSPLICE_F_MORE;  // the caller's own MORE
@@ -75,8 +110,14 @@ Co<int64_t> splice_direct_to_actor(Sched& s, socket& out, uint64_t& pos, uint64_
     ++st.actor_calls;
     if (flags & kSPLICE_F_MORE) ++st.calls_with_more;
     // Between two actor calls the task may be preempted; nothing is held here.
-    co_await s.point("splice_to_socket");
-    ret = co_await splice_to_socket(s, pipe, out, read_len, flags);
+    const bool sendpage = out.sk->kc->version == kernel_version::v6_1;
+    co_await s.point(sendpage ? "generic_splice_sendpage" : "splice_to_socket");
+    // direct_splice_actor → the socket file's splice_write: splice_to_socket since 6.5,
+    // generic_splice_sendpage (a page at a time through ->sendpage) before.
+    if (sendpage)
+      ret = co_await generic_splice_sendpage(s, pipe, out, read_len, flags);
+    else
+      ret = co_await splice_to_socket(s, pipe, out, read_len, flags);
     // What the socket did not take is dropped with the pipe (out_release); the file offset
     // says how far the request got.
     pos = prev_pos + static_cast<uint64_t>(std::max<int64_t>(ret, 0));

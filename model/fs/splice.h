@@ -24,7 +24,13 @@ Co<int64_t> splice_file_to_pipe(Sched& s, pipe_inode_info& pipe, uint64_t& pos, 
 // pipe → socket: waits while the pipe is empty unless something was spliced already. Returns
 // bytes or a negative error.
 Co<int64_t> splice_to_socket(Sched& s, pipe_inode_info& pipe, socket& out, uint64_t len, int flags);
-// `pos` is the file offset (advanced by what the socket took).
+// Kernel 6.1's socket splice_write, generic_splice_sendpage = splice_from_pipe with the
+// pipe_to_sendpage actor: each pipe buffer to ->sendpage, MSG_MORE for SPLICE_F_MORE, and
+// MSG_SENDPAGE_NOTLAST while the buffer is not the request's last and more buffers are queued.
+Co<int64_t> pipe_to_sendpage(Sched& s, socket& out, uint64_t len, uint64_t total_len, size_t occupancy, int flags);
+Co<int64_t> generic_splice_sendpage(Sched& s, pipe_inode_info& pipe, socket& out, uint64_t len, int flags);
+// `pos` is the file offset (advanced by what the socket took). The actor is splice_to_socket,
+// or generic_splice_sendpage on kernel 6.1.
 Co<int64_t> splice_direct_to_actor(Sched& s, socket& out, uint64_t& pos, uint64_t len, int flags,
                                    splice_stats& st);
 

@@ -16,6 +16,7 @@ std::string msg_flags_str(int flags) {
   add(kMSG_EOR, "EOR");
   add(kMSG_NOSIGNAL, "NOSIGNAL");
   add(kMSG_SENDPAGE_NOPOLICY, "SENDPAGE_NOPOLICY");
+  add(kMSG_SENDPAGE_NOTLAST, "SENDPAGE_NOTLAST");
   return r.empty() ? "0" : r;
 }
 

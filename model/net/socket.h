@@ -23,6 +23,7 @@ enum : int {
   kMSG_NOSIGNAL = 0x4000,
   kMSG_MORE = 0x8000,
   kMSG_SENDPAGE_NOPOLICY = 0x10000,
+  kMSG_SENDPAGE_NOTLAST = 0x20000,  // 6.1's ->sendpage: more pages of this splice follow
   kMSG_SPLICE_PAGES = 0x8000000,
 };
 
@@ -50,6 +51,8 @@ struct socket {
   bool o_nonblock = false;  // the socket file's O_NONBLOCK
   std::function<Co<int64_t>(Sched&, msghdr&)> sendmsg;
   std::function<Co<>(Sched&)> splice_eof;
+  // 6.1's proto_ops->sendpage (tcp_sendpage, tls_sw_sendpage): one page of `size` bytes.
+  std::function<Co<int64_t>(Sched&, uint64_t size, int flags)> sendpage;
 };
 
 // sock_sendmsg(): no LSM hook in the model, straight to the protocol.

@@ -347,6 +347,10 @@ std::unique_ptr<World> build_splice_world(Sched& s, std::shared_ptr<const Progra
   const auto version = parse_switch<kernel_version>(p.model.kernel);
   if (!fix) unsupported(Loc{p.file, 0, 0}, fmt::format("model fix = {}", p.model.fix));
   if (!version) unsupported(Loc{p.file, 0, 0}, fmt::format("model kernel = {}", p.model.kernel));
+  // 6.1's splice into a socket goes through ->sendpage (generic_splice_sendpage), modelled for
+  // sendfile only; its io_uring and close paths differ too.
+  if (*version == kernel_version::v6_1)
+    unsupported(Loc{p.file, 0, 0}, "model kernel = 6.1 with splice/io_uring (6.1 is modelled for sendfile/write)");
   w->c.kc.fix = *fix;
   w->c.kc.version = *version;
   // The paced reader's reads are modelled as window updates only (tcp_recvmsg's count), not

@@ -249,7 +249,9 @@ Roles check_stream_program(const Program& p) {
       unsupported(p.tls_tx->loc, "async crypto (cryptd) with sendfile/write: the model's tls_sw_sendmsg "
                                  "path is exercised with a synchronous AEAD only");
   }
-  if (p.model.kernel != "6.12") unsupported(where, "model kernel other than 6.12 for sendfile/write");
+  // 6.1: sendfile through ->sendpage (kernel_version::v6_1); 6.6 is not distinguished here.
+  if (p.model.kernel != "6.12" && p.model.kernel != "6.1")
+    unsupported(where, "model kernel other than 6.12 or 6.1 for sendfile/write");
   if (!p.pipes.empty()) unsupported(p.pipes.front().loc, "a pipe with sendfile/write (pipes are for splice_loop)");
   if (!p.rings.empty()) unsupported(p.rings.front().loc, "an io_uring with sendfile/write");
   if (snd.window_clamp) unsupported(snd.loc, "TCP_WINDOW_CLAMP on the sender");
@@ -271,6 +273,7 @@ std::unique_ptr<World> build_stream_world(Sched& s, std::shared_ptr<const Progra
   const auto fix = parse_switch<kfix>(p.model.fix);
   if (!fix) unsupported(Loc{p.file, 0, 0}, fmt::format("model fix = {}", p.model.fix));
   w->c.kc.fix = *fix;
+  w->c.kc.version = *parse_switch<kernel_version>(p.model.kernel);  // checked by check_stream_program
   const auto acks = parse_switch<tcp_acks>(p.model.acks.empty() ? "immediate" : p.model.acks);
   if (!acks) unsupported(Loc{p.file, 0, 0}, fmt::format("model acks = {}", p.model.acks));
   w->c.kc.acks = *acks;

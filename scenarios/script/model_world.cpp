@@ -339,6 +339,9 @@ std::string_view step_label(Sched& s, const ScriptWorld& w, const Step& st) {
       return s.label("recv", "recv({}, {})", name(), st.len);
     case Op::recv_loop: return s.label("recv loop", "recv loop({}, {})", name(), st.len);
     case Op::fionread: return s.label("ioctl(FIONREAD)", "ioctl({}, FIONREAD)", name());
+    case Op::poll:
+      if (st.select_call) return s.label("select", "select({})", name());
+      return s.label("poll", "poll({}, POLLIN)", name());
     case Op::usleep: return s.label("usleep", "usleep({})", st.timeout_us);
     case Op::map_update: return s.label("map_update", "map_update({}, {})", st.key, name());
     case Op::map_delete: return s.label("map_delete", "map_delete({})", st.key);
@@ -460,6 +463,16 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
       }
       check_expect(s, [&] { return fmt::format("recv loop({})", w.socks[st.sock]->name); }, total, got,
                    st.expect);
+      break;
+    }
+    case Op::poll: {
+      // do_select sleeps on the socket's wait queue until readable or the timeout: poll() and
+      // select() of one descriptor take the same path to the socket's ->poll.
+      sock& sk = *w.socks[st.sock];
+      const bool ready = co_await do_select(s, sk, st.timeout_us * 1000);
+      const int n = ready ? 1 : 0;  // select: one descriptor ready; poll: revents POLLIN (1)
+      s.note(sk.name, "{} = {}", st.text, ready ? (st.select_call ? "1" : "POLLIN") : "0 (timeout)");
+      check_ret(s, st, n);
       break;
     }
     case Op::usleep: {
@@ -624,7 +637,8 @@ void check_program(const Program& p) {
           check_sock(st);
           if (st.flags & msg_more) unsupported(st.loc, "MSG_MORE on recv");
           break;
-        case Op::fionread: check_sock(st); break;
+        case Op::fionread:
+        case Op::poll: check_sock(st); break;
         case Op::wait_fionread:
           check_sock(st);
           if (st.poll_us == 0) unsupported(st.loc, "wait_for_fionread polling every 0 us");

@@ -78,7 +78,7 @@ std::string guest_unsupported(const Program& p) {
   for (const Thread& t : p.threads)
     for (const Step& s : t.steps)
       if (s.op == Op::send || s.op == Op::recv || s.op == Op::recv_loop || s.op == Op::fionread ||
-          s.op == Op::wait_fionread || s.op == Op::map_update || s.op == Op::map_delete)
+          s.op == Op::wait_fionread || s.op == Op::poll || s.op == Op::map_update || s.op == Op::map_delete)
         return s.loc.str() + ": " + s.text + " (the guest runner runs the stream steps)";
   return "";
 }

@@ -177,6 +177,8 @@ enum class Op : uint8_t {
   map_delete,    // bpf_map_delete_elem(map, key)
   shutdown,      // shutdown(sock, SHUT_WR)
   close,         // close(sock)
+  poll,          // poll(sock, POLLIN, timeout_us): revents (POLLIN) or 0 on timeout; with
+                 // select_call: select(2) for readability, 1 or 0
   // Stream world (one TCP connection, optionally kTLS):
   sendfile,       // sendfile(sock, file, &pos, len): one call; the file offset carries over
   write,          // write(sock, buf, len): one call of the file's bytes from a buffer
@@ -213,6 +215,7 @@ struct Step {
   uint32_t pipe = 0;         // splice*: index into Program::pipes
   uint32_t ring = 0;         // uring_*: index into Program::rings
   bool splice_more = false;  // splice*: SPLICE_F_MORE on the pipe -> socket splice
+  bool select_call = false;  // poll: written as select(sock, timeout), which returns 1, not POLLIN
   uint64_t total = 0;        // sendfile/write: the call's length; *_loop: the bytes to send
   uint64_t per_call = 0;     // *_loop: at most this many bytes per call
   Expect expect;

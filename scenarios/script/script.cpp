@@ -221,6 +221,8 @@ constexpr CallSig kCalls[] = {
     {"recv_loop", 4, 4, true, false, true, true},
     {"ioctl", 2, 2, true, false, true, false},
     {"wait_for_fionread", 3, 3, true, false, true, false},
+    {"poll", 3, 3, true, false, true, false},
+    {"select", 2, 2, true, false, true, false},
     {"usleep", 1, 1, true, false, false, false},
     {"shutdown", 2, 2, true, false, true, false},
     {"close", 1, 1, true, false, true, false},
@@ -250,7 +252,7 @@ constexpr std::string_view kTopStatements =
     "NAME = map(...), A, B = create_pair(...), NAME = file(SIZE), NAME = pipe(), NAME = io_uring_setup(FLAGS), "
     "io_uring_register_iowq_max_workers, io_uring_others, tls_tx, drain, sysctl, property, window";
 constexpr std::string_view kThreadStatements =
-    "send, recv, recv_timeout, recv_loop, ioctl, wait_for_fionread, usleep, shutdown, close, "
+    "send, recv, recv_timeout, recv_loop, ioctl, wait_for_fionread, poll, select, usleep, shutdown, close, "
     "map_update, map_delete, sendfile, write, sendfile_loop, write_loop, splice_loop, uring_splice_close, "
     "read_until_eof, if, repeat";
 
@@ -1861,6 +1863,18 @@ class Instantiator {
       s.poll_us = 1000;
       s.text = "wait_for_fionread(" + sock_name(s.sock) + ", " + std::to_string(s.len) + ", " +
                fmt_dur(s.timeout_us) + ")";
+    } else if (f == "poll" || f == "select") {
+      // One socket, readability only: the worlds that run these (sockmap) model readability
+      // (tcp_poll/udp_poll with sk_is_readable), not the writability of a sockmap socket.
+      s.op = Op::poll;
+      s.sock = sock_arg(*a[0]);
+      s.select_call = f == "select";
+      if (f == "poll") {
+        const std::string ev = word_arg(*a[1], "POLLIN");
+        if (ev != "POLLIN") fail(a[1]->pos, "unsupported: poll events " + ev + " (supported: POLLIN)");
+      }
+      s.timeout_us = dur_arg(*a[f == "poll" ? 2 : 1], true);
+      s.text = f + "(" + sock_name(s.sock) + (f == "poll" ? ", POLLIN, " : ", ") + fmt_dur(s.timeout_us) + ")";
     } else if (f == "usleep") {
       s.op = Op::usleep;
       s.timeout_us = dur_arg(*a[0], false);

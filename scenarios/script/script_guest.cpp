@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iostream>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -99,10 +100,15 @@ ModelSide model_side(const Scenario& sc, const Params& p, uint64_t schedules) {
     }
     ++m.schedules;
     if (r.end.outcome == Outcome::violation) ++m.violations[r.end.property];
+    // A transfer that stops for good (every task asleep, no timer: 6.1's unpushed record) is a
+    // stall that never ends; the guest's verdict for a run that never finishes is "stall" too.
+    if (r.end.outcome == Outcome::deadlock) ++m.violations["no-stall"];
     if (r.end.outcome == Outcome::step_limit || r.end.outcome == Outcome::time_limit) ++m.limit_hits;
     m.max_spins = std::max<uint64_t>(m.max_spins, r.metrics.value("notify_signal_spins", uint64_t{0}));
     m.max_worker_flushes = std::max<uint64_t>(m.max_worker_flushes, r.metrics.value("close_worker_flushes", uint64_t{0}));
-    if (r.metrics.contains("pace"))
+    if (r.end.outcome == Outcome::deadlock)
+      m.paces.insert(Pace{"stall", "hang"}.text());  // what its metrics say is where it stopped
+    else if (r.metrics.contains("pace"))
       m.paces.insert(Pace{r.metrics.value("pace", ""), r.metrics.value("pace_mechanism", "")}.text());
     const double t = r.metrics.value("throughput_MiB_s", 0.0);
     m.min_mibps = std::min(m.min_mibps, t);
@@ -123,6 +129,7 @@ void refuse_unreproducible(const ScriptScenario& s, const Cell& c, const GuestKe
   for (const auto& spec : s.params()) {
     if (!s.is_model_setting(spec.name) || c.params.get(spec.name) == spec.default_value) continue;
     if (spec.name == "fix" && c.params.get(spec.name) == kernel_fix) continue;
+    if (spec.name == "kernel" && c.params.get(spec.name) == target.series) continue;
     // Both ACK models are readings of the same kernel's receiver: either may be compared.
     if (spec.name == "acks") continue;
     throw ParamError(fmt::format("{}: {}={} cannot be reproduced on --kernel {}: it is the model's reading of "
@@ -133,7 +140,7 @@ void refuse_unreproducible(const ScriptScenario& s, const Cell& c, const GuestKe
                                                     : ""));
   }
   const ModelSettings defaults;
-  if (c.prog.model.fix != kernel_fix || c.prog.model.kernel != defaults.kernel)
+  if (c.prog.model.fix != kernel_fix || (c.prog.model.kernel != defaults.kernel && c.prog.model.kernel != target.series))
     throw ParamError(fmt::format("{}: model fix={} kernel={} cannot be reproduced on --kernel {}", s.name(),
                                  c.prog.model.fix, c.prog.model.kernel, target.name));
   if (const std::string why = guest_unsupported(c.prog); !why.empty())
@@ -171,11 +178,33 @@ std::optional<std::string> fix_set_of(const ScriptScenario& s, const KernelReque
   return "fix=" + want;
 }
 
+// The model's kernel= a target stands for, as a --set line: the target's series when the script
+// declares `model kernel` with it (6.1: sendfile through ->sendpage), nothing for 6.12 (the
+// default). A script without it runs the 6.12 model against another series, and says so.
+std::optional<std::string> kernel_set_of(const ScriptScenario& s, const KernelRequest& r, const GuestKernelTarget& t) {
+  const ParamSpec* spec = nullptr;
+  for (const auto& p : s.params())
+    if (p.name == "kernel" && s.is_model_setting(p.name)) spec = &p;
+  if (r.fixed.count("kernel") && r.params.get("kernel") != t.series)
+    throw ParamError(fmt::format("{}: --set kernel={} but --kernel {} boots {}: the model runs the booted "
+                                 "kernel's series (leave --set kernel out)", s.name(), r.params.get("kernel"),
+                                 t.name, t.series));
+  if (spec && std::find(spec->choices.begin(), spec->choices.end(), t.series) != spec->choices.end()) {
+    if (t.series == spec->default_value) return std::nullopt;
+    return "kernel=" + t.series;
+  }
+  if (t.series != ModelSettings{}.kernel)
+    std::cerr << fmt::format("note: {} has no `model kernel` choice {}: the model runs kernel {} against --kernel {}\n",
+                             s.name(), t.series, ModelSettings{}.kernel, t.name);
+  return std::nullopt;
+}
+
 // The cells of a request: the grid of its sweeps (or the script's), each combination applied
 // over r.params; a key given with --set stays fixed.
 std::vector<Cell> cells_of(const ScriptScenario& s, const KernelRequest& r, bool crosscheck) {
   const GuestKernelTarget target = parse_guest_kernel_target(r.target);
   const std::optional<std::string> fix_set = fix_set_of(s, r, target);
+  const std::optional<std::string> kernel_set = kernel_set_of(s, r, target);
   std::vector<std::pair<std::string, std::vector<std::string>>> axes = r.sweeps;
   if (crosscheck && axes.empty())
     for (const auto& a : s.script().crosscheck_sweeps())
@@ -187,6 +216,7 @@ std::vector<Cell> cells_of(const ScriptScenario& s, const KernelRequest& r, bool
     for (const auto& p : s.params())
       if (r.fixed.count(p.name)) sets.push_back(p.name + "=" + r.params.get(p.name));
     if (fix_set && !r.fixed.count("fix")) sets.push_back(*fix_set);
+    if (kernel_set && !r.fixed.count("kernel")) sets.push_back(*kernel_set);
     std::string what;
     for (size_t i = 0; i < axes.size(); ++i) {
       sets.push_back(axes[i].first + "=" + axes[i].second[at[i]]);
@@ -339,6 +369,7 @@ Pace kernel_pace(const json& run) {
   const json tx = run.value("tcpext", json::object());
   PaceTimes t;
   t.stalled = run.value("stall_verdict", "") == "stall";
+  t.hung = run.value("timed_out", false);
   t.elapsed_s = run.value("elapsed_s", 0.0);
   t.persist_s = run.value("stall_total_s", 0.0);
   t.delack_s = static_cast<double>(std::max<int64_t>(0, tx.value("DelayedACKs", int64_t{0}))) * kDelackEstimateS;

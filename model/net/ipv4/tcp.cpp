@@ -1,4 +1,5 @@
-// net/ipv4/tcp.c (kernel 6.12): see tcp.h. Also tcp_init_sock.
+// net/ipv4/tcp.c (kernel 6.12; do_tcp_sendpages and tcp_sendpage of 6.1): see tcp.h. Also
+// tcp_init_sock.
 #include "model/net/ipv4/tcp.h"
 
 #include <algorithm>
@@ -177,8 +178,14 @@ Co<int64_t> tcp_sendmsg_locked(Sched& s, tcp_sock& tp, msghdr& msg) {
     }
   }
   if (copied) {
-    // out: (a partial send after an error also ends here)
-    tcp_push(s, tp, flags, mss_now, tp.nonagle, size_goal);
+    // out: (a partial send after an error also ends here). 6.1's do_tcp_sendpages skips the
+    // push for a page that is not a splice's last: nothing is transmitted and no probe timer
+    // is armed for it (the wait_for_space push above still happens).
+    if (!(flags & kMSG_SENDPAGE_NOTLAST))
+      tcp_push(s, tp, flags, mss_now, tp.nonagle, size_goal);
+    else
+      s.note("tcp", "do_tcp_sendpages: SENDPAGE_NOTLAST, no tcp_push: {} B queued unsent, no probe timer armed",
+             tp.notsent_bytes());
     co_return copied;
   }
   co_return sk_stream_error(tp, flags, err);
@@ -195,6 +202,25 @@ Co<int64_t> tcp_sendmsg(Sched& s, tcp_sock& tp, msghdr& msg) {
   if (!tp.snd_data.empty()) tp.snd_data.resize(tp.write_seq);
   co_await tp.sk_lock.release_sock(s);
   // local_bh_enable at the end of the send path: NET_RX runs here on an inline device.
+  if (tp.lo->softirq_inline) co_await do_softirq(s, *tp.lo, "softirq: tcp_rcv_established");
+  co_return ret;
+}
+
+Co<int64_t> do_tcp_sendpages(Sched& s, tcp_sock& tp, uint64_t size, int flags) {
+  // The 6.1 loop is tcp_sendmsg_locked's with a page for an iterator: the same size_goal,
+  // new_segment, forced_push and wait_for_space steps, then the push only without NOTLAST
+  // (tcp_sendmsg_locked reads the flag).
+  msghdr msg;
+  msg.left = size;
+  msg.flags = flags | kMSG_SPLICE_PAGES;
+  msg.iter = iter_type::bvec;
+  co_return co_await tcp_sendmsg_locked(s, tp, msg);
+}
+
+Co<int64_t> tcp_sendpage(Sched& s, tcp_sock& tp, uint64_t size, int flags) {
+  co_await tp.sk_lock.lock_sock(s, "tcp_sendpage_locked");
+  const int64_t ret = co_await do_tcp_sendpages(s, tp, size, flags);
+  co_await tp.sk_lock.release_sock(s);
   if (tp.lo->softirq_inline) co_await do_softirq(s, *tp.lo, "softirq: tcp_rcv_established");
   co_return ret;
 }

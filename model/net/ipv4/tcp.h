@@ -14,6 +14,11 @@ namespace kpsim::model {
 Co<int64_t> tcp_sendmsg_locked(Sched& s, tcp_sock& tp, msghdr& msg);
 // lock_sock + tcp_sendmsg_locked + release_sock.
 Co<int64_t> tcp_sendmsg(Sched& s, tcp_sock& tp, msghdr& msg);
+// Kernel 6.1's page path (sendfile/splice into TCP, and kTLS's tls_push_sg): do_tcp_sendpages
+// appends one page as tcp_sendmsg_locked appends spliced pages, and pushes at the end only
+// without MSG_SENDPAGE_NOTLAST. tcp_sendpage = lock_sock + do_tcp_sendpages + release_sock.
+Co<int64_t> do_tcp_sendpages(Sched& s, tcp_sock& tp, uint64_t size, int flags);
+Co<int64_t> tcp_sendpage(Sched& s, tcp_sock& tp, uint64_t size, int flags);
 Co<> tcp_splice_eof(Sched& s, tcp_sock& tp);
 // The reader's side of tcp_recvmsg on a count-only receiver: takes up to `len` queued bytes,
 // then tcp_cleanup_rbuf. Returns the bytes read (0: nothing queued). Never sleeps.

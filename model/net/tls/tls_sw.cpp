@@ -148,6 +148,7 @@ void tls_set_sw_offload(Sched& s, tls_context& ctx, socket& sock, tls_version v,
   ctx.aead = &aead;
   sock.sendmsg = [&ctx](Sched& sch, msghdr& m) { return tls_sw_sendmsg(sch, ctx, m); };
   sock.splice_eof = [&ctx](Sched& sch) { return tls_sw_splice_eof(sch, ctx); };
+  sock.sendpage = [&ctx](Sched& sch, uint64_t size, int flags) { return tls_sw_sendpage(sch, ctx, size, flags); };
   sock.sk->sk_write_space = [&ctx](Sched& sch) { tls_write_space(sch, ctx); };
   ctx.tx_work = std::make_unique<Work>("kworker/tls:tx_work", "tx_work_handler",
                                        [&s, &ctx]() { return tx_work_handler(s, ctx); });
@@ -202,14 +203,23 @@ Co<int> tls_push_sg(Sched& s, tls_context& ctx, tls_rec& rec, size_t first_sg, u
   ctx.partially_sent = false;
   ctx.splicing_pages = true;
   uint32_t offset = first_offset;
+  const bool sendpage = sk.kc->version == kernel_version::v6_1;
   for (size_t i = first_sg; i < rec.en_sg.size(); ++i) {
     uint64_t size = rec.en_sg[i] - offset;
     for (;;) {
-      msghdr msg;
-      msg.left = size;
-      msg.flags = kMSG_SPLICE_PAGES | flags;
-      msg.iter = iter_type::bvec;
-      const int64_t ret = co_await tcp_sendmsg_locked(s, sk, msg);
+      int64_t ret = 0;
+      if (sendpage) {
+        // 6.1: one do_tcp_sendpages per entry, MSG_SENDPAGE_NOTLAST on all but the last; the
+        // last gets the record's flags, NOTLAST too if the sendpage that closed the record had it.
+        const bool last = i + 1 == rec.en_sg.size();
+        ret = co_await do_tcp_sendpages(s, sk, size, last ? flags : flags | kMSG_SENDPAGE_NOTLAST);
+      } else {
+        msghdr msg;
+        msg.left = size;
+        msg.flags = kMSG_SPLICE_PAGES | flags;
+        msg.iter = iter_type::bvec;
+        ret = co_await tcp_sendmsg_locked(s, sk, msg);
+      }
       if (ret == static_cast<int64_t>(size)) break;
       if (ret > 0) {
         offset += static_cast<uint32_t>(ret);
@@ -425,6 +435,83 @@ Co<int64_t> tls_sw_sendmsg(Sched& s, tls_context& ctx, msghdr& msg) {
   if (!co_await ctx.tx_lock.lock_interruptible(s, "lock_sock")) co_return -kerr::eintr;
   co_await ctx.sk->sk_lock.lock_sock(s, "tls_sw_sendmsg_locked");
   const int64_t ret = co_await tls_sw_sendmsg_locked(s, ctx, msg);
+  co_await ctx.sk->sk_lock.release_sock(s);
+  ctx.tx_lock.unlock(s);
+  co_return ret;
+}
+
+// Kernel 6.1, tls_sw_do_sendpage: one page of `size` bytes into the open record. The record
+// ends when it is full or at a page without MSG_SENDPAGE_NOTLAST (`eor`): unlike
+// tls_sw_sendmsg_locked, MSG_MORE does not keep it open; the record is pushed with this page's
+// flags, so a record filled in mid-splice reaches TCP with NOTLAST (tls_push_sg) and is not
+// pushed there.
+Co<int64_t> tls_sw_do_sendpage(Sched& s, tls_context& ctx, uint64_t size, int flags) {
+  tcp_sock& sk = *ctx.sk;
+  std::optional<uint64_t> timeo = sock_sndtimeo(sk, flags & kMSG_DONTWAIT);
+  const bool eor = !(flags & kMSG_SENDPAGE_NOTLAST);
+  int64_t copied = 0;
+  int ret = 0;
+  uint32_t num_async = 0;
+  while (size > 0) {
+    uint32_t orig_size = 0, required_size = 0;
+    uint64_t copy = 0;
+    bool full_record = false;
+    int vret = 0;
+    if (sk.sk_err) {
+      ret = -sk.sk_err;
+      goto sendpage_end;
+    }
+    if (!ctx.open_rec) ctx.open_rec = std::make_unique<tls_rec>();
+    orig_size = ctx.open_rec->pl_size;
+    copy = size;
+    if (copy >= kTLS_MAX_PAYLOAD_SIZE - orig_size) {
+      copy = kTLS_MAX_PAYLOAD_SIZE - orig_size;
+      full_record = true;
+    }
+    required_size = orig_size + static_cast<uint32_t>(copy) + ctx.prot.overhead_size();
+    if (!sk_stream_memory_free(sk)) goto wait_for_sndbuf;
+  alloc_payload:
+    tls_alloc_encrypted_msg(sk, *ctx.open_rec, required_size);
+    // sk_msg_page_add: a reference to the page in msg_plaintext.
+    ctx.open_rec->pl_size += static_cast<uint32_t>(copy);
+    size -= copy;
+    copied += static_cast<int64_t>(copy);
+    ctx.pending_open_record_frags = true;
+    if (full_record || eor) {
+      s.note("tls", "{} record → bpf_exec_tx_verdict (sendpage) [{}]", full_record ? "full" : "eor",
+             msg_flags_str(flags));
+      vret = co_await bpf_exec_tx_verdict(s, ctx, full_record, copied, flags);
+      const after_verdict next = after_tx_verdict(vret, num_async);
+      if (next == after_verdict::wait_for_memory) goto wait_for_memory;
+      if (next == after_verdict::send_end) {
+        ret = vret == -kerr::enospc ? 0 : vret;
+        goto sendpage_end;
+      }
+    }
+    continue;
+  wait_for_sndbuf:
+    sk.sock_nospace = true;
+  wait_for_memory:
+    ret = co_await sk_stream_wait_memory(s, sk, timeo);
+    if (ret) {
+      if (ctx.open_rec) tls_trim_both_msgs(ctx, *ctx.open_rec, ctx.open_rec->pl_size);
+      goto sendpage_end;
+    }
+    if (ctx.open_rec) goto alloc_payload;
+  }
+sendpage_end:
+  // Transmit what encryptions have completed meanwhile (BIT_TX_SCHEDULED).
+  if (num_async && ctx.tx_scheduled) co_await tls_tx_scheduled_records(s, ctx, flags, false);
+  ret = sk_stream_error(sk, flags, ret);
+  co_return copied > 0 ? copied : ret;
+}
+
+Co<int64_t> tls_sw_sendpage(Sched& s, tls_context& ctx, uint64_t size, int flags) {
+  constexpr int allowed = kMSG_MORE | kMSG_DONTWAIT | kMSG_NOSIGNAL | kMSG_SENDPAGE_NOTLAST | kMSG_SENDPAGE_NOPOLICY;
+  if (flags & ~allowed) co_return -kEOPNOTSUPP;
+  if (!co_await ctx.tx_lock.lock_interruptible(s, "lock_sock")) co_return -kerr::eintr;
+  co_await ctx.sk->sk_lock.lock_sock(s, "tls_sw_do_sendpage");
+  const int64_t ret = co_await tls_sw_do_sendpage(s, ctx, size, flags);
   co_await ctx.sk->sk_lock.release_sock(s);
   ctx.tx_lock.unlock(s);
   co_return ret;

@@ -7,6 +7,8 @@
 // of TLS 1.2 / 1.3 AES-GCM. For asynchronous AEADs (seed 002): tls_encrypt_done scheduling
 // tx_work, tx_work_handler (trylock of tx_lock, 10 ms reschedule), tls_sw_write_space,
 // BIT_TX_SCHEDULED / BIT_TX_CLOSING, tls_encrypt_async_wait and when the sender calls it.
+// Kernel 6.1 (kernel_version::v6_1): tls_sw_sendpage / tls_sw_do_sendpage, and tls_push_sg
+// through do_tcp_sendpages with MSG_SENDPAGE_NOTLAST.
 #pragma once
 
 #include <deque>
@@ -128,5 +130,9 @@ Co<> tx_work_handler(Sched& s, tls_context& ctx);
 // Drop the bias, wait (uninterruptibly) for the last pending encryption, restore the bias.
 Co<int> tls_encrypt_async_wait(Sched& s, tls_context& ctx);
 Co<> tls_sw_splice_eof(Sched& s, tls_context& ctx);
+// Kernel 6.1's ->sendpage (sendfile and splice into a kTLS socket): tx_lock, lock_sock,
+// tls_sw_do_sendpage (one page; see tls_sw.cpp), release.
+Co<int64_t> tls_sw_do_sendpage(Sched& s, tls_context& ctx, uint64_t size, int flags);
+Co<int64_t> tls_sw_sendpage(Sched& s, tls_context& ctx, uint64_t size, int flags);
 
 }  // namespace kpsim::model
