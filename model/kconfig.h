@@ -55,8 +55,16 @@ enum class fionread_semantics : uint8_t { current, pre_929e30f93125 };
 // sk_psock_skb_ingress_self (as kernel-paths.md describes 6.12.117).
 enum class self_redirect : uint8_t { via_backlog, direct };
 
+// When a TCP receiver ACKs data. delayed: the kernel's delayed-ACK engine (__tcp_ack_snd_check,
+// the delack timer, ato, quickack, pingpong, tcp_cleanup_rbuf's ACK on read; issue 15).
+// immediate: every NET_RX run that delivered data ends with an ACK (the model before issue 15,
+// kept to compare the two and for the worlds whose readers are not modelled through
+// tcp_recvmsg: the sockmap and splice worlds).
+enum class tcp_acks : uint8_t { delayed, immediate };
+
 struct kernel_config {
   kernel_version version = kernel_version::v6_12;
+  tcp_acks acks = tcp_acks::immediate;  // a world that models the reader sets delayed
   kfix fix = kfix::none;
   fionread_semantics fionread = fionread_semantics::current;
   self_redirect self = self_redirect::via_backlog;
@@ -93,6 +101,12 @@ template <>
 struct switch_names<self_redirect> {
   static constexpr std::array<std::pair<self_redirect, std::string_view>, 2> v{
       {{self_redirect::via_backlog, "backlog"}, {self_redirect::direct, "direct"}}};
+};
+
+template <>
+struct switch_names<tcp_acks> {
+  static constexpr std::array<std::pair<tcp_acks, std::string_view>, 2> v{
+      {{tcp_acks::delayed, "delayed"}, {tcp_acks::immediate, "immediate"}}};
 };
 
 template <class E>

@@ -66,6 +66,15 @@ void visit_tcp_state(StateVisitor& v, const std::string& prefix, const tcp_sock&
                                                               : "none");
   p.u("icsk_backoff", tp.icsk_backoff);
   p.u("icsk_probes_out", tp.icsk_probes_out);
+  if (tp.kc->acks == tcp_acks::delayed) {  // the delayed-ACK engine (receivers)
+    p.u("rcv_wup", tp.rcv_wup);
+    p.u("icsk_ack.pending", tp.icsk_ack_pending);
+    p.u("icsk_ack.quick", tp.icsk_ack_quick);
+    p.u("icsk_ack.pingpong", tp.icsk_ack_pingpong);
+    p.u("icsk_ack.ato", tp.icsk_ack_ato);
+    p.u("icsk_ack.rcv_mss", tp.icsk_ack_rcv_mss);
+    p.u("icsk_ack.last_seg_size", tp.icsk_ack_last_seg_size);
+  }
 }
 
 void visit_state(StateVisitor& v, const std::string& prefix, const tls_context& ctx) {

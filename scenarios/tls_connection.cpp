@@ -37,6 +37,9 @@ void TlsConnection::setup(Sched& s, const tcp_config& cfg, const std::string& tl
 void TlsConnection::spawn_softirqs(Sched& s) {
   s.spawn("softirq:net_rx", TaskKind::softirq, net_rx_softirq(s, lo), false, "net_rx_action");
   s.spawn("timer:tcp_write_timer", TaskKind::timer, tcp_write_timer_softirq(s, tp), true, "tcp_write_timer");
+  // The receiver's delayed ACKs have a timer of their own (the sender receives no data).
+  if (kc.acks == model::tcp_acks::delayed)
+    s.spawn("timer:tcp_delack_timer", TaskKind::timer, tcp_delack_timer_softirq(s, peer), true, "tcp_delack_timer");
 }
 
 uint64_t TlsConnection::take_records(uint64_t seq, uint64_t& records) {

@@ -38,8 +38,9 @@ struct TlsConnection {
   // tcp_sendmsg, then kTLS TX with `tls` ("1.3", "1.2" or "none": plain TCP) and `aead`.
   void setup(Sched& s, const model::tcp_config& cfg, const std::string& tls_version,
              model::tls_aead& aead);
-  // The NET_RX task and the xmit-timer softirq, in this order: spawned before the processes so
-  // that a schedule of all-zero choices runs a softirq before the task it woke, as a CPU does.
+  // The NET_RX task and the xmit-timer softirq (and with delayed ACKs the receiver's delack
+  // timer softirq), in this order: spawned before the processes so that a schedule of all-zero
+  // choices runs a softirq before the task it woke, as a CPU does.
   void spawn_softirqs(Sched& s);
   // Records whose last byte is at or before `seq`: removed; returns their plaintext bytes and
   // adds their number to `records`. Plain TCP: the bytes up to `seq` not yet counted.

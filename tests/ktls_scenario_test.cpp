@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "scenarios/runner.h"
+#include "scenarios/script/pace.h"
 #include "sched/strategy_dfs.h"
 #include "sched/strategy_random.h"
 #include "traces/render.h"
@@ -53,6 +54,63 @@ TEST_CASE("the report: 4 MiB at MSS 65483 with notsent_lowat 16384 crawls at the
   CHECK(m["elapsed_s"].get<double>() < 52.08 * 2);
   CHECK(m["segment_sizes_top"]["16406"] == 256);
   CHECK(m["stalled"] == true);
+  CHECK(m["pace"] == "stall");
+  CHECK(m["pace_mechanism"] == "persist");
+}
+
+TEST_CASE("delayed ACKs: one full-MSS segment in flight waits for the delack timer", "[ktls]") {
+  // MSS 8948, notsent_lowat 4096: the corked record's first 8948 bytes go, its 7458-byte tail
+  // stays (cork), and the writer sleeps (7458 > 4096). The receiver has exactly one full
+  // segment (rcv_mss) unacknowledged, no short one: no ACK at once, none on the read either -
+  // the delack timer sends it 40 ms later. 6.12 in the guest: 44-50 TcpExt DelayedACKs and
+  // 0.44-0.51 MiB/s for this MiB (docs/crosscheck.md).
+  const std::vector<std::string> cell = {"mss=8948", "notsent_lowat=4096", "bytes=1048576"};
+  const RunResult imm = run_zero(with(cell, {"acks=immediate"}));
+  CHECK(imm.end.outcome == Outcome::done);
+  CHECK(imm.metrics["pace"] == "flows");
+  CHECK(imm.metrics["delayed_acks"] == 0);
+  CHECK(imm.metrics["elapsed_s"].get<double>() == 0.0);
+  const RunResult del = run_zero(with(cell, {"acks=delayed"}), true);
+  CHECK(del.end.outcome == Outcome::done);
+  const auto& m = del.metrics;
+  CHECK(m["pace"] == "slow");
+  CHECK(m["pace_mechanism"] == "delayed-ack");
+  CHECK(m["persist_expiries"] == 0);
+  // The first ACKs are quick (TCP_MAX_QUICKACKS); then a delayed ACK paces every other record.
+  CHECK(m["quick_acks"] == 16);
+  CHECK(m["delayed_acks"].get<uint64_t>() > 16);
+  CHECK(m["elapsed_s"].get<double>() == Approx(m["delayed_acks"].get<double>() * 0.040));
+  CHECK(m["bytes_received"] == 1048576);
+  REQUIRE(del.trace);
+  const std::string text = render_text(*del.trace);
+  CHECK_THAT(text, Catch::Contains("tcp_send_delayed_ack: rcv_nxt"));
+  CHECK_THAT(text, Catch::Contains("(8948 B unacked, rcv_mss 8948), delack timer in 40 ms"));
+  CHECK_THAT(text, Catch::Contains("tcp_delack_timer: delayed ACK of rcv_nxt"));
+}
+
+TEST_CASE("pace: stall, slow with the mechanism that paced it, or flows", "[ktls]") {
+  using script::classify_pace;
+  CHECK(classify_pace({10.0, 9.0, 0.5, 0, 0, true}).text() == "stall(persist)");
+  CHECK(classify_pace({20.0, 0.0, 0.0, 0, 0, false, true}).text() == "stall(hang)");  // stopped for good
+  CHECK(classify_pace({1.0, 0.0, 0.9, 0, 0, false}).text() == "slow(delayed-ack)");
+  CHECK(classify_pace({1.0, 0.0, 0.1, 0.8, 0, false}).text() == "slow(rto)");
+  CHECK(classify_pace({1.0, 0.0, 0.0, 0, 0.6, false}).text() == "slow(memory-wait)");
+  CHECK(classify_pace({1.0, 0.6, 0.0, 0, 0, false}).text() == "slow(persist)");  // window-closed probes
+  // Below 0.2 s, or under half of the transfer's time, a timer did not pace it.
+  CHECK(classify_pace({0.3, 0.0, 0.12, 0, 0, false}).text() == "flows");
+  CHECK(classify_pace({2.0, 0.0, 0.5, 0, 0, false}).text() == "flows");
+}
+
+TEST_CASE("delayed ACKs: a short segment is ACKed when the reader empties the queue", "[ktls]") {
+  // The 7458-byte tail of each record is shorter than rcv_mss: ICSK_ACK_PUSHED, and the read
+  // that drains it (tcp_cleanup_rbuf) ACKs at once.
+  const RunResult r = run_zero({"mss=8948", "notsent_lowat=4096", "bytes=1048576", "acks=delayed"});
+  CHECK(r.metrics["cleanup_rbuf_acks"].get<uint64_t>() > 0);
+  // More than one full segment unacknowledged is ACKed at once: at the default lowat the
+  // sender keeps several in flight and nothing waits for the timer.
+  const RunResult bulk = run_zero({"mss=8948", "bytes=1048576", "acks=delayed"});
+  CHECK(bulk.metrics["pace"] == "flows");
+  CHECK(bulk.metrics["elapsed_s"].get<double>() < 0.05);
 }
 
 TEST_CASE("the trace shows the mechanism", "[ktls]") {

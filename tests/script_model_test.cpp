@@ -463,6 +463,26 @@ TEST_CASE("script world: what the model cannot do is refused with the statement'
   CHECK_THROWS_AS(build_script_world(s, q), ScriptUnsupported);
 }
 
+TEST_CASE("script world: delayed ACKs are refused in a sockmap program, immediate ones taken") {
+  // Its receivers read through psocks and tcp_bpf, not tcp_recvmsg's tcp_cleanup_rbuf: the
+  // delayed-ACK engine is the stream world's only (model/kconfig.h tcp_acks).
+  ReplayStrategy none({}, false);
+  none.begin_run();
+  Sched s(none);
+  Program p = seed(Proto::tcp, "loop");
+  p.model.acks = "delayed";
+  try {
+    build_script_world(s, p);
+    FAIL("not refused");
+  } catch (const ScriptUnsupported& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains("model acks = delayed in a sockmap program"));
+  }
+  Program q = seed(Proto::tcp, "loop");
+  q.model.acks = "immediate";
+  Sched s2(none);
+  CHECK_NOTHROW(build_script_world(s2, q));
+}
+
 TEST_CASE("script world: MSG_WAITALL is not looked at by the sockmap recvmsgs, honoured natively") {
   Program p = seed(Proto::tcp, "loop");
   Thread& t = p.threads[0];

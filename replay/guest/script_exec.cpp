@@ -748,6 +748,9 @@ std::string run_once(const Program& prog, const ScriptJob& job, long long index)
       }
     }
   });
+  // TcpExt before and after the run: what paced it (delayed ACKs, RTOs, probes), for the host's
+  // slow/stall classification (scenarios/script/pace.h). The guest runs nothing else on TCP.
+  const std::map<std::string, long long> tcpext_before = tcpext();
   go.arrive_and_wait();
   for (auto& t : threads) t.join();
   // The sender is done: close what the script left open so a drain reader sees EOF (kTLS
@@ -758,6 +761,15 @@ std::string run_once(const Program& prog, const ScriptJob& job, long long index)
   threads_done = true;
   sampler.join();
   smp.close_episode();
+  const std::map<std::string, long long> tcpext_after = tcpext();
+  Json tcpext_delta;
+  for (const char* name : {"DelayedACKs", "DelayedACKLocked", "DelayedACKLost", "TCPTimeouts", "TCPWinProbe",
+                           "TCPLossProbes", "TCPMemoryPressures"}) {
+    const auto after = tcpext_after.find(name), before = tcpext_before.find(name);
+    tcpext_delta.i(name, after == tcpext_after.end()
+                             ? -1
+                             : after->second - (before == tcpext_before.end() ? 0 : before->second));
+  }
   if (r.watcher) r.watcher->stop();
   if (r.flood_client.fd >= 0) {
     ::shutdown(r.flood_client.fd, SHUT_RDWR);
@@ -788,7 +800,8 @@ std::string run_once(const Program& prog, const ScriptJob& job, long long index)
       .s("stall_verdict", sample_fd < 0 ? "not-sampled" : stall ? "stall" : "no-stall")
       .d("stall_total_s", smp.total).d("longest_stall_s", smp.longest)
       .i("stall_episodes", smp.episodes).i("stall_episodes_ge_100ms", smp.long_episodes)
-      .i("stall_notsent_max", smp.stall_notsent_max).i("samples", smp.samples);
+      .i("stall_notsent_max", smp.stall_notsent_max).i("samples", smp.samples)
+      .raw("tcpext", tcpext_delta.str());
   // The window: each part that the script asked for, and whether it formed.
   bool formed = true;
   Json win;

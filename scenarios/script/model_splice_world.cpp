@@ -389,6 +389,12 @@ std::unique_ptr<World> build_splice_world(Sched& s, std::shared_ptr<const Progra
     unsupported(Loc{p.file, 0, 0}, "model kernel = 6.1 with splice/io_uring (6.1 is modelled for sendfile/write)");
   w->c.kc.fix = *fix;
   w->c.kc.version = *version;
+  // The paced reader's reads are modelled as window updates only (tcp_recvmsg's count), not
+  // through the delayed-ACK engine: its ACKs stay immediate (issue 15 left this world as is).
+  if (!p.model.acks.empty() && p.model.acks != "immediate")
+    unsupported(Loc{p.file, 0, 0}, fmt::format("model acks = {} in a splice program (its receiver ACKs every "
+                                               "segment at once; delayed ACKs are modelled in the stream world)",
+                                               p.model.acks));
 
   // One tcp_config for both ends: the server's MSS (TCP_MAXSEG less the timestamp option),
   // SO_SNDBUF and TCP_NODELAY, the client's window (TCP_WINDOW_CLAMP) as the server's send window.

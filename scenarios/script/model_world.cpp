@@ -690,6 +690,11 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
   const auto fion = parse_switch<fionread_semantics>(p.model.fionread);
   if (!self) unsupported(where, fmt::format("model self_redirect = {}", p.model.self_redirect));
   if (!fion) unsupported(where, fmt::format("model fionread = {}", p.model.fionread));
+  // The sockmap world's receivers read through psocks and tcp_bpf, not tcp_recvmsg: its ACKs
+  // stay immediate (kernel_config's default).
+  if (!p.model.acks.empty() && p.model.acks != "immediate")
+    unsupported(where, fmt::format("model acks = {} in a sockmap program (delayed ACKs are modelled in the "
+                                   "stream world only)", p.model.acks));
   w->kc.self = *self;
   w->kc.fionread = *fion;
   if (p.model.kworker_cpu == "same") w->kworker_cpu = 0;  // the sender's CPU: the test threads'

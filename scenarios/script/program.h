@@ -238,6 +238,9 @@ struct ModelSettings {
   std::string kworker_cpu = "same";       // where psock backlog work runs: same | other
   std::string fix = "none";               // model/kconfig.h kfix: the candidate fix applied
   std::string kernel = "6.12";            // model/kconfig.h kernel_version
+  // model/kconfig.h tcp_acks; empty: the world's own (delayed in the stream world, immediate
+  // in the worlds whose readers are not modelled through tcp_recvmsg, which refuse delayed).
+  std::string acks;
 };
 
 struct Program {

@@ -620,8 +620,10 @@ class Parser {
       p.choices = model::switch_choices<model::kfix>();
     else if (n.s == "kernel")
       p.choices = model::switch_choices<model::kernel_version>();
+    else if (n.s == "acks")
+      p.choices = model::switch_choices<model::tcp_acks>();
     else
-      fail(n.pos, "unknown model setting '" + n.s + "' (expected one of: fionread, self_redirect, kworker_cpu, fix, kernel)");
+      fail(n.pos, "unknown model setting '" + n.s + "' (expected one of: fionread, self_redirect, kworker_cpu, fix, kernel, acks)");
     const Pos npos = n.pos;
     expect_punct("=", "after the model setting's name");
     auto [def, dpos] = parse_word("the model setting's default value");
@@ -1262,6 +1264,7 @@ class Instantiator {
         if (spec.name == "kworker_cpu") prog_.model.kworker_cpu = value;
         if (spec.name == "fix") prog_.model.fix = value;
         if (spec.name == "kernel") prog_.model.kernel = value;
+        if (spec.name == "acks") prog_.model.acks = value;
       }
     }
   }

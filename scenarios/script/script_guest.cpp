@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -36,6 +37,7 @@
 #include "replay/script_runner.h"
 #include "scenarios/guest_kernel_side.h"
 #include "scenarios/runner.h"
+#include "scenarios/script/pace.h"
 #include "scenarios/script/script.h"
 #include "scenarios/script/script_scenario.h"
 #include "sched/strategy_random.h"
@@ -79,6 +81,9 @@ struct ModelSide {
   // schedules: passes of sk_stream_wait_memory that did not sleep because TIF_NOTIFY_SIGNAL was
   // set (task-sigpending busy-polls), and flushes left to tx_work at close (flush-in-worker).
   uint64_t max_spins = 0, max_worker_flushes = 0;
+  // The transfer's class over the schedules (scenarios/script/pace.h), where the world reports
+  // one (the stream world): "flows", "slow(delayed-ack)", "stall(persist)", ...
+  std::set<std::string> paces;
 };
 
 ModelSide model_side(const Scenario& sc, const Params& p, uint64_t schedules) {
@@ -105,6 +110,10 @@ ModelSide model_side(const Scenario& sc, const Params& p, uint64_t schedules) {
     if (r.end.outcome == Outcome::step_limit || r.end.outcome == Outcome::time_limit) ++m.limit_hits;
     m.max_spins = std::max<uint64_t>(m.max_spins, r.metrics.value("notify_signal_spins", uint64_t{0}));
     m.max_worker_flushes = std::max<uint64_t>(m.max_worker_flushes, r.metrics.value("close_worker_flushes", uint64_t{0}));
+    if (r.end.outcome == Outcome::deadlock)
+      m.paces.insert(Pace{"stall", "hang"}.text());  // what its metrics say is where it stopped
+    else if (r.metrics.contains("pace"))
+      m.paces.insert(Pace{r.metrics.value("pace", ""), r.metrics.value("pace_mechanism", "")}.text());
     const double t = r.metrics.value("throughput_MiB_s", 0.0);
     m.min_mibps = std::min(m.min_mibps, t);
     m.max_mibps = std::max(m.max_mibps, t);
@@ -125,6 +134,8 @@ void refuse_unreproducible(const ScriptScenario& s, const Cell& c, const GuestKe
     if (!s.is_model_setting(spec.name) || c.params.get(spec.name) == spec.default_value) continue;
     if (spec.name == "fix" && c.params.get(spec.name) == kernel_fix) continue;
     if (spec.name == "kernel" && c.params.get(spec.name) == target.series) continue;
+    // Both ACK models are readings of the same kernel's receiver: either may be compared.
+    if (spec.name == "acks") continue;
     throw ParamError(fmt::format("{}: {}={} cannot be reproduced on --kernel {}: it is the model's reading of "
                                  "the kernel{}", s.name(), spec.name, c.params.get(spec.name), target.name,
                                  spec.name == "fix" ? fmt::format(" (a kernel with that fix: --kernel {}+{}, "
@@ -367,6 +378,26 @@ bool every_run_timed_out(const json& k, bool forced) {
   return n > 0;
 }
 
+// A guest run's class by the same rule as the model's (scenarios/script/pace.h), from what the
+// runner measured: the sampler's stall verdict and persist time, TcpExt deltas.
+Pace kernel_pace(const json& run) {
+  const json tx = run.value("tcpext", json::object());
+  PaceTimes t;
+  t.stalled = run.value("stall_verdict", "") == "stall";
+  t.hung = run.value("timed_out", false);
+  t.elapsed_s = run.value("elapsed_s", 0.0);
+  t.persist_s = run.value("stall_total_s", 0.0);
+  t.delack_s = static_cast<double>(std::max<int64_t>(0, tx.value("DelayedACKs", int64_t{0}))) * kDelackEstimateS;
+  t.rto_s = static_cast<double>(std::max<int64_t>(0, tx.value("TCPTimeouts", int64_t{0}))) * kRtoEstimateS;
+  return classify_pace(t);
+}
+
+std::string join_set(const std::set<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : "|") + s;
+  return out.empty() ? "-" : out;
+}
+
 double median_mibps(const json& k) {
   std::vector<double> v;
   for (const json& run : k.value("run_results", json::array())) v.push_back(run.value("throughput_MiBps", 0.0));
@@ -384,6 +415,10 @@ json evidence_of(const json& k) {
               {"longest_stall_s", run.value("longest_stall_s", 0.0)}, {"close_ms", run.value("close_ms", -1.0)},
               {"close_cpu_ms", run.value("close_cpu_ms", -1.0)},
               {"error", run.value("rx_error", std::string())}};
+    if (run.contains("tcpext")) {
+      r["pace"] = kernel_pace(run).text();
+      r["tcpext"] = run["tcpext"];
+    }
     if (run.contains("window")) r["window"] = run["window"];
     e["runs"].push_back(std::move(r));
   }
@@ -416,6 +451,9 @@ class ScriptGuestSide final : public GuestKernelSide {
                        run.value("sent", 0), run.value("received", 0), run.value("plaintext_ok", false) ? "" : " (plaintext differs)",
                        run.value("lost", false) ? "LOST" : "complete", run.value("stall_verdict", ""),
                        run.value("throughput_MiBps", 0.0));
+      if (run.contains("tcpext"))
+        t += fmt::format("  pace {} ({} delayed ACKs)", kernel_pace(run).text(),
+                         run["tcpext"].value("DelayedACKs", int64_t{-1}));
       if (run.value("close_ms", -1.0) >= 0)
         t += fmt::format("  close {:.1f} ms ({:.1f} ms CPU)", run.value("close_ms", -1.0), run.value("close_cpu_ms", -1.0));
       if (run.contains("window_formed"))
@@ -481,6 +519,19 @@ class ScriptGuestSide final : public GuestKernelSide {
         pj[prop] = {{"model", model_word(mv, m.schedules)}, {"model_violations", mv},
                     {"kernel_violations", kp.violated}, {"kernel_runs_counted", kp.counted}, {"verdict", v}};
       }
+      // The transfer's class (flows / slow / stall, with what paced it): every kernel run's must
+      // be one the model reached.
+      json pace = nullptr;
+      if (!m.paces.empty() && m.schedules && mismatch.empty()) {
+        std::set<std::string> kp;
+        for (const json& run : k.value("run_results", json::array()))
+          if (run.value("ok", false)) kp.insert(kernel_pace(run).text());
+        bool ok = true;
+        for (const auto& x : kp) ok = ok && m.paces.count(x);
+        const std::string v = kp.empty() ? "not tested" : ok ? "agree" : "disagree";
+        if (v == "disagree" && verdict != "interrupted") verdict = "disagree";
+        pace = {{"model", join_set(m.paces)}, {"kernel", join_set(kp)}, {"verdict", v}};
+      }
       agree_n += verdict == "agree";
       disagree_n += verdict == "disagree";
       untested_n += verdict == "not tested";
@@ -489,6 +540,7 @@ class ScriptGuestSide final : public GuestKernelSide {
                   {"kernel_MiBps", median_mibps(k)}, {"kernel_runs", k.value("runs", 0)},
                   {"window_formed_runs", forced ? json(k.value("window_formed_runs", 0)) : json(nullptr)},
                   {"properties", pj}, {"verdict", verdict}};
+      if (!pace.is_null()) row["pace"] = pace;
       if (!mismatch.empty()) row["not_tested_because"] = mismatch;
       // The close's cost on both sides, where the script closes a socket.
       if (const double close_ms = median_of(k, "close_ms", forced); close_ms >= 0)
@@ -517,6 +569,9 @@ class ScriptGuestSide final : public GuestKernelSide {
                     guest_kernel, runs, runs == 1 ? "" : "s", forced ? ", window forced" : "");
     std::string head = fmt::format("  {:<36}", "cell");
     for (const auto& p : props) head += fmt::format(" {:>26}", p + " m/k");
+    bool any_pace = false;
+    for (const json& row : rows) any_pace = any_pace || row.contains("pace");
+    if (any_pace) head += fmt::format(" {:>38}", "pace m/k");
     head += fmt::format(" {:>16} {:>9} {:>7}  {}\n", "model MiB/s", "k MiB/s", "window", "verdict");
     t += head;
     for (const json& row : rows) {
@@ -527,6 +582,10 @@ class ScriptGuestSide final : public GuestKernelSide {
                                                    pj["kernel_violations"].get<uint64_t>(),
                                                    pj["kernel_runs_counted"].get<uint64_t>()));
       }
+      if (any_pace)
+        line += fmt::format(" {:>38}", row.contains("pace") ? row["pace"]["model"].get<std::string>() + " / " +
+                                                                  row["pace"]["kernel"].get<std::string>()
+                                                            : "-");
       line += fmt::format(" {:>16} {:>9.3f} {:>7}  {}\n", row["model_MiBps"].get<std::string>(),
                           row["kernel_MiBps"].get<double>(),
                           row["window_formed_runs"].is_null() ? "-" : fmt::format("{}/{}", row["window_formed_runs"].get<int64_t>(),

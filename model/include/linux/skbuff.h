@@ -21,6 +21,9 @@ struct sk_buff {
   uint64_t seq = 0, end_seq = 0; // TCP_SKB_CB: TCP byte range; UDP: [0, datagram length).
                                  // seq == end_seq on TCP: a zero-window probe (old sequence)
   bool psh = false;              // TCPHDR_PSH
+  // skb_shinfo(skb)->gso_size: the sender's MSS when the skb is more than one segment (loopback
+  // keeps GSO skbs whole), else 0. The receiver's tcp_measure_rcv_mss reads it.
+  uint32_t gso_size = 0;
   // TCPHDR_FIN. The model leaves the FIN out of the sequence space: a FIN skb has seq ==
   // end_seq (no bytes), unlike the kernel's end_seq = seq + 1; tcp_inq subtracts it back anyway.
   bool fin = false;

@@ -40,6 +40,21 @@ inline constexpr uint64_t kTCP_RTO_MIN_US = 200000;   // HZ/5
 inline constexpr uint64_t kTCP_RTO_MAX_US = 120000000;  // 120 s
 inline constexpr uint64_t kTCP_RESOURCE_PROBE_INTERVAL_US = 500000;  // HZ/2
 inline constexpr uint32_t kTcpRetries2 = 15;  // sysctl tcp_retries2: max probes
+// The delayed-ACK engine's constants, in jiffies of the run's HZ (include/net/tcp.h):
+// TCP_ATO_MIN and TCP_DELACK_MIN are HZ/25 (40 ms), TCP_DELACK_MAX HZ/5 (200 ms, also
+// icsk_delack_max's default), TCP_MAX_QUICKACKS 16, TCP_MSS_DEFAULT 536.
+inline constexpr uint32_t kTCP_MAX_QUICKACKS = 16;
+inline constexpr uint32_t kTCP_MSS_DEFAULT = 536;
+inline uint64_t tcp_ato_min(const Sched& s) { return s.hz() / 25; }
+inline uint64_t tcp_delack_min(const Sched& s) { return s.hz() / 25; }
+inline uint64_t tcp_delack_max(const Sched& s) { return s.hz() / 5; }
+
+// icsk->icsk_ack.pending bits (include/net/inet_connection_sock.h).
+inline constexpr uint8_t kICSK_ACK_SCHED = 1;    // an ACK is owed
+inline constexpr uint8_t kICSK_ACK_TIMER = 2;    // the delack timer is armed for it
+inline constexpr uint8_t kICSK_ACK_PUSHED = 4;   // a sub-rcv_mss ("pushed") segment arrived
+inline constexpr uint8_t kICSK_ACK_PUSHED2 = 8;  // ... twice
+inline constexpr uint8_t kICSK_ACK_NOW = 16;     // send the next ACK at once
 // sizeof-derived constants (x86-64, 6.12 defconfig-ish): MAX_TCP_HEADER, the aligned
 // skb_shared_info and sk_buff. Only sndbuf autotuning and wmem_queued truesize use them.
 inline constexpr uint32_t kMaxTcpHeader = 320;
@@ -87,11 +102,20 @@ struct tcp_stats {
   uint64_t wait_memory_calls = 0;       // sk_stream_wait_memory sleeps
   uint64_t wait_memory_ns = 0;          // virtual time spent asleep in it
   uint64_t vm_waits = 0;                // ... entered with memory free: the VM-pressure sleep
+  uint64_t vm_wait_ns = 0;              // virtual time spent in those VM-pressure sleeps
+  uint64_t persist_wait_ns = 0;         // virtual time from arming PROBE0 to its expiries
   uint64_t acks = 0;
   uint64_t backlogged_acks = 0;
   uint64_t deferred_write_timers = 0;
   uint64_t wait_memory_interrupted = 0;  // sk_stream_wait_memory returned sock_intr_errno
   uint64_t notify_signal_spins = 0;      // fix=task-sigpending: wait_woken could not sleep
+  // The receiving side's ACKs (tcp_acks::delayed), as TcpExt counts them where it can.
+  uint64_t acks_sent = 0;           // tcp_send_ack calls (data ACKs and window updates)
+  uint64_t delayed_acks = 0;        // TcpExt DelayedACKs: sent by the delack timer
+  uint64_t delayed_acks_locked = 0; // TcpExt DelayedACKLocked: the timer found the socket owned
+  uint64_t quick_acks = 0;          // sent at once by __tcp_ack_snd_check in quickack mode
+  uint64_t cleanup_rbuf_acks = 0;   // sent by tcp_cleanup_rbuf after a read
+  uint64_t delack_wait_ns = 0;      // virtual time data waited for the delack timer's ACK
 };
 
 struct tcp_sock : sock {
@@ -116,7 +140,21 @@ struct tcp_sock : sock {
   // The application reads every byte as it arrives (seed 001's draining peer): copied_seq
   // follows rcv_nxt and nothing stays queued.
   bool app_reads_at_once = false;
-  bool ack_pending = false;  // icsk_ack.pending: an ACK is due at the end of this NET_RX run
+  bool ack_pending = false;  // an ACK is due at the end of this NET_RX run (see net/core/dev.h)
+  // ---- inet_connection_sock: icsk_ack, the delayed-ACK engine (tcp_acks::delayed) ---------
+  uint8_t icsk_ack_pending = 0;    // kICSK_ACK_* bits
+  uint8_t icsk_ack_quick = 0;      // ACKs left to send at once (quickack mode)
+  uint8_t icsk_ack_pingpong = 0;   // interactive: >= TCP_PINGPONG_THRESH (1) means pingpong mode
+  uint32_t icsk_ack_ato = 0;       // jiffies; 0 until the first data segment
+  uint64_t icsk_ack_lrcvtime = 0;  // jiffies of the last data segment
+  uint64_t icsk_ack_timeout_ns = 0;  // the delack timer's deadline
+  uint32_t icsk_ack_rcv_mss = 0;   // the peer's full segment size as measured
+  uint32_t icsk_ack_last_seg_size = 0;
+  uint64_t rcv_wup = 0;            // rcv_nxt when the last window was sent (tcp_select_window)
+  uint64_t delack_since_ns = 0;    // when the delack timer was armed for the data it waits on
+  bool delack_timer_fired = false;     // the delack timer's softirq has a run to do
+  bool delack_timer_deferred = false;  // TCP_DELACK_TIMER_DEFERRED (tcp_release_cb runs it)
+
   bool fin = false;          // the peer's FIN follows byte fin_seq (tcp_send_fin marks it)
   uint64_t fin_seq = 0;
   // The FIN travels as a segment through loopback (tcp_send_fin queues a FIN skb, the peer's
@@ -151,10 +189,15 @@ struct tcp_sock : sock {
   uint32_t icsk_backoff = 0;
   uint32_t icsk_probes_out = 0;
   uint64_t icsk_probes_tstamp_ns = 0;
+  uint64_t probe0_armed_ns = 0;  // when PROBE0 was last armed (the persist_wait_ns statistic)
+  uint32_t srtt_us = 0;          // smoothed RTT in µs (the kernel keeps it << 3): bounds the delack
   bool write_timer_deferred = false;  // TCP_WRITE_TIMER_DEFERRED (tcp_release_cb runs it)
   bool write_timer_fired = false;     // the timer softirq has a tcp_write_timer run to do
   WaitQueue write_timer_wq;           // the timer-softirq task waits here for expiries
   Timer icsk_retransmit_timer;
+  // Declared after the xmit timer's objects so that those keep their ObjectIds (dpor).
+  WaitQueue delack_timer_wq;  // the delack softirq task waits here for expiries
+  Timer icsk_delack_timer;    // icsk_delack_timer: tcp_delack_timer
 
   Sched* sched = nullptr;  // for the timer callback, which runs outside any task
   tcp_stats stats;

@@ -3,6 +3,7 @@
 #include "model/net/core/dev.h"
 
 #include "model/include/linux/tcp.h"
+#include "model/net/ipv4/tcp.h"
 #include "model/net/ipv4/tcp_ipv4.h"
 #include "model/net/ipv4/tcp_output.h"
 #include "model/net/ipv4/udp.h"
@@ -23,6 +24,12 @@ bool net_rx_action(Sched& s, loopback& lo) {
   // The ACKs scheduled during this run (icsk_ack.pending), in the device's socket order.
   for (tcp_sock* tp : lo.socks)
     if (tp->ack_pending) tcp_send_ack(s, *tp);
+  // With delayed ACKs, a reader that reads everything as it arrives (app_reads_at_once) reads
+  // now, after the run's ACK decisions, as a woken reader runs after the softirq: tcp_recvmsg,
+  // whose tcp_cleanup_rbuf may send the ACK the softirq delayed.
+  for (tcp_sock* tp : lo.socks)
+    if (tp->kc->acks == tcp_acks::delayed && tp->app_reads_at_once && tp->rcv_queued())
+      tcp_recvmsg(s, *tp, tp->rcv_queued());
   return true;
 }
 

@@ -10,8 +10,9 @@
 namespace kpsim::model {
 
 // One softirq run: deliver everything on the device's backlog to its socket (udp_rcv or
-// tcp_v4_rcv), then send the ACKs the TCP receivers scheduled (one per socket and run: the
-// reader drains as the data arrives, and tcp_cleanup_rbuf ACKs what it read). Never sleeps.
+// tcp_v4_rcv), then send the ACKs the TCP receivers scheduled to send at once (one per socket
+// and run), then (tcp_acks::delayed) let a reader that reads as data arrives read it: its
+// tcp_cleanup_rbuf may ACK what the softirq delayed. Never sleeps.
 // false: a receiver found the byte stream broken and failed the run (Sched::fail).
 bool net_rx_action(Sched& s, loopback& lo);
 

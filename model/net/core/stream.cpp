@@ -133,6 +133,7 @@ Co<int> sk_stream_wait_memory(Sched& s, tcp_sock& tp, std::optional<uint64_t>& t
     if (vm_wait) {
       // The VM wait is charged to the caller's timeout once, then the loop waits normally.
       const uint64_t waited = *before - *current_timeo;
+      tp.stats.vm_wait_ns += waited;
       current_timeo = timeo;
       if (current_timeo) *current_timeo -= std::min(*current_timeo, waited);
       vm_wait = false;

@@ -23,7 +23,8 @@ tcp_sock::tcp_sock(std::string name_)
         // The timer_list callback: hand the expiry to the timer-softirq task.
         write_timer_fired = true;
         write_timer_wq.wake_up_all(*sched);
-      }) {}
+      }),
+      icsk_delack_timer("tcp_delack_timer", [this] { tcp_delack_timer(*sched, *this); }) {}
 
 // release_sock's work as the owner: __release_sock, then tcp_release_cb. Atomic with respect to
 // the other contexts, which find the socket still owned until it returns.
@@ -68,6 +69,8 @@ void tcp_init_sock(Sched& s, tcp_sock& tp, loopback& lo, const tcp_config& cfg) 
   // loopback that is 200 ms + a few µs: 51 jiffies at HZ=250 (204 ms).
   const uint64_t rto_us = cfg.srtt_us + kTCP_RTO_MIN_US;
   tp.icsk_rto_jiffies = static_cast<uint32_t>(usecs_to_jiffies(s, rto_us));
+  tp.srtt_us = static_cast<uint32_t>(cfg.srtt_us);
+  tcp_initialize_rcv_mss(tp);
   if (cfg.so_sndbuf) {
     // sock_setsockopt(SO_SNDBUF): doubled for overhead, at least SOCK_MIN_SNDBUF, locked.
     tp.sk_sndbuf = std::max<int64_t>(2 * int64_t{cfg.so_sndbuf}, 2 * (2048 + 256));
@@ -277,7 +280,33 @@ Co<int> tcp_recvmsg_data(Sched& s, tcp_sock& tp, std::string& out, uint32_t len,
   co_return copied ? static_cast<int>(copied) : err;
 }
 
+static void tcp_cleanup_rbuf_delayed(Sched& s, tcp_sock& tp, uint64_t copied) {
+  bool time_to_ack = false;
+  if (tp.icsk_ack_pending & kICSK_ACK_SCHED) {
+    const bool pushed = (tp.icsk_ack_pending & kICSK_ACK_PUSHED2) ||
+                        ((tp.icsk_ack_pending & kICSK_ACK_PUSHED) && !tp.icsk_ack_pingpong);
+    // sk_rmem_alloc == 0: nothing left unread (a count-only receiver queues no skbs).
+    if (tp.rcv_nxt - tp.rcv_wup > tp.icsk_ack_rcv_mss || (copied > 0 && pushed && tp.rcv_queued() == 0))
+      time_to_ack = true;
+  }
+  // A window raised "significantly" (at least doubled) is worth an ACK, unless the peer has
+  // finished sending. window_clamp: the model's largest window.
+  if (copied > 0 && !time_to_ack && !tp.rcv_shutdown) {
+    const uint64_t rcv_window_now = tp.rcv_wup + tp.rcv_wnd_advertised - std::min(tp.rcv_nxt, tp.rcv_wup + tp.rcv_wnd_advertised);
+    const uint64_t window_clamp = tp.rcv_buf_bytes ? tp.rcv_buf_bytes : tp.rcv_wnd;
+    if (2 * rcv_window_now <= window_clamp) {
+      const uint64_t new_window = tp.rcv_window();
+      if (new_window && new_window >= 2 * rcv_window_now) time_to_ack = true;
+    }
+  }
+  if (!time_to_ack) return;
+  ++tp.stats.cleanup_rbuf_acks;
+  s.note("rx", "tcp_cleanup_rbuf: read {} B, ACK now", copied);
+  tcp_send_ack(s, tp);
+}
+
 void tcp_cleanup_rbuf(Sched& s, tcp_sock& tp, uint64_t copied) {
+  if (tp.kc->acks == tcp_acks::delayed) return tcp_cleanup_rbuf_delayed(s, tp, copied);
   // A window update once the window has grown to at least twice what was last advertised (the
   // ACK goes through loopback to the sender's softirq at once).
   const uint64_t wnd = tp.rcv_window();

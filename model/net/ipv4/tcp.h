@@ -1,6 +1,7 @@
 // The TCP send syscall path (net/ipv4/tcp.c; kernel 6.12): tcp_sendmsg / tcp_sendmsg_locked
 // (MSG_MORE, MSG_SPLICE_PAGES, MSG_EOR, MSG_DONTWAIT), tcp_send_mss, tcp_push (MSG_MORE →
-// TCP_NAGLE_CORK, autocorking), tcp_splice_eof, and the TCP_CORK / TCP_NODELAY setsockopts.
+// TCP_NAGLE_CORK, autocorking), tcp_splice_eof, the TCP_CORK / TCP_NODELAY setsockopts, and
+// the reader's side: tcp_recvmsg and tcp_cleanup_rbuf (__tcp_cleanup_rbuf: the ACK a read sends).
 #pragma once
 
 #include "model/net/socket.h"
@@ -29,7 +30,11 @@ uint64_t tcp_recvmsg(Sched& s, tcp_sock& tp, uint64_t len);
 // receive window is fixed (rcv_buf_bytes 0), so tcp_cleanup_rbuf would have nothing to open.
 Co<int> tcp_recvmsg_data(Sched& s, tcp_sock& tp, std::string& out, uint32_t len, bool dontwait,
                          bool peek, bool waitall);
-// The window update a read may send (see tcp_recvmsg).
+// The ACK a read may send (__tcp_cleanup_rbuf). tcp_acks::delayed: the owed ACK goes now if
+// more than one full segment (rcv_mss) is unacknowledged, or this read emptied the queue and a
+// short ("pushed") segment was in it (PUSHED2, or PUSHED outside pingpong mode); else a window
+// update if the window doubled. tcp_acks::immediate: only the window update (every segment was
+// ACKed on arrival already).
 void tcp_cleanup_rbuf(Sched& s, tcp_sock& tp, uint64_t copied);
 // tcp_close of a plain TCP socket (or TLS's saved proto close): the FIN after the queue.
 Co<> tcp_close(Sched& s, tcp_sock& tp);

@@ -68,12 +68,106 @@ void tcp_ack(Sched& s, tcp_sock& tp, const ack_skb& ack) {
          acked, tp.packets_out, tp.snd_cwnd, tp.sk_wmem_queued);
 }
 
+void tcp_initialize_rcv_mss(tcp_sock& tp) {
+  uint64_t hint = std::min<uint64_t>(tp.mss_cache, tp.rcv_window() / 2);  // advmss >= mss_cache here
+  hint = std::min<uint64_t>(hint, kTCP_MSS_DEFAULT);
+  tp.icsk_ack_rcv_mss = static_cast<uint32_t>(std::max<uint64_t>(hint, kTCP_MIN_MSS));
+}
+
+// The quick ACKs: up to half the window's worth of full segments, at most max_quickacks. The
+// kernel divides its current rcv_wnd; the model's window is the constant it advertises.
+static void tcp_incr_quickack(tcp_sock& tp, uint32_t max_quickacks) {
+  uint64_t quickacks = tp.rcv_window() / (2 * uint64_t{tp.icsk_ack_rcv_mss});
+  if (quickacks == 0) quickacks = 2;
+  quickacks = std::min<uint64_t>(quickacks, max_quickacks);
+  if (quickacks > tp.icsk_ack_quick) tp.icsk_ack_quick = static_cast<uint8_t>(quickacks);
+}
+
+// The peer's full segment size, from what arrives: a segment at least rcv_mss long (a GSO skb
+// counts as its gso_size) raises it; two same-sized shorter ones in a row lower it; any other
+// short segment marks the ACK "pushed" (PUSHED, then PUSHED2), which tcp_cleanup_rbuf reads.
+static void tcp_measure_rcv_mss(tcp_sock& tp, const sk_buff& skb) {
+  const uint32_t lss = tp.icsk_ack_last_seg_size;
+  tp.icsk_ack_last_seg_size = 0;
+  const uint32_t len = skb.gso_size ? skb.gso_size : skb.len();
+  if (len >= tp.icsk_ack_rcv_mss) {
+    // advmss: the loopback MSS less the timestamp option, as the sender's largest mss_cache.
+    tp.icsk_ack_rcv_mss = std::min(len, kLoopbackMss);
+    return;
+  }
+  // The kernel compares the segment with its TCP header (20 bytes + the 12-byte timestamp
+  // option, tcp_header_len) against TCP_MSS_DEFAULT + 20, or TCP_MIN_MSS + 20 when no PSH (a
+  // remnant flag) is set, and keeps the length without the header.
+  constexpr uint32_t kTcphdr = 20, kTcpHeaderLen = kTcphdr + kTCPOLEN_TSTAMP_ALIGNED;
+  const uint32_t with_hdr = len + kTcpHeaderLen;
+  if (with_hdr >= kTCP_MSS_DEFAULT + kTcphdr || (with_hdr >= kTCP_MIN_MSS + kTcphdr && !skb.psh && !skb.fin)) {
+    tp.icsk_ack_last_seg_size = len;
+    if (len == lss) {
+      tp.icsk_ack_rcv_mss = len;
+      return;
+    }
+  }
+  if (tp.icsk_ack_pending & kICSK_ACK_PUSHED) tp.icsk_ack_pending |= kICSK_ACK_PUSHED2;
+  tp.icsk_ack_pending |= kICSK_ACK_PUSHED;
+}
+
+// In-order data arrived: an ACK is owed; rcv_mss and ato follow the arrivals (ato: half-way to
+// the inter-arrival gap; a gap longer than the RTO restarts the quick ACKs). The receive
+// window's growth (tcp_grow_window) is not modelled: the model's window is constant.
+static void tcp_event_data_recv(Sched& s, tcp_sock& tp, const sk_buff& skb) {
+  tp.icsk_ack_pending |= kICSK_ACK_SCHED;  // inet_csk_schedule_ack
+  tcp_measure_rcv_mss(tp, skb);
+  const uint64_t now = s.jiffies();
+  const uint64_t ato_min = tcp_ato_min(s);
+  if (!tp.icsk_ack_ato) {
+    // The first data segment: start the delayed-ACK engine.
+    tcp_incr_quickack(tp, kTCP_MAX_QUICKACKS);
+    tp.icsk_ack_ato = static_cast<uint32_t>(ato_min);
+  } else {
+    const uint64_t m = now - tp.icsk_ack_lrcvtime;
+    if (m <= ato_min / 2) {
+      tp.icsk_ack_ato = static_cast<uint32_t>((tp.icsk_ack_ato >> 1) + ato_min / 2);
+    } else if (m < tp.icsk_ack_ato) {
+      tp.icsk_ack_ato = static_cast<uint32_t>(std::min<uint64_t>((tp.icsk_ack_ato >> 1) + m, tp.icsk_rto_jiffies));
+    } else if (m > tp.icsk_rto_jiffies) {
+      // Too long a gap: the sender failed to restart its window; ACK quickly.
+      tcp_incr_quickack(tp, kTCP_MAX_QUICKACKS);
+    }
+  }
+  tp.icsk_ack_lrcvtime = now;
+}
+
+// include/net/tcp.h (no dst_quick_ack on loopback routes).
+static bool tcp_in_quickack_mode(const tcp_sock& tp) { return tp.icsk_ack_quick && !tp.icsk_ack_pingpong; }
+
+static void __tcp_ack_snd_check(Sched& s, tcp_sock& tp) {
+  // More than one full frame received, and the window's right edge would not move back
+  // (sk_rcvlowat 1: unread data is never below it while data is queued).
+  const bool full_frames = tp.rcv_nxt - tp.rcv_wup > tp.icsk_ack_rcv_mss &&
+                           (tp.rcv_nxt - tp.copied_seq < 1 || tp.rcv_window() >= tp.rcv_wnd_advertised);
+  const bool quick = !full_frames && tcp_in_quickack_mode(tp);
+  if (full_frames || quick || (tp.icsk_ack_pending & kICSK_ACK_NOW)) {
+    if (quick) ++tp.stats.quick_acks;
+    tp.ack_pending = true;  // tcp_send_ack, at the end of this NET_RX run
+    return;
+  }
+  tcp_send_delayed_ack(s, tp);  // the out-of-order queue is always empty on loopback
+}
+
+void tcp_ack_snd_check(Sched& s, tcp_sock& tp) {
+  if (!(tp.icsk_ack_pending & kICSK_ACK_SCHED)) return;  // we sent a data segment already
+  __tcp_ack_snd_check(s, tp);
+}
+
 bool tcp_rcv_established(Sched& s, tcp_sock& tp, skb_ptr skb) {
   if (skb->seq == skb->end_seq && !skb->fin) {  // a zero-window probe: answered by an ACK with the window
     tp.ack_pending = true;
     return true;
   }
-  return tcp_data_queue(s, tp, std::move(skb));
+  if (tp.kc->acks == tcp_acks::immediate) return tcp_data_queue(s, tp, std::move(skb));
+  if (!tcp_data_queue(s, tp, std::move(skb))) return false;
+  tcp_ack_snd_check(s, tp);
+  return true;
 }
 
 bool tcp_data_queue(Sched& s, tcp_sock& tp, skb_ptr skb) {
@@ -83,8 +177,14 @@ bool tcp_data_queue(Sched& s, tcp_sock& tp, skb_ptr skb) {
     return false;
   }
   tp.rcv_nxt = skb->end_seq;
-  tp.ack_pending = true;
-  if (tp.app_reads_at_once) tp.copied_seq = tp.rcv_nxt;
+  const bool delayed = tp.kc->acks == tcp_acks::delayed;
+  if (!delayed) {
+    tp.ack_pending = true;
+    // With delayed ACKs the reader reads after the run's ACK decisions (net_rx_action).
+    if (tp.app_reads_at_once) tp.copied_seq = tp.rcv_nxt;
+  } else if (skb->len()) {
+    tcp_event_data_recv(s, tp, *skb);
+  }
   if (tp.lo->tap) tp.lo->tap(s, *skb);
   const bool fin = skb->fin;
   if (!skb->data.empty() || tp.psock || fin) {
@@ -107,6 +207,10 @@ void tcp_fin(Sched& s, tcp_sock& tp) {
   tp.sock_done = true;
   tp.fin = true;
   tp.fin_seq = tp.rcv_nxt;
+  if (tp.kc->acks == tcp_acks::delayed) {
+    tp.icsk_ack_pending |= kICSK_ACK_SCHED;  // inet_csk_schedule_ack
+    tp.icsk_ack_pingpong = 1;                 // TCP_CLOSE_WAIT: inet_csk_enter_pingpong_mode
+  }
   s.note(tp.name, "tcp_fin: RCV_SHUTDOWN, SOCK_DONE");
   tp.sk_wq.wake_up_all(s);
 }

@@ -104,8 +104,10 @@ static void tcp_fragment(tcp_sock& tp, size_t idx, uint32_t len) {
 
 // tcp_transmit_skb → ip_queue_xmit → the device. The payload goes along when the socket
 // carries bytes (snd_data, indexed by sequence number from ISN 0).
-static void tcp_transmit_skb(Sched& s, tcp_sock& tp, uint64_t seq, uint64_t end_seq, bool psh) {
+static void tcp_transmit_skb(Sched& s, tcp_sock& tp, uint64_t seq, uint64_t end_seq, bool psh,
+                             uint32_t gso_size = 0) {
   auto skb = std::make_unique<sk_buff>();
+  skb->gso_size = gso_size;
   skb->dst = tp.peer;
   skb->seq = seq;
   skb->end_seq = end_seq;
@@ -125,7 +127,8 @@ static void tcp_transmit_head(Sched& s, tcp_sock& tp, uint32_t mss_now, const ch
   ++tp.stats.segment_sizes[skb.len()];
   s.note("tcp", "{}: transmit [{}, {}) {} B{}, notsent {} B", why, skb.seq, skb.end_seq, skb.len(),
          skb.psh ? " PSH" : "", tp.write_seq - skb.end_seq);
-  tcp_transmit_skb(s, tp, skb.seq, skb.end_seq, skb.psh);
+  // tcp_set_skb_tso_segs: gso_size is the MSS only when the skb is more than one segment.
+  tcp_transmit_skb(s, tp, skb.seq, skb.end_seq, skb.psh, pcount > 1 ? mss_now : 0);
   // tcp_event_new_data_sent
   const uint32_t prior_packets = tp.packets_out;
   tp.snd_nxt = skb.end_seq;
@@ -242,10 +245,66 @@ void tcp_send_probe0(Sched& s, tcp_sock& tp) {
   tcp_reset_xmit_timer(s, tp, icsk_timer::probe0, timeout);
 }
 
+// include/net/tcp.h: an ACK for new data uses up one of the quick ACKs; the last one leaves
+// quickack mode and deflates ato.
+static void tcp_dec_quickack_mode(Sched& s, tcp_sock& tp) {
+  if (!tp.icsk_ack_quick) return;
+  const uint32_t pkts = (tp.icsk_ack_pending & kICSK_ACK_SCHED) ? 1 : 0;
+  if (pkts >= tp.icsk_ack_quick) {
+    tp.icsk_ack_quick = 0;
+    tp.icsk_ack_ato = static_cast<uint32_t>(tcp_ato_min(s));
+  } else {
+    tp.icsk_ack_quick = static_cast<uint8_t>(tp.icsk_ack_quick - pkts);
+  }
+}
+
+// tcp_event_ack_sent: whatever ACK was owed is sent; inet_csk_clear_xmit_timer(ICSK_TIME_DACK)
+// clears every pending bit. The kernel leaves the timer_list queued for the handler to find
+// nothing owed; the model deletes it (the same, and the clock does not stop there).
+static void tcp_event_ack_sent(Sched& s, tcp_sock& tp) {
+  tcp_dec_quickack_mode(s, tp);
+  tp.icsk_ack_pending = 0;
+  tp.icsk_delack_timer.del_timer(s);
+}
+
+void tcp_send_delayed_ack(Sched& s, tcp_sock& tp) {
+  uint64_t ato = tp.icsk_ack_ato;
+  if (ato > tcp_delack_min(s)) {
+    uint64_t max_ato = s.hz() / 2;
+    if (tp.icsk_ack_pingpong || (tp.icsk_ack_pending & kICSK_ACK_PUSHED)) max_ato = tcp_delack_max(s);
+    // Slow path, the inter-segment interval is high: bound it by the RTT.
+    if (tp.srtt_us) {
+      const uint64_t rtt = std::max(usecs_to_jiffies(s, tp.srtt_us), tcp_delack_min(s));
+      if (rtt < max_ato) max_ato = rtt;
+    }
+    ato = std::min(ato, max_ato);
+  }
+  ato = std::min(ato, tcp_delack_max(s));  // icsk_delack_max
+  uint64_t timeout = s.now_ns() + s.jiffies_to_ns(ato);
+  if (tp.icsk_ack_pending & kICSK_ACK_TIMER) {
+    // If the delack timer is about to expire, send the ACK now.
+    if (tp.icsk_ack_timeout_ns <= s.now_ns() + s.jiffies_to_ns(ato >> 2)) {
+      tp.ack_pending = true;
+      return;
+    }
+    timeout = std::min(timeout, tp.icsk_ack_timeout_ns);  // use the older deadline
+  } else {
+    tp.delack_since_ns = s.now_ns();
+  }
+  tp.icsk_ack_pending |= kICSK_ACK_SCHED | kICSK_ACK_TIMER;
+  tp.icsk_ack_timeout_ns = timeout;
+  tp.icsk_delack_timer.mod_timer(s, timeout);
+  s.note("tcp", "tcp_send_delayed_ack: rcv_nxt {} ({} B unacked, rcv_mss {}), delack timer in {} ms", tp.rcv_nxt,
+         tp.rcv_nxt - tp.rcv_wup, tp.icsk_ack_rcv_mss, (timeout - s.now_ns()) / 1000000);
+}
+
 void tcp_send_ack(Sched& s, tcp_sock& tp) {
   tp.ack_pending = false;
   const uint64_t wnd = tp.rcv_window();
   tp.rcv_wnd_advertised = wnd;
+  tp.rcv_wup = tp.rcv_nxt;  // tcp_select_window
+  ++tp.stats.acks_sent;
+  if (tp.kc->acks == tcp_acks::delayed) tcp_event_ack_sent(s, tp);
   if (tp.rcv_buf_bytes) s.note("rx", "tcp_rcv_established: rcv_nxt {}, ACK back, window {}", tp.rcv_nxt, wnd);
   else s.note("rx", "tcp_rcv_established: rcv_nxt {}, ACK back", tp.rcv_nxt);
   tcp_v4_rcv(s, tcp_sk(*tp.peer), ack_skb{tp.rcv_nxt, wnd});

@@ -2,7 +2,9 @@
 // tcp_minshall_check/update, tcp_nagle_check, tcp_nagle_test, tcp_cwnd_test, tcp_snd_wnd_test,
 // tcp_mss_split_point, tcp_tso_should_defer, tcp_write_xmit, __tcp_push_pending_frames,
 // tcp_push_pending_frames, tcp_push_one, tcp_event_new_data_sent, tcp_transmit_skb (to the
-// loopback), tcp_fragment/tso_fragment, tcp_write_wakeup, tcp_send_probe0, tcp_xmit_probe_skb.
+// loopback), tcp_fragment/tso_fragment, tcp_write_wakeup, tcp_send_probe0, tcp_xmit_probe_skb;
+// the receiver's ACKs: tcp_send_ack with tcp_event_ack_sent (and include/net/tcp.h's
+// tcp_dec_quickack_mode), tcp_send_delayed_ack.
 //
 // All of it runs with the socket held (lock_sock or bh_lock_sock) and never sleeps: plain
 // functions, no scheduling points.
@@ -49,6 +51,11 @@ void tcp_send_probe0(Sched& s, tcp_sock& tp);
 // The receiver's ACK of everything in order, with its window. It goes back over loopback and is
 // processed in the same NET_RX run, so the model hands it to the peer's tcp_v4_rcv directly.
 void tcp_send_ack(Sched& s, tcp_sock& tp);
+// tcp_send_delayed_ack: arms the delack timer at now + ato (ato bounded by the RTT, HZ/2, or
+// TCP_DELACK_MAX when pushed or pingpong; never later than a deadline already set). An armed
+// timer about to expire (within ato/4) is not re-armed: the ACK goes now, which in the model is
+// at the end of this NET_RX run (ack_pending).
+void tcp_send_delayed_ack(Sched& s, tcp_sock& tp);
 // tcp_send_fin: the FIN after everything queued; wakes the reader if it is already all there.
 // Modelled as an end-of-stream mark at write_seq on the peer (a FIN segment is not sent),
 // unless tp.fin_segment: then a FIN skb goes out over loopback (the caller runs the softirq).

@@ -24,6 +24,7 @@ void tcp_reset_xmit_timer(Sched& s, tcp_sock& tp, icsk_timer what, uint64_t when
   tp.icsk_pending = what;
   tp.icsk_timeout_ns = s.now_ns() + s.jiffies_to_ns(when_jiffies);
   tp.icsk_retransmit_timer.mod_timer(s, tp.icsk_timeout_ns);
+  if (what == icsk_timer::probe0) tp.probe0_armed_ns = s.now_ns();
   if (what == icsk_timer::probe0)
     s.note("tcp", "arm PROBE0 (persist) timer: {} jiffies = {} ms", when_jiffies,
            jiffies_to_msecs(s, when_jiffies));
@@ -64,6 +65,7 @@ void tcp_probe_timer(Sched& s, tcp_sock& tp) {
     return;
   }
   ++tp.stats.persist_expiries;
+  tp.stats.persist_wait_ns += s.now_ns() - tp.probe0_armed_ns;
   const tcp_skb& head = tp.write_queue.front();
   // The fact the no-stall property is about: data waited for this timer although the window
   // had room for it (it was held by cork or Nagle, not by the peer).
@@ -109,6 +111,55 @@ void tcp_release_cb(Sched& s, tcp_sock& tp) {
     tp.write_timer_deferred = false;
     s.note("tcp", "tcp_release_cb: run the deferred write timer");
     tcp_write_timer_handler(s, tp);
+  }
+  if (tp.delack_timer_deferred) {  // TCPF_DELACK_TIMER_DEFERRED, after the write timer's
+    tp.delack_timer_deferred = false;
+    s.note("tcp", "tcp_release_cb: run the deferred delack timer");
+    tcp_delack_timer_handler(s, tp);
+  }
+}
+
+void tcp_delack_timer(Sched& s, tcp_sock& tp) {
+  if (!(tp.icsk_ack_pending & kICSK_ACK_TIMER)) return;
+  tp.delack_timer_fired = true;
+  tp.delack_timer_wq.wake_up_all(s);
+}
+
+void tcp_delack_timer_handler(Sched& s, tcp_sock& tp) {
+  // No SACK compression on loopback (nothing arrives out of order): compressed_ack is 0.
+  if (!(tp.icsk_ack_pending & kICSK_ACK_TIMER)) return;
+  if (tp.icsk_ack_timeout_ns > s.now_ns()) {
+    tp.icsk_delack_timer.mod_timer(s, tp.icsk_ack_timeout_ns);
+    return;
+  }
+  tp.icsk_ack_pending &= static_cast<uint8_t>(~kICSK_ACK_TIMER);
+  if (!(tp.icsk_ack_pending & kICSK_ACK_SCHED)) return;
+  if (!tp.icsk_ack_pingpong) {
+    // Delayed ACK missed: inflate ATO.
+    tp.icsk_ack_ato = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{tp.icsk_ack_ato} << 1, tp.icsk_rto_jiffies));
+  } else {
+    // Delayed ACK missed: leave pingpong mode and deflate ATO.
+    tp.icsk_ack_pingpong = 0;
+    tp.icsk_ack_ato = static_cast<uint32_t>(tcp_ato_min(s));
+  }
+  ++tp.stats.delayed_acks;  // LINUX_MIB_DELAYEDACKS
+  tp.stats.delack_wait_ns += s.now_ns() - tp.delack_since_ns;
+  s.note("tcp", "tcp_delack_timer: delayed ACK of rcv_nxt {} after {} ms, ato now {} jiffies", tp.rcv_nxt,
+         (s.now_ns() - tp.delack_since_ns) / 1000000, tp.icsk_ack_ato);
+  tcp_send_ack(s, tp);
+}
+
+Co<> tcp_delack_timer_softirq(Sched& s, tcp_sock& tp) {
+  for (;;) {
+    while (!tp.delack_timer_fired) co_await tp.delack_timer_wq.sleep(s, "tcp_delack_timer", false);
+    tp.delack_timer_fired = false;
+    if (tp.sk_lock.owned_by_user()) {
+      ++tp.stats.delayed_acks_locked;  // LINUX_MIB_DELAYEDACKLOCKED
+      tp.delack_timer_deferred = true;
+      s.note("tcp", "tcp_delack_timer: socket owned by user, deferred to tcp_release_cb");
+      continue;
+    }
+    tcp_delack_timer_handler(s, tp);
   }
 }
 
