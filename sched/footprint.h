@@ -14,8 +14,12 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "sched/task.h"
 
@@ -168,6 +172,46 @@ class Shared {
   ObjectId id_;
 };
 
+// SharedPtr<T>: an owning pointer field that more than one task's steps may read or replace
+// (a socket's psock). The pointer itself is the recorded object: following it (->, *, get(),
+// a test for null) reads it, replacing or releasing it writes it. The pointee is not covered:
+// its own shared fields are Shared or primitives, recorded where they are touched.
+template <class T>
+class SharedPtr {
+ public:
+  SharedPtr() = default;
+  SharedPtr(const SharedPtr&) = delete;
+  SharedPtr& operator=(const SharedPtr&) = delete;
+  T* get() const {
+    id_.read();
+    return p_.get();
+  }
+  T* operator->() const { return get(); }
+  T& operator*() const { return *get(); }
+  explicit operator bool() const { return get() != nullptr; }
+  friend bool operator==(const SharedPtr& a, std::nullptr_t) { return a.get() == nullptr; }
+  SharedPtr& operator=(std::unique_ptr<T> p) {
+    id_.write();
+    p_ = std::move(p);
+    return *this;
+  }
+  std::unique_ptr<T> release() {
+    id_.write();
+    return std::move(p_);
+  }
+  void reset() {
+    id_.write();
+    p_.reset();
+  }
+  // Without recording: trace state, metrics, final checks (as Shared::raw).
+  T* raw() const { return p_.get(); }
+  uint64_t object() const { return id_.id(); }
+
+ private:
+  std::unique_ptr<T> p_;
+  ObjectId id_;
+};
+
 // A strategy that reduces by dependencies receives every step's footprint through this hook:
 // task steps and timer steps (task kNoTask) alike, in the order they ran. The scheduler records
 // footprints only when the strategy asks for them (Strategy::step_observer), so other strategies
@@ -179,3 +223,13 @@ class StepObserver {
 };
 
 }  // namespace kpsim
+
+// A Shared field in a trace note or message formats its value without recording the read: what
+// a note says never changes the run (notes are formatted only when a trace is recorded), and a
+// message is formatted from values the step has already read through the field.
+template <class T>
+struct fmt::formatter<kpsim::Shared<T>> : fmt::formatter<T> {
+  auto format(const kpsim::Shared<T>& v, fmt::format_context& ctx) const {
+    return fmt::formatter<T>::format(v.raw(), ctx);
+  }
+};
