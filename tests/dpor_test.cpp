@@ -8,6 +8,7 @@
 // cover exactly that many distinct traces.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -278,6 +279,30 @@ TEST_CASE("dpor: an undeclared world is treated as touching everything (dfs's co
   run_once(*sc, p, dpor, o);
   REQUIRE(!dpor.events().empty());
   for (const auto& e : dpor.events()) CHECK(e.fp.all);
+}
+
+TEST_CASE("dpor: the sockmap world with UDP sockets is declared (its task steps name what they touch)", "[dpor]") {
+  // Seed 000 with UDP sockets: every field its tasks share is a Shared (model_world.cpp). Its
+  // task steps then reach dpor with their accesses, not as touching everything; p1's psock
+  // queues are among them (the test thread and the backlog worker both touch them).
+  const Scenario* sc = find_scenario("sockmap-multi-channels");
+  REQUIRE(sc);
+  const Params p = resolve_params(*sc, std::vector<std::string>{"proto=udp"});
+  DporStrategy dpor;
+  RunOptions o;
+  o.limits = sc->default_limits();
+  REQUIRE(dpor.begin_run());
+  run_once(*sc, p, dpor, o);
+  size_t task_steps = 0, with_model_objects = 0;
+  for (const auto& e : dpor.events()) {
+    if (e.task == kNoTask) continue;  // a timer step touches everything by design
+    ++task_steps;
+    CHECK(!e.fp.all);
+    if (std::any_of(e.fp.acc.begin(), e.fp.acc.end(), [](const Access& a) { return a.obj >> 56 == 0; }))
+      ++with_model_objects;
+  }
+  CHECK(task_steps > 5);
+  CHECK(with_model_objects > 5);  // recorded through the Shared fields, not only the scheduler's own
 }
 
 namespace {

@@ -321,6 +321,7 @@ bool in_map(const ScriptWorld& w, const sock* sk) {
 // What the per-step invariants read of a psock (msg_tot_len-accounting, nothing-lost), named for
 // dpor's visibility rule (Sched::observe): a psock built by a step is observed from that step on.
 void observe_psock(Sched& s, const sk_psock& ps) {
+  if (!s.recording_footprints()) return;  // only a reducing strategy reads them: no cost otherwise
   for (uint64_t o : {ps.msg_tot_len.object(), ps.ingress_msg.object(), ps.ingress_skb.object(),
                      ps.work_state.object(), ps.send_inflight.object()})
     s.observe(o);
@@ -779,8 +780,8 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
   // sockets' queues and psocks, the device's backlog and the bookkeeping: observed here, a
   // psock's fields when it is created (observe_psock).
   const bool all_udp = std::all_of(p.socks.begin(), p.socks.end(), [](const Socket& so) { return so.proto == Proto::udp; });
-  if (all_udp) {
-    s.declare_footprints();
+  if (all_udp) s.declare_footprints();
+  if (all_udp && s.recording_footprints()) {  // (observe() allocates: skipped when nobody reduces)
     for (const auto& sk : w->socks) {
       s.observe(sk->sk_receive_queue.object());
       s.observe(sk->psock.object());
