@@ -16,32 +16,32 @@ namespace kpsim::model {
 void visit_state(StateVisitor& v, const std::string& prefix, const sock& sk) {
   StatePrefix p(v, prefix);
   uint64_t rx_bytes = 0;
-  for (const auto& skb : sk.sk_receive_queue) rx_bytes += skb->len();
-  p.u("sk_receive_queue.skbs", sk.sk_receive_queue.size());
+  for (const auto& skb : sk.sk_receive_queue.raw()) rx_bytes += skb->len();
+  p.u("sk_receive_queue.skbs", sk.sk_receive_queue.raw().size());
   p.u("sk_receive_queue.bytes", rx_bytes);
-  p.u("sk_rmem_alloc", sk.sk_rmem_alloc);
-  p.u("sk_drops", sk.sk_drops);
-  p.i("sk_err", sk.sk_err);
-  p.flag("SOCK_DEAD", sk.sock_dead);
-  p.flag("RCV_SHUTDOWN", sk.rcv_shutdown);
-  p.flag("SEND_SHUTDOWN", sk.send_shutdown);
-  if (sk.psock) visit_state(v, prefix + ".psock", *sk.psock);
+  p.u("sk_rmem_alloc", sk.sk_rmem_alloc.raw());
+  p.u("sk_drops", sk.sk_drops.raw());
+  p.i("sk_err", sk.sk_err.raw());
+  p.flag("SOCK_DEAD", sk.sock_dead.raw());
+  p.flag("RCV_SHUTDOWN", sk.rcv_shutdown.raw());
+  p.flag("SEND_SHUTDOWN", sk.send_shutdown.raw());
+  if (sk.psock.raw()) visit_state(v, prefix + ".psock", *sk.psock.raw());
   if (sk.is_tcp()) visit_tcp_state(v, prefix, tcp_sk(sk));
 }
 
 void visit_state(StateVisitor& v, const std::string& prefix, const sk_psock& psock) {
   StatePrefix p(v, prefix);
-  p.u("ingress_msg.msgs", psock.ingress_msg.size());
+  p.u("ingress_msg.msgs", psock.ingress_msg.raw().size());
   p.u("ingress_msg.bytes", ingress_msg_bytes(psock));
-  p.u("msg_tot_len", psock.msg_tot_len);
+  p.u("msg_tot_len", psock.msg_tot_len.raw());
   // sk_msg_first_len without its side effects: the head message's bytes left (UDP FIONREAD).
-  p.u("sk_msg_first_len", psock.ingress_msg.empty() ? 0 : psock.ingress_msg.front().sg_size());
+  p.u("sk_msg_first_len", psock.ingress_msg.raw().empty() ? 0 : psock.ingress_msg.raw().front().sg_size());
   uint64_t skb_bytes = 0;
-  for (const auto& skb : psock.ingress_skb) skb_bytes += skb->len();
-  p.u("ingress_skb.skbs", psock.ingress_skb.size());
+  for (const auto& skb : psock.ingress_skb.raw()) skb_bytes += skb->len();
+  p.u("ingress_skb.skbs", psock.ingress_skb.raw().size());
   p.u("ingress_skb.bytes", skb_bytes);
-  p.u("work_state.off", psock.work_state.off);
-  p.flag("TX_ENABLED", psock.tx_enabled);
+  p.u("work_state.off", psock.work_state.raw().off);
+  p.flag("TX_ENABLED", psock.tx_enabled.raw());
 }
 
 void visit_tcp_state(StateVisitor& v, const std::string& prefix, const tcp_sock& tp) {
@@ -53,14 +53,14 @@ void visit_tcp_state(StateVisitor& v, const std::string& prefix, const tcp_sock&
   p.u("packets_out", tp.packets_out);
   p.u("snd_cwnd", tp.snd_cwnd);
   p.u("snd_wnd", tp.snd_wnd);
-  p.i("sk_wmem_queued", tp.sk_wmem_queued);
-  p.i("sk_sndbuf", tp.sk_sndbuf);
+  p.i("sk_wmem_queued", tp.sk_wmem_queued.raw());
+  p.i("sk_sndbuf", tp.sk_sndbuf.raw());
   p.u("write_queue.skbs", tp.write_queue.size());
   p.u("rtx_queue.skbs", tp.rtx_queue.size());
   p.u("rcv_nxt", tp.rcv_nxt);
   p.u("copied_seq", tp.copied_seq);
   p.u("rcv_wnd", tp.rcv_window());
-  p.flag("SOCK_NOSPACE", tp.sock_nospace);
+  p.flag("SOCK_NOSPACE", tp.sock_nospace.raw());
   p.s("icsk_pending", tp.icsk_pending == icsk_timer::retrans  ? "retrans"
                       : tp.icsk_pending == icsk_timer::probe0 ? "probe0"
                                                               : "none");

@@ -78,7 +78,7 @@ TEST_CASE("a psock that is not TX_ENABLED drops instead of queueing") {
   });
   CHECK_FALSE(queued);
   CHECK(p1.psock->msg_tot_len == 0);
-  CHECK(p1.psock->ingress_msg.empty());
+  CHECK(p1.psock->ingress_msg->empty());
 }
 
 TEST_CASE("peek copies without consuming or changing msg_tot_len") {

@@ -6,7 +6,7 @@ namespace kpsim::model {
 // udp_poll / tcp_poll: EPOLLIN when the receive queue or the psock has data, or once
 // RCV_SHUTDOWN is set (a TCP FIN: the read that follows returns 0).
 static bool sock_poll_readable(const sock& sk) {
-  return !sk.sk_receive_queue.empty() || sk_msg_is_readable(sk.psock.get()) || sk.rcv_shutdown;
+  return !sk.sk_receive_queue->empty() || sk_msg_is_readable(sk.psock.get()) || sk.rcv_shutdown;
 }
 
 Co<bool> do_select(Sched& s, sock& sk, uint64_t timeout_ns) {

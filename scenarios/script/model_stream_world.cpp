@@ -107,7 +107,7 @@ nlohmann::ordered_json StreamWorld::metrics() const {
   m["vm_waits"] = c.tp.stats.vm_waits;
   m["backlogged_acks"] = c.tp.stats.backlogged_acks;
   m["deferred_write_timers"] = c.tp.stats.deferred_write_timers;
-  m["sk_sndbuf"] = c.tp.sk_sndbuf;
+  m["sk_sndbuf"] = c.tp.sk_sndbuf.raw();
   m["snd_cwnd"] = c.tp.snd_cwnd;
   m["error"] = last_err;
   m["stalled"] = c.tp.stats.persist_open_window > 0;

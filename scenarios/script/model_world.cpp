@@ -61,9 +61,10 @@ constexpr uint32_t kLinearUdpMax = 4096;
 // consumed them. `done` stays empty until a drop takes bytes out of order.
 struct Channel {
   const Thread* thread = nullptr;  // the one thread that sends on it
-  std::string stream;
-  uint32_t next = 0;
-  std::vector<bool> done;
+  // Written by the sender's steps and by whoever receives or drops its bytes.
+  Shared<std::string> stream;
+  Shared<uint32_t> next = 0;
+  Shared<std::vector<bool>> done;
 };
 
 struct ScriptWorld final : World {
@@ -76,59 +77,63 @@ struct ScriptWorld final : World {
   struct PerSock {
     VerdictAction verdict;
     int channel = -1;
-    uint32_t recv_active = 0;
-    bool closed = false;  // close() ran: its descriptor is gone, later steps on it get -EBADF
+    Shared<uint32_t> recv_active = 0;
+    Shared<bool> closed = false;  // close() ran: its descriptor is gone, later steps on it get -EBADF
   };
   std::vector<PerSock> per;
   bool has_verdict = false;
   bool hash = false;
   bpf_sockmap sockmap;
   bpf_sockhash sockhash;
-  std::vector<std::unique_ptr<sk_psock>> rcu;  // dropped psocks (after socks: destroyed first)
+  Shared<std::vector<std::unique_ptr<sk_psock>>> rcu;  // dropped psocks (after socks: destroyed first)
   int kworker_cpu = 0;
 
-  // Checkers' bookkeeping (not model state).
-  uint64_t bytes_sent = 0;  // returned by completed sends
-  uint64_t sending = 0;     // payload of sends in progress
-  uint64_t dropped = 0;
-  std::string received;
-  std::vector<const std::string*> user_buffers;  // bytes recvs have copied but not yet returned
-  std::vector<int> recv_results;
-  std::vector<int> fionread_samples;
-  std::vector<int> fionread_results;
-  std::string kworker_class;
+  // Checkers' bookkeeping (not model state), written by the tasks' steps (the drop tap's by
+  // whichever task drops) and read by the per-step invariants: Shared like the model's fields.
+  Shared<uint64_t> bytes_sent = 0;  // returned by completed sends
+  Shared<uint64_t> sending = 0;     // payload of sends in progress
+  Shared<uint64_t> dropped = 0;
+  Shared<std::string> received;
+  // Bytes recvs have copied but not yet returned. The strings are the recv's own (its frame):
+  // only the receiving task writes them, in the same steps that take the bytes off an observed
+  // queue, so the invariant's unrecorded read of them sees no other order.
+  Shared<std::vector<const std::string*>> user_buffers;
+  Shared<std::vector<int>> recv_results;
+  Shared<std::vector<int>> fionread_samples;
+  Shared<std::vector<int>> fionread_results;
+  Shared<std::string> kworker_class;
   std::array<int16_t, 256> owner{};  // byte value -> channel, -1: nobody sends it
   std::vector<Channel> channels;
 
   nlohmann::ordered_json metrics() const override {
     nlohmann::ordered_json m;
-    m["first_recv"] = recv_results.empty() ? nlohmann::ordered_json(nullptr)
-                                           : nlohmann::ordered_json(recv_results.front());
-    m["recv_results"] = recv_results;
-    m["fionread_samples"] = fionread_samples;
-    m["kworker_class"] = kworker_class;
-    const bool printable = std::all_of(received.begin(), received.end(),
+    m["first_recv"] = recv_results.raw().empty() ? nlohmann::ordered_json(nullptr)
+                                           : nlohmann::ordered_json(recv_results.raw().front());
+    m["recv_results"] = recv_results.raw();
+    m["fionread_samples"] = fionread_samples.raw();
+    m["kworker_class"] = kworker_class.raw();
+    const bool printable = std::all_of(received.raw().begin(), received.raw().end(),
                                        [](char c) { return c >= 0x20 && c <= 0x7e; });
-    m["received"] = printable ? received : fmt::format("<{} bytes>", received.size());
-    m["fionread_results"] = fionread_results;
-    m["dropped"] = dropped;
+    m["received"] = printable ? received.raw() : fmt::format("<{} bytes>", received.raw().size());
+    m["fionread_results"] = fionread_results.raw();
+    m["dropped"] = dropped.raw();
     return m;
   }
   // Everything metrics() reads, in its order.
   bool metrics_key(std::string& key) const override {
-    key_put(key, recv_results);
-    key_put(key, fionread_samples);
-    key_put(key, std::string_view(kworker_class));
-    key_put(key, std::string_view(received));
-    key_put(key, fionread_results);
-    key_put(key, dropped);
+    key_put(key, recv_results.raw());
+    key_put(key, fionread_samples.raw());
+    key_put(key, std::string_view(kworker_class.raw()));
+    key_put(key, std::string_view(received.raw()));
+    key_put(key, fionread_results.raw());
+    key_put(key, dropped.raw());
     return true;
   }
 
   // Every socket in program order, each with its psock while it has one.
   void visit_state(StateVisitor& v) const override {
     for (const auto& sk : socks)
-      if (sk) model::visit_state(v, sk->name, *sk);
+      if (sk) model::visit_state(v, sk->name, *sk);  // unrecorded: model/state.cpp reads raw()
   }
 };
 
@@ -139,26 +144,29 @@ void account_received(Sched& s, ScriptWorld& w, const std::string& got) {
   for (char c : got) {
     const int ch = w.owner[static_cast<uint8_t>(c)];
     Channel* k = ch < 0 ? nullptr : &w.channels[static_cast<size_t>(ch)];
-    const size_t idx = k ? k->stream.find(c) : std::string::npos;
+    const std::string* stream = k ? &k->stream.get() : nullptr;
+    const size_t idx = k ? stream->find(c) : std::string::npos;
     if (!k || idx == std::string::npos) {
       s.fail("delivered-once-in-order", fmt::format("received byte '{}' that nobody sent", c));
       return;
     }
-    if (k->next >= k->stream.size() || k->stream[k->next] != c) {
+    uint32_t& next = k->next.mut();
+    if (next >= stream->size() || (*stream)[next] != c) {
       s.fail("delivered-once-in-order",
              fmt::format("byte '{}' of channel {} arrived at position {}, expected position {}", c,
-                         ch, idx, k->next));
+                         ch, idx, next));
       return;
     }
-    if (!k->done.empty()) {
-      if (k->done.size() < k->stream.size()) k->done.resize(k->stream.size(), false);
-      k->done[k->next] = true;
-      while (k->next < k->done.size() && k->done[k->next]) ++k->next;
+    if (!k->done->empty()) {
+      std::vector<bool>& done = k->done.mut();
+      if (done.size() < stream->size()) done.resize(stream->size(), false);
+      done[next] = true;
+      while (next < done.size() && done[next]) ++next;
     } else {
-      ++k->next;
+      ++next;
     }
   }
-  w.received += got;
+  w.received.mut() += got;
 }
 
 // Dropped bytes: each is the first unconsumed byte of that value in its channel (the order of
@@ -172,38 +180,41 @@ void account_dropped(Sched& s, ScriptWorld& w, std::string_view bytes) {
       return;
     }
     Channel& k = w.channels[static_cast<size_t>(ch)];
-    if (k.done.size() < k.stream.size()) k.done.resize(k.stream.size(), false);
-    size_t p = k.next;
-    while (p < k.stream.size() && (k.done[p] || k.stream[p] != c)) ++p;
-    if (p >= k.stream.size()) {
+    const std::string& stream = k.stream;
+    std::vector<bool>& done = k.done.mut();
+    uint32_t& next = k.next.mut();
+    if (done.size() < stream.size()) done.resize(stream.size(), false);
+    size_t p = next;
+    while (p < stream.size() && (done[p] || stream[p] != c)) ++p;
+    if (p >= stream.size()) {
       s.fail("delivered-once-in-order",
              fmt::format("dropped byte '{}' of channel {} that is not pending", c, ch));
       return;
     }
-    k.done[p] = true;
-    while (k.next < k.done.size() && k.done[k.next]) ++k.next;
+    done[p] = true;
+    while (next < done.size() && done[next]) ++next;
   }
 }
 
 // Every byte sent and not yet received or dropped, wherever it waits.
 uint64_t bytes_queued(const ScriptWorld& w) {
   uint64_t n = 0;
-  for (const std::string* b : w.user_buffers) n += b->size();
-  for (const skb_ptr& skb : w.lo.input_pkt_queue) n += skb->data.size();
+  for (const std::string* b : w.user_buffers.get()) n += b->size();
+  for (const skb_ptr& skb : w.lo.input_pkt_queue.get()) n += skb->data.size();
   for (const auto& skp : w.socks) {
     const sock& sk = *skp;
-    for (const skb_ptr& skb : sk.sk_receive_queue) n += skb->len();
+    for (const skb_ptr& skb : sk.sk_receive_queue.get()) n += skb->len();
     if (sk.is_tcp()) {
       const tcp_sock& tp = tcp_sk(sk);
       // A byte reader (no psock) consumes the head skb in place up to copied_seq.
-      if (!sk.psock && !sk.sk_receive_queue.empty() && sk.sk_receive_queue.front()->seq < tp.copied_seq)
-        n -= tp.copied_seq - sk.sk_receive_queue.front()->seq;
+      if (!sk.psock && !sk.sk_receive_queue->empty() && sk.sk_receive_queue->front()->seq < tp.copied_seq)
+        n -= tp.copied_seq - sk.sk_receive_queue->front()->seq;
       n += tp.write_seq - tp.snd_nxt;  // written, not yet transmitted
     }
     if (sk.psock) {
       const sk_psock& ps = *sk.psock;
-      for (const skb_ptr& skb : ps.ingress_skb) n += skb->len();
-      if (ps.work_state.len && !ps.ingress_skb.empty()) n -= ps.work_state.off;  // already handed on
+      for (const skb_ptr& skb : ps.ingress_skb.get()) n += skb->len();
+      if (ps.work_state->len && !ps.ingress_skb->empty()) n -= ps.work_state->off;  // already handed on
       n += ingress_msg_bytes(ps);
     }
   }
@@ -252,26 +263,29 @@ Co<int> recv_once(Sched& s, ScriptWorld& w, uint32_t si, uint32_t len, uint32_t 
     if (!co_await do_select(s, sk, timeout_us * 1000)) {
       s.note(sk.name, "select: not readable within {} us", timeout_us);
       // Recorded as a receive result, as the host runner records every recv_timeout() call.
-      w.recv_results.push_back(-kerr::eagain);
+      w.recv_results.mut().push_back(-kerr::eagain);
       co_return -kerr::eagain;  // the selftest reports ETIME
     }
     co_await s.user_point(s.label("recv", "recv {} {}B", sk.name, len));
   }
-  if (w.kworker_class.empty())
+  if (w.kworker_class->empty())
     // Work still to do for the backlog: skbs queued on a psock that still takes them. A psock
     // whose backlog stopped on an error (a FIN skb's 0) keeps that skb queued, but its worker
     // has run.
-    w.kworker_class = sk.psock && sk.psock->tx_enabled && !sk.psock->ingress_skb.empty()
+    w.kworker_class = sk.psock && sk.psock->tx_enabled && !sk.psock->ingress_skb->empty()
                           ? "kworker-after-recv"
                           : "kworker-before-recv";
   const bool peek = flags & msg_peek;
   std::string out;
-  if (!peek) w.user_buffers.push_back(&out);  // peeked bytes stay queued: not in transit
+  if (!peek) w.user_buffers.mut().push_back(&out);  // peeked bytes stay queued: not in transit
   ++w.per[si].recv_active;
   const int n = co_await recv_call(s, sk, out, len, flags);
   --w.per[si].recv_active;
-  if (!peek) w.user_buffers.erase(std::find(w.user_buffers.begin(), w.user_buffers.end(), &out));
-  w.recv_results.push_back(n);
+  if (!peek) {
+    std::vector<const std::string*>& bufs = w.user_buffers.mut();
+    bufs.erase(std::find(bufs.begin(), bufs.end(), &out));
+  }
+  w.recv_results.mut().push_back(n);
   if (!peek) account_received(s, w, out);
   got += out;
   co_return n;
@@ -309,9 +323,18 @@ bpf_prog verdict_prog(ScriptWorld& w, uint32_t si) {
 
 bool in_map(const ScriptWorld& w, const sock* sk) {
   if (w.hash)
-    return std::any_of(w.sockhash.elems.begin(), w.sockhash.elems.end(),
+    return std::any_of(w.sockhash.elems->begin(), w.sockhash.elems->end(),
                        [sk](const auto& e) { return e.second == sk; });
-  return std::find(w.sockmap.slots.begin(), w.sockmap.slots.end(), sk) != w.sockmap.slots.end();
+  return std::find(w.sockmap.slots->begin(), w.sockmap.slots->end(), sk) != w.sockmap.slots->end();
+}
+
+// What the per-step invariants read of a psock (msg_tot_len-accounting, nothing-lost), named for
+// dpor's visibility rule (Sched::observe): a psock built by a step is observed from that step on.
+void observe_psock(Sched& s, const sk_psock& ps) {
+  if (!s.recording_footprints()) return;  // only a reducing strategy reads them: no cost otherwise
+  for (uint64_t o : {ps.msg_tot_len.object(), ps.ingress_msg.object(), ps.ingress_skb.object(),
+                     ps.work_state.object(), ps.send_inflight.object()})
+    s.observe(o);
 }
 
 // bpf_map_update_elem(map, key, sock, BPF_ANY) with the socket lock held (or in setup, before
@@ -320,20 +343,23 @@ int map_update(Sched& s, ScriptWorld& w, uint32_t key, uint32_t si) {
   sock& sk = *w.socks[si];
   bpf_prog prog = w.has_verdict ? verdict_prog(w, si) : bpf_prog{};
   const bool had = sk.psock != nullptr;
-  const int ret = w.hash ? sock_hash_update_elem(s, w.sockhash, key, sk, std::move(prog), w.rcu)
-                         : sock_map_update_elem(s, w.sockmap, key, sk, std::move(prog), w.rcu);
-  if (!had && sk.psock) sk.psock->work.set_cpu(w.kworker_cpu);
+  const int ret = w.hash ? sock_hash_update_elem(s, w.sockhash, key, sk, std::move(prog), w.rcu.mut())
+                         : sock_map_update_elem(s, w.sockmap, key, sk, std::move(prog), w.rcu.mut());
+  if (!had && sk.psock) {
+    sk.psock->work.set_cpu(w.kworker_cpu);
+    observe_psock(s, *sk.psock);
+  }
   return ret;
 }
 
 int map_delete(Sched& s, ScriptWorld& w, uint32_t key) {
-  return w.hash ? sock_hash_delete_elem(s, w.sockhash, key, w.rcu)
-                : sock_map_delete_elem(s, w.sockmap, key, w.rcu);
+  return w.hash ? sock_hash_delete_elem(s, w.sockhash, key, w.rcu.mut())
+                : sock_map_delete_elem(s, w.sockmap, key, w.rcu.mut());
 }
 
 sock* map_lookup(const ScriptWorld& w, uint32_t key) {
   if (w.hash) return sock_hash_lookup_elem(w.sockhash, key);
-  return key < w.sockmap.slots.size() ? w.sockmap.slots[key] : nullptr;
+  return key < w.sockmap.slots->size() ? w.sockmap.slots->at(key) : nullptr;
 }
 
 std::string_view step_label(Sched& s, const ScriptWorld& w, const Step& st) {
@@ -390,12 +416,12 @@ void closed_step(Sched& s, ScriptWorld& w, const Step& st) {
   switch (st.op) {
     case Op::recv:
     case Op::recv_loop:
-      w.recv_results.push_back(n);
+      w.recv_results.mut().push_back(n);
       check_expect(s, [&] { return st.text; }, st.op == Op::recv_loop ? 0 : n, std::string(), st.expect);
       return;
     case Op::fionread:
     case Op::wait_fionread:
-      w.fionread_results.push_back(n);
+      w.fionread_results.mut().push_back(n);
       check_ret(s, st, n);
       return;
     default: check_ret(s, st, n);
@@ -413,13 +439,14 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
       // The bytes join the sender's stream when the call starts (a drop may meet them before
       // it returns); what the call did not take is cut off again. One thread per sending socket
       // (check_program), so nothing else appends meanwhile.
-      std::string& stream = w.channels[static_cast<size_t>(w.per[st.sock].channel)].stream;
-      stream += st.payload;
+      // (The Shared, not its string: the cut after the call is a write of a later step.)
+      Shared<std::string>& stream = w.channels[static_cast<size_t>(w.per[st.sock].channel)].stream;
+      stream.mut() += st.payload;
       w.sending += st.payload.size();
       const int n = co_await send_call(s, sk, st.payload, st.flags);
       w.sending -= st.payload.size();
       const size_t taken = n > 0 ? static_cast<size_t>(n) : 0;
-      stream.resize(stream.size() - (st.payload.size() - taken));
+      stream.mut().resize(stream->size() - (st.payload.size() - taken));
       w.bytes_sent += taken;
       check_ret(s, st, n);
       break;
@@ -429,7 +456,7 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
       int avail = 0;
       for (uint64_t waited = 0;; waited += st.poll_us) {
         avail = fionread(sk);
-        w.fionread_samples.push_back(avail);
+        w.fionread_samples.mut().push_back(avail);
         s.note(sk.name, "ioctl(FIONREAD) = {}", avail);
         if (avail >= static_cast<int64_t>(st.len) || waited >= st.timeout_us) break;
         WaitQueue usleep;  // nobody wakes it: only the timeout ends this sleep
@@ -437,7 +464,7 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
                               st.poll_us * 1000);
         co_await s.user_point("ioctl(FIONREAD)");
       }
-      w.fionread_results.push_back(avail);
+      w.fionread_results.mut().push_back(avail);
       if (st.expect.ret && avail != *st.expect.ret)
         s.fail("selftest-assertion",
                fmt::format("ioctl(FIONREAD) on {} = {}, expected {}", sk.name, avail, *st.expect.ret));
@@ -446,8 +473,8 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
     case Op::fionread: {
       sock& sk = *w.socks[st.sock];
       const int avail = fionread(sk);
-      w.fionread_samples.push_back(avail);
-      w.fionread_results.push_back(avail);
+      w.fionread_samples.mut().push_back(avail);
+      w.fionread_results.mut().push_back(avail);
       s.note(sk.name, "ioctl(FIONREAD) = {}", avail);
       if (st.expect.ret && avail != *st.expect.ret)
         s.fail("selftest-assertion",
@@ -554,7 +581,7 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
       // map (its psock replaced the proto), else the protocol's own.
       if (sk.psock)
         co_await sock_map_close(s, sk, w.hash ? nullptr : &w.sockmap, w.hash ? &w.sockhash : nullptr,
-                                w.rcu, [&s, &sk]() { return proto_close(s, sk); });
+                                w.rcu.mut(), [&s, &sk]() { return proto_close(s, sk); });
       else
         co_await proto_close(s, sk);
       check_ret(s, st, 0);
@@ -737,7 +764,7 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
   if (p.map) {
     w->hash = p.map->type == MapType::sockhash;
     if (w->hash) w->sockhash.max_entries = p.map->max_entries;
-    else w->sockmap.slots.assign(p.map->max_entries, nullptr);
+    else w->sockmap.slots.mut().assign(p.map->max_entries, nullptr);
   }
   w->has_verdict = !p.verdict.rules.empty();
   for (uint32_t i = 0; i < n && w->has_verdict; ++i) {
@@ -775,6 +802,24 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
     }
   }
 
+  // Footprints (docs/design.md, "Partial-order reduction"): every field the tasks share is a
+  // Shared or a primitive (model/include/net/sock.h, skmsg.h, loopback.h, sock_map.h and the
+  // checkers' bookkeeping above) — except struct tcp_sock's, which are still plain members: a
+  // world with a TCP socket leaves its steps touching everything. The invariants read the
+  // sockets' queues and psocks, the device's backlog and the bookkeeping: observed here, a
+  // psock's fields when it is created (observe_psock).
+  const bool all_udp = std::all_of(p.socks.begin(), p.socks.end(), [](const Socket& so) { return so.proto == Proto::udp; });
+  if (all_udp) s.declare_footprints();
+  if (all_udp && s.recording_footprints()) {  // (observe() allocates: skipped when nobody reduces)
+    for (const auto& sk : w->socks) {
+      s.observe(sk->sk_receive_queue.object());
+      s.observe(sk->psock.object());
+    }
+    for (uint64_t o : {w->lo.input_pkt_queue.object(), w->user_buffers.object(), w->received.object(),
+                       w->dropped.object(), w->bytes_sent.object(), w->sending.object()})
+      s.observe(o);
+  }
+
   // Setup: the map updates, after the verdict program is attached, before any thread.
   for (const Step& st : p.setup) {
     if (in_map(*w, w->socks[st.sock].get()))
@@ -809,15 +854,15 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
   // skb_send_sock) is under way its bytes may already show downstream: allowed up to its size.
   s.add_invariant("nothing-lost", [wp]() -> std::optional<std::string> {
     const uint64_t queued = bytes_queued(*wp);
-    const uint64_t accounted = wp->received.size() + wp->dropped + queued;
+    const uint64_t accounted = wp->received->size() + wp->dropped + queued;
     if (accounted == wp->bytes_sent ||
         (accounted > wp->bytes_sent && accounted <= wp->bytes_sent + bytes_in_transit(*wp)))
       return std::nullopt;
     if (!wp->dropped)
       return fmt::format("{} bytes sent but {} received + {} queued", wp->bytes_sent,
-                         wp->received.size(), queued);
+                         wp->received->size(), queued);
     return fmt::format("{} bytes sent but {} received + {} queued + {} dropped", wp->bytes_sent,
-                       wp->received.size(), queued, wp->dropped);
+                       wp->received->size(), queued, wp->dropped);
   });
   return w;
 }

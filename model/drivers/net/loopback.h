@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "model/include/linux/skbuff.h"
+#include "sched/footprint.h"
 #include "sched/waitqueue.h"
 
 namespace kpsim::model {
@@ -26,13 +27,13 @@ struct tcp_sock;
 struct sock;
 
 struct loopback {
-  std::deque<skb_ptr> input_pkt_queue;  // transmitted, not yet received
+  Shared<std::deque<skb_ptr>> input_pkt_queue;  // transmitted, not yet received
   WaitQueue napi;                       // the NET_RX task waits here until raised
   bool softirq_inline = false;          // see above
   // The TCP sockets transmitting on this device (tcp_init_sock registers them): the NET_RX
   // task ends once `sender_done` and none of them has anything left to send or to be acked.
   std::vector<tcp_sock*> socks;
-  bool sender_done = false;  // the sending process has no more syscalls to make
+  Shared<bool> sender_done = false;  // the sending process has no more syscalls to make
   // What `tcpdump -i lo` would show: every data segment or datagram as it is delivered, in
   // order. The checkers' hook (a TLS receiver parses record boundaries from it); no model reads it.
   std::function<void(Sched&, const sk_buff&)> tap;

@@ -18,6 +18,7 @@
 #include <boost/intrusive/list.hpp>
 
 #include "model/include/linux/skbuff.h"
+#include "sched/footprint.h"
 #include "sched/mutex.h"
 #include "sched/work.h"
 
@@ -66,23 +67,25 @@ struct sk_psock {
   sk_psock& operator=(const sk_psock&) = delete;
 
   sock& sk;
-  sk_msg_list ingress_msg;   // owns its messages (freed in the destructor)
-  uint32_t msg_tot_len = 0;  // bytes in ingress_msg; written under ingress_lock
+  // The queue and its messages are one object: a reader consumes the head message in place.
+  Shared<sk_msg_list> ingress_msg;   // owns its messages (freed in the destructor)
+  Shared<uint32_t> msg_tot_len = 0;  // bytes in ingress_msg; written under ingress_lock
   // ingress_lock (spin_lock_bh): every section that takes it in the model is free of
   // scheduling points, as a bh-disabled spinlock section is non-preemptible; so it is never
   // contended and is documented at each use instead of being taken.
-  std::deque<skb_ptr> ingress_skb;
-  bool tx_enabled = true;  // SK_PSOCK_TX_ENABLED: set by sk_psock_init, cleared by stop/error
+  Shared<std::deque<skb_ptr>> ingress_skb;
+  Shared<bool> tx_enabled = true;  // SK_PSOCK_TX_ENABLED: set by sk_psock_init, cleared by stop/error
   Work work;               // psock->work: runs sk_psock_backlog
   Mutex work_mutex;
-  struct {
+  struct work_state_t {
     uint32_t len = 0, off = 0;
-  } work_state;            // resume point of a partially delivered skb
-  bpf_prog stream_verdict; // progs.stream_verdict
+  };
+  Shared<work_state_t> work_state;  // resume point of a partially delivered skb
+  Shared<bpf_prog> stream_verdict;  // progs.stream_verdict
   // Bytes the running backlog has handed to skb_send_sock and not yet seen returned: they are
   // in the head skb and in the target's send path at once until the call returns. Model
   // bookkeeping for the checkers (the kernel keeps it in sk_psock_backlog's locals).
-  uint32_t send_inflight = 0;
+  Shared<uint32_t> send_inflight = 0;
 };
 
 // Queue helpers (include/linux/skmsg.h).

@@ -5,6 +5,11 @@
 // inet_sock and sock — tcp_sk(sk) is the downcast.
 //
 // A connected loopback pair is two socks pointing at each other through `peer`.
+//
+// Footprints (docs/design.md, "Partial-order reduction"): every field a step may write is a
+// Shared (or a scheduler primitive), so that each access reaches the running step's footprint;
+// what only setup writes (name, type, peer, lo, kc, the buffer sizes set by setsockopt, the
+// write-space callback) stays plain: a read of a constant commutes with everything.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +22,7 @@
 #include "model/include/linux/skbuff.h"
 #include "model/include/linux/skmsg.h"
 #include "model/kconfig.h"
+#include "sched/footprint.h"
 #include "sched/socklock.h"
 #include "sched/waitqueue.h"
 
@@ -46,32 +52,32 @@ struct sock {
 
   SockLock sk_lock;
   WaitQueue sk_wq;  // sk_sleep(sk): readers, pollers and writers waiting for memory sleep here
-  int sk_err = 0;
-  bool sock_dead = false;       // SOCK_DEAD
-  bool rcv_shutdown = false;    // sk_shutdown & RCV_SHUTDOWN
-  bool send_shutdown = false;   // sk_shutdown & SEND_SHUTDOWN
-  bool sock_done = false;       // SOCK_DONE: tcp_fin saw the peer's FIN
+  Shared<int> sk_err = 0;
+  Shared<bool> sock_dead = false;       // SOCK_DEAD
+  Shared<bool> rcv_shutdown = false;    // sk_shutdown & RCV_SHUTDOWN
+  Shared<bool> send_shutdown = false;   // sk_shutdown & SEND_SHUTDOWN
+  Shared<bool> sock_done = false;       // SOCK_DONE: tcp_fin saw the peer's FIN
 
   // ---- receive side -------------------------------------------------------------------------
-  std::deque<skb_ptr> sk_receive_queue;
-  std::unique_ptr<sk_psock> psock;  // sk_user_data when in a sockmap
-  uint32_t sk_rmem_alloc = 0;       // bytes charged to this socket's receive side
-  uint32_t sk_rcvbuf = kRmemDefault;
-  uint32_t sk_drops = 0;            // packets freed undelivered (sk_drops_add, by sock_drop)
+  Shared<std::deque<skb_ptr>> sk_receive_queue;
+  SharedPtr<sk_psock> psock;  // sk_user_data when in a sockmap
+  Shared<uint32_t> sk_rmem_alloc = 0;       // bytes charged to this socket's receive side
+  uint32_t sk_rcvbuf = kRmemDefault;  // written only in setup (SO_RCVBUF)
+  Shared<uint32_t> sk_drops = 0;            // packets freed undelivered (sk_drops_add, by sock_drop)
 
   // ---- send side ----------------------------------------------------------------------------
-  bool sock_nospace = false;    // SOCK_NOSPACE in sk->sk_socket->flags: a writer ran out
-  uint32_t sk_write_pending = 0;
+  Shared<bool> sock_nospace = false;    // SOCK_NOSPACE in sk->sk_socket->flags: a writer ran out
+  Shared<uint32_t> sk_write_pending = 0;
   // Invariant (TCP): sk_wmem_queued == sum of truesize over write_queue and rtx_queue.
-  int64_t sk_wmem_queued = 0;
-  int64_t sk_sndbuf = kTcpWmemDefault;
+  Shared<int64_t> sk_wmem_queued = 0;
+  Shared<int64_t> sk_sndbuf = kTcpWmemDefault;  // autotuned by steps (tcp_sndbuf_expand)
   bool sndbuf_locked = false;   // SOCK_SNDBUF_LOCK: SO_SNDBUF set, no autotuning
   std::optional<uint64_t> sk_sndtimeo_ns;  // nullopt: MAX_SCHEDULE_TIMEOUT (no SO_SNDTIMEO)
   // sk->sk_write_space: sk_stream_write_space, or tls_write_space once kTLS is installed.
   std::function<void(Sched&)> sk_write_space;
   // sk->sk_frag: the per-socket 32 KiB page fragment that tls_alloc_encrypted_msg carves.
-  uint64_t sk_frag_page = 0;
-  uint32_t sk_frag_offset = 0;
+  Shared<uint64_t> sk_frag_page = 0;
+  Shared<uint32_t> sk_frag_offset = 0;
 
   bool is_tcp() const { return type == sock_type::stream; }
 };

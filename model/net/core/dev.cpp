@@ -11,9 +11,9 @@
 namespace kpsim::model {
 
 bool net_rx_action(Sched& s, loopback& lo) {
-  while (!lo.input_pkt_queue.empty()) {
-    skb_ptr skb = std::move(lo.input_pkt_queue.front());
-    lo.input_pkt_queue.pop_front();
+  while (!lo.input_pkt_queue->empty()) {
+    skb_ptr skb = std::move(lo.input_pkt_queue.mut().front());
+    lo.input_pkt_queue.mut().pop_front();
     sock& sk = *skb->dst;
     if (sk.is_tcp()) {
       if (!tcp_v4_rcv(s, tcp_sk(sk), std::move(skb))) return false;
@@ -34,14 +34,14 @@ bool net_rx_action(Sched& s, loopback& lo) {
 }
 
 Co<> do_softirq(Sched& s, loopback& lo, std::string_view label) {
-  if (!lo.softirq_inline || lo.input_pkt_queue.empty()) co_return;
+  if (!lo.softirq_inline || lo.input_pkt_queue->empty()) co_return;
   co_await s.point(label);
-  while (!lo.input_pkt_queue.empty())
+  while (!lo.input_pkt_queue->empty())
     if (!net_rx_action(s, lo)) co_return;
 }
 
 static bool transfer_finished(const loopback& lo) {
-  if (!lo.sender_done || !lo.input_pkt_queue.empty()) return false;
+  if (!lo.sender_done || !lo.input_pkt_queue->empty()) return false;
   for (const tcp_sock* tp : lo.socks)
     if (!tp->write_queue.empty() || !tp->rtx_queue.empty() || !tp->sk_backlog.empty()) return false;
   return true;
@@ -49,12 +49,12 @@ static bool transfer_finished(const loopback& lo) {
 
 Co<> net_rx_softirq(Sched& s, loopback& lo) {
   for (;;) {
-    while (lo.input_pkt_queue.empty()) {
+    while (lo.input_pkt_queue->empty()) {
       if (transfer_finished(lo)) co_return;
       co_await lo.napi.sleep(s, "net_rx_action", false);
     }
     if (!net_rx_action(s, lo)) co_return;
-    if (!lo.input_pkt_queue.empty()) co_await s.point("net_rx_action");
+    if (!lo.input_pkt_queue->empty()) co_await s.point("net_rx_action");
   }
 }
 

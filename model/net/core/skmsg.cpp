@@ -31,7 +31,7 @@ sk_psock::sk_psock(sock& owner, Sched& s)
            [this, &s]() { return sk_psock_backlog(s, *this); }) {}
 
 sk_psock::~sk_psock() {
-  ingress_msg.clear_and_dispose([](sk_msg* m) { delete m; });
+  ingress_msg.mut().clear_and_dispose([](sk_msg* m) { delete m; });
 }
 
 void sk_psock_msg_len_add(sk_psock& psock, int64_t diff) {
@@ -47,7 +47,7 @@ bool sk_psock_queue_msg(Sched& s, sk_psock& psock, sk_msg* msg) {
     return false;
   }
   const uint32_t before = psock.msg_tot_len;
-  psock.ingress_msg.push_back(*msg);
+  psock.ingress_msg.mut().push_back(*msg);
   sk_psock_msg_len_add(psock, msg->sg_size());
   s.note(psock.sk.name + ".ingress_msg", "+{} bytes \"{}\", msg_tot_len {}→{}", msg->sg_size(),
          msg->data.substr(msg->start), before, psock.msg_tot_len);
@@ -55,20 +55,20 @@ bool sk_psock_queue_msg(Sched& s, sk_psock& psock, sk_msg* msg) {
 }
 
 sk_msg* sk_psock_peek_msg(sk_psock& psock) {
-  return psock.ingress_msg.empty() ? nullptr : &psock.ingress_msg.front();
+  return psock.ingress_msg->empty() ? nullptr : &psock.ingress_msg.mut().front();
 }
 
 sk_msg* sk_psock_next_msg(sk_psock& psock, sk_msg* msg) {
-  auto it = psock.ingress_msg.iterator_to(*msg);
+  auto it = psock.ingress_msg.mut().iterator_to(*msg);
   ++it;
-  return it == psock.ingress_msg.end() ? nullptr : &*it;
+  return it == psock.ingress_msg.mut().end() ? nullptr : &*it;
 }
 
 // The reader has already subtracted the bytes it consumed; what remains of the message (normally
 // nothing) is subtracted here, under ingress_lock.
 void sk_psock_dequeue_msg(Sched& s, sk_psock& psock) {
-  sk_msg* msg = &psock.ingress_msg.front();
-  psock.ingress_msg.pop_front();
+  sk_msg* msg = &psock.ingress_msg.mut().front();
+  psock.ingress_msg.mut().pop_front();
   sk_psock_msg_len_add(psock, -static_cast<int64_t>(msg->sg_size()));
   s.note(psock.sk.name + ".ingress_msg", "dequeued consumed msg, msg_tot_len {}", psock.msg_tot_len);
   delete msg;
@@ -78,14 +78,14 @@ uint32_t sk_psock_msg_inq(const sk_psock& psock) { return psock.msg_tot_len; }
 
 // Datagram semantics: only the head message's remaining bytes, under ingress_lock.
 uint32_t sk_msg_first_len(sk_psock& psock) {
-  sk_msg* head = sk_psock_peek_msg(psock);
-  return head ? head->sg_size() : 0;
+  const sk_msg_list& q = psock.ingress_msg;  // a read: peek_msg hands out the head to change
+  return q.empty() ? 0 : q.front().sg_size();
 }
 
-bool sk_psock_queue_empty(const sk_psock* psock) { return !psock || psock->ingress_msg.empty(); }
+bool sk_psock_queue_empty(const sk_psock* psock) { return !psock || psock->ingress_msg->empty(); }
 
 bool psock_has_data(const sk_psock& psock) {
-  return !psock.ingress_skb.empty() || !psock.ingress_msg.empty();
+  return !psock.ingress_skb->empty() || !psock.ingress_msg->empty();
 }
 
 bool sk_msg_is_readable(const sk_psock* psock) { return !sk_psock_queue_empty(psock); }
@@ -97,7 +97,7 @@ void sk_psock_data_ready(Sched& s, sock& sk) {
 
 uint64_t ingress_msg_bytes(const sk_psock& psock) {
   uint64_t n = 0;
-  for (const sk_msg& m : psock.ingress_msg) n += m.sg_size();
+  for (const sk_msg& m : psock.ingress_msg.get()) n += m.sg_size();
   return n;
 }
 
@@ -153,7 +153,7 @@ static int sk_psock_skb_redirect(Sched& s, sk_psock& from, skb_ptr skb) {
   }
   s.note(other->name + ".ingress_skb", "+{} bytes \"{}\" redirected from {} (waits for backlog)",
          skb->len(), skb->data, from.sk.name);
-  psock_other.ingress_skb.push_back(std::move(skb));
+  psock_other.ingress_skb.mut().push_back(std::move(skb));
   queue_delayed_work(s, psock_other.work, 0);
   return 0;
 }
@@ -171,12 +171,12 @@ static int sk_psock_verdict_apply(Sched& s, sk_psock& psock, skb_ptr skb, sk_ver
         return -kerr::eio;
       }
       // Direct delivery only when nothing is waiting in ingress_skb, to keep order.
-      if (psock.ingress_skb.empty()) {
+      if (psock.ingress_skb->empty()) {
         s.note(sk.name, "SK_PASS: ingress_skb empty, deliver directly");
         return sk_psock_skb_ingress_self(s, psock, *skb, 0, skb->len()) < 0 ? -kerr::eagain : 0;
       }
       s.note(sk.name + ".ingress_skb", "+{} bytes (SK_PASS behind queued skbs)", skb->len());
-      psock.ingress_skb.push_back(std::move(skb));
+      psock.ingress_skb.mut().push_back(std::move(skb));
       queue_delayed_work(s, psock.work, 0);
       return 0;
     }
@@ -196,10 +196,10 @@ static int sk_psock_verdict_recv(Sched& s, sock& sk, skb_ptr skb) {
   sk_psock* psock = sk.psock.get();
   if (!psock) return 0;
   int ret = SK_DROP;
-  if (psock->stream_verdict) {
+  if (psock->stream_verdict.get()) {
     skb->sk_redir = nullptr;
     skb->redir_ingress = false;
-    ret = psock->stream_verdict(*skb);
+    ret = psock->stream_verdict.get()(*skb);
   }
   const sk_verdict v = sk_psock_map_verd(ret, *skb);
   s.note(sk.name, "verdict on {} bytes: {}{}", skb->len(),
@@ -211,12 +211,12 @@ static int sk_psock_verdict_recv(Sched& s, sock& sk, skb_ptr skb) {
 // ops->read_skb: UDP hands over one datagram per call, TCP everything queued.
 void sk_psock_verdict_data_ready(Sched& s, sock& sk) {
   int read = 0;
-  while (!sk.sk_receive_queue.empty()) {
-    skb_ptr skb = std::move(sk.sk_receive_queue.front());
-    sk.sk_receive_queue.pop_front();
+  while (!sk.sk_receive_queue->empty()) {
+    skb_ptr skb = std::move(sk.sk_receive_queue.mut().front());
+    sk.sk_receive_queue.mut().pop_front();
     // udp_read_skb dequeues through skb_recv_udp, which uncharges the datagram (udp_rcv
     // charged it); TCP's receive queue is not charged in the model.
-    if (!sk.is_tcp()) sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc, skb->len());
+    if (!sk.is_tcp()) sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc.get(), skb->len());
     skb->sk = &sk;  // skb_set_owner_r by read_skb
     const bool fin = skb->fin;
     sk_psock_verdict_recv(s, sk, std::move(skb));
@@ -252,12 +252,12 @@ int sk_psock_skb_ingress(Sched& s, sk_psock& psock, const sk_buff& skb, uint32_t
 Co<> sk_psock_backlog(Sched& s, sk_psock& psock) {
   if (!psock.tx_enabled) co_return;
   co_await psock.work_mutex.lock(s, "sk_psock_backlog: work_mutex");
-  while (!psock.ingress_skb.empty()) {
-    sk_buff& skb = *psock.ingress_skb.front();
+  while (!psock.ingress_skb->empty()) {
+    sk_buff& skb = *psock.ingress_skb.mut().front();
     uint32_t len = skb.len(), off = 0;
-    if (psock.work_state.len) {
-      len = psock.work_state.len;
-      off = psock.work_state.off;
+    if (psock.work_state->len) {
+      len = psock.work_state->len;
+      off = psock.work_state->off;
     }
     const bool ingress = skb.redir_ingress || !skb.sk_redir;  // SK_PASS skbs are ingress too
     skb.sk_redir = nullptr;
@@ -280,7 +280,7 @@ Co<> sk_psock_backlog(Sched& s, sk_psock& psock) {
           const std::string bytes = skb.data.substr(off, len);
           psock.send_inflight = skb.len();  // until the skb is done with (see skmsg.h)
           ret = co_await skb_send_sock(s, psock.sk, bytes);
-          if (!psock.tx_enabled || psock.ingress_skb.empty()) {
+          if (!psock.tx_enabled || psock.ingress_skb->empty()) {
             // Stopped meanwhile: the queue it was sending from is gone (sk_psock_stop zapped it).
             s.note(psock.sk.name + ".backlog", "psock stopped during skb_send_sock ({})", ret);
             psock.send_inflight = 0;
@@ -291,7 +291,7 @@ Co<> sk_psock_backlog(Sched& s, sk_psock& psock) {
       }
       if (ret <= 0) psock.send_inflight = 0;
       if (ret == -kerr::eagain) {
-        psock.work_state = {len, off};
+        psock.work_state = sk_psock::work_state_t{len, off};
         if (psock.tx_enabled) queue_delayed_work(s, psock.work, 1);  // retry after a jiffy
         s.note(psock.sk.name + ".backlog", "-EAGAIN: retry in 1 jiffy at off {}", off);
         psock.work_mutex.unlock(s);
@@ -309,11 +309,11 @@ Co<> sk_psock_backlog(Sched& s, sk_psock& psock) {
       off += static_cast<uint32_t>(ret);
       len -= static_cast<uint32_t>(ret);
     } while (len);
-    psock.work_state = {};
+    psock.work_state = sk_psock::work_state_t{};
     psock.send_inflight = 0;
-    psock.ingress_skb.pop_front();  // kfree_skb for egress; ingress_msg holds the bytes now
+    psock.ingress_skb.mut().pop_front();  // kfree_skb for egress; ingress_msg holds the bytes now
     // Another CPU may queue more skbs while this one is being delivered.
-    if (!psock.ingress_skb.empty()) co_await s.point("sk_psock_backlog: next skb");
+    if (!psock.ingress_skb->empty()) co_await s.point("sk_psock_backlog: next skb");
   }
   psock.work_mutex.unlock(s);
 }
@@ -325,31 +325,31 @@ void sk_psock_stop(Sched& s, sk_psock& psock) {
   psock.tx_enabled = false;
   sock& sk = psock.sk;
   // __sk_psock_purge_ingress_msg: sk_msg_free uncharges what the messages held.
-  while (!psock.ingress_msg.empty()) {
-    sk_msg* msg = &psock.ingress_msg.front();
-    psock.ingress_msg.pop_front();
-    sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc, msg->sg_size());
+  while (!psock.ingress_msg->empty()) {
+    sk_msg* msg = &psock.ingress_msg.mut().front();
+    psock.ingress_msg.mut().pop_front();
+    sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc.get(), msg->sg_size());
     sk_psock_msg_len_add(psock, -static_cast<int64_t>(msg->sg_size()));
     sock_drop_bytes(s, sk, std::string_view(msg->data).substr(msg->start));
     delete msg;
   }
   bool head = true;
-  while (!psock.ingress_skb.empty()) {
-    skb_ptr skb = std::move(psock.ingress_skb.front());
-    psock.ingress_skb.pop_front();
+  while (!psock.ingress_skb->empty()) {
+    skb_ptr skb = std::move(psock.ingress_skb.mut().front());
+    psock.ingress_skb.mut().pop_front();
     // The head skb may be partly delivered already (work_state): only its rest is lost.
-    const uint32_t off = head && psock.work_state.len ? psock.work_state.off : 0;
+    const uint32_t off = head && psock.work_state->len ? psock.work_state->off : 0;
     s.note(sk.name + ".ingress_skb", "sk_psock_stop: drop {} bytes", skb->len() - off);
     sock_drop(s, sk, *skb, off, skb->len() - off);
     head = false;
   }
-  psock.work_state = {};
+  psock.work_state = sk_psock::work_state_t{};
 }
 
 void sk_psock_drop(Sched& s, sock& sk, std::vector<std::unique_ptr<sk_psock>>& rcu) {
   // Under sk_callback_lock: the protocol restored, sk_user_data cleared, the verdict stopped
   // (sk_data_ready back to sock_def_readable: sk_data_ready() reads sk.psock).
-  std::unique_ptr<sk_psock> psock = std::move(sk.psock);
+  std::unique_ptr<sk_psock> psock = sk.psock.release();
   psock->stream_verdict = nullptr;
   s.note(sk.name, "sk_psock_drop: psock detached");
   sk_psock_stop(s, *psock);
@@ -376,7 +376,7 @@ Co<int> __sk_msg_recvmsg(Sched& s, sock& sk, sk_psock& psock, std::string& out, 
       msg = sk_psock_next_msg(psock, msg);
     } else {
       msg->start += copy;
-      sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc, copy);
+      sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc.get(), copy);
       const uint32_t before = psock.msg_tot_len;
       sk_psock_msg_len_add(psock, -static_cast<int64_t>(copy));  // under ingress_lock
       s.note(sk.name + ".ingress_msg", "read {} bytes, msg_tot_len {}→{}", copy, before,

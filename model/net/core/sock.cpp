@@ -19,7 +19,7 @@ bool __release_sock(Sched& s, tcp_sock& tp) {
 }
 
 void sk_data_ready(Sched& s, sock& sk) {
-  if (sk.psock && sk.psock->stream_verdict) sk_psock_verdict_data_ready(s, sk);
+  if (sk.psock && sk.psock->stream_verdict.get()) sk_psock_verdict_data_ready(s, sk);
   else sk.sk_wq.wake_up_all(s);  // sock_def_readable
 }
 

@@ -9,7 +9,7 @@
 namespace kpsim::model {
 
 sock* sock_hash_lookup_elem(const bpf_sockhash& map, uint32_t key) {
-  for (const auto& [k, sk] : map.elems)
+  for (const auto& [k, sk] : map.elems.get())
     if (k == key) return sk;
   return nullptr;
 }
@@ -35,10 +35,10 @@ void sock_map_unref(Sched& s, sock& sk, std::vector<std::unique_ptr<sk_psock>>& 
 
 int sock_map_update_elem(Sched& s, bpf_sockmap& map, uint32_t key, sock& sk, bpf_prog verdict,
                          std::vector<std::unique_ptr<sk_psock>>& rcu) {
-  if (key >= map.slots.size()) return -kerr::e2big;
+  if (key >= map.slots->size()) return -kerr::e2big;
   sock_map_link(s, sk, std::move(verdict));
-  sock* osk = map.slots[key];  // under stab->lock
-  map.slots[key] = &sk;
+  sock* osk = map.slots->at(key);  // under stab->lock
+  map.slots.mut()[key] = &sk;
   if (osk) sock_map_unref(s, *osk, rcu);
   return 0;
 }
@@ -46,34 +46,34 @@ int sock_map_update_elem(Sched& s, bpf_sockmap& map, uint32_t key, sock& sk, bpf
 int sock_hash_update_elem(Sched& s, bpf_sockhash& map, uint32_t key, sock& sk, bpf_prog verdict,
                           std::vector<std::unique_ptr<sk_psock>>& rcu) {
   sock* osk = sock_hash_lookup_elem(map, key);
-  if (!osk && map.elems.size() >= map.max_entries) return -kerr::e2big;
+  if (!osk && map.elems->size() >= map.max_entries) return -kerr::e2big;
   sock_map_link(s, sk, std::move(verdict));
   if (osk) {
-    for (auto& e : map.elems)
+    for (auto& e : map.elems.mut())
       if (e.first == key) e.second = &sk;  // hlist_add_head_rcu of the new, hlist_del_rcu of the old
     sock_map_unref(s, *osk, rcu);
   } else {
-    map.elems.emplace_back(key, &sk);
+    map.elems.mut().emplace_back(key, &sk);
   }
   return 0;
 }
 
 int sock_map_delete_elem(Sched& s, bpf_sockmap& map, uint32_t key,
                          std::vector<std::unique_ptr<sk_psock>>& rcu) {
-  if (key >= map.slots.size()) return -kerr::einval;
-  sock* sk = map.slots[key];  // __sock_map_delete: xchg under stab->lock
+  if (key >= map.slots->size()) return -kerr::einval;
+  sock* sk = map.slots->at(key);  // __sock_map_delete: xchg under stab->lock
   if (!sk) return -kerr::einval;
-  map.slots[key] = nullptr;
+  map.slots.mut()[key] = nullptr;
   sock_map_unref(s, *sk, rcu);
   return 0;
 }
 
 int sock_hash_delete_elem(Sched& s, bpf_sockhash& map, uint32_t key,
                           std::vector<std::unique_ptr<sk_psock>>& rcu) {
-  for (auto it = map.elems.begin(); it != map.elems.end(); ++it) {
+  for (auto it = map.elems.mut().begin(); it != map.elems.mut().end(); ++it) {
     if (it->first != key) continue;
     sock* sk = it->second;
-    map.elems.erase(it);
+    map.elems.mut().erase(it);
     sock_map_unref(s, *sk, rcu);
     return 0;
   }
@@ -88,16 +88,16 @@ void sock_map_remove_links(Sched& s, sock& sk, bpf_sockmap* map, bpf_sockhash* h
   // what ingress_skb and ingress_msg still held.
   bool linked = false;
   if (map) {
-    for (sock*& slot : map->slots) {
+    for (sock*& slot : map->slots.mut()) {
       if (slot != &sk) continue;
       slot = nullptr;
       linked = true;
     }
   }
   if (hash) {
-    for (auto it = hash->elems.begin(); it != hash->elems.end();) {
+    for (auto it = hash->elems.mut().begin(); it != hash->elems.mut().end();) {
       if (it->second == &sk) {
-        it = hash->elems.erase(it);
+        it = hash->elems.mut().erase(it);
         linked = true;
       } else {
         ++it;

@@ -22,14 +22,14 @@ namespace kpsim::model {
 inline constexpr uint64_t BPF_F_INGRESS = 1;
 
 struct bpf_sockmap {
-  std::vector<sock*> slots;  // stab->sks: max_entries slots
+  Shared<std::vector<sock*>> slots;  // stab->sks: max_entries slots
 };
 
 // The hash's elements in insertion order: lookups are by key, so the bucket layout the kernel
 // has cannot matter to a run.
 struct bpf_sockhash {
   uint32_t max_entries = 0;
-  std::vector<std::pair<uint32_t, sock*>> elems;
+  Shared<std::vector<std::pair<uint32_t, sock*>>> elems;
 };
 
 // __sock_hash_lookup_elem
@@ -40,8 +40,9 @@ sock* sock_hash_lookup_elem(const bpf_sockhash& map, uint32_t key);
 // connected sockets the scenarios put in maps.)
 inline int bpf_sk_redirect_map(sk_buff& skb, const bpf_sockmap& map, uint32_t key, uint64_t flags) {
   if (flags & ~BPF_F_INGRESS) return SK_DROP;
-  if (key >= map.slots.size() || !map.slots[key]) return SK_DROP;
-  skb.sk_redir = map.slots[key];
+  const std::vector<sock*>& slots = map.slots;
+  if (key >= slots.size() || !slots[key]) return SK_DROP;
+  skb.sk_redir = slots[key];
   skb.redir_ingress = (flags & BPF_F_INGRESS) != 0;
   return SK_PASS;
 }

@@ -242,7 +242,7 @@ Co<int> tcp_recvmsg_data(Sched& s, tcp_sock& tp, std::string& out, uint32_t len,
   uint32_t copied = 0;
   int err = 0;
   for (;;) {
-    for (const skb_ptr& skb : tp.sk_receive_queue) {
+    for (const skb_ptr& skb : tp.sk_receive_queue.get()) {
       if (copied >= len) break;
       if (skb->end_seq <= seq) continue;
       const auto off = static_cast<uint32_t>(seq - skb->seq);
@@ -253,8 +253,8 @@ Co<int> tcp_recvmsg_data(Sched& s, tcp_sock& tp, std::string& out, uint32_t len,
     }
     if (!peek) {
       tp.copied_seq = seq;
-      while (!tp.sk_receive_queue.empty() && tp.sk_receive_queue.front()->end_seq <= seq)
-        tp.sk_receive_queue.pop_front();  // tcp_eat_recv_skb
+      while (!tp.sk_receive_queue->empty() && tp.sk_receive_queue.mut().front()->end_seq <= seq)
+        tp.sk_receive_queue.mut().pop_front();  // tcp_eat_recv_skb
     }
     if (copied >= target) break;
     if (tp.sk_err || tp.rcv_shutdown || tp.rcv_eof()) break;
@@ -323,7 +323,7 @@ Co<> tcp_close(Sched& s, tcp_sock& tp) {
   co_await tp.sk_lock.lock_sock(s, "tcp_close");
   // __tcp_close: sk_shutdown = SHUTDOWN_MASK; unread data on the receive queue turns the FIN
   // into a RST (data_was_unread), which the model does not send.
-  for (const skb_ptr& skb : tp.sk_receive_queue) {
+  for (const skb_ptr& skb : tp.sk_receive_queue.get()) {
     if (skb->end_seq > tp.copied_seq) {
       s.fail("model-assumption", fmt::format("{}: tcp_close with unread data: the RST is not modelled", tp.name));
       co_await tp.sk_lock.release_sock(s);

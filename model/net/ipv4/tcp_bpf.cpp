@@ -15,7 +15,7 @@ namespace {
 Co<int> tcp_msg_wait_data(Sched& s, sock& sk, sk_psock& psock, bool dontwait) {
   if (sk.rcv_shutdown) co_return 1;
   if (dontwait) co_return 0;
-  auto cond = [&] { return !psock.ingress_msg.empty() || !sk.sk_receive_queue.empty(); };
+  auto cond = [&] { return !psock.ingress_msg->empty() || !sk.sk_receive_queue->empty(); };
   if (cond()) co_return 1;
   co_await sk.sk_lock.release_sock(s);
   const WakeReason r = co_await sk.sk_wq.sleep(s, "tcp_msg_wait_data: woken", true);
@@ -39,10 +39,10 @@ Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t le
   co_await sk.sk_lock.lock_sock(s, "tcp_bpf_recvmsg_parser: lock_sock");
   uint64_t seq = tcp_sk(sk).copied_seq;
   int copied = 0;
-  if (!sk.sk_receive_queue.empty()) {
+  if (!sk.sk_receive_queue->empty()) {
     // Data that arrived before the verdict callback was installed goes through it now.
     sk_psock_verdict_data_ready(s, sk);
-    if (!sk.sk_receive_queue.empty()) copied = -kerr::eagain;
+    if (!sk.sk_receive_queue->empty()) copied = -kerr::eagain;
   }
   while (copied == 0) {  // msg_bytes_ready:
     uint32_t from_self = 0;
@@ -71,7 +71,7 @@ Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t le
       copied = data;
       break;
     }
-    if (data && !psock->ingress_msg.empty()) continue;
+    if (data && !psock->ingress_msg->empty()) continue;
     copied = -kerr::eagain;
   }
   if (!peek) tcp_sk(sk).copied_seq = seq;

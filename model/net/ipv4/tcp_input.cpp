@@ -192,7 +192,7 @@ bool tcp_data_queue(Sched& s, tcp_sock& tp, skb_ptr skb) {
     // steps over it).
     if (fin) s.note(tp.name + ".sk_receive_queue", "+FIN");
     else s.note(tp.name + ".sk_receive_queue", "+{} bytes", skb->len());
-    tp.sk_receive_queue.push_back(std::move(skb));
+    tp.sk_receive_queue.mut().push_back(std::move(skb));
   }
   if (fin) tcp_fin(s, tp);
   sk_data_ready(s, tp);  // tcp_data_ready, as the socket is not SOCK_DEAD here (see tcp_v4_rcv)

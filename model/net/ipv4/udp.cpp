@@ -42,22 +42,22 @@ void udp_rcv(Sched& s, sock& sk, skb_ptr skb) {
   sk.sk_rmem_alloc += skb->len();
   s.note(sk.name + ".sk_receive_queue", "+{} bytes", skb->len());
   if (sk.lo && sk.lo->tap) sk.lo->tap(s, *skb);
-  sk.sk_receive_queue.push_back(std::move(skb));
+  sk.sk_receive_queue.mut().push_back(std::move(skb));
   sk_data_ready(s, sk);
 }
 
 Co<int> udp_recvmsg(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait, bool peek) {
-  while (sk.sk_receive_queue.empty()) {
+  while (sk.sk_receive_queue->empty()) {
     if (dontwait) co_return -kerr::eagain;
     const WakeReason r = co_await sk.sk_wq.sleep(s, "udp_recvmsg: woken", true);
     if (r == WakeReason::interrupted) co_return -kerr::erestartsys;
   }
-  const sk_buff& head = *sk.sk_receive_queue.front();
+  const sk_buff& head = *sk.sk_receive_queue.mut().front();
   const uint32_t n = std::min(len, head.len());
   out.append(head.data, 0, n);  // a datagram's excess is discarded (MSG_TRUNC)
   if (!peek) {
-    sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc, head.len());  // skb_consume_udp
-    sk.sk_receive_queue.pop_front();
+    sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc.get(), head.len());  // skb_consume_udp
+    sk.sk_receive_queue.mut().pop_front();
   }
   co_return static_cast<int>(n);
 }
@@ -68,10 +68,10 @@ void udp_lib_close(Sched& s, sock& sk) {
   // has no FIN, a reader on the other end sees nothing.
   sk.sock_dead = true;
   sk.rcv_shutdown = sk.send_shutdown = true;
-  while (!sk.sk_receive_queue.empty()) {
-    skb_ptr skb = std::move(sk.sk_receive_queue.front());
-    sk.sk_receive_queue.pop_front();
-    sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc, skb->len());
+  while (!sk.sk_receive_queue->empty()) {
+    skb_ptr skb = std::move(sk.sk_receive_queue.mut().front());
+    sk.sk_receive_queue.mut().pop_front();
+    sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc.get(), skb->len());
     s.note(sk.name + ".sk_receive_queue", "udp_lib_close: drop {} bytes", skb->len());
     sock_drop(s, sk, *skb, 0, skb->len());
   }

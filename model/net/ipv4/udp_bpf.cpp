@@ -10,7 +10,7 @@ namespace kpsim::model {
 namespace {
 
 bool udp_msg_has_data(const sock& sk, const sk_psock& psock) {
-  return !sk.sk_receive_queue.empty() || psock_has_data(psock);
+  return !sk.sk_receive_queue->empty() || psock_has_data(psock);
 }
 
 // Sleeps at most once (one wake-up or the timeout), dropping the socket lock meanwhile.
@@ -58,7 +58,7 @@ Co<int> udp_bpf_recvmsg(Sched& s, sock& sk, std::string& out, uint32_t len, bool
 
 int udp_bpf_ioctl(sock& sk) {
   if (sk.kc->fionread == fionread_semantics::pre_929e30f93125 || !sk.psock)
-    return sk.sk_receive_queue.empty() ? 0 : static_cast<int>(sk.sk_receive_queue.front()->len());
+    return sk.sk_receive_queue->empty() ? 0 : static_cast<int>(sk.sk_receive_queue.mut().front()->len());
   return static_cast<int>(sk_msg_first_len(*sk.psock));
 }
 
