@@ -42,6 +42,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "cli/child_files.h"
 #include "cli/commands.h"
 #include "cli/strategy_factory.h"
 #include "cli/trace_file.h"
@@ -115,19 +116,9 @@ struct RunResult {
 };
 
 RunResult run_self(const std::vector<std::string>& args, const std::string& root, std::chrono::seconds limit) {
-  std::string dir = (std::filesystem::temp_directory_path() / "kpsim-docgen-XXXXXX").string();
-  if (!mkdtemp(dir.data())) throw std::runtime_error("docgen: cannot create a temporary directory");
-  struct Cleanup {
-    std::string d;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(d, ec);
-    }
-  } cleanup{dir};
-  const std::string out = dir + "/out", err = dir + "/err";
-  std::error_code ec;
-  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) throw std::runtime_error("docgen: cannot find kpsim's own executable: " + ec.message());
+  const TempDir dir("docgen");
+  const std::string out = dir.path + "/out", err = dir.path + "/err";
+  const std::string exe = self_exe();
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);

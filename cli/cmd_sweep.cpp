@@ -26,6 +26,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/child_files.h"
 #include "cli/commands.h"
 #include "cli/stop_signals.h"
 #include "scenarios/params.h"
@@ -122,12 +123,6 @@ struct Cell {
   std::string error;                       // the child's stderr when it failed
 };
 
-std::string self_exe() {
-  std::error_code ec;
-  const auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) throw std::runtime_error("cannot find kpsim's own executable (/proc/self/exe): " + ec.message());
-  return p.string();
-}
 
 // The explore command line of a cell.
 std::vector<std::string> explore_argv(const SweepArgs& a, const std::vector<std::string>& sets) {
@@ -178,27 +173,12 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-// A temporary directory for the children's outputs, removed when done.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string t = (std::filesystem::temp_directory_path() / "kpsim-sweep-XXXXXX").string();
-    if (!mkdtemp(t.data())) throw std::runtime_error("cannot create a temporary directory");
-    path = t;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-};
 
 // Runs the cells, at most a.jobs at once; returns false when interrupted (the cells not run keep
 // exit -1). Progress on stderr: one line per finished cell.
 bool run_cells(const SweepArgs& a, std::vector<Cell>& cells, bool progress) {
   const std::string exe = self_exe();
-  TempDir dir;
+  TempDir dir("sweep");
   std::map<pid_t, Child> running;
   size_t next = 0, done = 0;
   const auto reap = [&](bool block) {

@@ -367,17 +367,6 @@ double median_of(const json& k, const char* field, bool forced) {
   return v[v.size() / 2];
 }
 
-// Whether every run that counts (a forced run only where its window formed) never finished.
-bool every_run_timed_out(const json& k, bool forced) {
-  uint64_t n = 0;
-  for (const json& run : k.value("run_results", json::array())) {
-    if (!run.value("ok", false) || (forced && !run.value("window_formed", false))) continue;
-    if (!run.value("timed_out", false)) return false;
-    ++n;
-  }
-  return n > 0;
-}
-
 // A guest run's class by the same rule as the model's (scenarios/script/pace.h), from what the
 // runner measured: the sampler's stall verdict and persist time, TcpExt deltas.
 Pace kernel_pace(const json& run) {
@@ -502,16 +491,12 @@ class ScriptGuestSide final : public GuestKernelSide {
         else if (mv == m.schedules) v = kp.violated == kp.counted ? "agree" : "disagree";
         else v = "agree";  // the model says it may happen: either kernel answer is possible
         // A stall on both sides: the persist timer paces both on the guest's clock, so the
-        // kernel's throughput must lie within a factor of 3 of the model's range.
-        // A model that stops for good in every schedule (6.1's unpushed record) predicts a hang,
-        // not a pace: every counted kernel run must have run into --run-timeout instead.
-        if (v == "agree" && prop == "no-stall" && mv == m.schedules && kp.violated) {
-          if (m.deadlocks == m.schedules) {
-            if (!every_run_timed_out(k, forced)) v = "disagree";
-          } else if (m.deadlocks == 0) {
-            const double kt = median_mibps(k);
-            if (kt * 3 < m.min_mibps || kt > m.max_mibps * 3) v = "disagree";
-          }
+        // kernel's throughput must lie within a factor of 3 of the model's range. A model that
+        // stops for good (6.1's unpushed record) has no pace to compare: whether the kernel's
+        // runs stopped for good too (ran into --run-timeout) is the pace column's stall(hang).
+        if (v == "agree" && prop == "no-stall" && mv == m.schedules && kp.violated && m.deadlocks == 0) {
+          const double kt = median_mibps(k);
+          if (kt * 3 < m.min_mibps || kt > m.max_mibps * 3) v = "disagree";
         }
         if (v == "interrupted") verdict = v;
         else if (v == "disagree") verdict = "disagree";
