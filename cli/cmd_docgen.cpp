@@ -76,14 +76,36 @@ struct DocContext {
   std::vector<std::string> stale;  // side files that differ (check) or were written
 };
 
-// The words of a run block's command line: split on spaces; quotes are not supported (refused,
-// rather than split in a way the reader of the doc would not expect).
+// The words of a run block's command line: split on spaces; a word in double quotes keeps its
+// spaces ("pct --depth 3"), as a shell would read it. Nothing else of a shell: single quotes,
+// escapes, variables and operators are refused rather than split in a way the reader of the doc,
+// pasting the command into a shell, would not get.
 std::vector<std::string> split_words(const std::string& s, const std::string& spec) {
-  if (s.find_first_of("\"'`\\$;&<>") != std::string::npos)
-    throw ParamError("docgen: a run block takes plain words (no quotes, no shell syntax): '" + spec + "'");
+  if (s.find_first_of("'`\\$;&<>") != std::string::npos)
+    throw ParamError("docgen: a run block takes plain words and \"double-quoted\" words (no other shell syntax): '" +
+                     spec + "'");
   std::vector<std::string> w;
-  std::istringstream in(s);
-  for (std::string x; in >> x;) w.push_back(x);
+  size_t i = 0;
+  while (i < s.size()) {
+    if (s[i] == ' ') {
+      ++i;
+      continue;
+    }
+    if (s[i] == '"') {
+      const size_t end = s.find('"', i + 1);
+      if (end == std::string::npos || (end + 1 < s.size() && s[end + 1] != ' '))
+        throw ParamError("docgen: a quoted word must end with a quote and a space: '" + spec + "'");
+      w.push_back(s.substr(i + 1, end - i - 1));
+      i = end + 1;
+      continue;
+    }
+    const size_t end = s.find(' ', i);
+    std::string word = s.substr(i, end == std::string::npos ? std::string::npos : end - i);
+    if (word.find('"') != std::string::npos)
+      throw ParamError("docgen: a quote inside a word: '" + spec + "'");
+    w.push_back(std::move(word));
+    i = end == std::string::npos ? s.size() : end;
+  }
   return w;
 }
 
@@ -222,7 +244,9 @@ std::string generate_run(const std::string& spec, const DocContext& doc) {
     for (const auto& l : lines) body += l + "\n";
   }
   if (fence == "none") return body;  // e.g. a Markdown table (sweep --format markdown), shown as itself
-  std::string head = prompt ? fmt::format("$ build/kpsim {}\n", fmt::join(args, " ")) : "";
+  std::string shown;  // the command as a reader would type it: words with spaces quoted again
+  for (const auto& w : args) shown += (shown.empty() ? "" : " ") + (w.find(' ') == std::string::npos ? w : "\"" + w + "\"");
+  std::string head = prompt ? fmt::format("$ build/kpsim {}\n", shown) : "";
   return "```" + fence + "\n" + head + body + "```\n";
 }
 

@@ -21,6 +21,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -58,7 +59,45 @@ struct SweepArgs {
   bool first = false;
   std::string choices;               // --choices: every cell runs this one schedule
   bool strategy_given = false;       // --strategy or --seed on the command line
+  bool seed_given = false;           // --seed on the command line
+  std::vector<std::string> searches; // --search "STRATEGY [OPTIONS]": one more axis, the search
+  std::string seeds;                 // --seeds LO..HI: each cell once per seed, summarised
+  std::vector<std::string> variants; // --variant "K=V K2=V2": rows that are not a grid
 };
+
+// A --search: explore's strategy and the options that shape it, and whether it draws from the
+// seed (random, pct) or always walks the same tree (dfs, dpor: one run stands for every seed).
+struct Search {
+  std::string text;                  // as given, the table's column value
+  std::vector<std::string> argv;     // --strategy NAME OPTIONS...
+  bool seeded = true;
+};
+
+// Options a --search may carry: only those that choose how the search runs, so that a search
+// cannot change the scenario, the budget or the output the sweep reads.
+Search parse_search(const std::string& text) {
+  std::stringstream ss(text);
+  std::vector<std::string> words;
+  for (std::string w; ss >> w;) words.push_back(w);
+  if (words.empty()) throw ParamError("--search: empty (expected STRATEGY [OPTIONS], e.g. \"pct --depth 3\")");
+  static const std::set<std::string> strategies = {"random", "pct", "dfs", "dpor"};
+  if (!strategies.count(words[0]))
+    throw ParamError("--search " + text + ": the first word must be a strategy (random, pct, dfs, dpor)");
+  Search s{text, {"--strategy", words[0]}, words[0] == "random" || words[0] == "pct"};
+  static const std::set<std::string> with_value = {"--depth", "--preemption-bound", "--dfs-order"};
+  for (size_t i = 1; i < words.size(); ++i) {
+    if (words[i] == "--state-cache") {
+      s.argv.push_back(words[i]);
+    } else if (with_value.count(words[i]) && i + 1 < words.size()) {
+      s.argv.insert(s.argv.end(), {words[i], words[i + 1]});
+      ++i;
+    } else {
+      throw ParamError("--search " + text + ": '" + words[i] +
+                       "' is not a search option (--depth N, --preemption-bound B, --dfs-order O, --state-cache)");
+    }
+  }
+  return s;
+}
 
 // One axis of the grid: a key and its values, in the order given.
 struct Axis {
@@ -118,6 +157,9 @@ Axis parse_axis(const std::string& set) {
 struct Cell {
   std::vector<std::string> sets;           // every --set of the child, fixed ones included
   std::vector<std::string> swept;          // the swept values, in axis order
+  const Search* search = nullptr;          // --search: this cell's, else the sweep's --strategy
+  uint64_t seed = 1;
+  size_t row = 0;                          // the table row: cells of one row differ only in seed
   json result;                             // explore's JSON, or null
   int exit = -1;
   std::string error;                       // the child's stderr when it failed
@@ -125,16 +167,18 @@ struct Cell {
 
 
 // The explore command line of a cell.
-std::vector<std::string> explore_argv(const SweepArgs& a, const std::vector<std::string>& sets) {
+std::vector<std::string> explore_argv(const SweepArgs& a, const Cell& c) {
   std::vector<std::string> v = {"kpsim", "explore", a.scenario};
-  for (const auto& s : sets) v.insert(v.end(), {"--set", s});
+  for (const auto& s : c.sets) v.insert(v.end(), {"--set", s});
   v.insert(v.end(), {"--json", "--quiet"});
   if (a.max_steps) v.insert(v.end(), {"--max-steps", std::to_string(*a.max_steps)});
   if (!a.choices.empty()) {  // one given schedule: no search options (run_sweep refused them)
     v.insert(v.end(), {"--choices", a.choices});
     return v;
   }
-  v.insert(v.end(), {"--strategy", a.strategy, "--seed", std::to_string(a.seed), "--no-shrink"});
+  if (c.search) v.insert(v.end(), c.search->argv.begin(), c.search->argv.end());
+  else v.insert(v.end(), {"--strategy", a.strategy});
+  v.insert(v.end(), {"--seed", std::to_string(c.seed), "--no-shrink"});
   if (a.budget) v.insert(v.end(), {"--budget", std::to_string(*a.budget)});
   if (a.first) v.push_back("--first");
   return v;
@@ -156,7 +200,7 @@ Child spawn_cell(const std::string& exe, const SweepArgs& a, size_t index, const
   posix_spawn_file_actions_addopen(&fa, 1, ch.out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&fa, 2, ch.err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  const std::vector<std::string> args = explore_argv(a, c.sets);
+  const std::vector<std::string> args = explore_argv(a, c);
   std::vector<char*> argv;
   for (const auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
   argv.push_back(nullptr);
@@ -238,6 +282,10 @@ std::string metric_of(const Cell& c, const std::string& spec) {
   const json* src = nullptr;
   if (colon == std::string::npos) {
     if (c.result.contains("metrics") && c.result["metrics"].contains(m)) src = &c.result["metrics"][m];
+    // explore --json's own figures: exhaustive, outcomes, violations, explored_fraction, and
+    // first_at (the schedule of the first violation, 1-based, as --first stops there)
+    else if (m == "first_at" && c.result.contains("first_violation")) src = &c.result["first_violation"]["schedule"];
+    else if (m != "metrics" && m != "metrics_over_schedules" && c.result.contains(m)) src = &c.result[m];
   } else {
     const std::string agg = spec.substr(colon + 1);
     if (c.result.contains("metrics_over_schedules") && c.result["metrics_over_schedules"].contains(m) &&
@@ -419,6 +467,7 @@ Flip bisect(const SweepArgs& a, const Scenario& sc, const std::vector<std::strin
     one[0].sets = sets;
     one[0].sets.push_back(key + "=" + std::to_string(v));
     one[0].swept = {std::to_string(v)};
+    one[0].seed = a.seed;
     resolve_params(sc, one[0].sets);  // bad input before anything runs
     SweepArgs b = a;
     b.jobs = 1;
@@ -442,6 +491,40 @@ Flip bisect(const SweepArgs& a, const Scenario& sc, const std::vector<std::strin
   return f;
 }
 
+// One row's figure from the runs of its seeds: the value if there is one run or every run agrees;
+// numbers as "mean / worst" (worst: the largest), with "(K of N)" when only K runs have one
+// (e.g. first_at where some seeds found nothing); other values as "value ×K, ..." counts.
+template <class F>
+std::string summarise(const std::vector<const Cell*>& group, F value_of, bool numeric) {
+  std::vector<std::string> vals;
+  for (const Cell* c : group) vals.push_back(value_of(*c));
+  if (std::all_of(vals.begin(), vals.end(), [&](const std::string& v) { return v == vals.front(); })) return vals.front();
+  if (numeric) {
+    double sum = 0, worst = 0;
+    size_t k = 0;
+    for (const auto& v : vals) {
+      bool ok = false;
+      const double x = number_of(v, ok);
+      if (!ok) continue;
+      worst = k == 0 ? x : std::max(worst, x);
+      sum += x;
+      ++k;
+    }
+    if (k > 0) {
+      std::string out = fmt::format("{:.3g} / {:.6g}", sum / static_cast<double>(k), worst);
+      if (k < vals.size()) out += fmt::format(" ({} of {})", k, vals.size());
+      return out;
+    }
+  }
+  std::map<std::string, size_t> count;
+  std::vector<std::string> order;
+  for (const auto& v : vals)
+    if (count[v]++ == 0) order.push_back(v);
+  std::string out;
+  for (const auto& v : order) out += fmt::format("{}{} ×{}", out.empty() ? "" : ", ", v, count[v]);
+  return out;
+}
+
 int run_sweep(SweepArgs& a) {
   const Scenario* sc = find_scenario(a.scenario);
   if (!sc) throw ParamError("unknown scenario '" + a.scenario + "' (see: kpsim list)");
@@ -452,6 +535,12 @@ int run_sweep(SweepArgs& a) {
     throw ParamError("--format " + a.format + ": table, markdown, csv or json");
   if (!a.bisect.empty() && (!a.svg.empty() || a.format == "json" || !a.metrics.empty()))
     throw ParamError("--bisect prints where the verdict flips: no --svg, --metric or --format json");
+  if (!a.bisect.empty() && (!a.searches.empty() || !a.seeds.empty()))
+    throw ParamError("--bisect uses one search (--strategy, --seed): no --search or --seeds");
+  if (!a.searches.empty() && (a.strategy_given || !a.choices.empty()))
+    throw ParamError("--search names each search: no --strategy, --seed or --choices with it");
+  if (!a.seeds.empty() && (a.seed_given || !a.choices.empty() || !a.svg.empty()))
+    throw ParamError("--seeds runs each cell once per seed: no --seed, --choices or --plot with it");
   std::vector<std::string> fixed;
   std::vector<Axis> axes;
   for (const auto& s : a.sets) {
@@ -462,6 +551,26 @@ int run_sweep(SweepArgs& a) {
   for (size_t i = 0; i < axes.size(); ++i)
     for (size_t j = 0; j < i; ++j)
       if (axes[i].key == axes[j].key) throw ParamError("--set " + axes[i].key + " given twice");
+  // --variant: named sets of values, one more axis (the first column); its keys may not also be
+  // given with --set, so that a row shows every value that differs from the others.
+  for (const auto& v : a.variants) {
+    std::stringstream ss(v);
+    size_t n = 0;
+    for (std::string kv; ss >> kv; ++n) {
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) throw ParamError("--variant " + v + ": expected \"K=V [K2=V2 ...]\"");
+      const std::string key = kv.substr(0, eq);
+      for (const auto& ax : axes)
+        if (ax.key == key) throw ParamError("--variant " + v + ": " + key + " is also swept with --set");
+      for (const auto& f : fixed)
+        if (f.substr(0, f.find('=')) == key) throw ParamError("--variant " + v + ": " + key + " is also set with --set");
+    }
+    if (n == 0) throw ParamError("--variant: empty (expected \"K=V [K2=V2 ...]\")");
+  }
+  if (!a.variants.empty()) {
+    if (!a.bisect.empty()) throw ParamError("--bisect: no --variant (sweep the keys with --set K=A,B)");
+    axes.insert(axes.begin(), Axis{"variant", a.variants});
+  }
   StopOnSignals stop;
   const bool progress = isatty(2);
 
@@ -524,21 +633,61 @@ int run_sweep(SweepArgs& a) {
     return all_flip ? kExitOk : kExitInconclusive;
   }
 
-  if (axes.empty()) throw ParamError("nothing to sweep: give a --set KEY=A,B,C or KEY=LO..HI[:STEP]");
+  std::vector<Search> searches;
+  for (const auto& t : a.searches) searches.push_back(parse_search(t));
+  std::vector<uint64_t> seeds = {a.seed};
+  if (!a.seeds.empty()) {
+    const auto r = parse_range("--seeds " + a.seeds, a.seeds);
+    if (!r || r->step != 1) throw ParamError("--seeds " + a.seeds + ": expected LO..HI");
+    if (r->hi - r->lo >= kMaxCells) throw ParamError(fmt::format("--seeds {}: at most {} seeds", a.seeds, kMaxCells));
+    seeds.clear();
+    for (uint64_t x = r->lo;; ++x) {
+      seeds.push_back(x);
+      if (x == r->hi) break;
+    }
+  }
+  if (axes.empty() && searches.size() < 2 && seeds.size() < 2)
+    throw ParamError("nothing to sweep: give a --set KEY=A,B,C or KEY=LO..HI[:STEP], --variant, two --search or --seeds LO..HI");
+  // The rows: every combination of the swept keys, times every search; each row runs once per
+  // seed, or once if its search draws nothing from the seed (dfs, dpor).
+  std::vector<std::vector<std::string>> combos = axes.empty() ? std::vector<std::vector<std::string>>{{}} : grid_of(axes);
+  const size_t n_search = std::max<size_t>(1, searches.size());
+  if (combos.size() * n_search * seeds.size() > kMaxCells)
+    throw ParamError(fmt::format("the sweep has more than {} runs", kMaxCells));
   std::vector<Cell> cells;
-  for (auto& combo : grid_of(axes)) {
-    Cell cell;
-    cell.sets = fixed;
-    for (size_t i = 0; i < axes.size(); ++i) cell.sets.push_back(axes[i].key + "=" + combo[i]);
-    cell.swept = std::move(combo);
-    resolve_params(*sc, cell.sets);  // every cell's values checked before anything runs
-    cells.push_back(std::move(cell));
+  size_t rows_n = 0;
+  for (auto& combo : combos) {
+    std::vector<std::string> sets = fixed;
+    for (size_t i = 0; i < axes.size(); ++i) {
+      if (i == 0 && !a.variants.empty()) {
+        std::stringstream ss(combo[0]);
+        for (std::string kv; ss >> kv;) sets.push_back(kv);
+      } else {
+        sets.push_back(axes[i].key + "=" + combo[i]);
+      }
+    }
+    resolve_params(*sc, sets);  // every cell's values checked before anything runs
+    for (size_t si = 0; si < n_search; ++si, ++rows_n) {
+      const Search* search = searches.empty() ? nullptr : &searches[si];
+      const bool seeded = search ? search->seeded : (a.strategy == "random" || a.strategy == "pct");
+      for (size_t k = 0; k < (seeded ? seeds.size() : 1); ++k) {
+        Cell cell;
+        cell.sets = sets;
+        cell.swept = combo;
+        if (search) cell.swept.push_back(search->text);
+        cell.search = search;
+        cell.seed = seeds[k];
+        cell.row = rows_n;
+        cells.push_back(std::move(cell));
+      }
+    }
   }
   if (!a.svg.empty()) {
     bool found = false;
     for (const auto& ax : axes) found = found || ax.key == a.plot_x;
     if (!found) throw ParamError("--plot Y:X: X must be a swept parameter (" + a.plot_x + " is not)");
   }
+  if (!searches.empty()) axes.push_back({"search", {}});  // a column of its own from here on
   const bool complete = run_cells(a, cells, progress);
 
   for (const Cell& c : cells)
@@ -551,8 +700,10 @@ int run_sweep(SweepArgs& a) {
     for (const Cell& c : cells) {
       json row = json::object();
       for (size_t i = 0; i < axes.size(); ++i) row[axes[i].key] = c.swept[i];
+      if (seeds.size() > 1) row["seed"] = c.seed;
       row["verdict"] = verdict_of(c);
       row["schedules"] = c.result.is_object() ? c.result.value("schedules", uint64_t{0}) : 0;
+      for (const auto& m : a.metrics) row[m] = metric_of(c, m);
       row["metrics"] = c.result.is_object() && c.result.contains("metrics") ? c.result["metrics"] : json(nullptr);
       j["cells"].push_back(std::move(row));
     }
@@ -560,20 +711,28 @@ int run_sweep(SweepArgs& a) {
   } else {
     std::vector<std::string> head;
     for (const auto& ax : axes) head.push_back(ax.key);
+    if (seeds.size() > 1) head.push_back("runs");
     head.insert(head.end(), {"verdict", "schedules"});
     for (const auto& m : a.metrics) head.push_back(m);
     std::vector<std::vector<std::string>> rows;
-    for (const Cell& c : cells) {
-      std::vector<std::string> row = c.swept;
-      row.push_back(verdict_of(c));
-      row.push_back(c.result.is_object() ? std::to_string(c.result.value("schedules", uint64_t{0})) : "-");
-      for (const auto& m : a.metrics) row.push_back(metric_of(c, m));
+    for (size_t r = 0; r < rows_n; ++r) {
+      std::vector<const Cell*> group;
+      for (const Cell& c : cells)
+        if (c.row == r) group.push_back(&c);
+      std::vector<std::string> row = group.front()->swept;
+      if (seeds.size() > 1)
+        row.push_back(group.size() == 1 ? "1 (draws no seed)" : fmt::format("{} (seeds {})", group.size(), a.seeds));
+      row.push_back(summarise(group, [](const Cell& c) { return verdict_of(c); }, false));
+      row.push_back(summarise(group, [](const Cell& c) {
+        return c.result.is_object() ? std::to_string(c.result.value("schedules", uint64_t{0})) : std::string("-");
+      }, true));
+      for (const auto& m : a.metrics) row.push_back(summarise(group, [&](const Cell& c) { return metric_of(c, m); }, true));
       rows.push_back(std::move(row));
     }
     if (a.format == "table")
       std::cout << fmt::format("kpsim sweep {}{}: {} cells, {}\n", sc->name(),
                                fixed.empty() ? "" : fmt::format(" (--set {})", fmt::join(fixed, " --set ")), cells.size(),
-                               search_of(a));
+                               searches.empty() ? search_of(a) : "the searches in the table");
     print_table(a.format, head, rows);
   }
   if (!a.svg.empty()) {
@@ -610,7 +769,9 @@ Command add_sweep(CLI::App& app) {
                   "a table of where each flips)");
   sub->add_option("--metric", a->metrics,
                   "a metric column: NAME (the first schedule's, explore --json's metrics: throughput_MiB_s, "
-                  "stalled, ...) or NAME:min|median|max over the cell's schedules");
+                  "stalled, ...) or NAME:min|median|max over the cell's schedules; or one of explore's own "
+                  "figures: exhaustive, outcomes, violations, explored_fraction, first_at (the first "
+                  "violation's schedule)");
   sub->add_option("--format", a->format, "table | markdown | csv | json (default table; markdown: a Markdown table, for docs)");
   auto* plot = sub->add_option("--plot", a->plot_y,
                                "Y:X: plot metric Y (NAME or NAME:max, as --metric) against swept parameter X into --svg FILE");
@@ -623,6 +784,17 @@ Command add_sweep(CLI::App& app) {
   sub->add_option("--budget", a->budget, "each cell's schedule budget (explore's default)")->check(kUnsigned);
   sub->add_option("--max-steps", a->max_steps, "each cell's step limit")->check(kUnsigned);
   sub->add_flag("--first", a->first, "each cell stops at its first violation");
+  sub->add_option("--variant", a->variants,
+                  "\"K=V [K2=V2 ...]\" (repeatable): a row of its own, for variants that are not a grid "
+                  "(a column \"variant\"; combined with the swept --set keys and the searches)");
+  sub->add_option("--search", a->searches,
+                  "\"STRATEGY [OPTIONS]\" (repeatable): one more column, each cell explored by each search, "
+                  "e.g. --search random --search \"pct --depth 3\" --search \"dfs --preemption-bound 1\" "
+                  "(options: --depth, --preemption-bound, --dfs-order, --state-cache)");
+  sub->add_option("--seeds", a->seeds,
+                  "LO..HI: run each cell once per seed and give each figure as mean / worst over them "
+                  "(dfs and dpor draw nothing from a seed: one run); with --first and --metric first_at, "
+                  "how soon each search finds a bug");
   sub->add_option("--choices", a->choices,
                   "every cell runs exactly this one schedule (explore --choices: e.g. 0 for the all-first-option "
                   "schedule, softirqs before the tasks they wake)");
@@ -633,10 +805,13 @@ Command add_sweep(CLI::App& app) {
       "  kpsim sweep my-stall.kps --set notsent_lowat=16384 --set mss=1436,8948,16408,65483 \\\n"
       "      --set tls=1.2,1.3 --metric throughput_MiB_s --metric persist_expiries\n"
       "  kpsim sweep my-stall.kps --set notsent_lowat=16384 --bisect mss=1436..65483\n"
+      "  kpsim sweep my-race.kps --search random --search \"pct --depth 3\" --search dfs \\\n"
+      "      --seeds 1..50 --first --metric first_at\n"
       "Exit status: 0 every cell ran (bisect: a flip found), 2 bad input (every cell's values are checked\n"
       "before any runs), 3 bisect found no flip, 130 interrupted (the table shows the cells that ran).");
   return {sub, [a, sub] {
             a->strategy_given = sub->count("--strategy") > 0 || sub->count("--seed") > 0;
+            a->seed_given = sub->count("--seed") > 0;
             for (const auto& m : a->metrics) {
               const size_t colon = m.find(':');
               if (colon != std::string::npos && m.substr(colon + 1) != "min" && m.substr(colon + 1) != "median" &&

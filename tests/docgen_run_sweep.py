@@ -8,6 +8,10 @@
 - sweep --format markdown is a Markdown table whose rows agree with --format csv; --choices 0
   runs one schedule per cell; --bisect with swept keys gives one row per combination with the
   same flip as a single --bisect of that combination.
+- --search, --seeds and --variant: each row equals the explore it stands for (first_at is
+  explore's first violation; the mean / worst over seeds is computed from the single runs);
+  dfs draws no seed (one run); a --variant key also given with --set is refused; a run block's
+  "double-quoted" word stays one word.
 """
 import os
 import subprocess
@@ -88,6 +92,51 @@ for tls, last, first in [(r[0], r[2], r[3]) for r in rows]:
           f"tls {tls}: the grid row ({last}/{first}) is the single bisection's flip")
 rc, _, err = run("sweep", "ktls-sendfile-stall", "--set", "mss=1448,9000", "--bisect", "mss=88..65483")
 check(rc == 2, "bisecting a swept key is refused (exit 2)")
+
+# --search x --seeds: every row's figure from the explores it stands for
+import json
+import statistics
+rc, md, err = run("sweep", "sockmap-multi-channels", "--set", "proto=udp", "--search", "random",
+                  "--search", "pct --depth 3", "--search", "dfs", "--seeds", "1..6", "--first",
+                  "--metric", "first_at", "--format", "csv")
+check(rc == 0, f"sweep --search --seeds exits 0 ({err.strip()})")
+rows = {r.split(",")[0]: r.split(",") for r in md.splitlines()[1:]}
+print(md)
+for search, argv in [("random", ["--strategy", "random"]), ("pct --depth 3", ["--strategy", "pct", "--depth", "3"])]:
+    firsts = []
+    for seed in range(1, 7):
+        _, out, _ = run("explore", "sockmap-multi-channels", "--set", "proto=udp", *argv, "--seed", str(seed),
+                        "--first", "--no-shrink", "--json", "--quiet")
+        firsts.append(json.loads(out)["first_violation"]["schedule"])
+    want = firsts[0] if len(set(firsts)) == 1 else f"{statistics.mean(firsts):.3g} / {max(firsts)}"
+    check(search in rows and rows[search][-1] == str(want),
+          f"{search}: first_at over seeds 1..6 is {want} (single explores: {firsts}); row {rows.get(search)}")
+check("dfs" in rows and rows["dfs"][1].startswith("1 "), "dfs draws no seed: one run")
+rc, _, err = run("sweep", "sockmap-multi-channels", "--set", "proto=udp", "--search", "dfs --budget 9",
+                 "--search", "random")
+check(rc == 2 and "--budget" in err, "a --search option that is not a search option is refused (exit 2)")
+
+# --variant: rows that are not a grid, each the explore of its values
+rc, out, err = run("sweep", "ktls-sendfile-stall", "--set", "bytes=262144", "--set", "notsent_lowat=16384",
+                   "--variant", "mss=1448 tls=1.2", "--variant", "mss=65483", "--choices", "0", "--format", "csv")
+check(rc == 0, f"sweep --variant exits 0 ({err.strip()})")
+rows = [l.split(",") for l in out.splitlines()]
+check(rows[0][:2] == ["variant", "verdict"] and [r[1] for r in rows[1:]] == ["clean", "violation:no-stall"],
+      f"variant rows: mss=1448 tls=1.2 clean, mss=65483 stalls ({rows})")
+rc, _, err = run("sweep", "ktls-sendfile-stall", "--set", "mss=1448,9000", "--variant", "mss=65483", "--choices", "0")
+check(rc == 2 and "--variant" in err, "a --variant key also swept is refused (exit 2)")
+
+# a quoted word in a run block
+with tempfile.TemporaryDirectory() as d:
+    doc = os.path.join(d, "doc.md")
+    with open(doc, "w") as f:
+        f.write('<!-- kpsim:run sweep lost-update --search "dfs --dfs-order plain" --search dpor --budget 50 '
+                '--format markdown -->\n<!-- /kpsim -->\n')
+    rc, _, err = run("docgen", "--root", d, doc)
+    text = open(doc).read()
+    print(text)
+    check(rc == 0 and '$ build/kpsim sweep lost-update --search "dfs --dfs-order plain"' in text and
+          "| dfs --dfs-order plain |" in text, f"a double-quoted word is one argument, shown quoted (rc {rc} {err.strip()})")
 
 print(f"{len(fails)} failures")
 sys.exit(1 if fails else 0)
