@@ -10,6 +10,9 @@
 // fails (exit 1) if a block is not what kpsim draws today, so stale pictures fail the build.
 // svg draws into a file beside the doc, named by file=img/NAME.svg (relative to the doc's
 // folder), and the block is the Markdown image that shows it; --check compares the file's bytes.
+// shot draws the HTML page (render --format html) in headless Chromium into file=img/NAME.png,
+// opened at step=N with search=TEXT typed (width=, height= in pixels; 1100 × 700 by default);
+// --check requires a PNG of that size but does not compare pixels (fonts differ by machine).
 //
 // A command's real output, so that walkthroughs and tables in the docs cannot go stale:
 //   <!-- kpsim:run explore SCENARIO --set proto=udp --quiet | lines=3-20 mask=elapsed -->
@@ -137,25 +140,23 @@ struct RunResult {
   std::string out, err;
 };
 
-RunResult run_self(const std::vector<std::string>& args, const std::string& root, std::chrono::seconds limit) {
+RunResult run_program(const std::string& exe, const std::vector<std::string>& argv_s, const std::string& root,
+                      std::chrono::seconds limit) {
   const TempDir dir("docgen");
   const std::string out = dir.path + "/out", err = dir.path + "/err";
-  const std::string exe = self_exe();
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   if (!root.empty()) posix_spawn_file_actions_addchdir_np(&fa, root.c_str());
-  std::vector<std::string> argv_s = {"kpsim"};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
+  for (const auto& a : argv_s) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   pid_t pid = -1;
   const int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error(std::string("docgen: cannot start kpsim: ") + std::strerror(rc));
+  if (rc != 0) throw std::runtime_error("docgen: cannot start " + exe + ": " + std::strerror(rc));
   RunResult r;
   // Polling is fine here: docgen is a documentation tool, not a simulated run.
   const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -177,6 +178,12 @@ RunResult run_self(const std::vector<std::string>& args, const std::string& root
   r.out = read_file_bytes(out);
   r.err = read_file_bytes(err);
   return r;
+}
+
+RunResult run_self(const std::vector<std::string>& args, const std::string& root, std::chrono::seconds limit) {
+  std::vector<std::string> argv = {"kpsim"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_program(self_exe(), argv, root, limit);
 }
 
 // A run block: the command's output, shaped by the options after `|`.
@@ -250,19 +257,110 @@ std::string generate_run(const std::string& spec, const DocContext& doc) {
   return "```" + fence + "\n" + head + body + "```\n";
 }
 
+// A screenshot of the HTML page (kpsim render --format html) in headless Chromium, opened at a
+// step with a search typed (the page's #step=N&search=TEXT link). Pixels depend on the fonts and
+// the Chromium build, so --check does not compare them: it requires a PNG of the asked size
+// (a missing or resized picture is stale); regenerating needs Chromium (scripts/setup-browser).
+struct Shot {
+  std::string step, search;
+  uint32_t width = 1100, height = 700;
+};
+
+uint32_t parse_pixels(const std::string& v, const std::string& spec) {
+  if (v.empty() || v.size() > 4 || v.find_first_not_of("0123456789") != std::string::npos || std::stoul(v) < 100)
+    throw ParamError("docgen: width= and height= are pixels, 100 to 9999, in '" + spec + "'");
+  return static_cast<uint32_t>(std::stoul(v));
+}
+
+// The width and height of a PNG file (its IHDR chunk), or nullopt if it is not one.
+std::optional<std::pair<uint32_t, uint32_t>> png_size(const std::string& bytes) {
+  static const std::string sig = "\x89PNG\r\n\x1a\n";
+  if (bytes.size() < 24 || bytes.compare(0, 8, sig) != 0 || bytes.compare(12, 4, "IHDR") != 0) return std::nullopt;
+  const auto be32 = [&](size_t at) {
+    uint32_t v = 0;
+    for (size_t i = 0; i < 4; ++i) v = v << 8 | static_cast<uint8_t>(bytes[at + i]);
+    return v;
+  };
+  return std::make_pair(be32(16), be32(20));
+}
+
+std::string find_chromium() {
+  if (const char* env = std::getenv("KPSIM_CHROMIUM"); env && *env) {
+    if (::access(env, X_OK) != 0)
+      throw ParamError(std::string("docgen: KPSIM_CHROMIUM=") + env + " is not an executable (a shot block needs Chromium)");
+    return env;
+  }
+  for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
+    const char* path = std::getenv("PATH");
+    std::istringstream dirs(path ? path : "/usr/bin:/bin");
+    for (std::string d; std::getline(dirs, d, ':');)
+      if (!d.empty() && ::access((d + "/" + name).c_str(), X_OK) == 0) return d + "/" + name;
+  }
+  return "";
+}
+
+void take_shot(const Trace& trace, const Shot& shot, const std::string& path, const std::string& spec, DocContext& doc) {
+  std::string old;
+  try {
+    old = read_file_bytes(path);
+  } catch (const TraceError&) {
+    old.clear();
+  }
+  const auto size = png_size(old);
+  const bool fresh = size && size->first == shot.width && size->second == shot.height;
+  if (doc.check) {
+    if (!fresh) doc.stale.push_back(path);
+    return;
+  }
+  const std::string chromium = find_chromium();
+  if (chromium.empty())
+    throw ParamError("docgen: a shot block needs Chromium (scripts/setup-browser installs it; or set KPSIM_CHROMIUM): '" +
+                     spec + "'");
+  const TempDir dir("docgen-shot");
+  const std::string page = std::filesystem::absolute(dir.path + "/page.html").string();
+  write_file_bytes(page, render_html(trace));
+  std::string url = "file://" + page + "#step=" + shot.step;
+  if (!shot.search.empty()) url += "&search=" + shot.search;
+  const std::string png = std::filesystem::absolute(dir.path + "/shot.png").string();
+  // --no-sandbox: docgen runs as root in CI; the page is our own and asks the network for nothing.
+  const RunResult r = run_program(chromium,
+                                  {chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                   "--user-data-dir=" + dir.path + "/profile",
+                                   fmt::format("--window-size={},{}", shot.width, shot.height),
+                                   "--virtual-time-budget=2000", "--screenshot=" + png, url},
+                                  "", std::chrono::seconds(120));
+  std::string bytes;
+  try {
+    bytes = read_file_bytes(png);
+  } catch (const TraceError&) {
+    bytes.clear();
+  }
+  if (r.exit != 0 || !png_size(bytes)) {
+    std::string tail = r.err.size() > 1500 ? r.err.substr(r.err.size() - 1500) : r.err;
+    throw ParamError(fmt::format("docgen: {} made no screenshot (exit {}) for '{}':\n{}", chromium, r.exit, spec, tail));
+  }
+  if (bytes != old) {
+    if (const auto parent = std::filesystem::path(path).parent_path(); !parent.empty())
+      std::filesystem::create_directories(parent);
+    write_file_bytes(path, bytes);
+    doc.stale.push_back(path);
+  }
+}
+
 // Runs one block spec ("mermaid SCENARIO k=v ...") and returns the drawing.
 std::string generate(const std::string& spec, DocContext& doc) {
   std::istringstream in(spec);
   std::string format, scenario;
   in >> format >> scenario;
   if (format == "run") return generate_run(spec.substr(spec.find("run") + 3), doc);
-  if (format != "mermaid" && format != "text" && format != "svg")
+  if (format != "mermaid" && format != "text" && format != "svg" && format != "shot")
     throw ParamError("docgen: unknown format '" + format + "' in '" + spec + "'");
   const Scenario* sc = find_scenario(scenario);
   if (!sc) throw ParamError("docgen: unknown scenario '" + scenario + "'");
   std::vector<std::string> sets;
   std::string find, choices, file;
   uint64_t seed = 1, budget = 1000;
+  Shot shot;
   for (std::string kv; in >> kv;) {
     const auto eq = kv.find('=');
     const std::string k = kv.substr(0, eq), v = eq == std::string::npos ? "" : kv.substr(eq + 1);
@@ -271,6 +369,10 @@ std::string generate(const std::string& spec, DocContext& doc) {
     else if (k == "seed") seed = std::stoull(v);
     else if (k == "budget") budget = std::stoull(v);
     else if (k == "file") file = v;
+    else if (format == "shot" && k == "step") shot.step = v;
+    else if (format == "shot" && k == "search") shot.search = v;
+    else if (format == "shot" && k == "width") shot.width = parse_pixels(v, spec);
+    else if (format == "shot" && k == "height") shot.height = parse_pixels(v, spec);
     else sets.push_back(kv);
   }
   const Params p = resolve_params(*sc, sets);
@@ -292,6 +394,14 @@ std::string generate(const std::string& spec, DocContext& doc) {
     ro.trace = true;
     ro.strategy_label = "replay";
     trace = std::move(run_choices(*sc, p, parse_choices(choices), ro).trace);
+  }
+  if (format == "shot") {
+    if (file.empty() || file.find("..") != std::string::npos || file.front() == '/' || !file.ends_with(".png"))
+      throw ParamError("docgen: shot needs file=DIR/NAME.png (relative to the doc, no ..) in '" + spec + "'");
+    const std::string path = doc.dir.empty() ? file : doc.dir + "/" + file;
+    take_shot(*trace, shot, path, spec, doc);
+    return fmt::format("![kpsim render --format html, in headless Chromium: {} {}{}]({})\n", scenario, p.to_line(),
+                       shot.step.empty() ? "" : ", step " + shot.step, file);
   }
   if (format == "svg") {
     if (file.empty() || file.find("..") != std::string::npos || file.front() == '/' || !file.ends_with(".svg"))
@@ -338,7 +448,9 @@ Command add_docgen(CLI::App& app) {
   auto* sub = app.add_subcommand("docgen", "Regenerate the kpsim-drawn traces and command outputs in Markdown docs");
   sub->footer(
       "Blocks: an HTML comment 'kpsim:mermaid|text|svg SCENARIO k=v... [find=violation] [choices=..] [file=img/X.svg]'\n"
-      "(a run drawn) or 'kpsim:run ARGS... | OPTIONS' (build/kpsim ARGS run from --root, its output shown;\n"
+      "(a run drawn), 'kpsim:shot SCENARIO k=v... step=N search=TEXT file=img/X.png' (the HTML page of the run\n"
+      "in headless Chromium; --check requires a PNG of the asked size, pixels are not compared),\n"
+      "or 'kpsim:run ARGS... | OPTIONS' (build/kpsim ARGS run from --root, its output shown;\n"
       "OPTIONS: lines=A-B,C dots=no mask=elapsed mask=version show=PATH fence=json|text|none prompt=no exit=N),\n"
       "closed by '/kpsim'. --check exits 1 when a block is stale, 2 when a block is malformed or its command fails.\n"
       "README.md, 'What in the docs is generated', explains each option.");

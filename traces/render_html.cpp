@@ -212,7 +212,12 @@ document.addEventListener("keydown", (e) => {
   if (e.key === "c") nextChoice();
 });
 drawLanes();
-if (D.steps.length) go(0);
+// A link can open the page at a step, with a search typed: page.html#step=9&search=p1.psock
+// (the step as the trace numbers it). kpsim docgen's screenshots use it.
+const want = new URLSearchParams(location.hash.slice(1));
+if (want.has("search")) { $("search").value = want.get("search"); search(); }
+const at = want.has("step") ? D.steps.findIndex((s) => String(s.step) === want.get("step")) : -1;
+if (D.steps.length) go(at >= 0 ? at : 0);
 </script>
 </body>
 </html>
