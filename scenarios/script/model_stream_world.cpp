@@ -243,6 +243,7 @@ Roles check_stream_program(const Program& p) {
   if (rcv.rcvbuf || rcv.sndbuf || rcv.nodelay || rcv.maxseg || rcv.window_clamp)
     unsupported(rcv.loc, fmt::format("socket options on the receiver {} (the model's connection takes "
                                      "the sender's MSS, buffer and Nagle settings)", rcv.name));
+  if (p.tls_rx) unsupported(p.tls_rx->loc, "kTLS RX (tls_rx) is not modelled yet");
   if (p.tls_tx) {
     if (p.tls_tx->sock != r.sender) unsupported(p.tls_tx->loc, "kTLS TX on the receiving socket");
     if (p.tls_tx->crypto != Crypto::sync)

@@ -15,7 +15,7 @@ std::optional<uint32_t> Program::find_sock(const std::string& sock_name) const {
 }
 
 bool Program::stream() const {
-  if (tls_tx || !files.empty() || !pipes.empty() || !rings.empty() || sysctl_tcp_notsent_lowat || !checks.empty())
+  if (tls_tx || tls_rx || !files.empty() || !pipes.empty() || !rings.empty() || sysctl_tcp_notsent_lowat || !checks.empty())
     return true;
   for (const Socket& so : socks)
     if (so.maxseg || so.window_clamp || so.drain) return true;
@@ -69,6 +69,7 @@ std::string guest_unsupported(const Program& p) {
     return (p.socks.empty() ? std::string("<script>") : p.socks[0].loc.str()) +
            ": the guest runner runs one TCP connection (one create_pair(tcp))";
   if (p.files.size() > 1) return p.files[1].loc.str() + ": a second file";
+  if (p.tls_rx) return p.tls_rx->loc.str() + ": tls_rx (kTLS RX is not run in the guest yet)";
   if (p.pipes.size() > 1) return p.pipes[1].loc.str() + ": a second pipe";
   for (const Ring& r : p.rings) {
     if (r.others) return r.loc.str() + ": io_uring_others (other connections' requests)";
