@@ -18,6 +18,7 @@ bool __release_sock(Sched& s, tcp_sock& tp) {
   }
   // A socket receives either data or ACKs on the model's one-way connections, so the two
   // queues never hold interleaved segments.
+  const bool had_data = !tp.sk_backlog_data.empty();
   while (!tp.sk_backlog_data.empty()) {
     skb_ptr skb = std::move(tp.sk_backlog_data.front());
     tp.sk_backlog_data.pop_front();
@@ -29,7 +30,7 @@ bool __release_sock(Sched& s, tcp_sock& tp) {
   }
   // The model's NET_RX task ends once the transfer is finished (net_rx_softirq), and looks only
   // when woken: the ACK just sent from process context may have finished it.
-  if (tp.lo) tp.lo->napi.wake_up_all(s);
+  if (had_data && tp.lo) tp.lo->napi.wake_up_all(s);
   return true;
 }
 
