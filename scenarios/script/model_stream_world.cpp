@@ -373,6 +373,8 @@ Roles check_stream_program(const Program& p) {
       unsupported(rx.loc, "async crypto on kTLS RX: asynchronous decryption (tls_decrypt_async_wait, TLS 1.2 "
                           "with cryptd) is not modelled");
     if (rcv.drain) unsupported(rcv.loc, fmt::format("drain({}) with tls_rx on it: its reader is the script's thread", rcv.name));
+    if (p.model.kernel != "6.12")
+      unsupported(rx.loc, "kTLS RX with model kernel " + p.model.kernel + " (the RX model is read from 6.12 only)");
     for (const Step& st : p.threads[*reader].steps) {
       if (st.op != Op::recv && st.op != Op::recv_loop && st.op != Op::poll)
         unsupported(st.loc, fmt::format("{} in the kTLS RX reader (its steps: recv, recv_timeout, recv_loop, poll, "

@@ -205,7 +205,7 @@ void tls_data_ready(Sched& s, tls_sw_context_rx& ctx);
 Co<int64_t> tls_sw_recvmsg(Sched& s, tls_sw_context_rx& ctx, uint32_t len, int flags, tls_recv_out& out);
 // tls_sw_sock_is_readable: a decrypted record on rx_list or a ready one in the parser.
 bool tls_sw_sock_is_readable(const tls_sw_context_rx& ctx);
-// tls_sk_poll's POLLIN (tls_main.c, since 6.5): tcp_poll's, cleared while no record is ready
+// tls_sk_poll's POLLIN (tls_main.c, 6.12): tcp_poll's, cleared while no record is ready
 // - raw TCP bytes of a partial record do not make the socket readable. At EOF (RCV_SHUTDOWN)
 // tcp_poll's answer stands.
 bool tls_sk_poll_readable(const tls_sw_context_rx& ctx);
