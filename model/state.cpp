@@ -93,6 +93,18 @@ void visit_state(StateVisitor& v, const std::string& prefix, const tls_context& 
   p.i("async_err", ctx.async_err);
 }
 
+void visit_state(StateVisitor& v, const std::string& prefix, const tls_sw_context_rx& ctx) {
+  StatePrefix p(v, prefix);
+  p.flag("strp.msg_ready", ctx.strp.msg_ready);
+  p.u("strp.full_len", ctx.strp.stm_full_len);
+  p.u("rx_list.records", ctx.rx_list.size());
+  uint64_t bytes = 0;
+  for (const auto& r : ctx.rx_list) bytes += r.full_len;
+  p.u("rx_list.bytes", bytes);
+  p.u("rec_seq", ctx.rec_seq);
+  p.flag("reader_present", ctx.reader_present);
+}
+
 void visit_state(StateVisitor& v, const std::string& prefix, const cryptd_aead& cryptd) {
   StatePrefix p(v, prefix);
   p.u("queue", cryptd.queue.size());

@@ -15,6 +15,7 @@ struct sock;
 struct tcp_sock;
 struct sk_psock;
 struct tls_context;
+struct tls_sw_context_rx;
 struct cryptd_aead;
 struct io_ring_ctx;
 struct task_works;
@@ -34,6 +35,9 @@ void visit_tcp_state(StateVisitor& v, const std::string& prefix, const tcp_sock&
 // BIT_TX_* flags, the record sequence number.
 void visit_state(StateVisitor& v, const std::string& prefix, const tls_context& ctx);
 void visit_state(StateVisitor& v, const std::string& prefix, const cryptd_aead& cryptd);
+// kTLS RX: the parser's ready record and its length, decrypted records on rx_list and their
+// bytes, the record sequence number, whether a reader is inside recvmsg.
+void visit_state(StateVisitor& v, const std::string& prefix, const tls_sw_context_rx& ctx);
 // io_uring: CQEs, the submitter's task list and local work list, io-wq's queue and workers.
 void visit_state(StateVisitor& v, const std::string& prefix, const io_ring_ctx& ring);
 // task_work: each task's queued callbacks and TIF_NOTIFY_RESUME, named by `task_name`.

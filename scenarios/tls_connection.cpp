@@ -28,8 +28,15 @@ void TlsConnection::setup(Sched& s, const tcp_config& cfg, const std::string& tl
   use_tls = tls_version != "none";
   if (!use_tls) return;
   tls_set_sw_offload(s, tls, sock, tls_version == "1.2" ? tls_version::v1_2 : tls_version::v1_3, aead);
-  tls.on_record = [this](const tls_rec& rec, uint32_t wire) {
-    wire_pushed += wire;
+  tls.on_record = [this](const tls_rec& rec, uint32_t wire_len) {
+    if (record_wire) {
+      // tls_push_record writes the header (type application_data, the length after it) at the
+      // record's first byte; records go out in tx_list order, so that byte is wire_pushed.
+      this->wire[wire_pushed] = tls_wire_record{wire_len, kTLS_RECORD_TYPE_DATA, pl_pushed, rec.pl_size};
+      pl_pushed += rec.pl_size;
+      pl_record_ends.insert(pl_pushed);
+    }
+    wire_pushed += wire_len;
     rec_bounds.emplace_back(wire_pushed, rec.pl_size);
   };
 }

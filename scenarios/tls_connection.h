@@ -6,6 +6,7 @@
 #pragma once
 
 #include <deque>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -31,6 +32,13 @@ struct TlsConnection {
   // end (TCP sequence) and plaintext size, in push order, until the receiver has all of it.
   std::deque<std::pair<uint64_t, uint32_t>> rec_bounds;
   uint64_t wire_pushed = 0;
+  // With kTLS RX on the receiver (record_wire): what each record's header says, by the TCP
+  // sequence of its first byte - the bytes a receiver's parser reads - and the plaintext stream
+  // offset where each record ends (the checkers' record boundaries).
+  bool record_wire = false;
+  model::tls_wire wire;
+  std::set<uint64_t> pl_record_ends;
+  uint64_t pl_pushed = 0;
 
   TlsConnection(std::string sender, std::string receiver);
 

@@ -18,8 +18,10 @@ namespace kpsim::model {
 
 // include/linux/socket.h (an unscoped enum: the flags combine as ints, as the macros do)
 enum : int {
+  kMSG_PEEK = 0x2,
   kMSG_DONTWAIT = 0x40,
   kMSG_EOR = 0x80,
+  kMSG_WAITALL = 0x100,
   kMSG_NOSIGNAL = 0x4000,
   kMSG_MORE = 0x8000,
   kMSG_SENDPAGE_NOPOLICY = 0x10000,

@@ -64,6 +64,7 @@ bool set_ktls(int fd, int tls, int which, const char* what, std::string& err) {
 }  // namespace
 
 bool set_ktls_tx(int fd, int tls, std::string& err) { return set_ktls(fd, tls, TLS_TX, "TLS_TX", err); }
+bool set_ktls_rx(int fd, int tls, std::string& err) { return set_ktls(fd, tls, TLS_RX, "TLS_RX", err); }
 
 std::string tls_decrypt(int tls, const std::string& wire, std::string& plain, size_t& partial) {
   partial = 0;

@@ -1,8 +1,8 @@
 // kTLS transmit setup and the record arithmetic every workload shares.
 //
-// The runner only ever sends: TLS_TX with AES-GCM-128 and a fixed key on the sender, while the
-// peer reads raw ciphertext bytes (nobody decrypts), so a run is complete when the peer got
-// exactly the wire size of what was sent.
+// The runner sends with TLS_TX (AES-GCM-128, a fixed key) on the sender. Its peer reads raw
+// ciphertext bytes (decrypted afterwards, tls_decrypt), or, for a script's `tls_rx`, sets
+// TLS_RX with the same key and reads plaintext through the kernel's tls_sw_recvmsg.
 #pragma once
 
 #include <string>
@@ -25,6 +25,9 @@ long long wire_bytes(long long bytes, int tls);
 
 // TCP_ULP "tls" then TLS_TX (tls == 12: TLS 1.2, else 1.3) on fd; false with err set.
 bool set_ktls_tx(int fd, int tls, std::string& err);
+// TCP_ULP "tls" then TLS_RX with the key material set_ktls_tx uses (`tls_rx` of a script): the
+// socket's recv() returns the plaintext of the records its peer's kTLS TX sends.
+bool set_ktls_rx(int fd, int tls, std::string& err);
 
 // Decrypts the records set_ktls_tx's key produced (application data, AES-GCM-128, record
 // sequence from 0) from the raw bytes a peer read off the wire, in user space as the reports'

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #include <latch>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -370,6 +372,12 @@ struct Run {
   double close_cpu_ms = -1;
   double cpu_close0 = 0;
   std::string error;
+  // tls_rx: the reader's stream position, the bytes it read, the plaintext offsets where the
+  // sender's records end (from its write sizes), and the first read that broke rx-in-order.
+  uint64_t rx_pos = 0, rx_bytes = 0;
+  long long rx_calls = 0;
+  std::set<uint64_t> rec_ends;
+  std::string rx_disorder;
 
   Run(const Program& p, const ScriptJob& j)
       : prog(p), job(j), socks(p.socks.size()), closing(p.socks.size()), closed(p.socks.size()) {}
@@ -431,6 +439,76 @@ long long do_send_loop(Run& r, const Step& st, bool use_sendfile) {
     if (st.op == Op::sendfile || st.op == Op::write) break;  // one call
   }
   return static_cast<long long>(sent);
+}
+
+// Where the sender's kTLS records end in its plaintext stream, for a sender of write() calls
+// (guest_unsupported refuses the others): tls_sw_sendmsg closes a record at 16 KiB
+// (TLS_MAX_PAYLOAD_SIZE) and at the end of every call without MSG_MORE. The call sizes are
+// do_send_loop's, whole writes assumed (a blocking write to kTLS returns all it was given).
+std::set<uint64_t> write_record_ends(const Program& p, uint64_t file_size) {
+  std::set<uint64_t> ends;
+  uint64_t stream = 0, pos = 0;
+  for (const auto& t : p.threads)
+    for (const Step& st : t.steps) {
+      if (st.op != Op::write && st.op != Op::write_loop) continue;
+      const uint64_t per = st.op == Op::write ? st.total : st.per_call;
+      for (uint64_t sent = 0; sent < st.total;) {
+        const uint64_t n = std::min({per, st.total - sent, file_size - pos});
+        for (uint64_t k = kTlsMaxPayloadSize; k < n; k += kTlsMaxPayloadSize) ends.insert(stream + k);
+        stream += n;
+        ends.insert(stream);
+        sent += n;
+        pos = (pos + n) % file_size;
+        if (st.op == Op::write) break;
+      }
+    }
+  return ends;
+}
+
+// One recv() on the kTLS RX socket, and the rx-in-order check of what it returned: the file's
+// bytes at the reader's position, and a short read ending at a record boundary.
+long long do_rx_recv(Run& r, const Step& st, size_t len) {
+  std::vector<char> buf(std::max<size_t>(len, 1));
+  int flags = 0;
+  if (st.flags & script::msg_peek) flags |= MSG_PEEK;
+  if (st.flags & script::msg_dontwait) flags |= MSG_DONTWAIT;
+  if (st.flags & script::msg_waitall) flags |= MSG_WAITALL;
+  ssize_t n;
+  do {
+    n = recv(r.socks[st.sock].fd, buf.data(), len, flags);
+  } while (n < 0 && errno == EINTR && !r.abort_run);
+  if (n < 0) return -errno;
+  std::lock_guard<std::mutex> g(r.mu);
+  ++r.rx_calls;
+  if (r.rx_disorder.empty() && r.file_size) {
+    for (ssize_t k = 0; k < n; ++k)
+      if (static_cast<unsigned char>(buf[static_cast<size_t>(k)]) != file_byte((r.rx_pos + static_cast<uint64_t>(k)) % r.file_size)) {
+        r.rx_disorder = st.text + " returned a byte at stream offset " + std::to_string(r.rx_pos + static_cast<uint64_t>(k)) +
+                        " that is not the file's";
+        break;
+      }
+    if (r.rx_disorder.empty() && n > 0 && static_cast<size_t>(n) < len &&
+        !r.rec_ends.count(r.rx_pos + static_cast<uint64_t>(n)))
+      r.rx_disorder = st.text + " returned " + std::to_string(n) + " of " + std::to_string(len) +
+                      " B, ending at stream offset " + std::to_string(r.rx_pos + static_cast<uint64_t>(n)) + ", inside a record";
+  }
+  if (n > 0 && !(flags & MSG_PEEK)) {
+    r.rx_pos += static_cast<uint64_t>(n);
+    r.rx_bytes += static_cast<uint64_t>(n);
+  }
+  return n;
+}
+
+// poll(POLLIN) on the kTLS RX socket for at most timeout_us: 1 when readable (tls_sk_poll: a
+// whole record), else 0.
+long long do_rx_poll(Run& r, const Step& st, uint64_t timeout_us) {
+  pollfd p{r.socks[st.sock].fd, POLLIN, 0};
+  int k;
+  do {
+    k = ::poll(&p, 1, static_cast<int>((timeout_us + 999) / 1000));
+  } while (k < 0 && errno == EINTR && !r.abort_run);
+  if (k < 0) return -errno;
+  return k > 0 && (p.revents & POLLIN) ? 1 : 0;
 }
 
 // splice_loop: file -> pipe of what the pipe holds, pipe -> socket, until total.
@@ -632,6 +710,26 @@ void run_thread(Run& r, uint32_t ti, std::latch& go) {
         read_loop(r.socks[st.sock].fd, st.len, st.timeout_us, r.reader, r.abort_run);
         ret = r.reader.wire;
         break;
+      case Op::poll: ret = do_rx_poll(r, st, st.timeout_us); break;
+      case Op::recv:
+        if (st.timeout_us && do_rx_poll(r, st, st.timeout_us) != 1) ret = -EAGAIN;  // recv_timeout's select
+        else ret = do_rx_recv(r, st, st.len);
+        break;
+      case Op::recv_loop: {
+        uint64_t got = 0;
+        long long n = 0;
+        while (got < st.len && !r.abort_run) {
+          if (st.timeout_us && do_rx_poll(r, st, st.timeout_us) != 1) {
+            n = -EAGAIN;
+            break;
+          }
+          n = do_rx_recv(r, st, st.len - got);
+          if (n <= 0) break;
+          got += static_cast<uint64_t>(n);
+        }
+        ret = got ? static_cast<long long>(got) : n;
+        break;
+      }
       case Op::usleep: usleep(static_cast<useconds_t>(st.timeout_us)); break;
       case Op::shutdown: ret = ::shutdown(r.socks[st.sock].fd, SHUT_WR) == 0 ? 0 : -errno; break;
       default:
@@ -660,6 +758,10 @@ std::string run_once(const Program& prog, const ScriptJob& job, long long index)
     std::string err;
     if (!set_ktls_tx(r.socks[prog.tls_tx->sock].fd, r.tls, err)) return j.failed(err);
   }
+  if (prog.tls_rx) {  // the same key as TLS_TX, before any record is sent
+    std::string err;
+    if (!set_ktls_rx(r.socks[prog.tls_rx->sock].fd, r.tls, err)) return j.failed(err);
+  }
   // The file and the pipe.
   if (!prog.files.empty()) {
     r.file_size = prog.files[0].size;
@@ -669,6 +771,7 @@ std::string run_once(const Program& prog, const ScriptJob& job, long long index)
     if (!make_backing_file("/tmp/kpsim-script-XXXXXX", r.file_bytes.data(), r.file_bytes.size(), r.file, err))
       return j.failed(err);
     r.reader.file_size = r.file_size;
+    if (prog.tls_rx) r.rec_ends = write_record_ends(prog, r.file_size);
   }
   r.reader.tls = r.tls;
   if (!prog.pipes.empty() && !open_pipe(r.pipe)) return j.failed(std::string("pipe: ") + strerror(errno));
@@ -802,6 +905,9 @@ std::string run_once(const Program& prog, const ScriptJob& job, long long index)
       .i("stall_episodes", smp.episodes).i("stall_episodes_ge_100ms", smp.long_episodes)
       .i("stall_notsent_max", smp.stall_notsent_max).i("samples", smp.samples)
       .raw("tcpext", tcpext_delta.str());
+  if (prog.tls_rx)
+    j.b("rx_disorder", !r.rx_disorder.empty()).s("rx_disorder_why", r.rx_disorder).i("rx_bytes", static_cast<long long>(r.rx_bytes))
+        .i("rx_calls", r.rx_calls);
   // The window: each part that the script asked for, and whether it formed.
   bool formed = true;
   Json win;

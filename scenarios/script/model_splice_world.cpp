@@ -347,6 +347,7 @@ Shape check_splice_program(const Program& p) {
     unsupported(cli.loc, "socket options other than TCP_WINDOW_CLAMP on the client (the model's connection takes "
                          "the server's MSS and buffer); the client reads with read_until_eof, not drain");
   if (!cli.window_clamp) unsupported(cli.loc, "a client without TCP_WINDOW_CLAMP: the window it advertises must be given");
+  if (p.tls_rx) unsupported(p.tls_rx->loc, "kTLS RX (tls_rx) with splice and io_uring");
   if (p.tls_tx && p.tls_tx->sock != server) unsupported(p.tls_tx->loc, "kTLS TX on the client");
   if (p.sysctl_tcp_notsent_lowat) unsupported(where, "net.ipv4.tcp_notsent_lowat in a splice program");
   if (p.pipes.size() != 1) unsupported(where, "a splice program has one pipe");

@@ -23,6 +23,14 @@
 // it, so that its recorded finding replays byte for byte; tests/script_stream_test.cpp compared
 // the two trace for trace and keeps the digests.
 //
+// kTLS RX (`tls_rx(receiver, V, sync)`): instead of draining, the receiver is a second thread
+// whose recv(), recv_timeout(), recv_loop() and poll() go through tls_sw_recvmsg and tls_sk_poll
+// (model/net/tls/tls_sw.h, tls_strp.h): the parser marks a record ready only once all its bytes
+// are queued, a recv decrypts one record at a time, keeps what does not fit for the next call,
+// and MSG_PEEK leaves decrypted records on rx_list. The property rx-in-order checks every call:
+// its bytes are the next ones of the sender's stream (a peek: the ones at the reader's
+// position), and a call that returned less than it asked ends at a record boundary.
+//
 // What this world cannot do is refused when it is built (ScriptUnsupported), never approximated.
 #include <algorithm>
 #include <bit>
@@ -57,6 +65,11 @@ struct StreamWorld final : World {
   uint64_t expected = 0;  // the bytes the thread's steps ask to send
   // the checker's view of the receiver
   uint64_t plaintext_received = 0, records_received = 0;
+  // kTLS RX: the receiving socket's context, the reader's stream position and its calls.
+  tls_sw_context_rx rx;
+  bool use_rx = false;
+  bool check_rx_order = false;
+  uint64_t rx_pos = 0, rx_calls = 0, rx_bytes = 0;
 
   StreamWorld(std::string sender, std::string receiver) : c(std::move(sender), std::move(receiver)) {}
 
@@ -68,9 +81,11 @@ struct StreamWorld final : World {
     model::visit_state(v, c.tp.name, c.tp);
     model::visit_state(v, c.peer.name, c.peer);
     if (c.use_tls) model::visit_state(v, "tls", c.tls);
+    if (use_rx) model::visit_state(v, "tls_rx", rx);
     v.u("app.sent", sent);
     v.u("app.syscalls", syscalls);
     v.u("app.received", plaintext_received);
+    if (use_rx) v.u("app.rx_pos", rx_pos);
   }
 };
 
@@ -126,6 +141,18 @@ nlohmann::ordered_json StreamWorld::metrics() const {
                                    c.tp.stats.persist_open_window > 0});
   m["pace"] = pace.verdict;
   m["pace_mechanism"] = pace.mechanism;
+  if (use_rx) {
+    m["rx_calls"] = rx_calls;
+    m["rx_bytes"] = rx_bytes;
+    m["rx_records_decrypted"] = rx.stats.records_decrypted;
+    m["rx_zc_records"] = rx.stats.zc_records;
+    m["rx_partial_records"] = rx.stats.partial_records;
+    m["rx_peeked_records"] = rx.stats.peeked_records;
+    m["rx_rec_waits"] = rx.stats.rec_waits;
+    m["rx_strp_short_waits"] = rx.strp.stats.short_waits;
+    m["rx_strp_works"] = rx.strp.stats.works_queued;
+    m["rx_backlog_flushes"] = rx.stats.backlog_flushes;
+  }
   return m;
 }
 
@@ -195,19 +222,117 @@ Co<> sender(Sched& s, StreamWorld& w, const Thread& t) {
   w.c.lo.napi.wake_up_all(s);
 }
 
+// ---- the kTLS RX reader ---------------------------------------------------------------------
+
+// The script's MSG_ flags as the kernel's.
+int rx_flags(uint32_t f) {
+  return ((f & msg_peek) ? kMSG_PEEK : 0) | ((f & msg_dontwait) ? kMSG_DONTWAIT : 0) |
+         ((f & msg_waitall) ? kMSG_WAITALL : 0);
+}
+
+// select()/poll() for readability on the kTLS socket: tls_sk_poll, and while not readable a
+// sleep on sk_sleep until a wake-up (a ready record: tls_rx_msg_ready) or the timeout. Returns
+// whether it became readable.
+Co<bool> rx_wait_readable(Sched& s, StreamWorld& w, uint64_t timeout_us) {
+  tcp_sock& sk = w.c.peer;
+  uint64_t left_ns = timeout_us * 1000;
+  for (;;) {
+    if (tls_sk_poll_readable(w.rx)) co_return true;
+    if (!left_ns) co_return false;
+    const uint64_t t0 = s.now_ns();
+    const WakeReason why = co_await sk.sk_wq.sleep(s, "poll: woken", true, left_ns);
+    if (why == WakeReason::timeout) co_return tls_sk_poll_readable(w.rx);
+    left_ns -= std::min(left_ns, s.now_ns() - t0);
+  }
+}
+
+// One recv() through tls_sw_recvmsg, with the rx-in-order check of what it returned.
+Co<int64_t> rx_call(Sched& s, StreamWorld& w, const Step& st, uint32_t len) {
+  const int flags = rx_flags(st.flags);
+  co_await s.point("recv");
+  s.note("app", "recv({} B{})", len, (flags & kMSG_PEEK) ? ", MSG_PEEK" : "");
+  tls_recv_out out;
+  const int64_t n = co_await tls_sw_recvmsg(s, w.rx, len, flags, out);
+  ++w.rx_calls;
+  if (n <= 0 || !w.check_rx_order) {
+    if (n > 0 && !(flags & kMSG_PEEK)) w.rx_pos += static_cast<uint64_t>(n);
+    co_return n;
+  }
+  // The bytes: one run from the reader's position, as long as the call says.
+  const uint64_t got = out.bytes();
+  std::string why;
+  if (got != static_cast<uint64_t>(n)) {
+    why = fmt::format("{} returned {} but copied {} B", st.text, n, got);
+  } else if (out.chunks.size() != 1 || out.chunks.front().first != w.rx_pos) {
+    why = fmt::format("{} returned stream bytes starting at {} in {} piece(s), the reader is at {}", st.text,
+                      out.chunks.empty() ? 0 : out.chunks.front().first, out.chunks.size(), w.rx_pos);
+  } else if (static_cast<uint64_t>(n) < len && !w.c.pl_record_ends.count(w.rx_pos + static_cast<uint64_t>(n))) {
+    why = fmt::format("{} returned {} of {} B, ending at stream offset {}, inside a record", st.text, n, len,
+                      w.rx_pos + static_cast<uint64_t>(n));
+  }
+  if (!why.empty()) s.fail("rx-in-order", why);
+  if (!(flags & kMSG_PEEK)) {
+    w.rx_pos += static_cast<uint64_t>(n);
+    w.rx_bytes += static_cast<uint64_t>(n);
+  }
+  co_return n;
+}
+
+// The receiving thread: its recv/poll steps in order.
+Co<> rx_reader(Sched& s, StreamWorld& w, const Thread& t) {
+  for (const Step& st : t.steps) {
+    int64_t ret = 0;
+    if (st.op == Op::poll) {
+      co_await s.point("poll");
+      const bool r = co_await rx_wait_readable(s, w, st.timeout_us);
+      ret = r ? 1 : 0;  // POLLIN, or select()'s count
+    } else if (st.op == Op::recv) {
+      if (st.timeout_us && !co_await rx_wait_readable(s, w, st.timeout_us)) ret = -kerr::eagain;
+      else ret = co_await rx_call(s, w, st, st.len);
+    } else {  // recv_loop: recv_timeout(len - got) until len bytes or a call <= 0
+      uint64_t got = 0;
+      int64_t n = 0;
+      while (got < st.len) {
+        if (st.timeout_us && !co_await rx_wait_readable(s, w, st.timeout_us)) {
+          n = -kerr::eagain;
+          break;
+        }
+        n = co_await rx_call(s, w, st, static_cast<uint32_t>(st.len - got));
+        if (n <= 0) break;
+        got += static_cast<uint64_t>(n);
+      }
+      ret = got ? static_cast<int64_t>(got) : n;
+    }
+    s.note("app", "{} = {}", st.text, ret);
+    if (st.expect.ret && ret != *st.expect.ret)
+      s.fail("selftest-assertion", fmt::format("{} returned {}, expected {}", st.text, ret, *st.expect.ret));
+  }
+}
+
 // ---- what the stream world refuses ----------------------------------------------------------
 
 struct Roles {
   uint32_t sender = 0, receiver = 1;
+  std::optional<uint32_t> reader;  // kTLS RX: the index of the receiving thread
 };
 
 Roles check_stream_program(const Program& p) {
   const Loc where{p.file, 0, 0};
   refuse_all_but_one_tcp_connection(p, "a kTLS/sendfile program");
-  if (p.threads.size() != 1)
-    unsupported(p.threads.size() > 1 ? p.threads[1].loc : where,
-                "a kTLS/sendfile program has one thread, the sender (the receiver drains: `drain(S)`)");
-  const Thread& t = p.threads.front();
+  // With kTLS RX the receiver is a thread of recv/poll steps; without, it drains.
+  std::optional<uint32_t> reader;
+  if (p.tls_rx) {
+    for (uint32_t i = 0; i < p.threads.size(); ++i)
+      for (const Step& st : p.threads[i].steps)
+        if (st.op == Op::recv || st.op == Op::recv_loop || st.op == Op::poll) reader = i;
+    if (!reader) unsupported(p.tls_rx->loc, "kTLS RX with no thread that calls recv, recv_loop or poll");
+  }
+  const size_t want_threads = reader ? 2 : 1;
+  if (p.threads.size() != want_threads)
+    unsupported(p.threads.size() > want_threads ? p.threads[want_threads].loc : where,
+                reader ? "a kTLS RX program has two threads, the sender and the reader"
+                       : "a kTLS/sendfile program has one thread, the sender (the receiver drains: `drain(S)`)");
+  const Thread& t = p.threads[reader && *reader == 0 ? 1 : 0];
   std::optional<uint32_t> sender;
   // sendfile() stops at the end of the file (do_splice_direct's EOF), which the model does not
   // reach: one-call sendfile()s of a file must fit in it, and a file is either looped or not.
@@ -232,10 +357,34 @@ Roles check_stream_program(const Program& p) {
       unsupported(st.loc, "data or within expectations on sendfile/write");
   }
   if (!sender) unsupported(t.loc, "a thread that sends nothing");
-  Roles r{*sender, p.socks[*sender].peer};
+  Roles r{*sender, p.socks[*sender].peer, reader};
   const Socket& snd = p.socks[r.sender];
   const Socket& rcv = p.socks[r.receiver];
-  if (!rcv.drain)
+  if (p.tls_rx) {
+    const TlsTx& rx = *p.tls_rx;
+    if (rx.sock != r.receiver) unsupported(rx.loc, "kTLS RX on the sending socket (the model's connection is one-way)");
+    if (!p.tls_tx)
+      unsupported(rx.loc, "kTLS RX without kTLS TX on the peer: the plain bytes would not parse as TLS records "
+                          "(tls_rx_msg_size fails), which the model does not follow");
+    if (p.tls_tx->version != rx.version)
+      unsupported(rx.loc, "tls_rx and tls_tx of different TLS versions: every record would fail to decrypt "
+                          "(EBADMSG), which the model does not follow");
+    if (rx.crypto != Crypto::sync)
+      unsupported(rx.loc, "async crypto on kTLS RX: asynchronous decryption (tls_decrypt_async_wait, TLS 1.2 "
+                          "with cryptd) is not modelled");
+    if (rcv.drain) unsupported(rcv.loc, fmt::format("drain({}) with tls_rx on it: its reader is the script's thread", rcv.name));
+    if (p.model.kernel != "6.12")
+      unsupported(rx.loc, "kTLS RX with model kernel " + p.model.kernel + " (the RX model is read from 6.12 only)");
+    for (const Step& st : p.threads[*reader].steps) {
+      if (st.op != Op::recv && st.op != Op::recv_loop && st.op != Op::poll)
+        unsupported(st.loc, fmt::format("{} in the kTLS RX reader (its steps: recv, recv_timeout, recv_loop, poll, "
+                                        "select)", st.text));
+      if (st.sock != r.receiver) unsupported(st.loc, fmt::format("{}: the reader reads the kTLS RX socket {}", st.text, rcv.name));
+      if (st.expect.data || st.expect.within_us)
+        unsupported(st.loc, "data or within expectations on a kTLS RX read (the model's payload is the file's "
+                            "offsets, checked by property rx-in-order)");
+    }
+  } else if (!rcv.drain)
     unsupported(rcv.loc, fmt::format("{} receives but does not drain: the model's receiver is `drain({})` "
                                      "(reads every byte as it arrives)", rcv.name, rcv.name));
   if (snd.drain) unsupported(snd.loc, fmt::format("drain({}): the sender drains nothing", snd.name));
@@ -287,20 +436,38 @@ std::unique_ptr<World> build_stream_world(Sched& s, std::shared_ptr<const Progra
   cfg.nodelay = snd.nodelay;
   std::string version = "none";
   if (p.tls_tx) version = p.tls_tx->version == TlsVersion::v1_2 ? "1.2" : "1.3";
+  w->c.record_wire = p.tls_rx.has_value();
   w->c.setup(s, cfg, version, w->aead);
-  w->c.peer.app_reads_at_once = true;  // drain(receiver)
+  if (p.tls_rx) {
+    // setsockopt(receiver, SOL_TLS, TLS_RX) before any data: the parser sees every record. The
+    // reader holds the socket lock inside tls_sw_recvmsg while segments arrive: they go to the
+    // backlog, as the kernel's do.
+    w->use_rx = true;
+    w->c.peer.data_backlog = true;
+    tls_set_sw_offload_rx(s, w->rx, w->c.peer,
+                          p.tls_rx->version == TlsVersion::v1_2 ? tls_version::v1_2 : tls_version::v1_3, w->c.wire);
+  } else {
+    w->c.peer.app_reads_at_once = true;  // drain(receiver)
+  }
 
   StreamWorld* wp = w.get();
   // The receiver decrypts a record once its last byte has arrived.
   w->c.lo.tap = [wp](Sched&, const sk_buff& skb) {
     wp->plaintext_received += wp->c.take_records(skb.end_seq, wp->records_received);
   };
-  for (const Step& st : p.threads.front().steps) wp->expected += st.total;
+  const Thread& t = p.threads[r.reader && *r.reader == 0 ? 1 : 0];
+  for (const Step& st : t.steps) wp->expected += st.total;
   w->c.spawn_softirqs(s);
-  const Thread& t = p.threads.front();
   const Op first = t.steps.front().op;
-  s.spawn(t.name, TaskKind::syscall, sender(s, *w, t), false,
-          first == Op::sendfile || first == Op::sendfile_loop ? "sendfile" : "write");
+  // The threads in script order, as a kernel runner starts them.
+  for (uint32_t i = 0; i < p.threads.size(); ++i) {
+    if (r.reader && *r.reader == i) {
+      s.spawn(p.threads[i].name, TaskKind::syscall, rx_reader(s, *w, p.threads[i]), false, "recv");
+    } else {
+      s.spawn(t.name, TaskKind::syscall, sender(s, *w, t), false,
+              first == Op::sendfile || first == Op::sendfile_loop ? "sendfile" : "write");
+    }
+  }
 
   for (const Check& ch : p.checks) {
     if (ch.name == "tcp-seq-order") {
@@ -320,6 +487,9 @@ std::unique_ptr<World> build_stream_world(Sched& s, std::shared_ptr<const Progra
                              wp->sent);
         return std::nullopt;
       });
+    } else if (ch.name == "rx-in-order") {
+      if (!p.tls_rx) unsupported(ch.loc, "property rx-in-order without tls_rx (it checks kTLS RX reads)");
+      w->check_rx_order = true;
     } else if (ch.name == "no-stall") {
       s.add_final_check("no-stall", [wp]() -> std::optional<std::string> {
         const tcp_stats& st = wp->c.tp.stats;

@@ -15,7 +15,7 @@ std::optional<uint32_t> Program::find_sock(const std::string& sock_name) const {
 }
 
 bool Program::stream() const {
-  if (tls_tx || !files.empty() || !pipes.empty() || !rings.empty() || sysctl_tcp_notsent_lowat || !checks.empty())
+  if (tls_tx || tls_rx || !files.empty() || !pipes.empty() || !rings.empty() || sysctl_tcp_notsent_lowat || !checks.empty())
     return true;
   for (const Socket& so : socks)
     if (so.maxseg || so.window_clamp || so.drain) return true;
@@ -69,6 +69,18 @@ std::string guest_unsupported(const Program& p) {
     return (p.socks.empty() ? std::string("<script>") : p.socks[0].loc.str()) +
            ": the guest runner runs one TCP connection (one create_pair(tcp))";
   if (p.files.size() > 1) return p.files[1].loc.str() + ": a second file";
+  if (p.tls_rx) {
+    // The runner checks every read against the sender's record boundaries, which it knows for
+    // write() calls only (sendfile's and splice's records close where MSG_MORE lets them).
+    if (!p.tls_tx || p.tls_tx->version != p.tls_rx->version || p.tls_rx->crypto != Crypto::sync)
+      return p.tls_rx->loc.str() + ": tls_rx without tls_tx of the same version, or with async crypto";
+    if (p.files.empty()) return p.tls_rx->loc.str() + ": tls_rx without a file to send";
+    for (const Thread& t : p.threads)
+      for (const Step& s : t.steps)
+        if (s.op == Op::sendfile || s.op == Op::sendfile_loop || s.op == Op::splice_loop ||
+            s.op == Op::uring_splice_close)
+          return s.loc.str() + ": " + s.text + " with tls_rx (the runner knows the record boundaries of write() only)";
+  }
   if (p.pipes.size() > 1) return p.pipes[1].loc.str() + ": a second pipe";
   for (const Ring& r : p.rings) {
     if (r.others) return r.loc.str() + ": io_uring_others (other connections' requests)";
@@ -76,10 +88,14 @@ std::string guest_unsupported(const Program& p) {
     if (r.setup == RingSetup::coop_taskrun) return r.loc.str() + ": IORING_SETUP_COOP_TASKRUN";
   }
   for (const Thread& t : p.threads)
-    for (const Step& s : t.steps)
-      if (s.op == Op::send || s.op == Op::recv || s.op == Op::recv_loop || s.op == Op::fionread ||
-          s.op == Op::wait_fionread || s.op == Op::poll || s.op == Op::map_update || s.op == Op::map_delete)
-        return s.loc.str() + ": " + s.text + " (the guest runner runs the stream steps)";
+    for (const Step& s : t.steps) {
+      // recv, recv_timeout, recv_loop and poll: on the kTLS RX socket only.
+      const bool rx_step = s.op == Op::recv || s.op == Op::recv_loop || s.op == Op::poll;
+      if (rx_step && p.tls_rx && s.sock == p.tls_rx->sock) continue;
+      if (s.op == Op::send || rx_step || s.op == Op::fionread || s.op == Op::wait_fionread || s.op == Op::map_update ||
+          s.op == Op::map_delete)
+        return s.loc.str() + ": " + s.text + " (the guest runner runs the stream steps, and reads on a tls_rx socket)";
+    }
   return "";
 }
 

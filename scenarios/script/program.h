@@ -257,6 +257,9 @@ struct Program {
   ModelSettings model;
   // Stream world: kTLS on a socket, files, sysctls, requested checks.
   std::optional<TlsTx> tls_tx;
+  // `tls_rx(S, 1.3, sync)`: setsockopt(S, SOL_TLS, TLS_RX, ...) with the key material TLS_TX
+  // uses, so S's recv() returns the plaintext of the records its peer sends (same fields).
+  std::optional<TlsTx> tls_rx;
   std::vector<File> files;
   std::vector<Pipe> pipes;
   std::vector<Ring> rings;

@@ -230,6 +230,7 @@ constexpr CallSig kCalls[] = {
     {"map_delete", 2, 2, true, true, false, false},
     {"setsockopt", 3, 3, false, true, false, false},
     {"tls_tx", 3, 3, false, true, false, false},
+    {"tls_rx", 3, 3, false, true, false, false},
     {"drain", 1, 1, false, true, false, false},
     {"sendfile", 3, 3, true, false, true, false},
     {"write", 2, 2, true, false, true, false},
@@ -250,7 +251,7 @@ const CallSig* find_call(std::string_view n) {
 constexpr std::string_view kTopStatements =
     "scenario, param, model, limit, let, if, thread, verdict, setsockopt, map_update, map_delete, "
     "NAME = map(...), A, B = create_pair(...), NAME = file(SIZE), NAME = pipe(), NAME = io_uring_setup(FLAGS), "
-    "io_uring_register_iowq_max_workers, io_uring_others, tls_tx, drain, sysctl, property, window";
+    "io_uring_register_iowq_max_workers, io_uring_others, tls_tx, tls_rx, drain, sysctl, property, window";
 constexpr std::string_view kThreadStatements =
     "send, recv, recv_timeout, recv_loop, ioctl, wait_for_fionread, poll, select, usleep, shutdown, close, "
     "map_update, map_delete, sendfile, write, sendfile_loop, write_loop, splice_loop, uring_splice_close, "
@@ -1515,6 +1516,7 @@ class Instantiator {
           before_threads(st, st.name);
           if (st.name == "setsockopt") exec_setsockopt(st);
           else if (st.name == "tls_tx") exec_tls_tx(st);
+          else if (st.name == "tls_rx") exec_tls_rx(st);
           else if (st.name == "drain") exec_drain(st);
           else if (st.name == "io_uring_register_iowq_max_workers")
             prog_.rings[ring_arg(*st.args[0])].iowq_max = static_cast<uint32_t>(u64_arg(*st.args[1], 0, 64, "max workers"));
@@ -1654,10 +1656,10 @@ class Instantiator {
   void exec_check(const Stmt& st) {
     before_threads(st, "property");
     static constexpr std::string_view known[] = {"tcp-seq-order", "byte-conservation", "no-stall", "all-records-delivered",
-                                                 "min-throughput"};
+                                                 "min-throughput", "rx-in-order"};
     if (std::find(std::begin(known), std::end(known), st.name) == std::end(known))
       fail(st.name_pos, "unknown property '" + st.name + "' (expected one of: tcp-seq-order, byte-conservation, no-stall, "
-                                                        "all-records-delivered, min-throughput(KIB_PER_S))");
+                                                        "all-records-delivered, min-throughput(KIB_PER_S), rx-in-order)");
     for (const Check& c : prog_.checks)
       if (c.name == st.name) fail(st.name_pos, "property " + st.name + " twice");
     Check c{st.name, loc(st.name_pos)};
@@ -1715,23 +1717,33 @@ class Instantiator {
     prog_.windows.push_back(std::move(w));
   }
 
-  void exec_tls_tx(const Stmt& st) {
-    if (prog_.tls_tx) fail(st.pos, "unsupported: kTLS TX on more than one socket");
+  // tls_tx and tls_rx take the same arguments: socket, TLS version, AEAD.
+  TlsTx tls_args(const Stmt& st, const std::string& what) {
     TlsTx t;
     t.sock = sock_arg(*st.args[0]);
-    if (prog_.socks[t.sock].proto != Proto::tcp) fail(st.args[0]->pos, "tls_tx: kTLS needs a TCP socket");
+    if (prog_.socks[t.sock].proto != Proto::tcp) fail(st.args[0]->pos, what + ": kTLS needs a TCP socket");
     const Value v = eval(*st.args[1]);
     const std::string ver = v.k == Value::K::sym ? v.s : std::string();
     if (ver == "1.2") t.version = TlsVersion::v1_2;
     else if (ver == "1.3") t.version = TlsVersion::v1_3;
-    else fail(st.args[1]->pos, "tls_tx: expected the TLS version 1.2 or 1.3" + (ver.empty() ? std::string() : ", got " + ver));
+    else fail(st.args[1]->pos, what + ": expected the TLS version 1.2 or 1.3" + (ver.empty() ? std::string() : ", got " + ver));
     const Value c = eval(*st.args[2]);
     const std::string cr = c.k == Value::K::sym ? c.s : std::string();
     if (cr == "sync") t.crypto = Crypto::sync;
     else if (cr == "async") t.crypto = Crypto::async;
-    else fail(st.args[2]->pos, "tls_tx: expected the AEAD: sync (AES-NI) or async (cryptd)");
+    else fail(st.args[2]->pos, what + ": expected the AEAD: sync (AES-NI) or async (cryptd)");
     t.loc = loc(st.pos);
-    prog_.tls_tx = t;
+    return t;
+  }
+
+  void exec_tls_tx(const Stmt& st) {
+    if (prog_.tls_tx) fail(st.pos, "unsupported: kTLS TX on more than one socket");
+    prog_.tls_tx = tls_args(st, "tls_tx");
+  }
+
+  void exec_tls_rx(const Stmt& st) {
+    if (prog_.tls_rx) fail(st.pos, "unsupported: kTLS RX on more than one socket");
+    prog_.tls_rx = tls_args(st, "tls_rx");
   }
 
   void exec_drain(const Stmt& st) {

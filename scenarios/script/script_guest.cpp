@@ -12,7 +12,8 @@
 //           never, sometimes, always;
 //   kernel: in how many of the cell's runs it was violated - all-records-delivered by the
 //           plaintext the peer decrypted (received == sent, every byte as the file has it, a
-//           clean EOF), no-stall by the stall signature on the sending socket. tcp-seq-order and
+//           clean EOF), no-stall by the stall signature on the sending socket, rx-in-order by
+//           the reader's kTLS RX reads (file bytes in order, short reads at record ends). tcp-seq-order and
 //           byte-conservation are the model's own bookkeeping (sequence numbers; bytes queued =
 //           delivered + freed), with nothing to observe on a kernel: not judged.
 // A script with `window` lines forces the model's ordering: a run counts only if its window
@@ -61,7 +62,8 @@ const ScriptScenario& script_of(const Scenario& sc) {
 
 // The properties a kernel run can show.
 bool observable(const std::string& property) {
-  return property == "all-records-delivered" || property == "no-stall" || property == "min-throughput";
+  return property == "all-records-delivered" || property == "no-stall" || property == "min-throughput" ||
+         property == "rx-in-order";
 }
 
 struct Cell {
@@ -341,7 +343,8 @@ KernelProp kernel_prop(const Check& check, const json& k, bool forced) {
   KernelProp kp;
   for (const json& run : k.value("run_results", json::array())) {
     if (!run.value("ok", false)) continue;
-    const bool v = property == "no-stall"         ? run.value("stall_verdict", "") == "stall"
+    const bool v = property == "rx-in-order"      ? run.value("rx_disorder", false)
+                   : property == "no-stall"       ? run.value("stall_verdict", "") == "stall"
                    : property == "min-throughput" ? run.value("throughput_MiBps", 0.0) * 1024.0 <
                                                         static_cast<double>(check.min_kibps)
                                                   : run.value("lost", false);

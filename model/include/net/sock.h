@@ -64,6 +64,9 @@ struct sock {
   Shared<uint32_t> sk_rmem_alloc = 0;       // bytes charged to this socket's receive side
   uint32_t sk_rcvbuf = kRmemDefault;  // written only in setup (SO_RCVBUF)
   Shared<uint32_t> sk_drops = 0;            // packets freed undelivered (sk_drops_add, by sock_drop)
+  // sk->sk_data_ready when a ULP replaced it (kTLS RX: tls_data_ready); empty: sock_def_readable,
+  // or the psock's verdict.
+  std::function<void(Sched&)> sk_data_ready_fn;
 
   // ---- send side ----------------------------------------------------------------------------
   Shared<bool> sock_nospace = false;    // SOCK_NOSPACE in sk->sk_socket->flags: a writer ran out

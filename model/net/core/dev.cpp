@@ -43,7 +43,8 @@ Co<> do_softirq(Sched& s, loopback& lo, std::string_view label) {
 static bool transfer_finished(const loopback& lo) {
   if (!lo.sender_done || !lo.input_pkt_queue->empty()) return false;
   for (const tcp_sock* tp : lo.socks)
-    if (!tp->write_queue.empty() || !tp->rtx_queue.empty() || !tp->sk_backlog.empty()) return false;
+    if (!tp->write_queue.empty() || !tp->rtx_queue.empty() || !tp->sk_backlog.empty() || !tp->sk_backlog_data.empty())
+      return false;
   return true;
 }
 

@@ -10,6 +10,11 @@ namespace kpsim::model {
 bool tcp_v4_rcv(Sched& s, tcp_sock& tp, skb_ptr skb) {
   // The backlog holds ACKs only: on the paths modelled, no process owns a receiving socket when
   // data arrives. Should a scenario make one, say so rather than deliver it out of turn.
+  if (tp.sk_lock.owned_by_user() && tp.data_backlog) {
+    s.note("tcp", "tcp_v4_rcv: data [{}, {}) to the backlog (socket owned by user)", skb->seq, skb->end_seq);
+    tp.sk_backlog_data.push_back(std::move(skb));  // sk_add_backlog
+    return true;
+  }
   if (tp.sk_lock.owned_by_user()) {
     s.fail("model-assumption", fmt::format("{}: data [{}, {}) for a socket owned by a process: the backlog "
                                            "of data segments is not modelled", tp.name, skb->seq, skb->end_seq));

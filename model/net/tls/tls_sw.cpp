@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "model/net/core/sock.h"
 #include "model/net/core/stream.h"
 #include "model/net/ipv4/tcp.h"
 
@@ -529,6 +530,339 @@ Co<> tls_sw_splice_eof(Sched& s, tls_context& ctx) {
   if (ctx.partially_sent || !ctx.tx_list.empty()) co_await tls_tx_records(s, ctx, 0);
   co_await ctx.sk->sk_lock.release_sock(s);
   ctx.tx_lock.unlock(s);
+}
+
+// ---- RX ---------------------------------------------------------------------------------------
+
+void tls_set_sw_offload_rx(Sched& s, tls_sw_context_rx& ctx, tcp_sock& sk, tls_version v, const tls_wire& wire) {
+  ctx.sk = &sk;
+  ctx.prot = tls_prot_info_for(v);
+  // tls_update_rx_zc_capable: TLS 1.3 pads, so the record type is known only after
+  // decryption; without TLS_RX_EXPECT_NO_PAD (never set here) 1.3 decrypts into a clear-text skb.
+  ctx.zc_capable = v == tls_version::v1_2;
+  tls_strp_init(s, ctx.strp, sk, wire, ctx.prot.prepend_size);
+  // tls_rx_msg_ready → ctx->saved_data_ready: sock_def_readable, the socket's own wake-up.
+  ctx.strp.msg_ready_cb = [&sk](Sched& sch) { sk.sk_wq.wake_up_all(sch); };
+  // tls_sw_strparser_arm: from here every delivery goes through the parser.
+  sk.sk_data_ready_fn = [&ctx](Sched& sch) { tls_data_ready(sch, ctx); };
+  // do_tls_setsockopt_conf (RX): tls_strp_check_rcv, for a record that came before TLS_RX.
+  tls_strp_check_rcv(s, ctx.strp);
+}
+
+void tls_data_ready(Sched& s, tls_sw_context_rx& ctx) {
+  // No psock here: only the parser. The reader is woken when a record is ready, not on every
+  // segment (sock_def_readable runs from tls_rx_msg_ready).
+  tls_strp_data_ready(s, ctx.strp);
+}
+
+bool tls_sw_sock_is_readable(const tls_sw_context_rx& ctx) {
+  return tls_strp_msg_ready(ctx.strp) || !ctx.rx_list.empty();
+}
+
+bool tls_sk_poll_readable(const tls_sw_context_rx& ctx) {
+  const tcp_sock& sk = *ctx.sk;
+  // tcp_poll: EPOLLIN when bytes are queued (tcp_epollin_ready with target 1), when
+  // sk_is_readable (the protocol's tls_sw_sock_is_readable), or at RCV_SHUTDOWN.
+  const bool tcp_in = sk.rcv_queued() > 0 || tls_sw_sock_is_readable(ctx) || sk.rcv_shutdown.get();
+  if (sk.rcv_shutdown.get()) return tcp_in;  // state != ESTABLISHED or RCV_SHUTDOWN: as is
+  if (ctx.rx_list.empty() && !tls_strp_msg_ready(ctx.strp)) return false;
+  return tcp_in;
+}
+
+namespace {
+
+// sk_wait_event(sk, &timeo, cond, &wait) with a wait_woken entry on sk_sleep(sk): release_sock
+// (which runs the backlog), re-check, wait_woken, lock_sock. Returns the condition after.
+template <class Cond>
+Co<bool> tls_sk_wait_event(Sched& s, tcp_sock& sk, std::optional<uint64_t>& timeo, WaitQueue& q,
+                           WaitQueue::WokenEntry& wait, Cond cond, std::string_view label) {
+  co_await sk.sk_lock.release_sock(s);
+  co_await s.point("sk_wait_event");  // another CPU may run between the release and the check
+  if (!cond()) {
+    if (wait.woken) {
+      wait.woken = false;  // a wake-up came while awake: wait_woken returns at once
+    } else {
+      const uint64_t t0 = s.now_ns();
+      const WakeReason why = co_await q.sleep(s, label, true, timeo);
+      wait.woken = false;
+      if (timeo) *timeo = why == WakeReason::timeout ? 0 : *timeo - std::min(*timeo, s.now_ns() - t0);
+    }
+  }
+  co_await sk.sk_lock.lock_sock(s, "sk_wait_event: locked");
+  co_return cond();
+}
+
+// DEFINE_WAIT_FUNC + add_wait_queue ... remove_wait_queue around one sk_wait_event.
+struct TlsWokenWait {
+  WaitQueue& wq;
+  WaitQueue::WokenEntry entry;
+  TlsWokenWait(Sched& s, WaitQueue& q) : wq(q) { wq.add_woken(s, &entry); }
+  ~TlsWokenWait() { wq.remove_woken(&entry); }
+  TlsWokenWait(const TlsWokenWait&) = delete;
+  TlsWokenWait& operator=(const TlsWokenWait&) = delete;
+};
+
+// sock_rcvtimeo: no SO_RCVTIMEO in the scripts, so blocking means forever.
+std::optional<uint64_t> sock_rcvtimeo(bool nonblock) {
+  if (nonblock) return uint64_t{0};
+  return std::nullopt;
+}
+
+// tls_rx_reader_acquire: one reader at a time inside tls_sw_recvmsg (the socket lock is
+// dropped while it waits for records, so a second reader would otherwise interleave).
+Co<int> tls_rx_reader_acquire(Sched& s, tls_sw_context_rx& ctx, bool nonblock) {
+  std::optional<uint64_t> timeo = sock_rcvtimeo(nonblock);
+  while (ctx.reader_present) {
+    ctx.reader_contended = true;
+    ++ctx.stats.reader_waits;
+    TlsWokenWait wait(s, ctx.wq);
+    co_await tls_sk_wait_event(s, *ctx.sk, timeo, ctx.wq, wait.entry, [&ctx] { return !ctx.reader_present; },
+                               "tls_rx_reader_acquire: woken");
+    if (timeo && *timeo == 0) co_return -kerr::eagain;
+    if (s.current().signal_pending()) co_return sock_intr_errno(timeo);
+  }
+  ctx.reader_present = true;
+  co_return 0;
+}
+
+Co<int> tls_rx_reader_lock(Sched& s, tls_sw_context_rx& ctx, bool nonblock) {
+  co_await ctx.sk->sk_lock.lock_sock(s, "tls_rx_reader_lock: locked");
+  const int err = co_await tls_rx_reader_acquire(s, ctx, nonblock);
+  if (err) co_await ctx.sk->sk_lock.release_sock(s);
+  co_return err;
+}
+
+void tls_rx_reader_release(Sched& s, tls_sw_context_rx& ctx) {
+  if (ctx.reader_contended) {
+    if (ctx.wq.has_waiters()) ctx.wq.wake_up_one(s);
+    else ctx.reader_contended = false;
+  }
+  ctx.reader_present = false;
+}
+
+Co<> tls_rx_reader_unlock(Sched& s, tls_sw_context_rx& ctx) {
+  tls_rx_reader_release(s, ctx);
+  co_await ctx.sk->sk_lock.release_sock(s);
+}
+
+// tls_record_content_type: every record one recvmsg returns has the same type. The first sets
+// *control (put_cmsg of TLS_GET_RECORD_TYPE); a non-data record needs a control buffer, which a
+// plain recv() has not (MSG_CTRUNC): -EIO. A record of another type ends the read (0).
+int tls_record_content_type(uint8_t rec_control, uint8_t& control) {
+  if (!control) {
+    control = rec_control;
+    if (!control) return -kEBADMSG;
+    if (control != kTLS_RECORD_TYPE_DATA) return -kerr::eio;
+  } else if (control != rec_control) {
+    return 0;
+  }
+  return 1;
+}
+
+// skb_copy_datagram_msg of `n` plaintext bytes at `off` of a decrypted record.
+void copy_to_user(tls_recv_out& out, const tls_rx_skb& skb, uint32_t off, uint32_t n) {
+  if (!n) return;
+  const uint64_t from = skb.pl_start + off;
+  if (!out.chunks.empty() && out.chunks.back().first + out.chunks.back().second == from)
+    out.chunks.back().second += n;
+  else
+    out.chunks.emplace_back(from, n);
+}
+
+// process_rx_list: copy from the records already decrypted. Not peeking, what is copied is
+// consumed and a record left with bytes stops the walk (the caller's buffer is full).
+int64_t process_rx_list(tls_sw_context_rx& ctx, tls_recv_out* out, uint8_t& control, uint64_t skip,
+                        uint64_t len, bool is_peek, bool* more) {
+  size_t i = 0;
+  int64_t copied = 0;
+  int err = 0;
+  while (skip && i < ctx.rx_list.size()) {
+    const tls_rx_skb& skb = ctx.rx_list[i];
+    err = tls_record_content_type(skb.control, control);
+    if (err <= 0) {
+      if (more) *more = true;
+      return copied ? copied : err;
+    }
+    if (skip < skb.full_len) break;
+    skip -= skb.full_len;
+    ++i;
+  }
+  while (len && i < ctx.rx_list.size()) {
+    tls_rx_skb& skb = ctx.rx_list[i];
+    const auto chunk = static_cast<uint32_t>(std::min<uint64_t>(skb.full_len - skip, len));
+    err = tls_record_content_type(skb.control, control);
+    if (err <= 0) {
+      if (more) *more = true;
+      return copied ? copied : err;
+    }
+    if (out) copy_to_user(*out, skb, skb.offset + static_cast<uint32_t>(skip), chunk);
+    len -= chunk;
+    copied += chunk;
+    if (!is_peek) {
+      skb.offset += chunk;
+      skb.full_len -= chunk;
+      if (skb.full_len - skip) break;  // unconsumed data in the record
+    }
+    skip = 0;
+    if (out) out->eor = true;
+    if (!is_peek) ctx.rx_list.erase(ctx.rx_list.begin() + static_cast<std::ptrdiff_t>(i));
+    else ++i;
+  }
+  return copied;
+}
+
+// sock_error: the pending error, cleared.
+int sock_error(tcp_sock& sk) {
+  const int e = sk.sk_err;
+  if (!e) return 0;
+  sk.sk_err = 0;
+  return -e;
+}
+
+// tls_rx_rec_wait: until the parser has a whole record. Returns 1 with a record loaded, 0 at
+// EOF, or an error (-EAGAIN without blocking, a signal's, the socket's).
+Co<int> tls_rx_rec_wait(Sched& s, tls_sw_context_rx& ctx, bool nonblock, bool released) {
+  tcp_sock& sk = *ctx.sk;
+  std::optional<uint64_t> timeo = sock_rcvtimeo(nonblock);
+  for (;;) {
+    while (!tls_strp_msg_ready(ctx.strp)) {
+      if (sk.sk_err) co_return sock_error(sk);
+      // Bytes are queued: parse here, in process context (the softirq may have found the
+      // socket owned and left it to the work item).
+      if (sk.rcv_queued()) {
+        tls_strp_check_rcv(s, ctx.strp);
+        if (tls_strp_msg_ready(ctx.strp)) break;
+      }
+      if (sk.rcv_shutdown || sk.sock_done) co_return 0;
+      if (timeo && *timeo == 0) co_return -kerr::eagain;
+      released = true;
+      ++ctx.stats.rec_waits;
+      s.note("tls", "tls_rx_rec_wait: no whole record ({} B queued): sleep", sk.rcv_queued());
+      TlsWokenWait wait(s, sk.sk_wq);
+      co_await tls_sk_wait_event(s, sk, timeo, sk.sk_wq, wait.entry, [&ctx] { return tls_strp_msg_ready(ctx.strp); },
+                                 "tls_rx_rec_wait: woken");
+      if (s.current().signal_pending()) co_return sock_intr_errno(timeo);
+    }
+    if (tls_strp_msg_load(s, ctx.strp, released)) co_return 1;
+    released = false;  // the kernel's recursive call with released = false
+  }
+}
+
+// tls_rx_one_record → tls_decrypt_sw → tls_decrypt_sg with a synchronous AEAD: the record's
+// plaintext, either decrypted straight into the user buffer (darg->zc) or into a clear-text
+// skb the caller copies from. The record sequence number advances (tls_advance_record_sn).
+tls_rx_skb tls_rx_one_record(Sched& s, tls_sw_context_rx& ctx, bool zc) {
+  const tls_wire_record& w = ctx.strp.wire->at(ctx.sk->copied_seq);
+  tls_rx_skb skb;
+  skb.pl_start = w.pl_start;
+  skb.offset = 0;  // rxm->offset += prepend_size: the plaintext starts here
+  skb.full_len = ctx.strp.stm_full_len - ctx.prot.overhead_size();  // rxm->full_len -= overhead_size
+  skb.control = ctx.strp.mark;  // 1.3: the inner type, which the model's sender always makes data
+  ++ctx.rec_seq;
+  ++ctx.stats.records_decrypted;
+  if (zc) ++ctx.stats.zc_records;
+  s.note("tls", "tls_rx_one_record: record #{} ({} B plaintext, stream [{}, {})){}", ctx.rec_seq - 1, skb.full_len,
+         skb.pl_start, skb.pl_start + skb.full_len, zc ? " decrypted into the user buffer" : "");
+  return skb;
+}
+
+// tls_read_flush_backlog: with more to read than this record, process the socket's backlog now
+// and then (what the softirq queued while we owned the socket), so the parser sees new data.
+bool tls_read_flush_backlog(Sched& s, tls_sw_context_rx& ctx, uint64_t len_left, uint64_t decrypted, uint64_t done,
+                            uint64_t& flushed_at) {
+  if (len_left <= decrypted) return false;
+  const uint64_t max_rec = ctx.prot.overhead_size() - ctx.prot.tail_size + kTLS_MAX_PAYLOAD_SIZE;
+  if (done - flushed_at < 128 * 1024 && ctx.sk->rcv_queued() > max_rec) return false;
+  flushed_at = done;
+  const bool flushed = __release_sock(s, *ctx.sk);  // sk_flush_backlog
+  if (flushed) ++ctx.stats.backlog_flushes;
+  return flushed;
+}
+
+}  // namespace
+
+Co<int64_t> tls_sw_recvmsg(Sched& s, tls_sw_context_rx& ctx, uint32_t len_in, int flags, tls_recv_out& out) {
+  const bool is_peek = flags & kMSG_PEEK;
+  const bool nonblock = flags & kMSG_DONTWAIT;
+  uint64_t len = len_in;
+  int err = co_await tls_rx_reader_lock(s, ctx, nonblock);
+  if (err < 0) co_return err;
+  uint8_t control = 0;
+  bool rx_more = false, released = true;
+  int64_t copied = 0, decrypted = 0, peeked = 0;
+  uint64_t flushed_at = 0;
+  err = ctx.async_err;  // "If crypto failed the connection is broken"
+  if (!err) {
+    // Records decrypted by an earlier call (a partly read one, or peeked ones) come first.
+    const int64_t r = process_rx_list(ctx, &out, control, 0, len, is_peek, &rx_more);
+    if (r < 0) {
+      err = static_cast<int>(r);
+    } else {
+      copied = r;
+      if (!(len <= static_cast<uint64_t>(copied) || rx_more || (control && control != kTLS_RECORD_TYPE_DATA))) {
+        // sock_rcvlowat: MSG_WAITALL waits for len, else for 1 byte (SO_RCVLOWAT is not set).
+        const uint64_t target = (flags & kMSG_WAITALL) ? len : std::min<uint64_t>(1, len);
+        len -= static_cast<uint64_t>(copied);
+        const bool zc_capable = !is_peek && ctx.zc_capable;
+        // One record at a time, while the caller's buffer has room and either the target is
+        // not met or another whole record is already there: a recv never waits for a record
+        // once it has bytes, and never returns part of a record while its buffer has room.
+        while (len && (static_cast<uint64_t>(decrypted + copied) < target || tls_strp_msg_ready(ctx.strp))) {
+          err = co_await tls_rx_rec_wait(s, ctx, nonblock, released);
+          if (err <= 0) break;
+          const uint32_t to_decrypt = ctx.strp.stm_full_len - ctx.prot.overhead_size();
+          const bool zc = zc_capable && to_decrypt <= len && ctx.strp.mark == kTLS_RECORD_TYPE_DATA;
+          // The decryption is the long part of a read, and runs with the socket owned: another
+          // CPU's softirq may deliver meanwhile, to the backlog (tcp_v4_rcv), and the parser's
+          // work waits for the lock.
+          co_await s.point("tls_rx_one_record");
+          tls_rx_skb skb = tls_rx_one_record(s, ctx, zc);
+          err = tls_record_content_type(skb.control, control);
+          if (err <= 0) {
+            tls_strp_msg_done(s, ctx.strp);  // tls_rx_rec_done
+            ctx.rx_list.push_back(skb);      // put_on_rx_list_err
+            break;
+          }
+          released = tls_read_flush_backlog(s, ctx, len, to_decrypt, static_cast<uint64_t>(decrypted + copied),
+                                            flushed_at);
+          uint32_t chunk = skb.full_len;
+          tls_strp_msg_done(s, ctx.strp);  // tls_rx_rec_done: the wire bytes leave the TCP queue
+          if (!zc) {
+            const bool partially_consumed = chunk > len;
+            if (partially_consumed) chunk = static_cast<uint32_t>(len);
+            copy_to_user(out, skb, skb.offset, chunk);
+            if (is_peek || partially_consumed) {
+              if (is_peek) {
+                peeked += chunk;
+                ++ctx.stats.peeked_records;
+              } else {
+                skb.offset += chunk;
+                skb.full_len -= chunk;
+                ++ctx.stats.partial_records;
+              }
+              decrypted += chunk;  // put_on_rx_list
+              len -= chunk;
+              ctx.rx_list.push_back(skb);
+              if (control != kTLS_RECORD_TYPE_DATA) break;
+              continue;
+            }
+          } else {
+            copy_to_user(out, skb, skb.offset, chunk);
+          }
+          decrypted += chunk;
+          len -= chunk;
+          out.eor = true;
+          if (control != kTLS_RECORD_TYPE_DATA) break;
+        }
+        copied += decrypted;  // recv_end (no async decryptions to wait for)
+      }
+    }
+  }
+  (void)peeked;
+  co_await tls_rx_reader_unlock(s, ctx);
+  const int64_t ret = copied ? copied : err;
+  s.note("tls", "tls_sw_recvmsg({} B{}) returns {}", len_in, is_peek ? ", MSG_PEEK" : "", ret);
+  co_return ret;
 }
 
 }  // namespace kpsim::model

@@ -9,6 +9,14 @@
 // BIT_TX_SCHEDULED / BIT_TX_CLOSING, tls_encrypt_async_wait and when the sender calls it.
 // Kernel 6.1 (kernel_version::v6_1): tls_sw_sendpage / tls_sw_do_sendpage, and tls_push_sg
 // through do_tcp_sendpages with MSG_SENDPAGE_NOTLAST.
+//
+// RX (the second half of this header): tls_sw_recvmsg and what it calls - tls_rx_reader_lock /
+// acquire / release, process_rx_list, tls_rx_rec_wait, tls_rx_one_record (tls_decrypt_sw with a
+// synchronous AEAD: zero-copy into the user buffer or through a clear-text skb),
+// tls_record_content_type, tls_read_flush_backlog; tls_data_ready (the socket's sk_data_ready
+// once the strparser is armed), tls_sw_sock_is_readable and tls_main.c's tls_sk_poll. The
+// record parser is tls_strp.h. Asynchronous decryption (tls_decrypt_async_wait; TLS 1.2 with an
+// async AEAD only) is not modelled: the script worlds refuse `tls_rx(S, 1.2, async)`.
 #pragma once
 
 #include <deque>
@@ -17,6 +25,7 @@
 
 #include "model/net/socket.h"
 #include "model/include/linux/tcp.h"
+#include "model/net/tls/tls_strp.h"
 #include "sched/completion.h"
 #include "sched/mutex.h"
 #include "sched/work.h"
@@ -134,5 +143,71 @@ Co<> tls_sw_splice_eof(Sched& s, tls_context& ctx);
 // tls_sw_do_sendpage (one page; see tls_sw.cpp), release.
 Co<int64_t> tls_sw_do_sendpage(Sched& s, tls_context& ctx, uint64_t size, int flags);
 Co<int64_t> tls_sw_sendpage(Sched& s, tls_context& ctx, uint64_t size, int flags);
+
+// ---- RX ---------------------------------------------------------------------------------------
+
+// A decrypted record on rx_list (a clear-text skb, or the record itself after a peek): its
+// strp_msg offset/full_len counted in plaintext bytes, and which bytes of the sender's stream
+// the plaintext is (tls_wire_record).
+struct tls_rx_skb {
+  uint64_t pl_start = 0;   // the sender's stream offset of plaintext byte 0
+  uint32_t offset = 0;     // rxm->offset: bytes of the plaintext already consumed
+  uint32_t full_len = 0;   // rxm->full_len: bytes left
+  uint8_t control = kTLS_RECORD_TYPE_DATA;  // tlm->control
+};
+
+// What one recvmsg copied to the user buffer, in order: (stream offset, length) pieces - the
+// checkers' view of the bytes - and the msg_flags it set.
+struct tls_recv_out {
+  std::vector<std::pair<uint64_t, uint32_t>> chunks;
+  bool eor = false;  // MSG_EOR: a record was returned whole
+  uint64_t bytes() const {
+    uint64_t n = 0;
+    for (auto& c : chunks) n += c.second;
+    return n;
+  }
+};
+
+struct tls_rx_stats {
+  uint64_t records_decrypted = 0;  // tls_rx_one_record calls that succeeded
+  uint64_t zc_records = 0;         // ... decrypted straight into the user buffer
+  uint64_t partial_records = 0;    // a record larger than what the caller asked: rest on rx_list
+  uint64_t peeked_records = 0;     // decrypted for MSG_PEEK: kept on rx_list
+  uint64_t rec_waits = 0;          // tls_rx_rec_wait slept for a record
+  uint64_t backlog_flushes = 0;    // tls_read_flush_backlog processed the socket's backlog
+  uint64_t reader_waits = 0;       // tls_rx_reader_acquire waited for another reader
+};
+
+// struct tls_sw_context_rx with the tls_context RX fields it needs.
+struct tls_sw_context_rx {
+  tls_prot_info prot;
+  tcp_sock* sk = nullptr;
+  tls_strparser strp;
+  std::deque<tls_rx_skb> rx_list;  // decrypted records not (fully) returned yet
+  bool zc_capable = false;         // tls_update_rx_zc_capable: TLS 1.2, or 1.3 with rx_no_pad
+  bool async_capable = false;      // TLS 1.2 with an async AEAD: not modelled (refused)
+  bool reader_present = false;
+  bool reader_contended = false;
+  WaitQueue wq;                    // ctx->wq: readers waiting for reader_present to clear
+  uint64_t rec_seq = 0;            // tls_ctx->rx.rec_seq (tls_advance_record_sn)
+  int async_err = 0;               // ctx->async_wait.err
+  tls_rx_stats stats;
+};
+
+// setsockopt(SOL_TLS, TLS_RX): tls_set_sw_offload(sk, 0) for AES-GCM-128 of version `v`, then
+// tls_sw_strparser_arm: sk_data_ready becomes tls_data_ready, and a record already queued is
+// parsed at once (tls_strp_check_rcv). `wire` is what the peer's record headers say.
+void tls_set_sw_offload_rx(Sched& s, tls_sw_context_rx& ctx, tcp_sock& sk, tls_version v, const tls_wire& wire);
+// sk->sk_data_ready of a kTLS RX socket: the parser's (tls_strp_data_ready).
+void tls_data_ready(Sched& s, tls_sw_context_rx& ctx);
+// tls_sw_recvmsg: returns the bytes copied, else an error (-EAGAIN, -ERESTARTSYS, -EIO,
+// -EBADMSG, a socket error) or 0 at EOF. flags: kMSG_PEEK | kMSG_WAITALL | kMSG_DONTWAIT.
+Co<int64_t> tls_sw_recvmsg(Sched& s, tls_sw_context_rx& ctx, uint32_t len, int flags, tls_recv_out& out);
+// tls_sw_sock_is_readable: a decrypted record on rx_list or a ready one in the parser.
+bool tls_sw_sock_is_readable(const tls_sw_context_rx& ctx);
+// tls_sk_poll's POLLIN (tls_main.c, 6.12): tcp_poll's, cleared while no record is ready
+// - raw TCP bytes of a partial record do not make the socket readable. At EOF (RCV_SHUTDOWN)
+// tcp_poll's answer stands.
+bool tls_sk_poll_readable(const tls_sw_context_rx& ctx);
 
 }  // namespace kpsim::model
