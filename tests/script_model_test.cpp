@@ -735,6 +735,25 @@ thread t {
     CHECK(o.exhaustive);
     CHECK(o.findings == 0);
   }
+  // A TCP socket that sends more than a first window: when its queue fills is the peer's
+  // window's business, which this world does not model: POLLOUT on it is refused.
+  const Program big = parsed(R"(scenario u "x"
+c, p = create_pair(tcp)
+thread t {
+  send(c, 64K, MSG_DONTWAIT)
+  poll(c, POLLOUT, 5ms) = POLLOUT
+}
+)");
+  ReplayStrategy none({}, false);
+  none.begin_run();
+  Sched sch(none);
+  try {
+    build_script_world(sch, big);
+    FAIL("POLLOUT after a 64 KiB TCP send was not refused");
+  } catch (const ScriptUnsupported& e) {
+    CHECK(std::string(e.what()).find("u.kps:5:3: unsupported in the model: poll(c, POLLOUT, 5ms) after c sends 65536 bytes") !=
+          std::string::npos);
+  }
   // A POLLOUT expectation that the socket does not meet fails the run.
   const Program bad = parsed(R"(scenario u "x"
 c1, p1 = create_pair(udp)

@@ -57,6 +57,9 @@ constexpr uint32_t kSysctlWmemMax = 212992;
 // Above this a UDP datagram may be built with page fragments (ip_append_data allocates linear
 // skbs below SKB_MAX_ALLOC); the model's skbs are linear.
 constexpr uint32_t kLinearUdpMax = 4096;
+// A loopback TCP receiver's first advertised window (tcp_select_initial_window: 65535 before
+// scaling): up to this many bytes in flight, no send queue fills, whatever the receiver does.
+constexpr uint64_t kTcpFirstWindow = 65535;
 
 
 // One sender's bytes in the order its sends returned them, and how far delivery (or a drop) has
@@ -755,6 +758,16 @@ void check_program(const Program& p) {
   const auto check_sock = [&](const Step& st) {
     if (st.sock >= p.socks.size()) unsupported(st.loc, "a step on an unknown socket");
   };
+  // POLLOUT on a TCP socket is tcp_poll's predicate on the send queue, which fills only once the
+  // peer's receive window closes. This world's receiver does not follow sk_rcvbuf and takes
+  // megabytes unread (a loopback kernel receiver closes its window far earlier), so a script
+  // whose TCP socket sends more than a first window (64 KiB) could see it writable where the
+  // kernel does not (docs/scripts.md): refused.
+  std::vector<uint64_t> sent_by(p.socks.size(), 0);
+  for (const Thread& t : p.threads)
+    for (const Step& st : t.steps)
+      if ((st.op == Op::send || st.op == Op::uring_send) && st.sock < p.socks.size())
+        sent_by[st.sock] += st.payload.size();
   const auto check_map = [&](const Step& st) {
     if (!p.map) unsupported(st.loc, "a map operation without a map");
     check_sock(st);
@@ -778,8 +791,16 @@ void check_program(const Program& p) {
           check_sock(st);
           if (st.flags & msg_more) unsupported(st.loc, "MSG_MORE on recv");
           break;
-        case Op::fionread:
-        case Op::poll: check_sock(st); break;
+        case Op::fionread: check_sock(st); break;
+        case Op::poll:
+          check_sock(st);
+          if (!st.select_call && (st.events & kPollOut) && p.socks[st.sock].proto == Proto::tcp &&
+              sent_by[st.sock] > kTcpFirstWindow)
+            unsupported(st.loc, fmt::format("{} after {} sends {} bytes: when a TCP send queue fills depends "
+                                            "on the peer's receive window, which this world does not model "
+                                            "(more than {} bytes)",
+                                            st.text, p.socks[st.sock].name, sent_by[st.sock], kTcpFirstWindow));
+          break;
         case Op::wait_fionread:
           check_sock(st);
           if (st.poll_us == 0) unsupported(st.loc, "wait_for_fionread polling every 0 us");
