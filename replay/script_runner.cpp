@@ -38,6 +38,7 @@
 
 // The skeleton refers to struct replay_event without defining it.
 #include "bpf/replay_events.h"
+#include "replay/guest/io_uring_ring.h"
 #include "bpf/script_verdict.h"
 #include "script_verdict.skel.h"
 
@@ -378,6 +379,9 @@ struct Shared {
   size_t cut_recv = 0, cut_samples = 0, cut_results = 0;
   std::mutex sleep_mu;
   std::condition_variable sleep_cv;
+  // By Program ring index: created by the one thread that submits to it (the parser's rule),
+  // on its first uring_read/uring_send, so only that thread touches its element.
+  std::vector<std::unique_ptr<guest::Ring>> rings = std::vector<std::unique_ptr<guest::Ring>>(prog.rings.size());
 
   bool stopping() const { return abort.load() || g_interrupted.load(); }
 
@@ -551,7 +555,7 @@ const Step* last_send(const Shared& sh, const Step& step) {
   for (const auto& th : sh.prog.threads) {
     if (th.steps.empty() || &step < &th.steps.front() || &step > &th.steps.back()) continue;
     for (auto it = th.steps.rbegin(); it != th.steps.rend(); ++it)
-      if (it->op == Op::send) return &*it;
+      if (it->op == Op::send || it->op == Op::uring_send) return &*it;
   }
   return nullptr;
 }
@@ -573,6 +577,64 @@ void do_send(Shared& sh, const Step& step) {
     sh.sleep_us(sh.options.kworker_first_sleep_us);
 }
 
+// uring_read / uring_send: one IORING_OP_READ or IORING_OP_SEND on the thread's ring, submitted
+// and waited for with io_uring_enter(1, 1, IORING_ENTER_GETEVENTS), as liburing's
+// io_uring_submit_and_wait(ring, 1). Returns the CQE's res (or -errno of a failed setup/enter);
+// a read's bytes go to `got`.
+void set_error(Shared& sh, std::string err);
+
+int64_t uring_call(Shared& sh, const Step& step, std::string& got) {
+  const int fd = sh.socks.fd(step.sock);
+  if (fd < 0) return -EBADF;  // closed by the script: no request (the model's -EBADF)
+  std::unique_ptr<guest::Ring>& ring = sh.rings[step.ring];
+  if (!ring) {
+    const script::RingSetup rs = sh.prog.rings[step.ring].setup;
+    const unsigned flags = rs == script::RingSetup::coop_taskrun    ? IORING_SETUP_COOP_TASKRUN
+                           : rs == script::RingSetup::defer_taskrun ? IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN
+                                                                    : 0u;
+    auto r = std::make_unique<guest::Ring>();
+    std::string err;
+    if (!r->init_flags(flags, err)) {
+      set_error(sh, fmt::format("{}: {}", loc_str(step.loc), err));
+      sh.abort.store(true);
+      return -EIO;
+    }
+    ring = std::move(r);
+  }
+  std::string buf(step.op == Op::uring_read ? step.len : 0, '\0');
+  if (step.op == Op::uring_read) ring->queue_read(fd, buf.data(), step.len, 1);
+  else ring->queue_send(fd, step.payload.data(), static_cast<unsigned>(step.payload.size()), MSG_NOSIGNAL, 1);
+  int r = ring->enter(1, 1);
+  while (r < 0 && errno == EINTR) r = ring->enter(0, 1);  // submitted; wait again
+  io_uring_cqe cqe{};
+  if (r < 0 || !ring->wait(cqe)) return -errno;
+  if (step.op == Op::uring_read && cqe.res > 0) got.assign(buf.data(), static_cast<size_t>(cqe.res));
+  return cqe.res;
+}
+
+void do_uring_read(Shared& sh, const Step& step) {
+  std::string got;
+  const int64_t r = uring_call(sh, step, got);
+  {
+    std::lock_guard lock(sh.mu);
+    if (!sh.recv_seen) {
+      sh.run.test_cpu = sched_getcpu();
+      sh.recv_seen = true;
+    }
+    sh.run.recv_results.push_back(static_cast<int>(r));
+  }
+  account_received(sh, step, got);
+  check_expect(sh, step, r, &got);
+}
+
+void do_uring_send(Shared& sh, const Step& step) {
+  std::string none;
+  check_expect(sh, step, uring_call(sh, step, none), nullptr);
+  if (sh.schedule == Schedule::kworker_first ||
+      (sh.schedule == Schedule::kworker_between && &step != last_send(sh, step)))
+    sh.sleep_us(sh.options.kworker_first_sleep_us);
+}
+
 int map_update(Shared& sh, const Step& step) {
   const uint32_t key = step.key;
   const uint32_t fd = static_cast<uint32_t>(sh.socks.fd(step.sock));  // -1: the kernel says EBADF
@@ -584,8 +646,9 @@ int map_delete(Shared& sh, const Step& step) {
   return bpf_map_delete_elem(sh.map_fd, &key) == 0 ? 0 : -errno;
 }
 
-// poll(fd, POLLIN, timeout) or select() for readability: the model returns 1 when readable
-// (POLLIN is 1; select counts one descriptor) and 0 on timeout; a signal gives -EINTR.
+// poll(fd, events, timeout) or select() for readability: poll returns the revents (the kernel
+// filters them to events | POLLERR | POLLHUP, as the model does), select 1 when readable (one
+// descriptor), both 0 on timeout; a signal gives -EINTR.
 int poll_once(Shared& sh, const Step& step) {
   const int fd = sh.socks.fd(step.sock);
   if (fd < 0) return -EBADF;
@@ -597,7 +660,7 @@ int poll_once(Shared& sh, const Step& step) {
     const int r = ::select(fd + 1, &rfds, nullptr, nullptr, &tv);
     return r < 0 ? -errno : r;
   }
-  pollfd p{fd, POLLIN, 0};
+  pollfd p{fd, static_cast<short>(step.events), 0};  // POLLIN 1, POLLOUT 4: the script's values
   const int r = ::poll(&p, 1, static_cast<int>(std::min<uint64_t>(step.timeout_us / 1000, INT32_MAX)));
   if (r < 0) return -errno;
   return r == 0 ? 0 : p.revents;
@@ -611,6 +674,8 @@ void run_step_call(Shared& sh, const Step& step) {
     case Op::fionread: return record_fionread_result(sh, step, fionread_once(sh, step));
     case Op::wait_fionread: return do_wait_fionread(sh, step);
     case Op::poll: return check_expect(sh, step, poll_once(sh, step), nullptr);
+    case Op::uring_read: return do_uring_read(sh, step);
+    case Op::uring_send: return do_uring_send(sh, step);
     case Op::usleep: sh.sleep_us(step.timeout_us); return check_expect(sh, step, 0, nullptr);
     case Op::map_update: return check_expect(sh, step, map_update(sh, step), nullptr);
     case Op::map_delete: return check_expect(sh, step, map_delete(sh, step), nullptr);
@@ -800,7 +865,7 @@ bool uses_sock(Op op) {
 
 std::string check_step(const Program& prog, const Step& s, bool setup) {
   const auto at = loc_str(s.loc);
-  if (static_cast<uint8_t>(s.op) > static_cast<uint8_t>(Op::poll))
+  if (static_cast<uint8_t>(s.op) > static_cast<uint8_t>(Op::uring_send))
     return fmt::format("{}: unknown step kind {}", at, static_cast<int>(s.op));
   if (setup && s.op != Op::map_update && s.op != Op::map_delete)
     return fmt::format("{}: {}: only map updates run in setup, before the threads", at, s.text);
@@ -808,6 +873,8 @@ std::string check_step(const Program& prog, const Step& s, bool setup) {
     return fmt::format("{}: {}: socket {} does not exist", at, s.text, s.sock);
   if ((s.op == Op::map_update || s.op == Op::map_delete) && !prog.map)
     return fmt::format("{}: {}: a map operation without a map", at, s.text);
+  if (s.op == Op::poll && !s.select_call && (s.events == 0 || (s.events & ~uint32_t{POLLIN | POLLOUT})))
+    return fmt::format("{}: {}: poll events other than POLLIN and POLLOUT", at, s.text);
   if (s.flags & ~kKnownFlags)
     return fmt::format("{}: {}: unknown MSG flags 0x{:x}", at, s.text, s.flags & ~kKnownFlags);
   if ((s.op == Op::recv || s.op == Op::recv_loop) && s.len > (1u << 30))

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <coroutine>
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -66,10 +67,20 @@ class WaitQueue {
   void add_woken(Sched& s, WokenEntry* e);  // add_wait_queue
   // remove_wait_queue. A write of the queue (dpor): has_waiters() sees the removal.
   void remove_woken(WokenEntry* e);
-  // waitqueue_active / skwq_has_sleeper: a sleeper or a wait_woken entry is on the queue.
+  // A wait_queue_entry with its own wake function and no task (init_waitqueue_func_entry +
+  // add_wait_queue), as io_uring's poll requests put on a file's queue (io_poll_wake): every
+  // wake-up calls `func` in the waker's context, non-exclusively, before any sleeper is woken.
+  // The wake-ups carry no poll key: a func that cares about the events looks at the file.
+  // `func` may remove its own entry.
+  struct FuncEntry {
+    std::function<void(Sched&)> func;
+  };
+  void add_func(Sched& s, FuncEntry* e);  // add_wait_queue
+  void remove_func(FuncEntry* e);         // list_del_init: a write of the queue (dpor)
+  // waitqueue_active / skwq_has_sleeper: a sleeper, a wait_woken or a func entry is queued.
   bool has_waiters() const {
     obj_.read();
-    return !sleepers_.empty() || !woken_entries_.empty();
+    return !sleepers_.empty() || !woken_entries_.empty() || !func_entries_.empty();
   }
   bool empty() const {
     obj_.read();
@@ -86,6 +97,8 @@ class WaitQueue {
   void remove(TaskId t);
   std::vector<TaskId> sleepers_;  // FIFO
   std::vector<WokenEntry*> woken_entries_;  // wait_woken entries; a wake-up marks them all
+  std::vector<FuncEntry*> func_entries_;    // func entries; a wake-up calls them all
+  void call_funcs(Sched& s);
   // Its object id, in construction order (sched/footprint.h ObjectId).
   ObjectId obj_;
 };

@@ -140,6 +140,24 @@ TEST_CASE("poll and select: one socket, readability, a timeout") {
   CHECK(st[1].text == "select(b, 2s)");
 }
 
+TEST_CASE("poll for POLLOUT and POLLIN|POLLOUT: the kernel's event values") {
+  const Program p = Script::parse("p.kps", "scenario p \"x\"\na, b = create_pair(tcp)\nthread t {\n"
+                                           "  poll(a, POLLOUT, 5ms) = POLLOUT\n"
+                                           "  poll(b, POLLIN|POLLOUT, 1s) = POLLIN|POLLOUT\n"
+                                           "  poll(b, POLLIN, 1s) = POLLIN\n}\n")
+                        .instantiate({});
+  const auto& st = p.threads.at(0).steps;
+  REQUIRE(st.size() == 3);
+  CHECK(st[0].events == kPollOut);
+  CHECK(st[0].expect.ret == 4);  // POLLOUT in include/uapi/asm-generic/poll.h
+  CHECK(st[0].text == "poll(a, POLLOUT, 5ms)");
+  CHECK(st[1].events == (kPollIn | kPollOut));
+  CHECK(st[1].expect.ret == 5);
+  CHECK(st[1].text == "poll(b, POLLIN|POLLOUT, 1s)");
+  CHECK(st[2].events == kPollIn);
+  CHECK(st[2].expect.ret == 1);
+}
+
 TEST_CASE("seed script: the three tests, udp and tcp") {
   const std::string all = "0123456789";
   SECTION("selftest udp") {
@@ -402,7 +420,21 @@ TEST_CASE("errors carry the line and column of the offending text") {
       {P + "thread t {\n  send(a, 1) @\n}\n", "bad.kps:4:14", "unexpected character '@'"},
       {P + "}\n", "bad.kps:3:1", "'}' closes no block"},
       {P + "thread t {\n  send(a, 1s)\n}\n", "bad.kps:4:11", "expected an integer, got a duration"},
-      {P + "thread t {\n  poll(a, POLLOUT, 1s)\n}\n", "bad.kps:4:11", "unsupported: poll events POLLOUT (supported: POLLIN)"},
+      {P + "thread t {\n  poll(a, POLLHUP, 1s)\n}\n", "bad.kps:4:11", "unsupported: poll events POLLHUP (supported: POLLIN, POLLOUT"},
+      {P + "thread t {\n  poll(a, POLLIN|POLLERR, 1s)\n}\n", "bad.kps:4:17", "unsupported: poll events POLLIN|POLLERR"},
+      {P + "thread t {\n  poll(a, 4, 1s)\n}\n", "bad.kps:4:11", "expected poll events: POLLIN, POLLOUT or POLLIN|POLLOUT"},
+      {P + "thread t {\n  poll(a, POLLOUT|MSG_DONTWAIT, 1s)\n}\n", "bad.kps:4:18", "| joins POLL events with POLL events only"},
+      {P + "thread t {\n  send(a, 1, POLLOUT)\n}\n", "bad.kps:4:14", "expected 0 or MSG_ flags joined with |"},
+      {P + "thread t {\n  poll(a, POLLOUT + POLLIN, 1s)\n}\n", "bad.kps:4:19", "POLL events combine only with |"},
+      {P + "let POLLOUT = 1\n", "bad.kps:3:5", "reserved"},
+      {P + "r = io_uring_setup(0)\nthread t {\n  uring_read(r, b, 4)\n}\nthread u {\n  uring_send(r, a, 1)\n}\n",
+       "bad.kps:8:3", "unsupported: io_uring r used from two threads"},
+      {P + "r = io_uring_setup(0)\nthread t {\n  uring_send(r, a, 0)\n}\n", "bad.kps:5:20", "send size 0 is outside [1, "},
+      {P + "r = io_uring_setup(0)\nthread t {\n  uring_read(r, b, 2) = 2 data \"abc\"\n}\n", "bad.kps:5:32",
+       "data is 3 bytes, more than the 2-byte buffer"},
+      {P + "r = io_uring_setup(0)\nthread t {\n  uring_send(r, a, 1) = 1 data \"a\"\n}\n", "bad.kps:5:27",
+       "unsupported: a data expectation on uring_send"},
+      {P + "thread t {\n  uring_read(a, b, 1)\n}\n", "bad.kps:4:14", "is a socket, not a"},
       {P + "thread t {\n  select(a)\n}\n", "bad.kps:4:3", "select takes 2 arguments, got 1"},
       {P + "thread t {\n  select(a, 0s)\n}\n", "bad.kps:4:13", "the duration must be > 0"},
       {P + "let x = ((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((1)))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))))\n",

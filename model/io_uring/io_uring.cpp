@@ -1,6 +1,11 @@
 // io_uring/io_uring.c completion and task-work paths (kernel 6.12): see io_uring.h.
 #include "model/io_uring/io_uring.h"
 
+#include "model/include/linux/errno.h"
+#include "model/io_uring/net.h"
+#include "model/io_uring/poll.h"
+#include "model/io_uring/rw.h"
+
 namespace kpsim::model {
 
 namespace {
@@ -110,6 +115,36 @@ Co<> exit_to_user_mode(Sched& s, task_works& tw) {
 void io_close(Sched& s, io_ring_ctx& ctx, uint64_t user_data, file& f) {
   fput(s, ctx.ft, f, "io_close");
   io_post_cqe(s, ctx, user_data, 0);
+}
+
+Co<> io_issue_sqe(Sched& s, io_kiocb& req, unsigned issue_flags) {
+  const int ret = req.opcode == io_op::read ? co_await io_read(s, req, issue_flags)
+                                            : co_await io_send(s, req, issue_flags);
+  if (ret == -kerr::eagain && (issue_flags & IO_URING_F_NONBLOCK)) {
+    io_queue_async(s, req);
+    co_return;
+  }
+  io_req_complete(s, req, ret);
+}
+
+void io_queue_async(Sched& s, io_kiocb& req) {
+  if (io_arm_poll_handler(s, req) == io_apoll::ready) {
+    // io_req_task_queue: the event came between the issue and the arming: retry from task work.
+    io_kiocb* r = &req;
+    Sched* sp = &s;
+    io_req_task_work_add(s, *req.ctx, [sp, r]() { return io_req_task_submit(*sp, *r); });
+  }
+}
+
+Co<> io_req_task_submit(Sched& s, io_kiocb& req) {
+  // io_queue_sqe from task work: issue_flags IO_URING_F_NONBLOCK (| COMPLETE_DEFER).
+  co_await io_issue_sqe(s, req, IO_URING_F_NONBLOCK);
+}
+
+void io_req_complete(Sched& s, io_kiocb& req, int64_t res) {
+  req.completed = true;
+  req.res = res;
+  io_post_cqe(s, *req.ctx, req.user_data, res);
 }
 
 }  // namespace kpsim::model

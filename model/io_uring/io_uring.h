@@ -5,6 +5,9 @@
 // tctx_task_work, io_run_local_work, io_req_complete_post from io-wq (CQE posted by the worker
 // unless the CQ is lockless, the request freed by task work: io_free_req), io_cqring_wait,
 // io_close, and the submitter's syscall exit (task work run with TIF_NOTIFY_SIGNAL cleared).
+// The issue path of IORING_OP_READ / IORING_OP_SEND on a socket: io_issue_sqe, io_queue_async
+// (-EAGAIN: arm poll, io_arm_poll_handler in poll.cpp), io_req_task_submit (the retry, as task
+// work on the submitter), io_req_complete (the CQE).
 //
 // Requests are not objects here: a completion is the CQE it posts and the references its
 // io_kiocb still holds (req->file), which it drops when freed.
@@ -14,7 +17,9 @@
 #include <memory>
 
 #include "model/fs/file_table.h"
+#include "model/include/linux/poll.h"
 #include "model/io_uring/io-wq.h"
+#include "sched/waitqueue.h"
 
 namespace kpsim::model {
 
@@ -52,6 +57,56 @@ struct io_ring_ctx {
   io_wq wq;
   io_uring_stats stats;
 };
+
+// ---- requests on a socket: IORING_OP_READ (rw.cpp io_read) and IORING_OP_SEND (net.cpp io_send)
+
+enum class io_op : uint8_t { read, send };
+
+// The socket file a request works on, through what io_uring calls of it: f_op->read_iter
+// (sock_read_iter → sock_recvmsg), sock_sendmsg, f_op->poll (sock_poll → tcp_poll / udp_poll)
+// and the wait queue that poll registers on (sk_sleep(sk)). Sockets are always pollable
+// (io_file_can_poll) and support nowait (FMODE_NOWAIT).
+struct io_sock_file {
+  std::string name;
+  // One call with these msg_flags (MSG_DONTWAIT when the issue is non-blocking). read_iter
+  // reads at most the request's len; both return bytes or -errno.
+  std::function<Co<int>(Sched&, int msg_flags)> read_iter;
+  std::function<Co<int>(Sched&, int msg_flags)> sendmsg;
+  std::function<__poll_t()> poll;
+  WaitQueue* wq = nullptr;
+};
+
+// struct io_kiocb of a read or send, with its async poll (struct async_poll's io_poll): lives
+// in the submitting step until its CQE is reaped.
+struct io_kiocb {
+  io_ring_ctx* ctx = nullptr;
+  io_op opcode = io_op::read;
+  uint64_t user_data = 0;
+  io_sock_file file;
+  int msg_flags = 0;  // sqe->msg_flags (send)
+  // REQ_F_POLLED: the async poll entry on file.wq while armed; `events` what it waits for.
+  WaitQueue::FuncEntry poll_wait;
+  bool poll_armed = false;
+  __poll_t poll_events = 0;
+  bool tw_queued = false;  // poll_refs' ownership: the poll task work is queued, not yet run
+  bool completed = false;
+  int64_t res = 0;
+};
+
+// issue_flags
+inline constexpr unsigned IO_URING_F_NONBLOCK = 1u << 31;
+
+// io_issue_sqe: the opcode's issue (io_read / io_send) with `issue_flags`; a result other
+// than -EAGAIN completes the request (io_req_complete), -EAGAIN goes to io_queue_async.
+Co<> io_issue_sqe(Sched& s, io_kiocb& req, unsigned issue_flags);
+// io_queue_async after a non-blocking -EAGAIN: io_arm_poll_handler; IO_APOLL_READY (the event
+// is already there) queues the retry as task work (io_req_task_queue). A socket never takes the
+// io-wq punt (IO_APOLL_ABORTED: files that cannot poll).
+void io_queue_async(Sched& s, io_kiocb& req);
+// io_req_task_submit: the retry, run as task work in the submitter: io_issue_sqe non-blocking.
+Co<> io_req_task_submit(Sched& s, io_kiocb& req);
+// io_req_set_res + the CQE (io_req_complete_defer, flushed before the submitter looks).
+void io_req_complete(Sched& s, io_kiocb& req, int64_t res);
 
 // io_req_task_work_add: `fn` runs in the submitter (tctx_task_work, or local work).
 void io_req_task_work_add(Sched& s, io_ring_ctx& ctx, std::function<Co<>()> fn);

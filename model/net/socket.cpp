@@ -1,7 +1,12 @@
-// net/socket.c sock_sendmsg / sock_write_iter (kernel 6.12): see socket.h.
+// net/socket.c sock_sendmsg / sock_write_iter / sock_poll (kernel 6.12): see socket.h.
 #include "model/net/socket.h"
 
+#include "model/net/ipv4/tcp.h"
+#include "model/net/ipv4/udp.h"
+
 namespace kpsim::model {
+
+uint32_t sock_poll(sock& sk) { return sk.is_tcp() ? tcp_poll(tcp_sk(sk)) : udp_poll(sk); }
 
 std::string msg_flags_str(int flags) {
   std::string r;

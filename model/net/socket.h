@@ -57,6 +57,10 @@ struct socket {
   std::function<Co<int64_t>(Sched&, uint64_t size, int flags)> sendpage;
 };
 
+struct sock;
+// sock_poll (net/socket.c): the file's ->poll, the protocol's sock->ops->poll: tcp_poll or udp_poll.
+uint32_t sock_poll(sock& sk);
+
 // sock_sendmsg(): no LSM hook in the model, straight to the protocol.
 Co<int64_t> sock_sendmsg(Sched& s, socket& sock, msghdr& msg);
 // write(2) on a socket: sock_write_iter builds a msghdr over the user buffer (ITER_UBUF),

@@ -25,8 +25,12 @@ unsigned* at(void* base, unsigned off) {
 }  // namespace
 
 bool Ring::init(bool defer_taskrun, std::string& err) {
+  return init_flags(defer_taskrun ? (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN) : 0, err);
+}
+
+bool Ring::init_flags(unsigned setup_flags, std::string& err) {
   io_uring_params p{};
-  p.flags = defer_taskrun ? (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN) : 0;
+  p.flags = setup_flags;
   fd_.reset(static_cast<int>(syscall(__NR_io_uring_setup, kRingEntries, &p)));
   if (fd_.fd < 0) {
     err = std::string("io_uring_setup: ") + strerror(errno);
@@ -116,6 +120,16 @@ void Ring::queue_read(int fd, void* buf, unsigned len, __u64 user_data) {
   e->addr = reinterpret_cast<__u64>(buf);
   e->len = len;
   e->off = static_cast<__u64>(-1);  // -1: the file position (a pipe has none)
+  e->user_data = user_data;
+}
+
+void Ring::queue_send(int fd, const void* buf, unsigned len, int msg_flags, __u64 user_data) {
+  io_uring_sqe* e = get();
+  e->opcode = IORING_OP_SEND;
+  e->fd = fd;
+  e->addr = reinterpret_cast<__u64>(buf);
+  e->len = len;
+  e->msg_flags = static_cast<__u32>(msg_flags);
   e->user_data = user_data;
 }
 

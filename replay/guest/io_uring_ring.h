@@ -37,6 +37,9 @@ class Ring {
   // IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN: completions then wait in
   // ctx->work_llist instead of being queued as TWA_SIGNAL task work.
   bool init(bool defer_taskrun, std::string& err);
+  // The same with any io_uring_setup flags (the host script runner: 0, COOP_TASKRUN, or
+  // SINGLE_ISSUER | DEFER_TASKRUN).
+  bool init_flags(unsigned setup_flags, std::string& err);
 
   // The next SQE, zeroed and already counted in the SQ tail (fill it before enter()).
   io_uring_sqe* get();
@@ -55,6 +58,7 @@ class Ring {
   void queue_splice(int fd_in, int fd_out, unsigned len, unsigned splice_flags, __u64 user_data);
   void queue_timeout(const __kernel_timespec* ts, __u64 user_data);  // count 0: a pure timeout
   void queue_read(int fd, void* buf, unsigned len, __u64 user_data);
+  void queue_send(int fd, const void* buf, unsigned len, int msg_flags, __u64 user_data);
   void queue_close(int fd, __u64 user_data);
 
  private:

@@ -18,6 +18,8 @@
 #include "model/fs/select.h"
 #include "model/include/linux/errno.h"
 #include "model/include/linux/tcp.h"
+#include "model/io_uring/io_uring.h"
+#include "model/net/socket.h"
 #include "model/net/core/skmsg.h"
 #include "model/net/core/sock_map.h"
 #include "model/net/ipv4/tcp.h"
@@ -55,6 +57,9 @@ constexpr uint32_t kSysctlWmemMax = 212992;
 // Above this a UDP datagram may be built with page fragments (ip_append_data allocates linear
 // skbs below SKB_MAX_ALLOC); the model's skbs are linear.
 constexpr uint32_t kLinearUdpMax = 4096;
+// A loopback TCP receiver's first advertised window (tcp_select_initial_window: 65535 before
+// scaling): up to this many bytes in flight, no send queue fills, whatever the receiver does.
+constexpr uint64_t kTcpFirstWindow = 65535;
 
 
 // One sender's bytes in the order its sends returned them, and how far delivery (or a drop) has
@@ -87,6 +92,13 @@ struct ScriptWorld final : World {
   bpf_sockhash sockhash;
   Shared<std::vector<std::unique_ptr<sk_psock>>> rcu;  // dropped psocks (after socks: destroyed first)
   int kworker_cpu = 0;
+  // io_uring (uring_read / uring_send): the tasks' task work and one ctx per ring, whose
+  // submitter is the one thread that uses it (the parser refuses a second). Plain members:
+  // a program with a ring declares no footprints.
+  task_works tw;
+  file_table ft{tw};
+  std::vector<std::unique_ptr<io_ring_ctx>> rings;  // by Program ring index; null: unused
+  uint64_t next_user_data = 1;
 
   // Checkers' bookkeeping (not model state), written by the tasks' steps (the drop tap's by
   // whichever task drops) and read by the per-step invariants: Shared like the model's fields.
@@ -230,6 +242,15 @@ uint64_t bytes_in_transit(const ScriptWorld& w) {
 
 // ---- syscalls ---------------------------------------------------------------------------------
 
+// "POLLIN|POLLOUT": the bits a script can ask for or see.
+std::string poll_names(uint32_t ev) {
+  std::string r;
+  for (auto [bit, name] : {std::pair{EPOLLIN, "POLLIN"}, std::pair{EPOLLOUT, "POLLOUT"},
+                           std::pair{EPOLLERR, "POLLERR"}, std::pair{EPOLLHUP, "POLLHUP"}})
+    if (ev & bit) r += (r.empty() ? "" : "|") + std::string(name);
+  return r;
+}
+
 int fionread(sock& sk) { return sk.is_tcp() ? tcp_bpf_ioctl(sk) : udp_bpf_ioctl(sk); }
 
 // send(): one datagram, or the payload through tcp_sendmsg; either way NET_RX runs inline.
@@ -254,21 +275,14 @@ Co<int> recv_call(Sched& s, sock& sk, std::string& out, uint32_t len, uint32_t f
   co_return co_await udp_recvmsg(s, sk, out, len, dontwait, peek);
 }
 
-// recv_timeout() when timeout_us > 0 (select for readability, then one recv), else one recv.
-// `got` receives the bytes the call returned.
-Co<int> recv_once(Sched& s, ScriptWorld& w, uint32_t si, uint32_t len, uint32_t flags,
-                  uint64_t timeout_us, std::string& got) {
+// One recvmsg on socket si, with the checkers' bookkeeping of the bytes it copies (appended to
+// `got`); not recorded as a receive result (the caller records what the script's call returned).
+// `classify`: whether this call may be the first recv that kworker_class is about. The host
+// runner classifies on the recvfrom(2) syscall, which io_uring's reads never make: they don't.
+Co<int> recv_copy(Sched& s, ScriptWorld& w, uint32_t si, uint32_t len, uint32_t flags, std::string& got,
+                  bool classify) {
   sock& sk = *w.socks[si];
-  if (timeout_us > 0) {
-    if (!co_await do_select(s, sk, timeout_us * 1000)) {
-      s.note(sk.name, "select: not readable within {} us", timeout_us);
-      // Recorded as a receive result, as the host runner records every recv_timeout() call.
-      w.recv_results.mut().push_back(-kerr::eagain);
-      co_return -kerr::eagain;  // the selftest reports ETIME
-    }
-    co_await s.user_point(s.label("recv", "recv {} {}B", sk.name, len));
-  }
-  if (w.kworker_class->empty())
+  if (classify && w.kworker_class->empty())
     // Work still to do for the backlog: skbs queued on a psock that still takes them. A psock
     // whose backlog stopped on an error (a FIN skb's 0) keeps that skb queued, but its worker
     // has run.
@@ -285,9 +299,27 @@ Co<int> recv_once(Sched& s, ScriptWorld& w, uint32_t si, uint32_t len, uint32_t 
     std::vector<const std::string*>& bufs = w.user_buffers.mut();
     bufs.erase(std::find(bufs.begin(), bufs.end(), &out));
   }
-  w.recv_results.mut().push_back(n);
   if (!peek) account_received(s, w, out);
   got += out;
+  co_return n;
+}
+
+// recv_timeout() when timeout_us > 0 (select for readability, then one recv), else one recv.
+// `got` receives the bytes the call returned.
+Co<int> recv_once(Sched& s, ScriptWorld& w, uint32_t si, uint32_t len, uint32_t flags,
+                  uint64_t timeout_us, std::string& got) {
+  sock& sk = *w.socks[si];
+  if (timeout_us > 0) {
+    if (!co_await do_select(s, sk, timeout_us * 1000)) {
+      s.note(sk.name, "select: not readable within {} us", timeout_us);
+      // Recorded as a receive result, as the host runner records every recv_timeout() call.
+      w.recv_results.mut().push_back(-kerr::eagain);
+      co_return -kerr::eagain;  // the selftest reports ETIME
+    }
+    co_await s.user_point(s.label("recv", "recv {} {}B", sk.name, len));
+  }
+  const int n = co_await recv_copy(s, w, si, len, flags, got, true);
+  w.recv_results.mut().push_back(n);
   co_return n;
 }
 
@@ -377,12 +409,14 @@ std::string_view step_label(Sched& s, const ScriptWorld& w, const Step& st) {
     case Op::fionread: return s.label("ioctl(FIONREAD)", "ioctl({}, FIONREAD)", name());
     case Op::poll:
       if (st.select_call) return s.label("select", "select({})", name());
-      return s.label("poll", "poll({}, POLLIN)", name());
+      return s.label("poll", "poll({}, {})", name(), poll_names(st.events));
     case Op::usleep: return s.label("usleep", "usleep({})", st.timeout_us);
     case Op::map_update: return s.label("map_update", "map_update({}, {})", st.key, name());
     case Op::map_delete: return s.label("map_delete", "map_delete({})", st.key);
     case Op::shutdown: return s.label("shutdown", "shutdown({}, SHUT_WR)", name());
     case Op::close: return s.label("close", "close({})", name());
+    case Op::uring_read: return s.label("uring_read", "io_uring READ({}, {})", name(), st.len);
+    case Op::uring_send: return s.label("uring_send", "io_uring SEND({}, {}B)", name(), st.payload.size());
     case Op::sendfile:
     case Op::write:
     case Op::sendfile_loop:
@@ -416,6 +450,7 @@ void closed_step(Sched& s, ScriptWorld& w, const Step& st) {
   switch (st.op) {
     case Op::recv:
     case Op::recv_loop:
+    case Op::uring_read:
       w.recv_results.mut().push_back(n);
       check_expect(s, [&] { return st.text; }, st.op == Op::recv_loop ? 0 : n, std::string(), st.expect);
       return;
@@ -426,6 +461,46 @@ void closed_step(Sched& s, ScriptWorld& w, const Step& st) {
       return;
     default: check_ret(s, st, n);
   }
+}
+
+Co<int> uring_sendmsg(Sched& s, sock& sk, const std::string& payload, int msg_flags) {
+  return send_call(s, sk, payload, (msg_flags & kMSG_DONTWAIT) ? uint32_t{msg_dontwait} : 0u);
+}
+
+// uring_read / uring_send: io_uring_enter(1, 1, IORING_ENTER_GETEVENTS) on the thread's ring.
+// io_submit_sqes issues the request inline, non-blocking (io_queue_sqe → io_issue_sqe); a
+// -EAGAIN arms poll on the socket and a wake-up retries it as task work on this task, which
+// io_cqring_wait runs; the syscall's exit runs what task work is left. Returns the CQE's res;
+// a read's bytes are appended to `got` (the checkers' bookkeeping runs in the read itself).
+Co<int64_t> uring_call(Sched& s, ScriptWorld& w, const Step& st, std::string& got) {
+  io_ring_ctx& ctx = *w.rings[st.ring];
+  sock& sk = *w.socks[st.sock];
+  io_kiocb req;
+  req.ctx = &ctx;
+  req.opcode = st.op == Op::uring_read ? io_op::read : io_op::send;
+  req.user_data = w.next_user_data++;
+  req.file.name = sk.name;
+  req.file.wq = &sk.sk_wq;
+  req.file.poll = [&sk]() { return sock_poll(sk); };
+  ScriptWorld* wp = &w;
+  const uint32_t si = st.sock, len = st.len;
+  std::string* gp = &got;
+  req.file.read_iter = [wp, si, len, gp](Sched& sch, int msg_flags) {
+    return recv_copy(sch, *wp, si, len, (msg_flags & kMSG_DONTWAIT) ? uint32_t{msg_dontwait} : 0u, *gp, false);
+  };
+  const std::string* payload = &st.payload;
+  req.file.sendmsg = [&sk, payload](Sched& sch, int msg_flags) { return uring_sendmsg(sch, sk, *payload, msg_flags); };
+  s.note(sk.name, "io_uring_enter: submit {} (user_data {})", st.text, req.user_data);
+  co_await io_issue_sqe(s, req, IO_URING_F_NONBLOCK);
+  co_await io_cqring_wait(s, ctx, 1, [&req] { return req.completed; });
+  // io_uring_wait_cqe + io_uring_cqe_seen: the one CQE in flight is this request's.
+  for (auto it = ctx.cq.begin(); it != ctx.cq.end(); ++it)
+    if (it->user_data == req.user_data) {
+      ctx.cq.erase(it);
+      break;
+    }
+  co_await exit_to_user_mode(s, w.tw);
+  co_return req.res;
 }
 
 Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
@@ -503,13 +578,18 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
       break;
     }
     case Op::poll: {
-      // do_select sleeps on the socket's wait queue until readable or the timeout: poll() and
-      // select() of one descriptor take the same path to the socket's ->poll.
+      // Both sleep on the socket's wait queue until its ->poll (tcp_poll / udp_poll) reports
+      // what they wait for, or the timeout.
       sock& sk = *w.socks[st.sock];
-      const bool ready = co_await do_select(s, sk, st.timeout_us * 1000);
-      const int n = ready ? 1 : 0;  // select: one descriptor ready; poll: revents POLLIN (1)
-      s.note(sk.name, "{} = {}", st.text, ready ? (st.select_call ? "1" : "POLLIN") : "0 (timeout)");
-      check_ret(s, st, n);
+      if (st.select_call) {
+        const bool ready = co_await do_select(s, sk, st.timeout_us * 1000);
+        s.note(sk.name, "{} = {}", st.text, ready ? "1" : "0 (timeout)");
+        check_ret(s, st, ready ? 1 : 0);  // one descriptor ready
+        break;
+      }
+      const __poll_t revents = co_await do_poll(s, sk, st.events, st.timeout_us * 1000);
+      s.note(sk.name, "{} = {}", st.text, revents ? poll_names(revents) : "0 (timeout)");
+      check_ret(s, st, revents);
       break;
     }
     case Op::usleep: {
@@ -587,6 +667,32 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
       check_ret(s, st, 0);
       break;
     }
+    case Op::uring_read: {
+      std::string got;
+      ++w.per[st.sock].recv_active;  // the request holds the socket until its CQE (see close)
+      const int64_t n = co_await uring_call(s, w, st, got);
+      --w.per[st.sock].recv_active;
+      w.recv_results.mut().push_back(static_cast<int>(n));
+      s.note(w.socks[st.sock]->name, "{}: CQE res {}", st.text, n);
+      check_expect(s, [&] { return st.text; }, n, got, st.expect);
+      break;
+    }
+    case Op::uring_send: {
+      // As a send: the bytes join the stream when the request is submitted, and what its CQE
+      // says it did not take is cut off again.
+      Shared<std::string>& stream = w.channels[static_cast<size_t>(w.per[st.sock].channel)].stream;
+      stream.mut() += st.payload;
+      w.sending += st.payload.size();
+      std::string none;
+      const int64_t n = co_await uring_call(s, w, st, none);
+      w.sending -= st.payload.size();
+      const size_t taken = n > 0 ? static_cast<size_t>(n) : 0;
+      stream.mut().resize(stream->size() - (st.payload.size() - taken));
+      w.bytes_sent += taken;
+      s.note(w.socks[st.sock]->name, "{}: CQE res {}", st.text, n);
+      check_ret(s, st, n);
+      break;
+    }
     case Op::sendfile:
     case Op::write:
     case Op::sendfile_loop:
@@ -641,7 +747,8 @@ void check_program(const Program& p) {
   uint64_t max_udp_send = 0;
   for (const Thread& t : p.threads)
     for (const Step& st : t.steps)
-      if (st.op == Op::send && st.sock < p.socks.size() && p.socks[st.sock].proto == Proto::udp)
+      if ((st.op == Op::send || st.op == Op::uring_send) && st.sock < p.socks.size() &&
+          p.socks[st.sock].proto == Proto::udp)
         max_udp_send = std::max<uint64_t>(max_udp_send, st.payload.size());
   if (egress && udp && (tcp || max_udp_send > kLinearUdpMax))
     unsupported(p.verdict.loc, fmt::format("an egress redirect with UDP sockets and paged skbs (TCP "
@@ -651,6 +758,16 @@ void check_program(const Program& p) {
   const auto check_sock = [&](const Step& st) {
     if (st.sock >= p.socks.size()) unsupported(st.loc, "a step on an unknown socket");
   };
+  // POLLOUT on a TCP socket is tcp_poll's predicate on the send queue, which fills only once the
+  // peer's receive window closes. This world's receiver does not follow sk_rcvbuf and takes
+  // megabytes unread (a loopback kernel receiver closes its window far earlier), so a script
+  // whose TCP socket sends more than a first window (64 KiB) could see it writable where the
+  // kernel does not (docs/scripts.md): refused.
+  std::vector<uint64_t> sent_by(p.socks.size(), 0);
+  for (const Thread& t : p.threads)
+    for (const Step& st : t.steps)
+      if ((st.op == Op::send || st.op == Op::uring_send) && st.sock < p.socks.size())
+        sent_by[st.sock] += st.payload.size();
   const auto check_map = [&](const Step& st) {
     if (!p.map) unsupported(st.loc, "a map operation without a map");
     check_sock(st);
@@ -674,8 +791,16 @@ void check_program(const Program& p) {
           check_sock(st);
           if (st.flags & msg_more) unsupported(st.loc, "MSG_MORE on recv");
           break;
-        case Op::fionread:
-        case Op::poll: check_sock(st); break;
+        case Op::fionread: check_sock(st); break;
+        case Op::poll:
+          check_sock(st);
+          if (!st.select_call && (st.events & kPollOut) && p.socks[st.sock].proto == Proto::tcp &&
+              sent_by[st.sock] > kTcpFirstWindow)
+            unsupported(st.loc, fmt::format("{} after {} sends {} bytes: when a TCP send queue fills depends "
+                                            "on the peer's receive window, which this world does not model "
+                                            "(more than {} bytes)",
+                                            st.text, p.socks[st.sock].name, sent_by[st.sock], kTcpFirstWindow));
+          break;
         case Op::wait_fionread:
           check_sock(st);
           if (st.poll_us == 0) unsupported(st.loc, "wait_for_fionread polling every 0 us");
@@ -685,6 +810,11 @@ void check_program(const Program& p) {
         case Op::map_delete: check_map(st); break;
         case Op::shutdown:
         case Op::close: check_sock(st); break;
+        case Op::uring_read:
+        case Op::uring_send:
+          check_sock(st);
+          if (st.ring >= p.rings.size()) unsupported(st.loc, "a request on an unknown io_uring");
+          break;
         case Op::sendfile:
         case Op::write:
         case Op::sendfile_loop:
@@ -780,7 +910,7 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
   w->owner.fill(-1);
   for (const Thread& t : p.threads) {
     for (const Step& st : t.steps) {
-      if (st.op != Op::send) continue;
+      if (st.op != Op::send && st.op != Op::uring_send) continue;
       if (w->per[st.sock].channel < 0) {
         w->per[st.sock].channel = static_cast<int>(w->channels.size());
         w->channels.emplace_back();
@@ -809,8 +939,10 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
   // sockets' queues and psocks, the device's backlog and the bookkeeping: observed here, a
   // psock's fields when it is created (observe_psock).
   const bool all_udp = std::all_of(p.socks.begin(), p.socks.end(), [](const Socket& so) { return so.proto == Proto::udp; });
-  if (all_udp) s.declare_footprints();
-  if (all_udp && s.recording_footprints()) {  // (observe() allocates: skipped when nobody reduces)
+  // io_uring's state (task work, the ring's lists, its requests) is not Shared: no footprints.
+  const bool declare = all_udp && p.rings.empty();
+  if (declare) s.declare_footprints();
+  if (declare && s.recording_footprints()) {  // (observe() allocates: skipped when nobody reduces)
     for (const auto& sk : w->socks) {
       s.observe(sk->sk_receive_queue.object());
       s.observe(sk->psock.object());
@@ -838,6 +970,17 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
     const std::string_view first = t.steps.empty() ? std::string_view("start") : step_label(s, *wp, t.steps.front());
     const TaskId id = s.spawn(t.name, TaskKind::syscall, thread_body(s, *wp, t), false, first);
     s.set_cpu(id, 0);
+    // The rings this thread submits to (one thread per ring: the parser's rule).
+    for (const Step& st : t.steps) {
+      if (st.op != Op::uring_read && st.op != Op::uring_send) continue;
+      if (w->rings.size() < p.rings.size()) w->rings.resize(p.rings.size());
+      if (w->rings[st.ring]) continue;
+      const RingSetup rs = p.rings[st.ring].setup;
+      const io_setup setup = rs == RingSetup::coop_taskrun    ? io_setup::coop_taskrun
+                             : rs == RingSetup::defer_taskrun ? io_setup::defer_taskrun
+                                                              : io_setup::normal;
+      w->rings[st.ring] = std::make_unique<io_ring_ctx>(w->tw, w->ft, id, setup, 0);
+    }
   }
   s.add_invariant("msg_tot_len-accounting", [wp]() -> std::optional<std::string> {
     for (const auto& skp : wp->socks) {

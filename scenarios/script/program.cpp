@@ -15,8 +15,12 @@ std::optional<uint32_t> Program::find_sock(const std::string& sock_name) const {
 }
 
 bool Program::stream() const {
-  if (tls_tx || tls_rx || !files.empty() || !pipes.empty() || !rings.empty() || sysctl_tcp_notsent_lowat || !checks.empty())
+  if (tls_tx || tls_rx || !files.empty() || !pipes.empty() || sysctl_tcp_notsent_lowat || !checks.empty())
     return true;
+  // A ring is the splice world's when it carries that world's settings; a ring only read from
+  // and sent on (uring_read, uring_send) belongs to the socket pairs.
+  for (const Ring& r : rings)
+    if (r.others || r.iowq_max) return true;
   for (const Socket& so : socks)
     if (so.maxseg || so.window_clamp || so.drain) return true;
   for (const Thread& t : threads)
@@ -93,7 +97,7 @@ std::string guest_unsupported(const Program& p) {
       const bool rx_step = s.op == Op::recv || s.op == Op::recv_loop || s.op == Op::poll;
       if (rx_step && p.tls_rx && s.sock == p.tls_rx->sock) continue;
       if (s.op == Op::send || rx_step || s.op == Op::fionread || s.op == Op::wait_fionread || s.op == Op::map_update ||
-          s.op == Op::map_delete)
+          s.op == Op::map_delete || s.op == Op::uring_read || s.op == Op::uring_send)
         return s.loc.str() + ": " + s.text + " (the guest runner runs the stream steps, and reads on a tls_rx socket)";
     }
   return "";

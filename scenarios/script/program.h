@@ -155,6 +155,9 @@ struct Verdict {
   Loc loc;
 };
 
+// poll(2) event bits (include/uapi/asm-generic/poll.h): what a poll step asks for and returns.
+inline constexpr uint32_t kPollIn = 0x001, kPollOut = 0x004, kPollErr = 0x008, kPollHup = 0x010;
+
 // Flags of send/recv, as the syscalls take them.
 enum MsgFlag : uint32_t {
   msg_dontwait = 1u << 0,  // MSG_DONTWAIT
@@ -177,8 +180,12 @@ enum class Op : uint8_t {
   map_delete,    // bpf_map_delete_elem(map, key)
   shutdown,      // shutdown(sock, SHUT_WR)
   close,         // close(sock)
-  poll,          // poll(sock, POLLIN, timeout_us): revents (POLLIN) or 0 on timeout; with
-                 // select_call: select(2) for readability, 1 or 0
+  poll,          // poll(sock, events, timeout_us): the revents (events: POLLIN, POLLOUT or both;
+                 // POLLERR/POLLHUP are always reported) or 0 on timeout; with select_call:
+                 // select(2) for readability, 1 or 0
+  uring_read,    // IORING_OP_READ of at most `len` bytes from `sock` on ring `ring`, submitted and
+                 // waited for (io_uring_enter(1, 1, GETEVENTS)): ret is the CQE's res
+  uring_send,    // IORING_OP_SEND of the step's payload on `sock` (msg_flags `flags`), likewise
   // Stream world (one TCP connection, optionally kTLS):
   sendfile,       // sendfile(sock, file, &pos, len): one call; the file offset carries over
   write,          // write(sock, buf, len): one call of the file's bytes from a buffer
@@ -216,6 +223,7 @@ struct Step {
   uint32_t ring = 0;         // uring_*: index into Program::rings
   bool splice_more = false;  // splice*: SPLICE_F_MORE on the pipe -> socket splice
   bool select_call = false;  // poll: written as select(sock, timeout), which returns 1, not POLLIN
+  uint32_t events = 0;       // poll: the events asked for, poll.h values (kPollIn | kPollOut)
   uint64_t total = 0;        // sendfile/write: the call's length; *_loop: the bytes to send
   uint64_t per_call = 0;     // *_loop: at most this many bytes per call
   Expect expect;

@@ -151,7 +151,7 @@ std::vector<Token> lex(const std::string& file, std::string_view t) {
 
 // ---- syntax tree -----------------------------------------------------------------------------
 
-enum class Unit : uint8_t { none, dur, flags };
+enum class Unit : uint8_t { none, dur, flags, poll };  // poll: POLL* event bits
 
 struct Expr {
   enum class K : uint8_t { num, name, str, unary, binary, ternary, sent, slice } k = K::num;
@@ -241,6 +241,8 @@ constexpr CallSig kCalls[] = {
     {"splice_loop", 5, 5, true, false, false, false},
     {"uring_splice_close", 6, 6, true, false, false, false},
     {"read_until_eof", 3, 3, true, false, false, false},
+    {"uring_read", 3, 3, true, false, true, true},
+    {"uring_send", 3, 3, true, false, true, false},
 };
 const CallSig* find_call(std::string_view n) {
   for (auto& c : kCalls)
@@ -255,7 +257,7 @@ constexpr std::string_view kTopStatements =
 constexpr std::string_view kThreadStatements =
     "send, recv, recv_timeout, recv_loop, ioctl, wait_for_fionread, poll, select, usleep, shutdown, close, "
     "map_update, map_delete, sendfile, write, sendfile_loop, write_loop, splice_loop, uring_splice_close, "
-    "read_until_eof, if, repeat";
+    "read_until_eof, uring_read, uring_send, if, repeat";
 
 enum class Ctx : uint8_t { top, thread };
 
@@ -1154,6 +1156,17 @@ struct Errno {
   std::string_view name;
   int64_t value;
 };
+// poll(2) events, with the kernel's values (a poll step's expectation compares revents with
+// them): their own unit, so that they neither pass for MSG_ flags nor join them with |.
+constexpr Errno kPollEvents[] = {{"POLLIN", kPollIn}, {"POLLOUT", kPollOut}, {"POLLERR", kPollErr},
+                                 {"POLLHUP", kPollHup}};
+
+std::string fmt_poll(uint32_t ev) {
+  std::string s;
+  for (auto& [n, b] : kPollEvents)
+    if (ev & static_cast<uint32_t>(b)) s += (s.empty() ? "" : "|") + std::string(n);
+  return s.empty() ? "0" : s;
+}
 constexpr Errno kErrnos[] = {{"EAGAIN", 11}, {"EIO", 5},    {"ETIME", 62},
                              {"EINVAL", 22}, {"ECONNRESET", 104}, {"EPIPE", 32},
                              {"EBADF", 9}};
@@ -1169,6 +1182,7 @@ const std::set<std::string, std::less<>>& reserved() {
     for (auto& f : kFlags) s.emplace(f.name);
     for (auto& f : kIoFlags) s.emplace(f.name);
     for (auto& e : kErrnos) s.emplace(e.name);
+    for (auto& e : kPollEvents) s.emplace(e.name);
     return s;
   }();
   return r;
@@ -1214,6 +1228,7 @@ class Instantiator {
   bool in_data_ = false;
   uint64_t steps_ = 0, work_ = 0, data_bytes_ = 0;
   std::vector<Deferred> deferred_;
+  std::map<uint32_t, uint32_t> ring_thread_;  // ring -> the thread that submits to it
   std::vector<std::shared_ptr<const std::string>> sent_;  // per socket, after make_payloads
 
   [[noreturn]] void fail(Pos p, const std::string& m) const { fail_at(ast_.file, p, m); }
@@ -1307,6 +1322,8 @@ class Instantiator {
           if (f.name == e.s) return num_value(f.bit, Unit::flags);
         for (auto& er : kErrnos)
           if (er.name == e.s) return num_value(er.value);
+        for (auto& pe : kPollEvents)
+          if (pe.name == e.s) return num_value(pe.value, Unit::poll);
         Value v;
         v.k = Value::K::sym;
         v.s = e.s;
@@ -1389,6 +1406,10 @@ class Instantiator {
       const bool r = op == "<" ? x < y : op == "<=" ? x <= y : op == ">" ? x > y : x >= y;
       return num_value(r);
     }
+    if (op == "|" && (a.unit == Unit::poll || b.unit == Unit::poll)) {
+      if (a.unit != Unit::poll || b.unit != Unit::poll) fail(e.pos, "| joins POLL events with POLL events only");
+      return num_value(x | y, Unit::poll);
+    }
     if (op == "|") {
       if (a.unit != Unit::flags && !(a.unit == Unit::none && x == 0))
         fail(e.a->pos, "| joins MSG_ flags");
@@ -1397,6 +1418,7 @@ class Instantiator {
       return num_value(x | y, Unit::flags);
     }
     if (a.unit == Unit::flags || b.unit == Unit::flags) fail(e.pos, "MSG_ flags combine only with |");
+    if (a.unit == Unit::poll || b.unit == Unit::poll) fail(e.pos, "POLL events combine only with |");
     if (a.unit != Unit::none && b.unit != Unit::none && (op == "*" || op == "/" || op == "%"))
       fail(e.pos, "cannot " + std::string(op == "*" ? "multiply" : "divide") + " two durations");
     int64_t r = 0;
@@ -1824,6 +1846,14 @@ class Instantiator {
           count_work(st.pos);
           auto& steps = prog_.threads[thread].steps;
           steps.push_back(make_step(st));
+          if (steps.back().op == Op::uring_read || steps.back().op == Op::uring_send) {
+            // The model's ring has one submitter, whose task work its completions run in; the
+            // host runner creates the ring in the thread that uses it.
+            auto [it, fresh] = ring_thread_.emplace(steps.back().ring, thread);
+            if (!fresh && it->second != thread)
+              fail(st.pos, "unsupported: io_uring " + prog_.rings[steps.back().ring].name +
+                               " used from two threads (its submitter is one thread)");
+          }
           if (st.data) deferred_.push_back(Deferred{thread, static_cast<uint32_t>(steps.size() - 1), st.data.get()});
           break;
         }
@@ -1876,17 +1906,26 @@ class Instantiator {
       s.text = "wait_for_fionread(" + sock_name(s.sock) + ", " + std::to_string(s.len) + ", " +
                fmt_dur(s.timeout_us) + ")";
     } else if (f == "poll" || f == "select") {
-      // One socket, readability only: the worlds that run these (sockmap) model readability
-      // (tcp_poll/udp_poll with sk_is_readable), not the writability of a sockmap socket.
+      // One socket: poll for POLLIN, POLLOUT or both (tcp_poll / udp_poll decide both in the
+      // worlds that run these), select for readability.
       s.op = Op::poll;
       s.sock = sock_arg(*a[0]);
       s.select_call = f == "select";
+      s.events = kPollIn;
       if (f == "poll") {
-        const std::string ev = word_arg(*a[1], "POLLIN");
-        if (ev != "POLLIN") fail(a[1]->pos, "unsupported: poll events " + ev + " (supported: POLLIN)");
+        const Value v = eval(*a[1]);
+        if (v.unit != Unit::poll)
+          fail(a[1]->pos, "expected poll events: POLLIN, POLLOUT or POLLIN|POLLOUT");
+        const auto ev = static_cast<uint32_t>(v.i);
+        if (ev != kPollIn && ev != kPollOut && ev != (kPollIn | kPollOut))
+          fail(a[1]->pos, "unsupported: poll events " + fmt_poll(ev) +
+                              " (supported: POLLIN, POLLOUT, POLLIN|POLLOUT; POLLERR and POLLHUP are "
+                              "always reported)");
+        s.events = ev;
       }
       s.timeout_us = dur_arg(*a[f == "poll" ? 2 : 1], true);
-      s.text = f + "(" + sock_name(s.sock) + (f == "poll" ? ", POLLIN, " : ", ") + fmt_dur(s.timeout_us) + ")";
+      s.text = f + "(" + sock_name(s.sock) + (f == "poll" ? ", " + fmt_poll(s.events) + ", " : ", ") +
+               fmt_dur(s.timeout_us) + ")";
     } else if (f == "usleep") {
       s.op = Op::usleep;
       s.timeout_us = dur_arg(*a[0], false);
@@ -1923,6 +1962,13 @@ class Instantiator {
       s.splice_more = splice_flags_arg(*a[4]);
       s.text = "splice_loop(" + prog_.files[s.file].name + ", " + prog_.pipes[s.pipe].name + ", " + sock_name(s.sock) +
                ", " + std::to_string(s.total) + ", " + (s.splice_more ? "SPLICE_F_MORE" : "0") + ")";
+    } else if (f == "uring_read" || f == "uring_send") {
+      // One request on a socket, submitted and waited for: io_uring_enter(1, 1, GETEVENTS).
+      s.op = f == "uring_read" ? Op::uring_read : Op::uring_send;
+      s.ring = ring_arg(*a[0]);
+      s.sock = sock_arg(*a[1]);
+      s.len = u32_arg(*a[2], f == "uring_send" ? 1 : 0, kMaxSendBytes, f == "uring_send" ? "send size" : "read length");
+      s.text = f + "(" + prog_.rings[s.ring].name + ", " + sock_name(s.sock) + ", " + std::to_string(s.len) + ")";
     } else if (f == "uring_splice_close") {
       s.op = Op::uring_splice_close;
       s.ring = ring_arg(*a[0]);
@@ -1967,7 +2013,7 @@ class Instantiator {
     const Step* fifth = nullptr;
     for (auto& t : prog_.threads)
       for (auto& s : t.steps) {
-        if (s.op != Op::send) continue;
+        if (s.op != Op::send && s.op != Op::uring_send) continue;
         total += s.len;
         if (total > kMaxTotalSendBytes)
           fail_at(s.loc.file, Pos{s.loc.line, s.loc.col}, "unsupported: more than 64 MiB sent in total");
@@ -1983,7 +2029,7 @@ class Instantiator {
     uint64_t offset = 0;
     for (auto& t : prog_.threads)
       for (auto& s : t.steps) {
-        if (s.op != Op::send) continue;
+        if (s.op != Op::send && s.op != Op::uring_send) continue;
         std::string& stream = streams[s.sock];
         s.payload = payload_bytes(total, offset, static_cast<uint32_t>(sender[s.sock]), stream.size(), s.len);
         stream += s.payload;

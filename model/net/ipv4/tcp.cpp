@@ -1,5 +1,5 @@
 // net/ipv4/tcp.c (kernel 6.12; do_tcp_sendpages and tcp_sendpage of 6.1): see tcp.h. Also
-// tcp_init_sock.
+// tcp_init_sock, tcp_stream_is_readable and tcp_poll.
 #include "model/net/ipv4/tcp.h"
 
 #include <algorithm>
@@ -342,6 +342,31 @@ Co<> tcp_close(Sched& s, tcp_sock& tp) {
   co_await tp.sk_lock.release_sock(s);
   // local_bh_enable: the FIN segment's NET_RX on an inline device.
   if (tp.fin_segment) co_await do_softirq(s, *tp.lo, "softirq: tcp_fin");
+}
+
+bool tcp_stream_is_readable(const tcp_sock& tp) {
+  return !tp.sk_receive_queue->empty() || sk_msg_is_readable(tp.psock.get());
+}
+
+__poll_t tcp_poll(tcp_sock& tp) {
+  __poll_t mask = 0;
+  if (tp.rcv_shutdown && tp.send_shutdown) mask |= EPOLLHUP;  // SHUTDOWN_MASK
+  if (tp.rcv_shutdown) mask |= EPOLLIN | EPOLLRDNORM | EPOLLRDHUP;
+  if (tcp_stream_is_readable(tp)) mask |= EPOLLIN | EPOLLRDNORM;
+  if (!tp.send_shutdown) {
+    if (__sk_stream_is_writeable(tp, 1)) {
+      mask |= EPOLLOUT | EPOLLWRNORM;
+    } else {
+      // set_bit(SOCK_NOSPACE) then test again: the bit makes the next ACK's tcp_check_space
+      // call sk_stream_write_space, which wakes this poller once writeable (wake = 1).
+      tp.sock_nospace = true;
+      if (__sk_stream_is_writeable(tp, 1)) mask |= EPOLLOUT | EPOLLWRNORM;
+    }
+  } else {
+    mask |= EPOLLOUT | EPOLLWRNORM;
+  }
+  if (tp.sk_err) mask |= EPOLLERR;
+  return mask;
 }
 
 Co<int> tcp_shutdown(Sched& s, tcp_sock& tp) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "model/net/socket.h"
+#include "model/include/linux/poll.h"
 #include "model/include/linux/tcp.h"
 
 namespace kpsim::model {
@@ -38,6 +39,19 @@ Co<int> tcp_recvmsg_data(Sched& s, tcp_sock& tp, std::string& out, uint32_t len,
 void tcp_cleanup_rbuf(Sched& s, tcp_sock& tp, uint64_t copied);
 // tcp_close of a plain TCP socket (or TLS's saved proto close): the FIN after the queue.
 Co<> tcp_close(Sched& s, tcp_sock& tp);
+// tcp_stream_is_readable with the default target (SO_RCVLOWAT 1): bytes on the receive queue
+// (the model's byte reader takes a fully read skb off the queue, so a queued skb is unread
+// bytes, or the FIN) or a psock's ingress_msg (sk_is_readable).
+bool tcp_stream_is_readable(const tcp_sock& tp);
+// tcp_poll for an established connection (the model's pairs are connected in setup: no
+// TCP_LISTEN/SYN states; TCP_CLOSE only comes with both directions shut, whose EPOLLHUP it
+// reports): EPOLLHUP on SHUTDOWN_MASK, EPOLLIN|EPOLLRDNORM|EPOLLRDHUP on RCV_SHUTDOWN,
+// EPOLLIN|EPOLLRDNORM when readable; EPOLLOUT|EPOLLWRNORM when SEND_SHUTDOWN or
+// __sk_stream_is_writeable(sk, 1) (wspace >= wmem_queued/2, wmem_queued < sndbuf, and unsent
+// bytes below half of notsent_lowat). Not writeable: sets SOCK_NOSPACE (so that the ACK that frees
+// space calls sk_write_space, tcp_check_space) and tests again, as the kernel does; EPOLLERR on
+// sk_err. Not const: SOCK_NOSPACE.
+__poll_t tcp_poll(tcp_sock& tp);
 // shutdown(SHUT_WR): inet_shutdown + tcp_shutdown, the FIN after what is queued. Returns 0.
 Co<int> tcp_shutdown(Sched& s, tcp_sock& tp);
 

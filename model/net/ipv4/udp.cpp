@@ -1,4 +1,5 @@
-// net/ipv4/udp.c udp_sendmsg, udp_rcv / __udp_enqueue_schedule_skb (kernel 6.12): see udp.h.
+// net/ipv4/udp.c udp_sendmsg, udp_rcv / __udp_enqueue_schedule_skb, udp_recvmsg, udp_poll,
+// udp_lib_close (kernel 6.12): see udp.h.
 #include "model/net/ipv4/udp.h"
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 
 #include "model/drivers/net/loopback.h"
 #include "model/include/linux/errno.h"
+#include "model/net/core/datagram.h"
 #include "model/net/core/dev.h"
 #include "model/net/core/sock.h"
 
@@ -60,6 +62,12 @@ Co<int> udp_recvmsg(Sched& s, sock& sk, std::string& out, uint32_t len, bool don
     sk.sk_receive_queue.mut().pop_front();
   }
   co_return static_cast<int>(n);
+}
+
+__poll_t udp_poll(const sock& sk) {
+  __poll_t mask = datagram_poll(sk);
+  if (sk_msg_is_readable(sk.psock.get())) mask |= EPOLLIN | EPOLLRDNORM;  // sk_is_readable
+  return mask;
 }
 
 void udp_lib_close(Sched& s, sock& sk) {

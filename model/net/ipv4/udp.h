@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "model/include/linux/poll.h"
 #include "model/include/net/sock.h"
 #include "sched/co.h"
 
@@ -22,6 +23,10 @@ void udp_rcv(Sched& s, sock& sk, skb_ptr skb);
 // Native udp_recvmsg: the head datagram of sk_receive_queue (its excess is discarded, MSG_TRUNC);
 // waits when blocking; MSG_PEEK leaves it queued. MSG_WAITALL means nothing to a datagram.
 Co<int> udp_recvmsg(Sched& s, sock& sk, std::string& out, uint32_t len, bool dontwait, bool peek);
+// udp_poll: datagram_poll, plus EPOLLIN|EPOLLRDNORM while a psock's ingress_msg holds data
+// (sk_is_readable). (udp_poll's reader_queue and checksum re-check have no model: the model
+// queues on sk_receive_queue only and its datagrams never fail the checksum.)
+__poll_t udp_poll(const sock& sk);
 // udp_lib_close → sk_common_release: orphan the socket, free its receive queue (dropped bytes).
 void udp_lib_close(Sched& s, sock& sk);
 
