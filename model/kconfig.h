@@ -62,6 +62,14 @@ enum class self_redirect : uint8_t { via_backlog, direct };
 // tcp_recvmsg: the sockmap and splice worlds).
 enum class tcp_acks : uint8_t { delayed, immediate };
 
+// Where the model lets another task of a CPU take over from a task running there (both on a
+// kernel that never preempts inside the kernel, as this project's host: preempt=none).
+// wakeup: only at a return to user space after a wake-up onto that CPU set TIF_NEED_RESCHED
+// (wakeup_preempt, model/kernel/sched/core.h), or when the task sleeps or ends. any: at every
+// return to user space (the looser model before issue 15: it also produces orderings the kernel
+// shows only when its scheduler tick or another wake-up intervenes).
+enum class preempt_model : uint8_t { wakeup, any };
+
 struct kernel_config {
   kernel_version version = kernel_version::v6_12;
   tcp_acks acks = tcp_acks::immediate;  // a world that models the reader sets delayed
@@ -107,6 +115,12 @@ template <>
 struct switch_names<tcp_acks> {
   static constexpr std::array<std::pair<tcp_acks, std::string_view>, 2> v{
       {{tcp_acks::delayed, "delayed"}, {tcp_acks::immediate, "immediate"}}};
+};
+
+template <>
+struct switch_names<preempt_model> {
+  static constexpr std::array<std::pair<preempt_model, std::string_view>, 2> v{
+      {{preempt_model::wakeup, "wakeup"}, {preempt_model::any, "any"}}};
 };
 
 template <class E>

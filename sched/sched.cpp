@@ -160,6 +160,16 @@ void Sched::wake(TaskId id, WakeReason why) {
   if (t.timeout_id) cancel_timer(t.timeout_id);
   t.timeout_id = 0;
   if (trace_ && !trace_->events.empty()) trace_->events.back().wakes.push_back(t.name);
+  // Only a task's step wakes "from" a CPU; a timer firing between steps has no waker to tell.
+  if (wake_observer_ && current_ != kNoTask) wake_observer_(id);
+}
+
+void Sched::hand_cpu(TaskId to) {
+  Task& cur = current();
+  Task& t = *tasks_[to];
+  touch(obj_id(ObjTag::task, to), true);
+  if (cur.cpu < 0 || t.cpu != cur.cpu || t.state != TaskState::runnable || to == current_) return;
+  t.holds_cpu = true;
 }
 
 void Sched::set_notify_signal(TaskId id) {

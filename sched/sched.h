@@ -115,6 +115,23 @@ class Sched {
   PointAwaiter user_point(std::string_view label) { return {*this, label, true}; }
   // Places a task on a CPU (see Task::cpu). By default every task has a CPU of its own.
   void set_cpu(TaskId t, int cpu) { tasks_[t]->cpu = cpu; }
+  // Hands the current task's CPU to runnable task `to` of the same CPU: `to` holds it from now
+  // on, so when the current task next stops at a point that releases the CPU (a user_point, a
+  // sleep, its end) `to` takes the next step of that CPU, and the current task waits until `to`
+  // releases it in turn. Mechanism only: which task, and when, is the model's decision (a
+  // context switch its own rules call for). A no-op unless `to` is runnable on the current
+  // task's CPU.
+  void hand_cpu(TaskId to);
+  // Called whenever a task becomes runnable during a step: a wake-up of a blocked task, or a task
+  // spawned by a step (reported by its spawner with woke_new, once its CPU is set). The model
+  // decides what a wake-up implies for the task running (Sched::current(), the waker), e.g. that
+  // it should give up its CPU at its next return to user space; nullptr: nothing.
+  using WakeObserver = std::function<void(TaskId woken)>;
+  void set_wake_observer(WakeObserver f) { wake_observer_ = std::move(f); }
+  // A task spawned by the current step, now placed (set_cpu): tells the wake observer.
+  void woke_new(TaskId t) {
+    if (wake_observer_ && current_ != kNoTask) wake_observer_(t);
+  }
 
   // Blocks the current task; it resumes at `h` when made runnable again. Used by primitives.
   // timeout_ns: relative; nullopt sleeps until woken.
@@ -264,6 +281,7 @@ class Sched {
   std::vector<uint64_t> observed_;  // what the invariants may read (observe())
   FootprintRecorder saved_recorder_;  // the thread's recorder before this scheduler, restored after
   bool declared_ = false;
+  WakeObserver wake_observer_;
   void mark_visible();
   std::optional<RunEnd> check_step_invariants();
 };

@@ -44,7 +44,7 @@ struct Task {
   // in-kernel point keeps its CPU; another task of the same CPU runs only once it returns to
   // user space, sleeps or ends. -1: a CPU of its own (no such constraint).
   int cpu = -1;
-  bool holds_cpu = false;  // stopped at an in-kernel point on `cpu`
+  bool holds_cpu = false;  // stopped at an in-kernel point on `cpu`, or handed it (Sched::hand_cpu)
 
   Co<> body;                          // top frame; owns the whole chain of frames
   std::coroutine_handle<> resume_at;  // innermost suspended frame: where the next step starts

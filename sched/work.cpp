@@ -36,6 +36,7 @@ void Work::enqueue(Sched& s) {
     worker_spawned_ = true;
     const TaskId id = s.spawn(worker_name_, TaskKind::kworker, worker_loop(s), /*daemon=*/true, fn_label_);
     s.set_cpu(id, cpu_);
+    s.woke_new(id);  // wake_up_new_task: the new worker is woken as an idle one would be
     return;
   }
   idle_.wake_up_all(s);

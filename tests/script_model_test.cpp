@@ -208,6 +208,7 @@ Program with_settings(Program p, const std::vector<std::string>& sets) {
     if (k == "fionread") p.model.fionread = v;
     if (k == "self_redirect") p.model.self_redirect = v;
     if (k == "kworker_cpu") p.model.kworker_cpu = v;
+    if (k == "preempt") p.model.preempt = v;
   }
   return p;
 }
@@ -765,4 +766,59 @@ thread t {
   INFO(ends_str(o));
   CHECK(o.findings == o.schedules);
   CHECK(o.ends.begin()->first.find("returned 4, expected 5") != std::string::npos);
+
+// model preempt (model/kernel/sched/core.h): with `wakeup` the backlog kworker, woken on the
+// test thread's CPU by the send's softirq, runs before the thread's next syscall only if that
+// wake-up set TIF_NEED_RESCHED, and otherwise not before the thread sleeps. So two FIONREADs
+// right after the send (no sleep, no wake-up in between) see the same value: [0,0] or [2,2],
+// never [0,2]. With `any` (every return to user space a switch point) [0,2] is produced too.
+TEST_CASE("script world: preempt=wakeup switches to the kworker only where a wake-up set need_resched") {
+  for (const Proto proto : {Proto::udp, Proto::tcp}) {
+    Program p;
+    p.name = "wakeup-preempt";
+    p.file = "test.kps";
+    pair(p, "c0", "p0", proto);
+    pair(p, "c1", "p1", proto);
+    p.map = Map{"m", MapType::sockmap, 2, at(3)};
+    VerdictRule all;
+    all.act = {Action::redirect, 1, true};
+    p.verdict.rules = {all};
+    p.setup = {map_op(p, Op::map_update, 0, "p0"), map_op(p, Op::map_update, 1, "p1")};
+    Thread t;
+    t.name = "test";
+    t.steps.push_back(send(p, "c1", "01"));
+    Step f;
+    f.op = Op::fionread;
+    f.sock = sk(p, "p1");
+    f.text = "ioctl(p1, FIONREAD)";
+    f.loc = at(21);
+    t.steps.push_back(f);
+    t.steps.push_back(f);
+    // The thread sleeps: the kworker runs then whatever the flag said.
+    t.steps.push_back(wait_fionread(p, "p1", 2, 2));
+    p.threads = {t};
+    p.max_steps = 20000;
+    const auto fionreads = [](const Outcomes& o) {
+      std::set<std::string> seen;
+      for (const std::string& m : o.metrics)
+        seen.insert(nlohmann::ordered_json::parse(m)["fionread_results"].dump());
+      return seen;
+    };
+    INFO((proto == Proto::udp ? "udp" : "tcp"));
+    const Outcomes any = dfs_program(with_settings(p, {"preempt=any"}));
+    const Outcomes wakeup = dfs_program(with_settings(p, {"preempt=wakeup"}));
+    REQUIRE(any.exhaustive);
+    REQUIRE(wakeup.exhaustive);
+    CHECK(any.findings == 0);
+    CHECK(wakeup.findings == 0);
+    CHECK(fionreads(any) == std::set<std::string>{"[0,0,2]", "[0,2,2]", "[2,2,2]"});
+    CHECK(fionreads(wakeup) == std::set<std::string>{"[0,0,2]", "[2,2,2]"});
+    CHECK(wakeup.schedules < any.schedules);
+  }
+}
+
+TEST_CASE("script world: model preempt takes wakeup and any, nothing else") {
+  Program p = seed(Proto::udp, "selftest");
+  p.model.preempt = "sometimes";
+  CHECK_THROWS_WITH(dfs_program(p), Catch::Matchers::Contains("model preempt = sometimes"));
 }

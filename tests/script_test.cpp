@@ -67,7 +67,7 @@ TEST_CASE("seed script: declarations") {
   std::vector<std::string> names;
   for (auto& p : s.params()) names.push_back(p.name);
   CHECK(names == std::vector<std::string>{"proto", "test", "fionread", "self_redirect", "kworker_cpu",
-                                          "c1_bytes", "c0_bytes"});
+                                          "c1_bytes", "c0_bytes", "preempt"});
   CHECK(s.is_model_setting("fionread"));
   CHECK(s.is_model_setting("kworker_cpu"));
   CHECK_FALSE(s.is_model_setting("proto"));
@@ -78,6 +78,8 @@ TEST_CASE("seed script: declarations") {
   CHECK(s.params()[5].min == 1);
   CHECK(s.params()[5].max == 31);
   CHECK(s.params()[5].default_value == "2");
+  CHECK(s.params()[7].choices == model::switch_choices<model::preempt_model>());
+  CHECK(s.is_model_setting("preempt"));
   CHECK(s.text().rfind("# Seed 000", 0) == 0);
 }
 

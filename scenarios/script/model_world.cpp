@@ -20,6 +20,7 @@
 #include "model/include/linux/tcp.h"
 #include "model/io_uring/io_uring.h"
 #include "model/net/socket.h"
+#include "model/kernel/sched/core.h"
 #include "model/net/core/skmsg.h"
 #include "model/net/core/sock_map.h"
 #include "model/net/ipv4/tcp.h"
@@ -99,6 +100,7 @@ struct ScriptWorld final : World {
   file_table ft{tw};
   std::vector<std::unique_ptr<io_ring_ctx>> rings;  // by Program ring index; null: unused
   uint64_t next_user_data = 1;
+  sched_preempt preempt;  // where a return to user space lets the kworker (or another thread) in
 
   // Checkers' bookkeeping (not model state), written by the tasks' steps (the drop tap's by
   // whichever task drops) and read by the per-step invariants: Shared like the model's fields.
@@ -316,7 +318,7 @@ Co<int> recv_once(Sched& s, ScriptWorld& w, uint32_t si, uint32_t len, uint32_t 
       w.recv_results.mut().push_back(-kerr::eagain);
       co_return -kerr::eagain;  // the selftest reports ETIME
     }
-    co_await s.user_point(s.label("recv", "recv {} {}B", sk.name, len));
+    co_await exit_to_user_mode(s, w.preempt, s.label("recv", "recv {} {}B", sk.name, len));
   }
   const int n = co_await recv_copy(s, w, si, len, flags, got, true);
   w.recv_results.mut().push_back(n);
@@ -537,7 +539,7 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
         WaitQueue usleep;  // nobody wakes it: only the timeout ends this sleep
         co_await usleep.sleep(s, s.label("usleep done", "usleep({}) done", st.poll_us), false,
                               st.poll_us * 1000);
-        co_await s.user_point("ioctl(FIONREAD)");
+        co_await exit_to_user_mode(s, w.preempt, "ioctl(FIONREAD)");
       }
       w.fionread_results.mut().push_back(avail);
       if (st.expect.ret && avail != *st.expect.ret)
@@ -571,7 +573,7 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
         const int n = co_await recv_once(s, w, st.sock, st.len - total, st.flags, st.timeout_us, got);
         if (n <= 0) break;
         total += static_cast<uint32_t>(n);
-        if (total < st.len) co_await s.user_point("recv loop: again");
+        if (total < st.len) co_await exit_to_user_mode(s, w.preempt, "recv loop: again");
       }
       check_expect(s, [&] { return fmt::format("recv loop({})", w.socks[st.sock]->name); }, total, got,
                    st.expect);
@@ -706,7 +708,7 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
 Co<> thread_body(Sched& s, ScriptWorld& w, const Thread& t) {
   for (size_t i = 0; i < t.steps.size(); ++i) {
     const Step& st = t.steps[i];
-    if (i > 0) co_await s.user_point(step_label(s, w, st));
+    if (i > 0) co_await exit_to_user_mode(s, w.preempt, step_label(s, w, st));
     // `within D`: the call, from its start to its return, in virtual time.
     const uint64_t start = s.now_ns();
     co_await run_step(s, w, st);
@@ -854,6 +856,8 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
                                    "stream world only)", p.model.acks));
   w->kc.self = *self;
   w->kc.fionread = *fion;
+  const auto preempt = parse_switch<preempt_model>(p.model.preempt);
+  if (!preempt) unsupported(where, fmt::format("model preempt = {}", p.model.preempt));
   if (p.model.kworker_cpu == "same") w->kworker_cpu = 0;  // the sender's CPU: the test threads'
   else if (p.model.kworker_cpu == "other") w->kworker_cpu = 1;
   else unsupported(where, fmt::format("model kworker_cpu = {}", p.model.kworker_cpu));
@@ -966,6 +970,7 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
   // One syscall task per thread, in order, all on CPU 0 like the compiled scenario's single
   // test task: the psock kworker (kworker_cpu same) then runs only while they are in user space
   // or asleep.
+  std::vector<TaskId> threads;
   for (const Thread& t : p.threads) {
     const std::string_view first = t.steps.empty() ? std::string_view("start") : step_label(s, *wp, t.steps.front());
     const TaskId id = s.spawn(t.name, TaskKind::syscall, thread_body(s, *wp, t), false, first);
@@ -981,7 +986,10 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
                                                               : io_setup::normal;
       w->rings[st.ring] = std::make_unique<io_ring_ctx>(w->tw, w->ft, id, setup, 0);
     }
+    threads.push_back(id);
   }
+  // Which of their returns to user space let another task of CPU 0 in (model preempt).
+  sched_preempt_init(s, w->preempt, *preempt, threads);
   s.add_invariant("msg_tot_len-accounting", [wp]() -> std::optional<std::string> {
     for (const auto& skp : wp->socks) {
       const sock& sk = *skp;

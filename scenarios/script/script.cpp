@@ -625,8 +625,10 @@ class Parser {
       p.choices = model::switch_choices<model::kernel_version>();
     else if (n.s == "acks")
       p.choices = model::switch_choices<model::tcp_acks>();
+    else if (n.s == "preempt")
+      p.choices = model::switch_choices<model::preempt_model>();
     else
-      fail(n.pos, "unknown model setting '" + n.s + "' (expected one of: fionread, self_redirect, kworker_cpu, fix, kernel, acks)");
+      fail(n.pos, "unknown model setting '" + n.s + "' (expected one of: fionread, self_redirect, kworker_cpu, fix, kernel, acks, preempt)");
     const Pos npos = n.pos;
     expect_punct("=", "after the model setting's name");
     auto [def, dpos] = parse_word("the model setting's default value");
@@ -1281,6 +1283,7 @@ class Instantiator {
         if (spec.name == "fix") prog_.model.fix = value;
         if (spec.name == "kernel") prog_.model.kernel = value;
         if (spec.name == "acks") prog_.model.acks = value;
+        if (spec.name == "preempt") prog_.model.preempt = value;
       }
     }
   }

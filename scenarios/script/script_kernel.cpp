@@ -75,11 +75,13 @@ Program host_program(const Scenario& sc, const Params& p, Use use) {
                                  "running kernel has the FIONREAD semantics it has",
                                  sc.name(), prog.model.fionread));
   if (use == Use::kernel && (prog.model.self_redirect != defaults.self_redirect ||
-                             prog.model.kworker_cpu != defaults.kworker_cpu))
-    throw ParamError(fmt::format("{}: model self_redirect={} kworker_cpu={} cannot be reproduced on "
-                                 "the kernel: they are the model's readings of it; crosscheck "
-                                 "judges them",
-                                 sc.name(), prog.model.self_redirect, prog.model.kworker_cpu));
+                             prog.model.kworker_cpu != defaults.kworker_cpu ||
+                             prog.model.preempt != defaults.preempt))
+    throw ParamError(fmt::format("{}: model self_redirect={} kworker_cpu={} preempt={} cannot be "
+                                 "reproduced on the kernel: they are the model's readings of it; "
+                                 "crosscheck judges them",
+                                 sc.name(), prog.model.self_redirect, prog.model.kworker_cpu,
+                                 prog.model.preempt));
   if (auto why = replay::unsupported_feature(prog); !why.empty())
     throw ParamError(fmt::format("{}: the host runner cannot do this: {}", sc.name(), why));
   return prog;

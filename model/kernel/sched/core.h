@@ -1,0 +1,60 @@
+// Wakeup preemption and TIF_NEED_RESCHED on a kernel that never preempts a task inside the
+// kernel (CONFIG_PREEMPT_NONE, or CONFIG_PREEMPT_DYNAMIC booted with preempt=none: this project's
+// 6.18.44 host, whose boot log says "Dynamic Preempt: none"). Linux 6.18:
+//
+// * kernel/sched/core.c ttwu_do_activate() → wakeup_preempt(): a task woken onto the CPU of the
+//   running task asks the running task's class whether it should give way
+//   (kernel/sched/fair.c check_preempt_wakeup_fair() for two CFS tasks: EEVDF's pick_eevdf()
+//   returning the woken entity). If so, resched_curr() / resched_curr_lazy() set
+//   TIF_NEED_RESCHED on the running task (the lazy bit is TIF_NEED_RESCHED itself unless the
+//   preemption mode is lazy). Nothing switches yet: the kernel is not preemptible.
+// * kernel/entry/common.c exit_to_user_mode_loop(): on the way back to user space a task with
+//   TIF_NEED_RESCHED calls schedule(); without it, it returns to user space and keeps its CPU.
+// * kernel/sched/core.c __schedule(): clears the flag of the task it switches away from (a
+//   task that sleeps has given way already).
+//
+// The model's scheduler (sched/) knows no kernel: it lets another task of the same CPU run at
+// every user_point. This file decides which returns to user space are switch points: with
+// preempt=wakeup only those where a wake-up set TIF_NEED_RESCHED, with preempt=any all of them
+// (the looser model before issue 15, kept as a switch). Not modelled: the scheduler tick's
+// resched (update_curr → a slice used up: steps cost no virtual time, so a slice never ends),
+// cond_resched() inside a syscall, remote wake-ups' IPIs (a task woken onto another CPU runs
+// there whenever it is runnable, as before).
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "model/kconfig.h"
+#include "sched/sched.h"
+
+namespace kpsim::model {
+
+// What one tracked task's thread_info holds for this: TIF_NEED_RESCHED, and the task the
+// wake-up's pick chose (the one schedule() then runs; EEVDF picked it when it set the flag).
+struct tif_resched {
+  bool need_resched = false;
+  TaskId next = kNoTask;
+};
+
+struct sched_preempt {
+  preempt_model mode = preempt_model::any;
+  // By TaskId; only tasks passed to track() (the syscall tasks) are ever set.
+  Shared<std::vector<tif_resched>> tif;
+  std::vector<bool> tracked;  // by TaskId, fixed in setup
+};
+
+// Set up in a world's setup, after its syscall tasks are spawned: installs wakeup_preempt as the
+// scheduler's wake observer (preempt=wakeup only) and, for each task in `tasks`, __schedule's
+// clearing of its flag when it sleeps.
+void sched_preempt_init(Sched& s, sched_preempt& sp, preempt_model mode, const std::vector<TaskId>& tasks);
+
+// kernel/sched/core.c wakeup_preempt (via check_preempt_wakeup_fair and resched_curr): task p
+// was just woken by the running task's step.
+void wakeup_preempt(Sched& s, sched_preempt& sp, TaskId p);
+
+// kernel/entry/common.c exit_to_user_mode_loop: the running task returns to user space; `label`
+// names the step it runs next (its next syscall). The model's choice point for a context switch.
+Co<> exit_to_user_mode(Sched& s, sched_preempt& sp, std::string_view label);
+
+}  // namespace kpsim::model
