@@ -766,6 +766,7 @@ thread t {
   INFO(ends_str(o));
   CHECK(o.findings == o.schedules);
   CHECK(o.ends.begin()->first.find("returned 4, expected 5") != std::string::npos);
+}
 
 // model preempt (model/kernel/sched/core.h): with `wakeup` the backlog kworker, woken on the
 // test thread's CPU by the send's softirq, runs before the thread's next syscall only if that
