@@ -715,10 +715,10 @@ int run_sweep(SweepArgs& a) {
     head.insert(head.end(), {"verdict", "schedules"});
     for (const auto& m : a.metrics) head.push_back(m);
     std::vector<std::vector<std::string>> rows;
-    for (size_t r = 0; r < rows_n; ++r) {
+    // A row's cells are adjacent (built row by row, differing only in seed).
+    for (size_t i = 0; i < cells.size();) {
       std::vector<const Cell*> group;
-      for (const Cell& c : cells)
-        if (c.row == r) group.push_back(&c);
+      for (const size_t r = cells[i].row; i < cells.size() && cells[i].row == r; ++i) group.push_back(&cells[i]);
       std::vector<std::string> row = group.front()->swept;
       if (seeds.size() > 1)
         row.push_back(group.size() == 1 ? "1 (draws no seed)" : fmt::format("{} (seeds {})", group.size(), a.seeds));
