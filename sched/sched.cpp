@@ -203,6 +203,12 @@ size_t Sched::choose(size_t n, ChoiceKind kind, std::string_view reason) {
   return record_choice(n, ctx);
 }
 
+size_t Sched::choose_unlikely(size_t n, ChoiceKind kind, std::string_view reason) {
+  if (n <= 1) return 0;
+  ChoiceContext ctx{kind, reason, step_, {}, -1, true};
+  return record_choice(n, ctx);
+}
+
 uint64_t Sched::add_timer(uint64_t expires_ns, std::string_view name, std::function<void()> fire,
                           std::optional<TimerWindow> window) {
   // Timer ids order timers with equal deadlines: two steps that add timers are not reordered.

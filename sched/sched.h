@@ -156,6 +156,8 @@ class Sched {
 
   // A nondeterministic decision of a model; goes through the strategy like every choice.
   size_t choose(size_t n, ChoiceKind kind, std::string_view reason);
+  // The same, for a decision whose options other than 0 are rare events (ChoiceContext::unlikely).
+  size_t choose_unlikely(size_t n, ChoiceKind kind, std::string_view reason);
 
   // ---- dependencies, for partial-order reduction (docs/design.md) ---------------------------
   // A world calls declare_footprints() in setup when every access its steps make to state that

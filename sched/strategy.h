@@ -16,6 +16,7 @@
 
 #include "sched/choice.h"
 #include "sched/footprint.h"
+#include "sched/splitmix64.h"
 #include "sched/state_hash.h"
 #include "sched/task.h"
 
@@ -32,7 +33,23 @@ struct ChoiceContext {
   uint64_t step = 0;  // steps taken so far in this run, timer steps included
   std::span<const TaskId> options;
   int current = -1;
+  // The model says option 0 is what almost always happens and the others are rare events (the
+  // scheduler tick landing in a window of microseconds). Exhaustive strategies ignore it; random
+  // ones take option 0 with probability 1 - 1/kUnlikelyOdds (random_pick), so that their runs,
+  // and the first violation they report, follow the likely orderings unless only a rare one
+  // breaks the property — which they still reach, at that rate.
+  bool unlikely = false;
 };
+
+inline constexpr uint64_t kUnlikelyOdds = 16;
+
+// A random strategy's answer to a non-schedule choice: uniform, except that an unlikely choice
+// keeps option 0 with probability 1 - 1/kUnlikelyOdds and spreads the rest over the others.
+inline size_t random_pick(SplitMix64& rng, size_t n, const ChoiceContext& ctx) {
+  if (!ctx.unlikely) return rng.below(n);
+  if (rng.below(kUnlikelyOdds) != 0) return 0;
+  return 1 + rng.below(n - 1);
+}
 
 class Strategy {
  public:

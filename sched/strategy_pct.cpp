@@ -43,7 +43,7 @@ size_t PctStrategy::highest(std::span<const TaskId> options) {
 }
 
 size_t PctStrategy::choose(size_t n, const ChoiceContext& ctx) {
-  if (ctx.kind != ChoiceKind::schedule || ctx.options.size() != n) return rng_.below(n);
+  if (ctx.kind != ChoiceKind::schedule || ctx.options.size() != n) return random_pick(rng_, n, ctx);
   // n >= 2 here (the scheduler asks only then): a real choice.
   ++choices_;
   max_choices_ = std::max(max_choices_, choices_);

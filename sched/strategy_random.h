@@ -1,4 +1,5 @@
-// Random walk: every choice uniform, from one seeded splitmix64 stream across runs. The whole
+// Random walk: every choice uniform (an unlikely one's rare options 1/kUnlikelyOdds in all),
+// from one seeded splitmix64 stream across runs. The whole
 // exploration is reproduced by its seed; a single run by its recorded choice sequence.
 #pragma once
 
@@ -12,7 +13,7 @@ class RandomStrategy final : public Strategy {
   explicit RandomStrategy(uint64_t seed) : rng_(seed) {}
   std::string name() const override { return "random"; }
   bool begin_run() override { return true; }
-  size_t choose(size_t n, const ChoiceContext&) override { return rng_.below(n); }
+  size_t choose(size_t n, const ChoiceContext& ctx) override { return random_pick(rng_, n, ctx); }
 
  private:
   SplitMix64 rng_;

@@ -815,10 +815,26 @@ TEST_CASE("script world: preempt=wakeup switches to the kworker only where a wak
     CHECK(fionreads(any) == std::set<std::string>{"[0,0,2]", "[0,2,2]", "[2,2,2]"});
     CHECK(fionreads(wakeup) == std::set<std::string>{"[0,0,2]", "[2,2,2]"});
     CHECK(wakeup.schedules < any.schedules);
+
+    // preempt=tick (the default): the scheduler tick, once per run, may end the thread's slice
+    // at a return to user space where the kworker waits. [0,2] comes back, and only from runs
+    // that took the tick (the metric crosscheck uses to excuse the kernel from showing it).
+    const Outcomes tick = dfs_program(with_settings(p, {"preempt=tick"}));
+    REQUIRE(tick.exhaustive);
+    CHECK(tick.findings == 0);
+    CHECK(fionreads(tick) == std::set<std::string>{"[0,0,2]", "[0,2,2]", "[2,2,2]"});
+    std::set<std::string> without_tick;
+    for (const std::string& m : tick.metrics) {
+      const auto j = nlohmann::ordered_json::parse(m);
+      CHECK(j["sched_ticks"].get<int>() <= 1);  // once per run
+      if (j["sched_ticks"].get<int>() == 0) without_tick.insert(j["fionread_results"].dump());
+    }
+    CHECK(without_tick == fionreads(wakeup));
+    CHECK(tick.schedules > wakeup.schedules);
   }
 }
 
-TEST_CASE("script world: model preempt takes wakeup and any, nothing else") {
+TEST_CASE("script world: model preempt takes tick, wakeup and any, nothing else") {
   Program p = seed(Proto::udp, "selftest");
   p.model.preempt = "sometimes";
   CHECK_THROWS_WITH(dfs_program(p), Catch::Matchers::Contains("model preempt = sometimes"));

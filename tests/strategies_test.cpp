@@ -789,3 +789,34 @@ TEST_CASE("shrink_choices on a real lost-update violation stays a violation", "[
   CHECK(run_once(*sc, p, strict, o).end.property == "no-lost-update");
   CHECK(strict.divergence().empty());
 }
+
+// ChoiceContext::unlikely (a model's rare event, e.g. the scheduler tick in model/kernel/sched):
+// random and pct keep option 0 about 15 times in 16 and still take each other option; dfs
+// explores every option regardless.
+TEST_CASE("unlikely choices: random strategies take their rare options rarely, dfs all of them", "[random]") {
+  ChoiceContext unlikely{ChoiceKind::model, "rare", 0, {}, -1, true};
+  ChoiceContext plain{ChoiceKind::model, "plain", 0, {}, -1, false};
+  for (int which = 0; which < 2; ++which) {
+    RandomStrategy random(5);
+    PctStrategy pct(5, 3);
+    Strategy& s = which == 0 ? static_cast<Strategy&>(random) : static_cast<Strategy&>(pct);
+    REQUIRE(s.begin_run());
+    std::vector<int> rare(3), uniform(3);
+    const int n = 16000;
+    for (int i = 0; i < n; ++i) {
+      ++rare[s.choose(3, unlikely)];
+      ++uniform[s.choose(3, plain)];
+    }
+    INFO(s.name() << " rare " << rare[0] << "/" << rare[1] << "/" << rare[2]);
+    // Expected 15000 / 500 / 500 and 5333 each: the bounds are many standard deviations wide.
+    CHECK(rare[0] > 14700);
+    CHECK(rare[0] < 15300);
+    CHECK(rare[1] > 350);
+    CHECK(rare[2] > 350);
+    for (int u : uniform) CHECK(std::abs(u - n / 3) < 400);
+  }
+  DfsStrategy dfs;
+  std::set<size_t> seen;
+  while (dfs.begin_run()) seen.insert(dfs.choose(3, unlikely));
+  CHECK(seen == std::set<size_t>{0, 1, 2});
+}

@@ -131,6 +131,9 @@ struct ScriptWorld final : World {
     m["received"] = printable ? received.raw() : fmt::format("<{} bytes>", received.raw().size());
     m["fionread_results"] = fionread_results.raw();
     m["dropped"] = dropped.raw();
+    // Runs whose ordering needed the scheduler tick (model preempt = tick): outcomes only they
+    // reach are ones the kernel shows rarely.
+    m["sched_ticks"] = preempt.ticks.raw();
     return m;
   }
   // Everything metrics() reads, in its order.
@@ -141,6 +144,7 @@ struct ScriptWorld final : World {
     key_put(key, std::string_view(received.raw()));
     key_put(key, fionread_results.raw());
     key_put(key, dropped.raw());
+    key_put(key, uint64_t{preempt.ticks.raw()});
     return true;
   }
 

@@ -244,7 +244,7 @@ struct ModelSettings {
   std::string fionread = "current";       // model/kconfig.h fionread_semantics
   std::string self_redirect = "backlog";  // model/kconfig.h self_redirect
   std::string kworker_cpu = "same";       // where psock backlog work runs: same | other
-  std::string preempt = "wakeup";         // model/kconfig.h preempt_model: sockmap worlds' switch points
+  std::string preempt = "tick";           // model/kconfig.h preempt_model: sockmap worlds' switch points
   std::string fix = "none";               // model/kconfig.h kfix: the candidate fix applied
   std::string kernel = "6.12";            // model/kconfig.h kernel_version
   // model/kconfig.h tcp_acks; empty: the world's own (delayed in the stream world, immediate

@@ -2,11 +2,13 @@
 // 6.18): see core.h.
 #include "model/kernel/sched/core.h"
 
+#include <algorithm>
+
 namespace kpsim::model {
 
 void sched_preempt_init(Sched& s, sched_preempt& sp, preempt_model mode, const std::vector<TaskId>& tasks) {
   sp.mode = mode;
-  if (mode != preempt_model::wakeup) return;  // any: every return to user space is a switch point
+  if (mode == preempt_model::any) return;  // every return to user space is a switch point
   sp.tif.mut().assign(s.task_count(), tif_resched{});
   sp.tracked.assign(s.task_count(), false);
   for (TaskId t : tasks) {
@@ -35,13 +37,39 @@ void wakeup_preempt(Sched& s, sched_preempt& sp, TaskId p) {
   // deadlines, RUN_TO_PARITY's slice protection), which the model does not keep: both answers
   // are explored. Option 0 (no preemption) is the default schedule's, as a choice point's
   // option 0 keeps the running task.
+  sp.tif.mut()[curr.id].decided.push_back(p);
   if (s.choose(2, ChoiceKind::model, "wakeup_preempt") == 0) {
     s.note("sched", "wakeup_preempt: {} woken, {} keeps the CPU", woken.name, curr.name);
     return;
   }
   // resched_curr(): TIF_NEED_RESCHED on the running task, for its next resched point.
-  sp.tif.mut()[curr.id] = tif_resched{true, p};
+  sp.tif.mut()[curr.id] = tif_resched{true, p, {}};
   s.note("sched", "wakeup_preempt: {} woken, resched_curr: TIF_NEED_RESCHED on {}", woken.name, curr.name);
+}
+
+TaskId sched_tick(Sched& s, sched_preempt& sp) {
+  if (sp.mode != preempt_model::tick || sp.ticks.get() != 0) return kNoTask;
+  const TaskId me = s.current_id();
+  const int cpu = s.current().cpu;
+  if (cpu < 0) return kNoTask;
+  // The entities that wait on this CPU, by task id (the order only numbers the options).
+  std::vector<TaskId> waiting;
+  const std::vector<TaskId>& decided = sp.tif->at(me).decided;
+  for (TaskId t = 0; t < s.task_count(); ++t)
+    if (t != me && s.task(t).cpu == cpu && s.task(t).state == TaskState::runnable &&
+        std::find(decided.begin(), decided.end(), t) == decided.end())
+      waiting.push_back(t);
+  if (waiting.empty()) return kNoTask;  // update_deadline: nothing else eligible, no resched
+  // Option 0, the slice not used up, keeps the default schedule the one without a tick; the
+  // others are unlikely (a 4 ms tick in a window of microseconds), so random searches take
+  // them rarely and their first findings follow the orderings the kernel usually shows.
+  const size_t c = s.choose_unlikely(1 + waiting.size(), ChoiceKind::model, "sched_tick");
+  if (c == 0) return kNoTask;
+  sp.ticks = 1;
+  const TaskId next = waiting[c - 1];
+  s.note("sched", "sched_tick: {}'s slice used up, resched_curr; EEVDF picks {}", s.current().name,
+         s.task(next).name);
+  return next;
 }
 
 Co<> exit_to_user_mode(Sched& s, sched_preempt& sp, std::string_view label) {
@@ -50,10 +78,22 @@ Co<> exit_to_user_mode(Sched& s, sched_preempt& sp, std::string_view label) {
     co_return;
   }
   const TaskId me = s.current_id();
-  if (me >= sp.tracked.size() || !sp.tracked[me] || !sp.tif->at(me).need_resched) {
-    // No schedule(): back in user space and into the next syscall on this CPU. Tasks of other
-    // CPUs may still run in between (a point), this CPU's may not.
+  if (me >= sp.tracked.size() || !sp.tracked[me]) {
     co_await s.point(label);
+    co_return;
+  }
+  if (!sp.tif->at(me).need_resched) {
+    // The tick may have set the flag while the task ran (in the syscall or in user space).
+    const TaskId next = sched_tick(s, sp);
+    if (!sp.tif->at(me).decided.empty()) sp.tif.mut()[me].decided.clear();
+    if (next == kNoTask) {
+      // No schedule(): back in user space and into the next syscall on this CPU. Tasks of
+      // other CPUs may still run in between (a point), this CPU's may not.
+      co_await s.point(label);
+      co_return;
+    }
+    s.hand_cpu(next);
+    co_await s.user_point(label);
     co_return;
   }
   // schedule(): __schedule clears the flag and switches to the task the wake-up picked.
