@@ -437,6 +437,8 @@ Command add_explore(CLI::App& app) {
       "with sleep sets: one schedule or close per class of orderings that differ only in independent\n"
       "steps; exhaustive like dfs; no --preemption-bound or --shard; docs/design.md). A violation is shrunk to a\n"
       "minimal choice sequence and printed as a lane chart; the last line reproduces it.\n"
+      "A model may mark a decision unlikely (a scheduler tick ending a slice): random and pct take\n"
+      "its rare options 1 time in 16, dfs and dpor explore them like any other.\n"
       "Exit status: 0 every schedule explored held every property (clean), 1 a violation (or\n"
       "deadlock) found, 2 bad input, 3 inconclusive: some schedule ended at a step/time limit or in\n"
       "a model error, or --require-exhaustive and the search did not cover the space; 4 a model\n"
