@@ -31,20 +31,13 @@ void wakeup_preempt(Sched& s, sched_preempt& sp, TaskId p) {
   // Woken onto another CPU: that CPU's business (an IPI there); the model runs it whenever it
   // is runnable, as before.
   if (woken.cpu != curr.cpu) return;
-  // check_preempt_wakeup_fair(): nothing to decide once the flag is set (test_tsk_need_resched).
-  if (sp.tif->at(curr.id).need_resched) return;
   // Whether the woken entity preempts depends on EEVDF's state (its lag after the sleep, both
   // deadlines, RUN_TO_PARITY's slice protection), which the model does not keep: both answers
-  // are explored. Option 0 (no preemption) is the default schedule's, as a choice point's
-  // option 0 keeps the running task.
-  sp.tif.mut()[curr.id].decided.push_back(p);
-  if (s.choose(2, ChoiceKind::model, "wakeup_preempt") == 0) {
-    s.note("sched", "wakeup_preempt: {} woken, {} keeps the CPU", woken.name, curr.name);
-    return;
-  }
-  // resched_curr(): TIF_NEED_RESCHED on the running task, for its next resched point.
-  sp.tif.mut()[curr.id] = tif_resched{true, p, {}};
-  s.note("sched", "wakeup_preempt: {} woken, resched_curr: TIF_NEED_RESCHED on {}", woken.name, curr.name);
+  // are explored, at the return to user space where the flag is read (tif_resched).
+  std::vector<TaskId>& woken_list = sp.tif.mut()[curr.id].woken;
+  if (std::find(woken_list.begin(), woken_list.end(), p) == woken_list.end()) woken_list.push_back(p);
+  s.note("sched", "wakeup_preempt: {} woken on {}'s CPU (preempts or not: seen at the return to user space)",
+         woken.name, curr.name);
 }
 
 TaskId sched_tick(Sched& s, sched_preempt& sp) {
@@ -54,7 +47,7 @@ TaskId sched_tick(Sched& s, sched_preempt& sp) {
   if (cpu < 0) return kNoTask;
   // The entities that wait on this CPU, by task id (the order only numbers the options).
   std::vector<TaskId> waiting;
-  const std::vector<TaskId>& decided = sp.tif->at(me).decided;
+  const std::vector<TaskId>& decided = sp.tif->at(me).woken;
   for (TaskId t = 0; t < s.task_count(); ++t)
     if (t != me && s.task(t).cpu == cpu && s.task(t).state == TaskState::runnable &&
         std::find(decided.begin(), decided.end(), t) == decided.end())
@@ -82,24 +75,31 @@ Co<> exit_to_user_mode(Sched& s, sched_preempt& sp, std::string_view label) {
     co_await s.point(label);
     co_return;
   }
-  if (!sp.tif->at(me).need_resched) {
-    // The tick may have set the flag while the task ran (in the syscall or in user space).
-    const TaskId next = sched_tick(s, sp);
-    if (!sp.tif->at(me).decided.empty()) sp.tif.mut()[me].decided.clear();
-    if (next == kNoTask) {
-      // No schedule(): back in user space and into the next syscall on this CPU. Tasks of
-      // other CPUs may still run in between (a point), this CPU's may not.
-      co_await s.point(label);
-      co_return;
+  // TIF_NEED_RESCHED from this syscall's wake-ups: none, or the one of the task whose
+  // wake-up first answered "preempt". Option 0 (no flag) is the default schedule's.
+  TaskId next = kNoTask;
+  const std::vector<TaskId> woken = sp.tif->at(me).woken;
+  if (!woken.empty()) {
+    const size_t c = s.choose(1 + woken.size(), ChoiceKind::model, "wakeup_preempt");
+    if (c > 0) {
+      next = woken[c - 1];
+      s.note("sched", "exit_to_user_mode: TIF_NEED_RESCHED ({}'s wake-up preempted), schedule() to {}",
+             s.task(next).name, s.task(next).name);
+    } else {
+      s.note("sched", "exit_to_user_mode: no TIF_NEED_RESCHED, {} keeps the CPU", s.current().name);
     }
-    s.hand_cpu(next);
-    co_await s.user_point(label);
+  }
+  // Otherwise the tick may have set the flag while the task ran (in the syscall or in user
+  // space), for a task no wake-up of this syscall already offered.
+  if (next == kNoTask) next = sched_tick(s, sp);
+  if (!woken.empty()) sp.tif.mut()[me].woken.clear();
+  if (next == kNoTask) {
+    // No schedule(): back in user space and into the next syscall on this CPU. Tasks of other
+    // CPUs may still run in between (a point), this CPU's may not.
+    co_await s.point(label);
     co_return;
   }
-  // schedule(): __schedule clears the flag and switches to the task the wake-up picked.
-  const TaskId next = sp.tif->at(me).next;
-  sp.tif.mut()[me] = tif_resched{};
-  s.note("sched", "exit_to_user_mode: TIF_NEED_RESCHED, schedule() to {}", s.task(next).name);
+  // schedule(): __schedule clears the flag and switches to the task picked.
   s.hand_cpu(next);
   co_await s.user_point(label);
 }

@@ -41,15 +41,16 @@
 
 namespace kpsim::model {
 
-// What one tracked task's thread_info holds for this: TIF_NEED_RESCHED, and the task the
-// wake-up's pick chose (the one schedule() then runs; EEVDF picked it when it set the flag).
+// What one tracked task's thread_info holds for this: the tasks woken onto its CPU during the
+// current syscall whose wakeup_preempt may have set its TIF_NEED_RESCHED. The kernel answers
+// check_preempt_wakeup_fair at each wake-up; the answer is read only at the return to user
+// space (exit_to_user_mode_loop) and dropped if the task sleeps first (__schedule clears the
+// flag). So the model draws it there, once, among "no flag" and "set by the wake-up of w" for
+// each woken w (the first wake-up that answers yes is the one schedule() switches to; later
+// ones find the flag set and are not asked): the same orderings as drawing at each wake-up,
+// without a decision for every wake-up of a syscall that then sleeps anyway.
 struct tif_resched {
-  bool need_resched = false;
-  TaskId next = kNoTask;
-  // Tasks whose wake-up onto this CPU wakeup_preempt decided since the task's last return to
-  // user space. A tick handing the CPU to one of them at the next return would repeat the
-  // ordering of the wake-up's "preempt" answer, so sched_tick does not offer them there.
-  std::vector<TaskId> decided;
+  std::vector<TaskId> woken;
 };
 
 struct sched_preempt {
@@ -68,7 +69,8 @@ struct sched_preempt {
 void sched_preempt_init(Sched& s, sched_preempt& sp, preempt_model mode, const std::vector<TaskId>& tasks);
 
 // kernel/sched/core.c wakeup_preempt (via check_preempt_wakeup_fair and resched_curr): task p
-// was just woken by the running task's step.
+// was just woken by the running task's step. Records it; the answer is drawn at the return to
+// user space (tif_resched).
 void wakeup_preempt(Sched& s, sched_preempt& sp, TaskId p);
 
 // kernel/entry/common.c exit_to_user_mode_loop: the running task returns to user space; `label`
