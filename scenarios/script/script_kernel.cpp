@@ -260,7 +260,7 @@ class ScriptKernelSide final : public KernelSide {
     // FIONREAD sample (how far the worker had got at the first poll is timing the steering
     // does not pin down); a kernel outcome is kernel-only unless the model has it in full. An
     // outcome the model reaches only through a scheduler tick's resched is not required of the
-    // kernel (no steering forces the tick; naturally it comes about once in a hundred runs).
+    // kernel (no steering forces the tick; naturally it comes about once in a thousand runs).
     const auto without_first_poll = [](const std::string& k) { return k.substr(0, k.find(" fionread0=")); };
     std::set<std::string> kernel_coarse;
     for (auto& [k, v] : kernel) kernel_coarse.insert(without_first_poll(k));

@@ -78,13 +78,12 @@ Co<> exit_to_user_mode(Sched& s, sched_preempt& sp, std::string_view label) {
   // TIF_NEED_RESCHED from this syscall's wake-ups: none, or the one of the task whose
   // wake-up first answered "preempt". Option 0 (no flag) is the default schedule's.
   TaskId next = kNoTask;
-  const std::vector<TaskId> woken = sp.tif->at(me).woken;
-  if (!woken.empty()) {
-    const size_t c = s.choose(1 + woken.size(), ChoiceKind::model, "wakeup_preempt");
+  const size_t n_woken = sp.tif->at(me).woken.size();
+  if (n_woken) {
+    const size_t c = s.choose(1 + n_woken, ChoiceKind::model, "wakeup_preempt");
     if (c > 0) {
-      next = woken[c - 1];
-      s.note("sched", "exit_to_user_mode: TIF_NEED_RESCHED ({}'s wake-up preempted), schedule() to {}",
-             s.task(next).name, s.task(next).name);
+      next = sp.tif->at(me).woken[c - 1];
+      s.note("sched", "exit_to_user_mode: TIF_NEED_RESCHED set by {}'s wake-up, schedule() to it", s.task(next).name);
     } else {
       s.note("sched", "exit_to_user_mode: no TIF_NEED_RESCHED, {} keeps the CPU", s.current().name);
     }
@@ -92,7 +91,7 @@ Co<> exit_to_user_mode(Sched& s, sched_preempt& sp, std::string_view label) {
   // Otherwise the tick may have set the flag while the task ran (in the syscall or in user
   // space), for a task no wake-up of this syscall already offered.
   if (next == kNoTask) next = sched_tick(s, sp);
-  if (!woken.empty()) sp.tif.mut()[me].woken.clear();
+  if (n_woken) sp.tif.mut()[me].woken.clear();
   if (next == kNoTask) {
     // No schedule(): back in user space and into the next syscall on this CPU. Tasks of other
     // CPUs may still run in between (a point), this CPU's may not.
