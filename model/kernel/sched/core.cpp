@@ -46,11 +46,13 @@ TaskId sched_tick(Sched& s, sched_preempt& sp) {
   const int cpu = s.current().cpu;
   if (cpu < 0) return kNoTask;
   // The entities that wait on this CPU, by task id (the order only numbers the options).
+  // A task this syscall woke was offered by wakeup_preempt at this very return: a tick handing
+  // it the CPU would repeat that ordering.
   std::vector<TaskId> waiting;
-  const std::vector<TaskId>& decided = sp.tif->at(me).woken;
+  const std::vector<TaskId>& woken = sp.tif->at(me).woken;
   for (TaskId t = 0; t < s.task_count(); ++t)
     if (t != me && s.task(t).cpu == cpu && s.task(t).state == TaskState::runnable &&
-        std::find(decided.begin(), decided.end(), t) == decided.end())
+        std::find(woken.begin(), woken.end(), t) == woken.end())
       waiting.push_back(t);
   if (waiting.empty()) return kNoTask;  // update_deadline: nothing else eligible, no resched
   // Option 0, the slice not used up, keeps the default schedule the one without a tick; the
