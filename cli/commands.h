@@ -54,6 +54,7 @@ Command add_docgen(CLI::App& app);
 Command add_kernel(CLI::App& app);
 Command add_crosscheck(CLI::App& app);
 Command add_merge(CLI::App& app);
+Command add_calibrate(CLI::App& app);
 Command add_check(CLI::App& app);
 Command add_sweep(CLI::App& app);
 

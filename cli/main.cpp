@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::map<CLI::App*, Runner> runners;
   for (auto add : {add_list, add_explore, add_replay, add_render, add_docgen, add_kernel, add_crosscheck, add_merge,
-                   add_check, add_sweep}) {
+                   add_check, add_sweep, add_calibrate}) {
     auto [sub, run] = add(app);
     runners[sub] = std::move(run);
   }

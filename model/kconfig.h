@@ -73,12 +73,34 @@ enum class tcp_acks : uint8_t { delayed, immediate };
 // space (the looser model before issue 15).
 enum class preempt_model : uint8_t { tick, wakeup, any };
 
+// How long kernel work takes (issue 15's "Time"). none: every step is instantaneous, virtual time
+// moves only to timers (the model before the cost model: an unstalled transfer takes 0 s).
+// costed: the work of model/kernel/sched/cputime.h takes the time of kernel_config::costs, so a
+// healthy transfer has a throughput to compare with a stalled one.
+enum class cpu_model : uint8_t { none, costed };
+
+// The cost table (model/kernel/sched/cputime.h says where each is charged). Defaults: this
+// project's machine (2 vCPUs, Debian 6.18 host kernel), measured by `kpsim calibrate`
+// (docs/ktls-stall.md, "CPU time"): syscall = a getppid() round trip; copy and skb = a least-
+// squares fit of the host's plain TCP loopback write() time against the write size (4 KiB to
+// 1 MiB, TCP_NODELAY: one skb per write up to 64 KiB) after the syscall; encrypt = user-space
+// AES-128-GCM (OpenSSL, 16 KiB blocks). Integers, so a run's clock is exact.
+struct cpu_costs {
+  uint64_t syscall_ns = 1050;         // entry, exit and the file/socket lookup of one system call
+  uint64_t copy_ps_per_byte = 240;    // copy_from_user into the send queue's pages (sender's CPU)
+  uint64_t encrypt_ps_per_byte = 213; // AES-GCM of a record's bytes (sync crypto, sender's CPU)
+  uint64_t skb_out_ns = 2600;         // build and transmit one skb (tcp_transmit_skb, loopback xmit)
+  uint64_t skb_in_ns = 2600;          // receive one skb in the NET_RX softirq (tcp_v4_rcv)
+};
+
 struct kernel_config {
   kernel_version version = kernel_version::v6_12;
   tcp_acks acks = tcp_acks::immediate;  // a world that models the reader sets delayed
   kfix fix = kfix::none;
   fionread_semantics fionread = fionread_semantics::current;
   self_redirect self = self_redirect::via_backlog;
+  cpu_model cpu = cpu_model::none;
+  cpu_costs costs;
 };
 inline const kernel_config kDefaultKernel{};
 
@@ -124,6 +146,12 @@ template <>
 struct switch_names<preempt_model> {
   static constexpr std::array<std::pair<preempt_model, std::string_view>, 3> v{
       {{preempt_model::tick, "tick"}, {preempt_model::wakeup, "wakeup"}, {preempt_model::any, "any"}}};
+};
+
+template <>
+struct switch_names<cpu_model> {
+  static constexpr std::array<std::pair<cpu_model, std::string_view>, 2> v{
+      {{cpu_model::none, "none"}, {cpu_model::costed, "costed"}}};
 };
 
 template <class E>

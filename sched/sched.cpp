@@ -348,6 +348,10 @@ bool Sched::all_work_done() const { return live_tasks_ == 0; }
 // Nothing is runnable: move the clock to the next timer. Timers whose windows overlap the
 // earliest window may fire in either order, and a timer may fire anywhere in its window; both
 // are choice points when there is more than one possibility.
+bool Sched::timer_due() const {
+  return std::any_of(timers_.begin(), timers_.end(), [this](const TimerEntry& e) { return e.deadline_ns <= now_ns_; });
+}
+
 std::optional<RunEnd> Sched::advance_clock() {
   uint64_t horizon = UINT64_MAX;
   for (auto& e : timers_) horizon = std::min(horizon, e.deadline_ns + e.window.late_ns);
@@ -532,7 +536,7 @@ RunEnd Sched::run() {
     if (step_ >= limits_.max_steps)
       return finish({Outcome::step_limit, "", fmt::format("step limit {} reached", limits_.max_steps)});
     collect_runnable();
-    if (runnable_.empty()) {
+    if (runnable_.empty() || (clock_runs_ && timer_due())) {
       if (timers_.empty()) return finish({Outcome::deadlock, "", deadlock_message(tasks_)});
       if (auto end = advance_clock()) return finish(*end);
     } else {

@@ -200,6 +200,15 @@ class Sched {
   uint64_t jiffies() const { return now_ns_ / jiffy_ns(); }
   uint64_t jiffy_ns() const { return 1000000000ull / hz_; }
   uint64_t jiffies_to_ns(uint64_t j) const { return j * jiffy_ns(); }
+  // A step that takes CPU time (a model's cost model, model/kernel/sched/cputime.h): the clock
+  // moves on by `ns` inside the step. From then on the clock also moves while tasks run, so a
+  // timer whose deadline has passed fires before the next step of any task (a timer interrupt
+  // does not wait for the CPU to go idle); without it a timer fires only when every task
+  // sleeps, which is exact while steps cost nothing.
+  void run_for(uint64_t ns) {
+    now_ns_ += ns;
+    clock_runs_ = true;
+  }
 
   // Timers on the virtual clock. The callback runs atomically when the clock reaches the firing
   // point (a timer softirq that only queues work or wakes a task); to run model code with
@@ -258,6 +267,8 @@ class Sched {
   TaskId previous_ = kNoTask;
   uint64_t step_ = 0;
   uint64_t now_ns_ = 0;
+  bool clock_runs_ = false;  // a step advanced the clock (run_for): due timers preempt tasks
+  bool timer_due() const;
   std::vector<TimerEntry> timers_;  // few at a time: a scan beats a heap here
   uint64_t next_timer_id_ = 1;
   TimerWindow default_window_{};

@@ -392,6 +392,9 @@ std::unique_ptr<World> build_splice_world(Sched& s, std::shared_ptr<const Progra
   w->c.kc.version = *version;
   // The paced reader's reads are modelled as window updates only (tcp_recvmsg's count), not
   // through the delayed-ACK engine: its ACKs stay immediate (issue 15 left this world as is).
+  if (p.model.cpu != "none")
+    unsupported(Loc{p.file, 0, 0}, fmt::format("model cpu = {} in a splice program (the cost model is charged in "
+                                               "the stream world only)", p.model.cpu));
   if (!p.model.acks.empty() && p.model.acks != "immediate")
     unsupported(Loc{p.file, 0, 0}, fmt::format("model acks = {} in a splice program (its receiver ACKs every "
                                                "segment at once; delayed ACKs are modelled in the stream world)",

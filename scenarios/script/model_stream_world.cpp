@@ -141,6 +141,24 @@ nlohmann::ordered_json StreamWorld::metrics() const {
                                    c.tp.stats.persist_open_window > 0});
   m["pace"] = pace.verdict;
   m["pace_mechanism"] = pace.mechanism;
+  if (c.kc.cpu == cpu_model::costed) {
+    // Where the virtual time went (model/kernel/sched/cputime.h): the sender's CPU, whose
+    // clock the run follows, and the reader's, counted only.
+    nlohmann::ordered_json sender_cpu = nlohmann::ordered_json::object(), reader_cpu = nlohmann::ordered_json::object();
+    uint64_t busy = 0, other = 0;
+    for (size_t i = 0; i < kCpuWorks; ++i) {
+      const uint64_t here = c.tp.stats.cpu.this_cpu[i] + c.peer.stats.cpu.this_cpu[i];
+      const uint64_t there = c.tp.stats.cpu.other_cpu[i] + c.peer.stats.cpu.other_cpu[i];
+      sender_cpu[kCpuWorkNames[i]] = static_cast<double>(here) / 1e9;
+      if (there) reader_cpu[kCpuWorkNames[i]] = static_cast<double>(there) / 1e9;
+      busy += here;
+      other += there;
+    }
+    m["cpu_busy_s"] = static_cast<double>(busy) / 1e9;
+    m["cpu_s"] = sender_cpu;
+    m["reader_cpu_busy_s"] = static_cast<double>(other) / 1e9;
+    m["reader_cpu_s"] = reader_cpu;
+  }
   if (use_rx) {
     m["rx_calls"] = rx_calls;
     m["rx_bytes"] = rx_bytes;
@@ -161,6 +179,7 @@ nlohmann::ordered_json StreamWorld::metrics() const {
 Co<int64_t> send_call(Sched& s, StreamWorld& w, bool is_sendfile, uint64_t& pos, uint64_t want) {
   const uint64_t t0 = s.now_ns();
   ++w.syscalls;
+  account_cpu(s, w.c.kc, w.c.tp.stats.cpu, cpu_work::syscall, 1);  // entry, exit, fd lookup
   int64_t n;
   if (is_sendfile) {
     s.note("app", "sendfile({} B at offset {})", want, pos);
@@ -426,6 +445,9 @@ std::unique_ptr<World> build_stream_world(Sched& s, std::shared_ptr<const Progra
   const auto acks = parse_switch<tcp_acks>(p.model.acks.empty() ? "immediate" : p.model.acks);
   if (!acks) unsupported(Loc{p.file, 0, 0}, fmt::format("model acks = {}", p.model.acks));
   w->c.kc.acks = *acks;
+  const auto cpu = parse_switch<cpu_model>(p.model.cpu);
+  if (!cpu) unsupported(Loc{p.file, 0, 0}, fmt::format("model cpu = {}", p.model.cpu));
+  w->c.kc.cpu = *cpu;
 
   // One tcp_config for both ends, from the sender's options (TCP_MAXSEG: the MSS with the
   // timestamp option, which mss_cache leaves out) and the sysctl; the receiver only ACKs.

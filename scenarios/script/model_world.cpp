@@ -864,6 +864,9 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
   if (!fion) unsupported(where, fmt::format("model fionread = {}", p.model.fionread));
   // The sockmap world's receivers read through psocks and tcp_bpf, not tcp_recvmsg: its ACKs
   // stay immediate (kernel_config's default).
+  if (p.model.cpu != "none")
+    unsupported(where, fmt::format("model cpu = {} in a sockmap program (the cost model is charged in the stream "
+                                   "world only)", p.model.cpu));
   if (!p.model.acks.empty() && p.model.acks != "immediate")
     unsupported(where, fmt::format("model acks = {} in a sockmap program (delayed ACKs are modelled in the "
                                    "stream world only)", p.model.acks));

@@ -250,6 +250,7 @@ struct ModelSettings {
   // model/kconfig.h tcp_acks; empty: the world's own (delayed in the stream world, immediate
   // in the worlds whose readers are not modelled through tcp_recvmsg, which refuse delayed).
   std::string acks;
+  std::string cpu = "none";  // model/kconfig.h cpu_model: steps cost CPU time (stream world)
 };
 
 struct Program {

@@ -627,8 +627,10 @@ class Parser {
       p.choices = model::switch_choices<model::tcp_acks>();
     else if (n.s == "preempt")
       p.choices = model::switch_choices<model::preempt_model>();
+    else if (n.s == "cpu")
+      p.choices = model::switch_choices<model::cpu_model>();
     else
-      fail(n.pos, "unknown model setting '" + n.s + "' (expected one of: fionread, self_redirect, kworker_cpu, fix, kernel, acks, preempt)");
+      fail(n.pos, "unknown model setting '" + n.s + "' (expected one of: fionread, self_redirect, kworker_cpu, fix, kernel, acks, preempt, cpu)");
     const Pos npos = n.pos;
     expect_punct("=", "after the model setting's name");
     auto [def, dpos] = parse_word("the model setting's default value");
@@ -1284,6 +1286,7 @@ class Instantiator {
         if (spec.name == "kernel") prog_.model.kernel = value;
         if (spec.name == "acks") prog_.model.acks = value;
         if (spec.name == "preempt") prog_.model.preempt = value;
+        if (spec.name == "cpu") prog_.model.cpu = value;
       }
     }
   }

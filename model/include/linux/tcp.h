@@ -17,6 +17,7 @@
 
 #include "model/include/linux/errno.h"
 #include "model/include/linux/jiffies.h"
+#include "model/kernel/sched/cputime.h"
 #include "model/include/net/sock.h"
 #include "sched/socklock.h"
 #include "sched/timer.h"
@@ -116,6 +117,7 @@ struct tcp_stats {
   uint64_t quick_acks = 0;          // sent at once by __tcp_ack_snd_check in quickack mode
   uint64_t cleanup_rbuf_acks = 0;   // sent by tcp_cleanup_rbuf after a read
   uint64_t delack_wait_ns = 0;      // virtual time data waited for the delack timer's ACK
+  cpu_time cpu;                     // CPU time charged to this socket's work (model cpu = costed)
 };
 
 struct tcp_sock : sock {

@@ -145,6 +145,10 @@ Co<int64_t> tcp_sendmsg_locked(Sched& s, tcp_sock& tp, msghdr& msg) {
         // Copy or splice: the pages are charged to the socket either way
         // (sk_wmem_queued_add + sk_mem_charge). Global TCP memory pressure is not modelled.
         tcp_skb& skb = tp.write_queue.back();
+        // copy_from_user (skb_copy_to_page_nocache) costs the sender's CPU; spliced pages are
+        // only referenced.
+        if (!(flags & kMSG_SPLICE_PAGES) && msg.iter != iter_type::bvec)
+          account_cpu(s, *tp.kc, tp.stats.cpu, cpu_work::copy, static_cast<uint64_t>(copy));
         if (!copied) skb.psh = false;
         skb.end_seq += static_cast<uint64_t>(copy);
         skb.truesize += static_cast<uint64_t>(copy);
@@ -229,6 +233,7 @@ uint64_t tcp_recvmsg(Sched& s, tcp_sock& tp, uint64_t len) {
   const uint64_t n = std::min(len, tp.rcv_queued());
   if (!n) return 0;
   tp.copied_seq += n;
+  account_cpu(s, *tp.kc, tp.stats.cpu, cpu_work::copy, n, on_cpu::other);  // copy_to_user: the reader's CPU
   tcp_cleanup_rbuf(s, tp, n);
   return n;
 }
@@ -275,6 +280,7 @@ Co<int> tcp_recvmsg_data(Sched& s, tcp_sock& tp, std::string& out, uint32_t len,
       break;
     }
   }
+  account_cpu(s, *tp.kc, tp.stats.cpu, cpu_work::copy, copied, on_cpu::other);  // the reader's CPU
   s.note(tp.name, "tcp_recvmsg returns {}", copied ? static_cast<int>(copied) : err);
   co_await tp.sk_lock.release_sock(s);
   co_return copied ? static_cast<int>(copied) : err;

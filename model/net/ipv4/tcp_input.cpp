@@ -181,7 +181,11 @@ bool tcp_data_queue(Sched& s, tcp_sock& tp, skb_ptr skb) {
   if (!delayed) {
     tp.ack_pending = true;
     // With delayed ACKs the reader reads after the run's ACK decisions (net_rx_action).
-    if (tp.app_reads_at_once) tp.copied_seq = tp.rcv_nxt;
+    if (tp.app_reads_at_once) {
+      // The drained reader's copy_to_user, on its own CPU (model/kernel/sched/cputime.h).
+      account_cpu(s, *tp.kc, tp.stats.cpu, cpu_work::copy, tp.rcv_nxt - tp.copied_seq, on_cpu::other);
+      tp.copied_seq = tp.rcv_nxt;
+    }
   } else if (skb->len()) {
     tcp_event_data_recv(s, tp, *skb);
   }

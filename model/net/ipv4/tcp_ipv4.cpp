@@ -8,6 +8,7 @@
 namespace kpsim::model {
 
 bool tcp_v4_rcv(Sched& s, tcp_sock& tp, skb_ptr skb) {
+  account_cpu(s, *tp.kc, tp.stats.cpu, cpu_work::skb_in, 1);  // NET_RX on the sender's CPU (loopback)
   // The backlog holds ACKs only: on the paths modelled, no process owns a receiving socket when
   // data arrives. Should a scenario make one, say so rather than deliver it out of turn.
   if (tp.sk_lock.owned_by_user() && tp.data_backlog) {
@@ -31,6 +32,7 @@ bool tcp_v4_rcv(Sched& s, tcp_sock& tp, skb_ptr skb) {
 }
 
 void tcp_v4_rcv(Sched& s, tcp_sock& tp, const ack_skb& ack) {
+  account_cpu(s, *tp.kc, tp.stats.cpu, cpu_work::skb_in, 1);
   if (tp.sk_lock.owned_by_user()) {
     tp.sk_backlog.push_back(ack);  // sk_add_backlog: the owner processes it in release_sock
     ++tp.stats.backlogged_acks;

@@ -106,6 +106,7 @@ static void tcp_fragment(tcp_sock& tp, size_t idx, uint32_t len) {
 // carries bytes (snd_data, indexed by sequence number from ISN 0).
 static void tcp_transmit_skb(Sched& s, tcp_sock& tp, uint64_t seq, uint64_t end_seq, bool psh,
                              uint32_t gso_size = 0) {
+  account_cpu(s, *tp.kc, tp.stats.cpu, cpu_work::skb_out, 1);
   auto skb = std::make_unique<sk_buff>();
   skb->gso_size = gso_size;
   skb->dst = tp.peer;
@@ -304,6 +305,7 @@ void tcp_send_ack(Sched& s, tcp_sock& tp) {
   tp.rcv_wnd_advertised = wnd;
   tp.rcv_wup = tp.rcv_nxt;  // tcp_select_window
   ++tp.stats.acks_sent;
+  account_cpu(s, *tp.kc, tp.stats.cpu, cpu_work::skb_out, 1);
   if (tp.kc->acks == tcp_acks::delayed) tcp_event_ack_sent(s, tp);
   if (tp.rcv_buf_bytes) s.note("rx", "tcp_rcv_established: rcv_nxt {}, ACK back, window {}", tp.rcv_nxt, wnd);
   else s.note("rx", "tcp_rcv_established: rcv_nxt {}, ACK back", tp.rcv_nxt);

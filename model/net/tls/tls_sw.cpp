@@ -278,7 +278,11 @@ Co<int> tls_push_record(Sched& s, tls_context& ctx, int flags) {
     tls_err_abort(s, ctx, -kEBADMSG);
     co_return rc;
   }
-  if (!rc) rec.tx_ready = true;
+  if (!rc) {
+    rec.tx_ready = true;
+    // A synchronous AEAD encrypts on the sender's CPU, inside this call.
+    account_cpu(s, *ctx.sk->kc, ctx.sk->stats.cpu, cpu_work::encrypt, rec.pl_size);
+  }
   ++ctx.rec_seq;
   const uint32_t wire = rec.pl_size + ctx.prot.overhead_size();
   ++ctx.stats.records;
@@ -374,6 +378,7 @@ Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
       continue;
     }
     // Copy into the record (tls_clone_plaintext_msg + sk_msg_memcopy_from_iter).
+    account_cpu(s, *ctx.sk->kc, ctx.sk->stats.cpu, cpu_work::copy, try_to_copy);
     ctx.open_rec->pl_size += static_cast<uint32_t>(try_to_copy);
     copied += static_cast<int64_t>(try_to_copy);
     msg.left -= try_to_copy;
