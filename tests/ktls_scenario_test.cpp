@@ -113,6 +113,26 @@ TEST_CASE("delayed ACKs: a short segment is ACKed when the reader empties the qu
   CHECK(bulk.metrics["elapsed_s"].get<double>() < 0.05);
 }
 
+TEST_CASE("delayed ACKs: a full-sized segment with PSH is ACKed when the reader empties the queue",
+          "[ktls]") {
+  // A record (16406 bytes) below the MSS is corked until the persist timer's tcp_write_wakeup
+  // sends it, with PSH. It is as long as rcv_mss, so only 6.12's PSH rule in
+  // tcp_measure_rcv_mss marks it ICSK_ACK_PUSHED, and the reader's tcp_cleanup_rbuf ACKs it
+  // at once: the guest's 6.12 counted 0 TcpExt DelayedACKs in this MiB (docs/crosscheck.md).
+  // Without the rule every record after the 16 quick ACKs waits 40 ms for the delack timer.
+  const RunResult stall = run_zero({"mss=65483", "notsent_lowat=16384", "bytes=1048576", "acks=delayed"});
+  const auto& m = stall.metrics;
+  CHECK(m["pace"] == "stall");
+  CHECK(m["pace_mechanism"] == "persist");
+  CHECK(m["quick_acks"] == 16);
+  CHECK(m["delayed_acks"] == 0);
+  CHECK(m["cleanup_rbuf_acks"] == 64 - 16);
+  // write() pushes every record (no MSG_MORE: tcp_push marks PSH), so nothing waits: it flows.
+  const RunResult write = run_zero({"mss=65483", "notsent_lowat=4096", "bytes=1048576", "api=write", "acks=delayed"});
+  CHECK(write.metrics["pace"] == "flows");
+  CHECK(write.metrics["delayed_acks"] == 0);
+}
+
 TEST_CASE("the trace shows the mechanism", "[ktls]") {
   const RunResult r = run_zero({"notsent_lowat=16384", "bytes=262144"}, true);
   REQUIRE(r.trace);
