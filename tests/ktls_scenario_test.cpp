@@ -245,6 +245,25 @@ TEST_CASE("random: the ACK can beat the cork, but every schedule still stalls", 
   CHECK(slowest <= 252 * 0.204 + 1e-9);
 }
 
+TEST_CASE("delayed ACKs: a transfer whose last ACK the delack timer sends ends, in every schedule",
+          "[ktls][explore]") {
+  // write() at MSS 16408: when the writer's last record is held by Nagle behind one in flight,
+  // the final ACK can come from the delack timer after the sender has finished. That ACK must
+  // raise NET_RX (a loopback packet), whose run sees the transfer over; without it the run
+  // ended as a deadlock with every byte acknowledged (most random schedules of this cell).
+  ExploreOptions o;
+  o.budget = 300;
+  o.run.limits = sc().default_limits();
+  o.shrink = false;
+  RandomStrategy rnd(1);
+  const auto r = explore(sc(),
+                         resolve_params(sc(), std::vector<std::string>{"mss=16408", "notsent_lowat=4096", "tls=1.3",
+                                                                       "api=write", "bytes=1048576", "acks=delayed"}),
+                         rnd, o);
+  CHECK(r.schedules == 300);
+  CHECK(r.violations == 0);
+}
+
 // Kernel 6.1 (model kernel=6.1): sendfile reaches kTLS a page at a time with
 // MSG_SENDPAGE_NOTLAST on every page of a pipe load but the last, the record filled mid-load is
 // pushed to TCP with it, and do_tcp_sendpages then neither transmits nor arms the probe timer.
