@@ -86,10 +86,10 @@ static void tcp_incr_quickack(tcp_sock& tp, uint32_t max_quickacks) {
 // The peer's full segment size, from what arrives: a segment at least rcv_mss long (a GSO skb
 // counts as its gso_size) raises it; two same-sized shorter ones in a row lower it; any other
 // short segment marks the ACK "pushed" (PUSHED, then PUSHED2), which tcp_cleanup_rbuf reads.
-// A full-sized segment with PSH marks it PUSHED too (6.12, "tcp: fix delayed ACKs for MSS
-// boundary condition"): it is likely the end of a write, and a sender waiting for the ACK (a
-// record alone in flight, its writer asleep on notsent_lowat) gets it as soon as the reader
-// has emptied the queue, not from the delack timer.
+// A full-sized segment with PSH marks it PUSHED too (6.12's tcp_measure_rcv_mss: likely the
+// end of an application write), so a sender waiting for the ACK (a record alone in flight, its
+// writer asleep on notsent_lowat) gets it as soon as the reader has emptied the queue, not
+// from the delack timer.
 static void tcp_measure_rcv_mss(tcp_sock& tp, const sk_buff& skb) {
   const uint32_t lss = tp.icsk_ack_last_seg_size;
   tp.icsk_ack_last_seg_size = 0;
