@@ -113,6 +113,26 @@ TEST_CASE("delayed ACKs: a short segment is ACKed when the reader empties the qu
   CHECK(bulk.metrics["elapsed_s"].get<double>() < 0.05);
 }
 
+TEST_CASE("delayed ACKs: a full-sized segment with PSH is ACKed when the reader empties the queue",
+          "[ktls]") {
+  // A record (16406 bytes) below the MSS is corked until the persist timer's tcp_write_wakeup
+  // sends it, with PSH. It is as long as rcv_mss, so only 6.12's PSH rule in
+  // tcp_measure_rcv_mss marks it ICSK_ACK_PUSHED, and the reader's tcp_cleanup_rbuf ACKs it
+  // at once: the guest's 6.12 counted 0 TcpExt DelayedACKs in this MiB (docs/crosscheck.md).
+  // Without the rule every record after the 16 quick ACKs waits 40 ms for the delack timer.
+  const RunResult stall = run_zero({"mss=65483", "notsent_lowat=16384", "bytes=1048576", "acks=delayed"});
+  const auto& m = stall.metrics;
+  CHECK(m["pace"] == "stall");
+  CHECK(m["pace_mechanism"] == "persist");
+  CHECK(m["quick_acks"] == 16);
+  CHECK(m["delayed_acks"] == 0);
+  CHECK(m["cleanup_rbuf_acks"] == 64 - 16);
+  // write() pushes every record (no MSG_MORE: tcp_push marks PSH), so nothing waits: it flows.
+  const RunResult write = run_zero({"mss=65483", "notsent_lowat=4096", "bytes=1048576", "api=write", "acks=delayed"});
+  CHECK(write.metrics["pace"] == "flows");
+  CHECK(write.metrics["delayed_acks"] == 0);
+}
+
 TEST_CASE("the trace shows the mechanism", "[ktls]") {
   const RunResult r = run_zero({"notsent_lowat=16384", "bytes=262144"}, true);
   REQUIRE(r.trace);
@@ -174,10 +194,12 @@ TEST_CASE("a small SO_SNDBUF stalls even with notsent_lowat disabled (David Laig
 
 TEST_CASE("dfs: every interleaving of writer, ACK softirq and timer", "[ktls][explore]") {
   ExploreOptions o;
-  o.budget = 100000;
+  // The delayed-ACK engine (the default) adds the delack timer's task: 144720 schedules here,
+  // 24120 with acks=immediate.
+  o.budget = 200000;
   o.run.limits = sc().default_limits();
   o.shrink = false;
-  SECTION("fix=none stalls in every schedule (24120 of them)") {
+  SECTION("fix=none stalls in every schedule (144720 of them)") {
     DfsStrategy dfs;
     const auto r = explore(sc(), resolve_params(sc(), std::vector<std::string>{"notsent_lowat=16384", "bytes=131072"}), dfs, o);
     CHECK(r.exhaustive);
@@ -223,6 +245,25 @@ TEST_CASE("random: the ACK can beat the cork, but every schedule still stalls", 
   }
   CHECK(fastest < slowest);
   CHECK(slowest <= 252 * 0.204 + 1e-9);
+}
+
+TEST_CASE("delayed ACKs: a transfer whose last ACK the delack timer sends ends, in every schedule",
+          "[ktls][explore]") {
+  // write() at MSS 16408: when the writer's last record is held by Nagle behind one in flight,
+  // the final ACK can come from the delack timer after the sender has finished. That ACK must
+  // raise NET_RX (a loopback packet), whose run sees the transfer over; without it the run
+  // ended as a deadlock with every byte acknowledged (most random schedules of this cell).
+  ExploreOptions o;
+  o.budget = 300;
+  o.run.limits = sc().default_limits();
+  o.shrink = false;
+  RandomStrategy rnd(1);
+  const auto r = explore(sc(),
+                         resolve_params(sc(), std::vector<std::string>{"mss=16408", "notsent_lowat=4096", "tls=1.3",
+                                                                       "api=write", "bytes=1048576", "acks=delayed"}),
+                         rnd, o);
+  CHECK(r.schedules == 300);
+  CHECK(r.violations == 0);
 }
 
 // Kernel 6.1 (model kernel=6.1): sendfile reaches kTLS a page at a time with

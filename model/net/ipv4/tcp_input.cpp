@@ -86,13 +86,20 @@ static void tcp_incr_quickack(tcp_sock& tp, uint32_t max_quickacks) {
 // The peer's full segment size, from what arrives: a segment at least rcv_mss long (a GSO skb
 // counts as its gso_size) raises it; two same-sized shorter ones in a row lower it; any other
 // short segment marks the ACK "pushed" (PUSHED, then PUSHED2), which tcp_cleanup_rbuf reads.
+// A full-sized segment with PSH marks it PUSHED too (6.12's tcp_measure_rcv_mss: likely the
+// end of an application write), so a sender waiting for the ACK (a record alone in flight, its
+// writer asleep on notsent_lowat) gets it as soon as the reader has emptied the queue, not
+// from the delack timer.
 static void tcp_measure_rcv_mss(tcp_sock& tp, const sk_buff& skb) {
   const uint32_t lss = tp.icsk_ack_last_seg_size;
   tp.icsk_ack_last_seg_size = 0;
   const uint32_t len = skb.gso_size ? skb.gso_size : skb.len();
   if (len >= tp.icsk_ack_rcv_mss) {
+    // The kernel also re-derives scaling_ratio (len/truesize) and window_clamp here; the
+    // model's receive window is a constant, so only rcv_mss and the PSH mark are kept.
     // advmss: the loopback MSS less the timestamp option, as the sender's largest mss_cache.
     tp.icsk_ack_rcv_mss = std::min(len, kLoopbackMss);
+    if (skb.psh) tp.icsk_ack_pending |= kICSK_ACK_PUSHED;
     return;
   }
   // The kernel compares the segment with its TCP header (20 bytes + the 12-byte timestamp

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "model/drivers/net/loopback.h"
 #include "model/net/ipv4/tcp_output.h"
 
 namespace kpsim::model {
@@ -147,6 +148,11 @@ void tcp_delack_timer_handler(Sched& s, tcp_sock& tp) {
   s.note("tcp", "tcp_delack_timer: delayed ACK of rcv_nxt {} after {} ms, ato now {} jiffies", tp.rcv_nxt,
          (s.now_ns() - tp.delack_since_ns) / 1000000, tp.icsk_ack_ato);
   tcp_send_ack(s, tp);
+  // The ACK is a loopback packet: its netif_rx raises NET_RX. The model hands it to the peer
+  // at once, so once the sender has finished (its FIN marked) it wakes the NET_RX task itself,
+  // whose run finds the transfer over when this ACK emptied the peer's rtx queue (else the run
+  // would end as a deadlock with every byte delivered and acknowledged).
+  if (tp.lo && tp.lo->sender_done) tp.lo->napi.wake_up_all(s);
 }
 
 Co<> tcp_delack_timer_softirq(Sched& s, tcp_sock& tp) {
