@@ -946,8 +946,10 @@ std::string run_script_job(const ScriptJob& job) {
     const Program prog = s.instantiate(params);
     j.s("script", s.name()).raw("params", params.to_json().dump());
     if (std::string why = script::guest_unsupported(prog); !why.empty()) return j.failed("unsupported: " + why);
-    // Async crypto: an async AEAD must exist before TLS_TX picks one (ktls.h bind_cryptd).
-    if (prog.tls_tx && prog.tls_tx->crypto == script::Crypto::async) j.s("cryptd_bind", bind_cryptd());
+    // Async crypto: an async AEAD must exist before TLS_TX / TLS_RX pick one (ktls.h bind_cryptd).
+    if ((prog.tls_tx && prog.tls_tx->crypto == script::Crypto::async) ||
+        (prog.tls_rx && prog.tls_rx->crypto == script::Crypto::async))
+      j.s("cryptd_bind", bind_cryptd());
     SysctlOverride lowat;
     if (prog.sysctl_tcp_notsent_lowat &&
         !lowat.set("/proc/sys/net/ipv4/tcp_notsent_lowat", std::to_string(*prog.sysctl_tcp_notsent_lowat)))

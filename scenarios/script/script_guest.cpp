@@ -273,7 +273,10 @@ class JobsDir {
   std::string path_;
 };
 
-bool async_crypto(const Program& p) { return p.tls_tx && p.tls_tx->crypto == Crypto::async; }
+// kTLS with cryptd on either end (guest_unsupported: both ends agree).
+bool async_crypto(const Program& p) {
+  return (p.tls_tx && p.tls_tx->crypto == Crypto::async) || (p.tls_rx && p.tls_rx->crypto == Crypto::async);
+}
 
 // One boot for every cell; results in cell order (null: no result, only after an interrupt).
 // Cells with synchronous crypto run first: a cryptd instance, once registered for an async
