@@ -586,8 +586,9 @@ void tls_decrypt_done(Sched& s, tls_sw_context_rx& ctx, uint64_t rec, int err) {
   }
   // The plaintext is now in the clear-text skb, or in the user's pages (zero-copy).
   ctx.decrypting.erase(rec);
-  s.note("tls", "tls_decrypt_done: record #{} decrypted ({} in flight)", rec, ctx.decrypt_pending - 2);
-  if (--ctx.decrypt_pending == 0) ctx.async_wait.complete(s);
+  --ctx.decrypt_pending;
+  s.note("tls", "tls_decrypt_done: record #{} decrypted, decrypt_pending {}", rec, ctx.decrypt_pending);
+  if (ctx.decrypt_pending == 0) ctx.async_wait.complete(s);
 }
 
 Co<int> tls_decrypt_async_wait(Sched& s, tls_sw_context_rx& ctx) {
