@@ -11,9 +11,8 @@
 // through do_tcp_sendpages with MSG_SENDPAGE_NOTLAST.
 //
 // RX (the second half of this header): tls_sw_recvmsg and what it calls - tls_rx_reader_lock /
-// acquire / release, process_rx_list, tls_rx_rec_wait, tls_rx_one_record (tls_decrypt_sw with a
-// synchronous AEAD: zero-copy into the user buffer or through a clear-text skb),
-// tls_record_content_type, tls_read_flush_backlog; tls_data_ready (the socket's sk_data_ready
+// acquire / release, process_rx_list, tls_rx_rec_wait, tls_rx_one_record (zero-copy into the
+// user buffer or through a clear-text skb), tls_record_content_type, tls_read_flush_backlog; tls_data_ready (the socket's sk_data_ready
 // once the strparser is armed), tls_sw_sock_is_readable and tls_main.c's tls_sk_poll. The
 // record parser is tls_strp.h. Decryption goes through tls_rx_one_record → tls_decrypt_sw →
 // tls_decrypt_sg → tls_do_decryption behind the AEAD hook; with an asynchronous AEAD (cryptd)
