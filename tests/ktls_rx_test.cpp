@@ -140,6 +140,21 @@ TEST_CASE("ktls-rx: what the model does not follow is refused with the statement
   // Asynchronous decryption is modelled, on either TLS version, with either AEAD on the sender.
   CHECK(refusal("tls_tx(a, 1.2, sync)\ntls_rx(b, 1.2, async)\n").empty());
   CHECK(refusal("tls_tx(a, 1.3, async)\ntls_rx(b, 1.3, async)\n").empty());
+  // cryptd on the sender is checked with write() only: sendfile with it is refused.
+  {
+    const script::Script sf = script::Script::parse(
+        "sf.kps", head + "tls_tx(a, 1.2, async)\ndrain(b)\nf = file(16384)\nthread s {\n  sendfile(a, f, 16384)\n}\n");
+    ReplayStrategy none({}, false);
+    none.begin_run();
+    Sched s(none);
+    std::string what;
+    try {
+      script::build_script_world(s, sf.instantiate(Params{}));
+    } catch (const script::ScriptUnsupported& e) {
+      what = e.what();
+    }
+    CHECK_THAT(what, Catch::StartsWith("sf.kps:3:1: unsupported in the model: async crypto (cryptd) with sendfile"));
+  }
   CHECK_THAT(refusal("tls_tx(a, 1.3, sync)\ntls_rx(a, 1.3, sync)\n"),
              Catch::StartsWith("r.kps:4:1: unsupported in the model: kTLS RX on the sending socket"));
   CHECK(refusal("tls_tx(a, 1.3, sync)\ntls_rx(b, 1.3, sync)\n").empty());
