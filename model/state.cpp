@@ -103,6 +103,13 @@ void visit_state(StateVisitor& v, const std::string& prefix, const tls_sw_contex
   p.u("rx_list.bytes", bytes);
   p.u("rec_seq", ctx.rec_seq);
   p.flag("reader_present", ctx.reader_present);
+  if (ctx.aead && ctx.aead->is_async()) {
+    // Biased by one: 1 means no decryption in flight (0 while the reader waits for the last).
+    p.u("decrypt_pending", ctx.decrypt_pending);
+    p.u("decrypting", ctx.decrypting.size());
+    p.u("async_hold", ctx.async_hold);
+    p.i("async_err", ctx.async_err);
+  }
 }
 
 void visit_state(StateVisitor& v, const std::string& prefix, const cryptd_aead& cryptd) {

@@ -2,6 +2,7 @@
 #include "procfs.h"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -129,6 +130,28 @@ std::map<std::string, long long> tcpext() {
 }
 
 int current_tid() { return static_cast<int>(syscall(SYS_gettid)); }
+
+long long kprobe_hits(const std::string& fn) {
+  const std::string t = "/sys/kernel/tracing";
+  if (access((t + "/kprobe_events").c_str(), F_OK) != 0 &&
+      (mount("nodev", t.c_str(), "tracefs", 0, nullptr) != 0 || access((t + "/kprobe_events").c_str(), F_OK) != 0))
+    return -1;
+  const std::string enable = t + "/events/kpsim/" + fn + "/enable";
+  if (access(enable.c_str(), F_OK) != 0 &&
+      !write_file(t + "/kprobe_events", "p:kpsim/" + fn + " " + fn + "\n", true))
+    return -1;
+  if (read_file(enable).rfind('1', 0) != 0 && !write_file(enable, "1")) return -1;
+  // kprobe_profile: one line per probe, "  NAME  HITS  MISSES".
+  std::istringstream in(read_file(t + "/kprobe_profile"));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    std::string name;
+    long long hits = -1;
+    if (ls >> name >> hits && name == fn) return hits;
+  }
+  return -1;
+}
 
 std::string task_stack_path(int tid) { return "/proc/self/task/" + std::to_string(tid) + "/stack"; }
 

@@ -47,6 +47,13 @@ std::string gcm_aes_entries();
 // TcpExt counters from /proc/net/netstat, by name.
 std::map<std::string, long long> tcpext();
 
+// Hits of an enabled kprobe on kernel function `fn` (tracefs mounted at /sys/kernel/tracing if
+// it is not; the probe `kpsim/FN` added and enabled on the first call, kept for the boot), read
+// from kprobe_profile; -1 when tracefs, kprobe events or the symbol are not there. The caller
+// takes the difference over a run: how often the kernel ran `fn` in it (tls_decrypt_done: an
+// asynchronous decryption completed).
+long long kprobe_hits(const std::string& fn);
+
 // The calling thread's id (gettid(2)).
 int current_tid();
 

@@ -376,6 +376,9 @@ struct Run {
   // sender's records end (from its write sizes), and the first read that broke rx-in-order.
   uint64_t rx_pos = 0, rx_bytes = 0;
   long long rx_calls = 0;
+  // tls_decrypt_done's kprobe hits before the run (-1: not measurable): the reader's
+  // asynchronous decryptions are the difference after it.
+  long long decrypt_done0 = -1;
   std::set<uint64_t> rec_ends;
   std::string rx_disorder;
 
@@ -761,6 +764,8 @@ std::string run_once(const Program& prog, const ScriptJob& job, long long index)
   if (prog.tls_rx) {  // the same key as TLS_TX, before any record is sent
     std::string err;
     if (!set_ktls_rx(r.socks[prog.tls_rx->sock].fd, r.tls, err)) return j.failed(err);
+    // After TLS_RX: the tls module (where tls_decrypt_done lives) is loaded by now.
+    r.decrypt_done0 = kprobe_hits("tls_decrypt_done");
   }
   // The file and the pipe.
   if (!prog.files.empty()) {
@@ -905,9 +910,11 @@ std::string run_once(const Program& prog, const ScriptJob& job, long long index)
       .i("stall_episodes", smp.episodes).i("stall_episodes_ge_100ms", smp.long_episodes)
       .i("stall_notsent_max", smp.stall_notsent_max).i("samples", smp.samples)
       .raw("tcpext", tcpext_delta.str());
-  if (prog.tls_rx)
+  if (prog.tls_rx) {
+    const long long done1 = r.decrypt_done0 < 0 ? -1 : kprobe_hits("tls_decrypt_done");
     j.b("rx_disorder", !r.rx_disorder.empty()).s("rx_disorder_why", r.rx_disorder).i("rx_bytes", static_cast<long long>(r.rx_bytes))
-        .i("rx_calls", r.rx_calls);
+        .i("rx_calls", r.rx_calls).i("rx_async_decryptions", done1 < 0 ? -1 : done1 - r.decrypt_done0);
+  }
   // The window: each part that the script asked for, and whether it formed.
   bool formed = true;
   Json win;
@@ -946,8 +953,10 @@ std::string run_script_job(const ScriptJob& job) {
     const Program prog = s.instantiate(params);
     j.s("script", s.name()).raw("params", params.to_json().dump());
     if (std::string why = script::guest_unsupported(prog); !why.empty()) return j.failed("unsupported: " + why);
-    // Async crypto: an async AEAD must exist before TLS_TX picks one (ktls.h bind_cryptd).
-    if (prog.tls_tx && prog.tls_tx->crypto == script::Crypto::async) j.s("cryptd_bind", bind_cryptd());
+    // Async crypto: an async AEAD must exist before TLS_TX / TLS_RX pick one (ktls.h bind_cryptd).
+    if ((prog.tls_tx && prog.tls_tx->crypto == script::Crypto::async) ||
+        (prog.tls_rx && prog.tls_rx->crypto == script::Crypto::async))
+      j.s("cryptd_bind", bind_cryptd());
     SysctlOverride lowat;
     if (prog.sysctl_tcp_notsent_lowat &&
         !lowat.set("/proc/sys/net/ipv4/tcp_notsent_lowat", std::to_string(*prog.sysctl_tcp_notsent_lowat)))

@@ -23,13 +23,19 @@
 // it, so that its recorded finding replays byte for byte; tests/script_stream_test.cpp compared
 // the two trace for trace and keeps the digests.
 //
-// kTLS RX (`tls_rx(receiver, V, sync)`): instead of draining, the receiver is a second thread
+// kTLS RX (`tls_rx(receiver, V, sync|async)`): instead of draining, the receiver is a second thread
 // whose recv(), recv_timeout(), recv_loop() and poll() go through tls_sw_recvmsg and tls_sk_poll
 // (model/net/tls/tls_sw.h, tls_strp.h): the parser marks a record ready only once all its bytes
 // are queued, a recv decrypts one record at a time, keeps what does not fit for the next call,
 // and MSG_PEEK leaves decrypted records on rx_list. The property rx-in-order checks every call:
 // its bytes are the next ones of the sender's stream (a peek: the ones at the reader's
 // position), and a call that returned less than it asked ends at a record boundary.
+// `tls_rx(receiver, 1.2, async)` gives the reader an asynchronous AEAD (cryptd, a kworker of
+// its own): data records are decrypted in cryptd's context while the reader goes on, and
+// recv_end waits for them (tls_decrypt_async_wait) before copying from rx_list; rx-in-order
+// then also fails a call that copied, or returned, bytes whose decryption had not completed.
+// With 1.3 the kernel does not decrypt asynchronously: each decryption waits for cryptd
+// (crypto_wait_req). `tls_tx(sender, V, async)` with write() gives the sender the same cryptd.
 //
 // What this world cannot do is refused when it is built (ScriptUnsupported), never approximated.
 #include <algorithm>
@@ -38,6 +44,7 @@
 
 #include <fmt/format.h>
 
+#include "model/crypto/cryptd.h"
 #include "model/fs/read_write.h"
 #include "model/net/ipv4/tcp.h"
 #include "model/net/ipv4/tcp_timer.h"
@@ -57,6 +64,9 @@ struct StreamWorld final : World {
   std::shared_ptr<const Program> prog;
   TlsConnection c;
   tls_sync_aead aead;
+  // crypto=async on either end: one cryptd (its per-CPU queue is shared by every instance).
+  cryptd_aead cryptd;
+  bool use_cryptd = false;
   splice_stats sst;
 
   // the sending thread
@@ -82,6 +92,7 @@ struct StreamWorld final : World {
     model::visit_state(v, c.peer.name, c.peer);
     if (c.use_tls) model::visit_state(v, "tls", c.tls);
     if (use_rx) model::visit_state(v, "tls_rx", rx);
+    if (use_cryptd) model::visit_state(v, "cryptd", cryptd);
     v.u("app.sent", sent);
     v.u("app.syscalls", syscalls);
     v.u("app.received", plaintext_received);
@@ -170,6 +181,16 @@ nlohmann::ordered_json StreamWorld::metrics() const {
     m["rx_strp_short_waits"] = rx.strp.stats.short_waits;
     m["rx_strp_works"] = rx.strp.stats.works_queued;
     m["rx_backlog_flushes"] = rx.stats.backlog_flushes;
+  }
+  if (use_cryptd) {
+    if (use_rx) {
+      m["rx_async_records"] = rx.stats.async_records;
+      m["rx_async_waits"] = rx.stats.async_waits;
+      m["rx_crypto_waits"] = rx.stats.crypto_waits;
+      m["rx_max_async_pending"] = rx.stats.max_pending;
+    }
+    m["tx_async_records"] = c.tls.stats.async_records;
+    m["cryptd_completed"] = cryptd.completed;
   }
   return m;
 }
@@ -285,6 +306,14 @@ Co<int64_t> rx_call(Sched& s, StreamWorld& w, const Step& st, uint32_t len) {
   } else if (out.chunks.size() != 1 || out.chunks.front().first != w.rx_pos) {
     why = fmt::format("{} returned stream bytes starting at {} in {} piece(s), the reader is at {}", st.text,
                       out.chunks.empty() ? 0 : out.chunks.front().first, out.chunks.size(), w.rx_pos);
+  } else if (out.undecrypted) {
+    why = fmt::format("{} copied {} B from rx_list before their asynchronous decryption completed (ciphertext)",
+                      st.text, out.undecrypted);
+  } else if (const auto it = std::find_if(out.zc_async_recs.begin(), out.zc_async_recs.end(),
+                                          [&w](uint64_t rec) { return w.rx.decrypting.count(rec) > 0; });
+             it != out.zc_async_recs.end()) {
+    why = fmt::format("{} returned {} B while cryptd was still decrypting record #{} into its buffer (ciphertext)",
+                      st.text, n, *it);
   } else if (static_cast<uint64_t>(n) < len && !w.c.pl_record_ends.count(w.rx_pos + static_cast<uint64_t>(n))) {
     why = fmt::format("{} returned {} of {} B, ending at stream offset {}, inside a record", st.text, n, len,
                       w.rx_pos + static_cast<uint64_t>(n));
@@ -388,9 +417,6 @@ Roles check_stream_program(const Program& p) {
     if (p.tls_tx->version != rx.version)
       unsupported(rx.loc, "tls_rx and tls_tx of different TLS versions: every record would fail to decrypt "
                           "(EBADMSG), which the model does not follow");
-    if (rx.crypto != Crypto::sync)
-      unsupported(rx.loc, "async crypto on kTLS RX: asynchronous decryption (tls_decrypt_async_wait, TLS 1.2 "
-                          "with cryptd) is not modelled");
     if (rcv.drain) unsupported(rcv.loc, fmt::format("drain({}) with tls_rx on it: its reader is the script's thread", rcv.name));
     if (p.model.kernel != "6.12")
       unsupported(rx.loc, "kTLS RX with model kernel " + p.model.kernel + " (the RX model is read from 6.12 only)");
@@ -413,9 +439,13 @@ Roles check_stream_program(const Program& p) {
                                      "the sender's MSS, buffer and Nagle settings)", rcv.name));
   if (p.tls_tx) {
     if (p.tls_tx->sock != r.sender) unsupported(p.tls_tx->loc, "kTLS TX on the receiving socket");
+    // write() through tls_sw_sendmsg with cryptd is checked (ktls-rx, crypto=async); sendfile's
+    // MSG_SPLICE_PAGES path with cryptd only in the splice world's splice_loop.
     if (p.tls_tx->crypto != Crypto::sync)
-      unsupported(p.tls_tx->loc, "async crypto (cryptd) with sendfile/write: the model's tls_sw_sendmsg "
-                                 "path is exercised with a synchronous AEAD only");
+      for (const Step& st : t.steps)
+        if (st.op == Op::sendfile || st.op == Op::sendfile_loop)
+          unsupported(p.tls_tx->loc, "async crypto (cryptd) with sendfile: the stream world's tls_sw_sendmsg "
+                                     "path with cryptd is exercised with write() only");
   }
   // 6.1: sendfile through ->sendpage (kernel_version::v6_1); 6.6 is not distinguished here.
   if (p.model.kernel != "6.12" && p.model.kernel != "6.1")
@@ -459,7 +489,10 @@ std::unique_ptr<World> build_stream_world(Sched& s, std::shared_ptr<const Progra
   std::string version = "none";
   if (p.tls_tx) version = p.tls_tx->version == TlsVersion::v1_2 ? "1.2" : "1.3";
   w->c.record_wire = p.tls_rx.has_value();
-  w->c.setup(s, cfg, version, w->aead);
+  const bool tx_async = p.tls_tx && p.tls_tx->crypto == Crypto::async;
+  const bool rx_async = p.tls_rx && p.tls_rx->crypto == Crypto::async;
+  w->use_cryptd = tx_async || rx_async;
+  w->c.setup(s, cfg, version, tx_async ? static_cast<tls_aead&>(w->cryptd) : w->aead);
   if (p.tls_rx) {
     // setsockopt(receiver, SOL_TLS, TLS_RX) before any data: the parser sees every record. The
     // reader holds the socket lock inside tls_sw_recvmsg while segments arrive: they go to the
@@ -467,7 +500,8 @@ std::unique_ptr<World> build_stream_world(Sched& s, std::shared_ptr<const Progra
     w->use_rx = true;
     w->c.peer.data_backlog = true;
     tls_set_sw_offload_rx(s, w->rx, w->c.peer,
-                          p.tls_rx->version == TlsVersion::v1_2 ? tls_version::v1_2 : tls_version::v1_3, w->c.wire);
+                          p.tls_rx->version == TlsVersion::v1_2 ? tls_version::v1_2 : tls_version::v1_3, w->c.wire,
+                          rx_async ? static_cast<tls_aead&>(w->cryptd) : w->aead);
   } else {
     w->c.peer.app_reads_at_once = true;  // drain(receiver)
   }

@@ -76,8 +76,13 @@ std::string guest_unsupported(const Program& p) {
   if (p.tls_rx) {
     // The runner checks every read against the sender's record boundaries, which it knows for
     // write() calls only (sendfile's and splice's records close where MSG_MORE lets them).
-    if (!p.tls_tx || p.tls_tx->version != p.tls_rx->version || p.tls_rx->crypto != Crypto::sync)
-      return p.tls_rx->loc.str() + ": tls_rx without tls_tx of the same version, or with async crypto";
+    if (!p.tls_tx || p.tls_tx->version != p.tls_rx->version)
+      return p.tls_rx->loc.str() + ": tls_rx without tls_tx of the same version";
+    // The guest gets an async AEAD by registering cryptd(gcm(aes)), which then outranks the
+    // synchronous gcm(aes) for every kTLS socket set up after it: both ends get it or neither.
+    if (p.tls_tx->crypto != p.tls_rx->crypto)
+      return p.tls_rx->loc.str() + ": tls_rx and tls_tx with different AEADs (sync and async): the guest's kTLS "
+                                   "gets gcm(aes) by priority for both ends, so a registered cryptd serves both";
     if (p.files.empty()) return p.tls_rx->loc.str() + ": tls_rx without a file to send";
     for (const Thread& t : p.threads)
       for (const Step& s : t.steps)

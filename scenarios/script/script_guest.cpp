@@ -86,6 +86,9 @@ struct ModelSide {
   // The transfer's class over the schedules (scenarios/script/pace.h), where the world reports
   // one (the stream world): "flows", "slow(delayed-ack)", "stall(persist)", ...
   std::set<std::string> paces;
+  // kTLS RX: how many decryptions completed asynchronously (tls_decrypt_done) in a schedule, the
+  // values over the schedules (0 with a synchronous AEAD, and with TLS 1.3 whatever the AEAD).
+  std::set<uint64_t> rx_async;
 };
 
 ModelSide model_side(const Scenario& sc, const Params& p, uint64_t schedules) {
@@ -116,6 +119,8 @@ ModelSide model_side(const Scenario& sc, const Params& p, uint64_t schedules) {
       m.paces.insert(Pace{"stall", "hang"}.text());  // what its metrics say is where it stopped
     else if (r.metrics.contains("pace"))
       m.paces.insert(Pace{r.metrics.value("pace", ""), r.metrics.value("pace_mechanism", "")}.text());
+    if (r.metrics.contains("rx_calls") && r.end.outcome == Outcome::done)
+      m.rx_async.insert(r.metrics.value("rx_async_records", uint64_t{0}));
     const double t = r.metrics.value("throughput_MiB_s", 0.0);
     m.min_mibps = std::min(m.min_mibps, t);
     m.max_mibps = std::max(m.max_mibps, t);
@@ -275,7 +280,10 @@ class JobsDir {
   std::string path_;
 };
 
-bool async_crypto(const Program& p) { return p.tls_tx && p.tls_tx->crypto == Crypto::async; }
+// kTLS with cryptd on either end (guest_unsupported: both ends agree).
+bool async_crypto(const Program& p) {
+  return (p.tls_tx && p.tls_tx->crypto == Crypto::async) || (p.tls_rx && p.tls_rx->crypto == Crypto::async);
+}
 
 // One boot for every cell; results in cell order (null: no result, only after an interrupt).
 // Cells with synchronous crypto run first: a cryptd instance, once registered for an async
@@ -414,6 +422,12 @@ json evidence_of(const json& k) {
       r["tcpext"] = run["tcpext"];
     }
     if (run.contains("window")) r["window"] = run["window"];
+    // kTLS RX: the reader's calls, and its decryptions that completed in tls_decrypt_done (a
+    // kprobe; -1 where the guest could not count them).
+    if (run.contains("rx_calls")) {
+      r["rx_calls"] = run["rx_calls"];
+      r["rx_async_decryptions"] = run.value("rx_async_decryptions", int64_t{-1});
+    }
     e["runs"].push_back(std::move(r));
   }
   return e;
@@ -522,6 +536,25 @@ class ScriptGuestSide final : public GuestKernelSide {
         if (v == "disagree" && verdict != "interrupted") verdict = "disagree";
         pace = {{"model", join_set(m.paces)}, {"kernel", join_set(kp)}, {"verdict", v}};
       }
+      // kTLS RX: every kernel run's count of asynchronous decryptions (the tls_decrypt_done
+      // kprobe) must be one the model reached: which records go async, and that 1.3 never does.
+      json rx_async = nullptr;
+      if (!m.rx_async.empty() && m.schedules && mismatch.empty()) {
+        std::set<std::string> kv;
+        bool ok = true, counted = false;
+        for (const json& run : k.value("run_results", json::array())) {
+          const int64_t n = run.value("rx_async_decryptions", int64_t{-1});
+          if (!run.value("ok", false) || n < 0) continue;
+          counted = true;
+          kv.insert(std::to_string(n));
+          ok = ok && m.rx_async.count(static_cast<uint64_t>(n));
+        }
+        std::set<std::string> mv;
+        for (uint64_t n : m.rx_async) mv.insert(std::to_string(n));
+        const std::string v = !counted ? "not tested" : ok ? "agree" : "disagree";
+        if (v == "disagree" && verdict != "interrupted") verdict = "disagree";
+        rx_async = {{"model", join_set(mv)}, {"kernel", join_set(kv)}, {"verdict", v}};
+      }
       agree_n += verdict == "agree";
       disagree_n += verdict == "disagree";
       untested_n += verdict == "not tested";
@@ -531,6 +564,7 @@ class ScriptGuestSide final : public GuestKernelSide {
                   {"window_formed_runs", forced ? json(k.value("window_formed_runs", 0)) : json(nullptr)},
                   {"properties", pj}, {"verdict", verdict}};
       if (!pace.is_null()) row["pace"] = pace;
+      if (!rx_async.is_null()) row["rx_async_decryptions"] = rx_async;
       if (!mismatch.empty()) row["not_tested_because"] = mismatch;
       // The close's cost on both sides, where the script closes a socket.
       if (const double close_ms = median_of(k, "close_ms", forced); close_ms >= 0)
@@ -591,6 +625,11 @@ class ScriptGuestSide final : public GuestKernelSide {
                          forced ? " of the runs whose window formed" : "",
                          c["model_notify_signal_spins"].get<uint64_t>(), c["model_close_worker_flushes"].get<uint64_t>());
       }
+      if (row.contains("rx_async_decryptions")) {
+        const json& a = row["rx_async_decryptions"];
+        t += fmt::format("      decryptions completed asynchronously per run (tls_decrypt_done): model {}, kernel {}: {}\n",
+                         a["model"].get<std::string>(), a["kernel"].get<std::string>(), a["verdict"].get<std::string>());
+      }
       if (r.verbose) {
         const json& e = row["evidence"];
         t += "      AEAD: " + e["gcm_aes_driver"].get<std::string>() + "\n";
@@ -602,6 +641,11 @@ class ScriptGuestSide final : public GuestKernelSide {
                            run["longest_stall_s"].get<double>(), run["close_ms"].get<double>(),
                            run["close_cpu_ms"].get<double>(),
                            run["error"].get<std::string>().empty() ? "" : " (" + run["error"].get<std::string>() + ")");
+          if (run.contains("rx_calls")) {
+            const int64_t async_dec = run["rx_async_decryptions"].get<int64_t>();
+            t += fmt::format("        reader: {} recv calls, {} decryptions completed asynchronously (tls_decrypt_done)\n",
+                             run["rx_calls"].get<int64_t>(), async_dec < 0 ? "?" : std::to_string(async_dec));
+          }
           if (run.contains("window"))
             for (const auto& [part, w] : run["window"].items()) {
               t += fmt::format("        window {}: {}", part, w.value("formed", false) ? "formed" : "did not form");

@@ -539,9 +539,16 @@ Co<> tls_sw_splice_eof(Sched& s, tls_context& ctx) {
 
 // ---- RX ---------------------------------------------------------------------------------------
 
-void tls_set_sw_offload_rx(Sched& s, tls_sw_context_rx& ctx, tcp_sock& sk, tls_version v, const tls_wire& wire) {
+void tls_set_sw_offload_rx(Sched& s, tls_sw_context_rx& ctx, tcp_sock& sk, tls_version v, const tls_wire& wire,
+                           tls_aead& aead) {
   ctx.sk = &sk;
   ctx.prot = tls_prot_info_for(v);
+  ctx.aead = &aead;
+  // TLS 1.3 never decrypts asynchronously: the record type is inside the ciphertext, and the
+  // reader must know it before deciding where the next record goes. With an async engine a 1.3
+  // decryption is submitted and waited for (crypto_wait_req), one record at a time.
+  ctx.async_capable = v != tls_version::v1_3 && aead.is_async();
+  ctx.mutation = g_tls_rx_mutation;
   // tls_update_rx_zc_capable: TLS 1.3 pads, so the record type is known only after
   // decryption; without TLS_RX_EXPECT_NO_PAD (never set here) 1.3 decrypts into a clear-text skb.
   ctx.zc_capable = v == tls_version::v1_2;
@@ -572,6 +579,32 @@ bool tls_sk_poll_readable(const tls_sw_context_rx& ctx) {
   if (sk.rcv_shutdown.get()) return tcp_in;  // state != ESTABLISHED or RCV_SHUTDOWN: as is
   if (ctx.rx_list.empty() && !tls_strp_msg_ready(ctx.strp)) return false;
   return tcp_in;
+}
+
+void tls_decrypt_done(Sched& s, tls_sw_context_rx& ctx, uint64_t rec, int err) {
+  if (err == -kerr::einprogress) return;  // the backlog's first notification (not modelled)
+  if (err) {
+    // The connection is broken for the reader: the next recvmsg returns this error.
+    ctx.async_err = err;
+    ctx.sk->sk_err = -err;  // tls_err_abort
+    ctx.sk->sk_wq.wake_up_all(s);
+  }
+  // The plaintext is now in the clear-text skb, or in the user's pages (zero-copy).
+  ctx.decrypting.erase(rec);
+  --ctx.decrypt_pending;
+  s.note("tls", "tls_decrypt_done: record #{} decrypted, decrypt_pending {}", rec, ctx.decrypt_pending);
+  if (ctx.decrypt_pending == 0) ctx.async_wait.complete(s);
+}
+
+Co<int> tls_decrypt_async_wait(Sched& s, tls_sw_context_rx& ctx) {
+  if (--ctx.decrypt_pending) {
+    ++ctx.stats.async_waits;
+    s.note("tls", "tls_decrypt_async_wait: {} decryptions pending", ctx.decrypt_pending);
+    co_await ctx.async_wait.wait(s, "tls_decrypt_async_wait: done", false);  // crypto_wait_req
+  }
+  ++ctx.decrypt_pending;
+  ctx.async_hold = 0;  // __skb_queue_purge(&ctx->async_hold)
+  co_return ctx.async_err;
 }
 
 namespace {
@@ -664,9 +697,12 @@ int tls_record_content_type(uint8_t rec_control, uint8_t& control) {
   return 1;
 }
 
-// skb_copy_datagram_msg of `n` plaintext bytes at `off` of a decrypted record.
-void copy_to_user(tls_recv_out& out, const tls_rx_skb& skb, uint32_t off, uint32_t n) {
+// skb_copy_datagram_msg of `n` plaintext bytes at `off` of a decrypted record (or, for zero-copy,
+// the part of the user's buffer tls_setup_from_iter hands to the AEAD). A record whose
+// decryption is still in flight holds no plaintext yet: what is copied is counted as such.
+void copy_to_user(const tls_sw_context_rx& ctx, tls_recv_out& out, const tls_rx_skb& skb, uint32_t off, uint32_t n) {
   if (!n) return;
+  if (ctx.decrypting.count(skb.rec)) out.undecrypted += n;
   const uint64_t from = skb.pl_start + off;
   if (!out.chunks.empty() && out.chunks.back().first + out.chunks.back().second == from)
     out.chunks.back().second += n;
@@ -700,7 +736,7 @@ int64_t process_rx_list(tls_sw_context_rx& ctx, tls_recv_out* out, uint8_t& cont
       if (more) *more = true;
       return copied ? copied : err;
     }
-    if (out) copy_to_user(*out, skb, skb.offset + static_cast<uint32_t>(skip), chunk);
+    if (out) copy_to_user(ctx, *out, skb, skb.offset + static_cast<uint32_t>(skip), chunk);
     len -= chunk;
     copied += chunk;
     if (!is_peek) {
@@ -753,22 +789,84 @@ Co<int> tls_rx_rec_wait(Sched& s, tls_sw_context_rx& ctx, bool nonblock, bool re
   }
 }
 
-// tls_rx_one_record → tls_decrypt_sw → tls_decrypt_sg with a synchronous AEAD: the record's
-// plaintext, either decrypted straight into the user buffer (darg->zc) or into a clear-text
-// skb the caller copies from. The record sequence number advances (tls_advance_record_sn).
-tls_rx_skb tls_rx_one_record(Sched& s, tls_sw_context_rx& ctx, bool zc) {
+// tls_do_decryption: submit the record to the AEAD. darg.async: with tls_decrypt_done as the
+// callback and decrypt_pending raised first; -EINPROGRESS leaves it in flight (returns 0, async
+// kept); an AEAD that finished in the call lowers the count again and clears darg.async. Not
+// async: crypto_req_done as the callback, and an engine that answers -EINPROGRESS is waited for
+// here (crypto_wait_req: uninterruptible, the socket lock held). -EBUSY (cryptd's queue past
+// cryptd_max_cpu_qlen, 1000 requests) is not modelled: one reader never has that many in flight.
+Co<int> tls_do_decryption(Sched& s, tls_sw_context_rx& ctx, uint64_t rec, tls_decrypt_arg& darg) {
+  if (darg.async) {
+    ++ctx.decrypt_pending;
+    ctx.decrypting.insert(rec);
+    const int ret = ctx.aead->decrypt(s, rec, [&ctx, rec](Sched& sch, int err) { tls_decrypt_done(sch, ctx, rec, err); });
+    if (ret == -kerr::einprogress) {
+      ++ctx.stats.async_records;
+      ctx.stats.max_pending = std::max<uint64_t>(ctx.stats.max_pending, ctx.decrypt_pending - 1);
+      co_return 0;
+    }
+    ctx.decrypting.erase(rec);
+    --ctx.decrypt_pending;
+    darg.async = false;
+    co_return ret;
+  }
+  Completion wait;  // DECLARE_CRYPTO_WAIT
+  int done_err = 0;
+  int ret = ctx.aead->decrypt(s, rec, [&wait, &done_err](Sched& sch, int err) {
+    done_err = err;  // crypto_req_done
+    wait.complete(sch);
+  });
+  if (ret == -kerr::einprogress) {
+    ++ctx.stats.crypto_waits;
+    s.note("tls", "tls_do_decryption: record #{} queued to an async engine: crypto_wait_req", rec);
+    co_await wait.wait(s, "crypto_wait_req: done", false);
+    ret = done_err;
+  }
+  co_return ret;
+}
+
+// tls_decrypt_sg: where the plaintext goes - the user's buffer (darg.zc: tls_setup_from_iter
+// takes its pages now, so the bytes land at this position of the buffer whenever the
+// decryption completes) or a clear-text skb - then tls_do_decryption. A record in flight keeps
+// its ciphertext skbs (tls_strp_msg_hold onto async_hold): the parser moves on meanwhile.
+Co<int> tls_decrypt_sg(Sched& s, tls_sw_context_rx& ctx, tls_recv_out& out, tls_decrypt_arg& darg) {
   const tls_wire_record& w = ctx.strp.wire->at(ctx.sk->copied_seq);
   tls_rx_skb skb;
+  skb.rec = ctx.rec_seq;
   skb.pl_start = w.pl_start;
-  skb.offset = 0;  // rxm->offset += prepend_size: the plaintext starts here
+  skb.offset = 0;  // rxm->offset += prepend_size (tls_rx_one_record): the plaintext starts here
   skb.full_len = ctx.strp.stm_full_len - ctx.prot.overhead_size();  // rxm->full_len -= overhead_size
   skb.control = ctx.strp.mark;  // 1.3: the inner type, which the model's sender always makes data
+  if (darg.zc) {
+    copy_to_user(ctx, out, skb, 0, skb.full_len);  // the buffer's pages are the AEAD's output
+    if (darg.async) out.zc_async_recs.push_back(skb.rec);
+  }
+  const int err = co_await tls_do_decryption(s, ctx, skb.rec, darg);
+  if (err) co_return err;
+  darg.skb = skb;  // clear_skb, or the record itself after zero-copy
+  if (darg.async) ++ctx.async_hold;  // tls_strp_msg_hold: -ENOMEM is not modelled
+  co_return 0;
+}
+
+// tls_decrypt_sw: tls_decrypt_sg, then (TLS 1.3) the padding, which the model's sender never
+// adds: tls_padding_length finds the content type in the last byte.
+Co<int> tls_decrypt_sw(Sched& s, tls_sw_context_rx& ctx, tls_recv_out& out, tls_decrypt_arg& darg) {
+  co_return co_await tls_decrypt_sg(s, ctx, out, darg);
+}
+
+// tls_rx_one_record → tls_decrypt_sw (no device offload). The record sequence number advances
+// (tls_advance_record_sn) when the decryption is submitted, not when it completes.
+Co<int> tls_rx_one_record(Sched& s, tls_sw_context_rx& ctx, tls_recv_out& out, tls_decrypt_arg& darg) {
+  const int err = co_await tls_decrypt_sw(s, ctx, out, darg);
+  if (err < 0) co_return err;
   ++ctx.rec_seq;
   ++ctx.stats.records_decrypted;
-  if (zc) ++ctx.stats.zc_records;
-  s.note("tls", "tls_rx_one_record: record #{} ({} B plaintext, stream [{}, {})){}", ctx.rec_seq - 1, skb.full_len,
-         skb.pl_start, skb.pl_start + skb.full_len, zc ? " decrypted into the user buffer" : "");
-  return skb;
+  if (darg.zc) ++ctx.stats.zc_records;
+  const tls_rx_skb& skb = darg.skb;
+  s.note("tls", "tls_rx_one_record: record #{} ({} B plaintext, stream [{}, {})){}{}", ctx.rec_seq - 1, skb.full_len,
+         skb.pl_start, skb.pl_start + skb.full_len, darg.zc ? " decrypted into the user buffer" : "",
+         darg.async ? ": decryption in flight (async)" : "");
+  co_return 0;
 }
 
 // tls_read_flush_backlog: with more to read than this record, process the socket's backlog now
@@ -793,8 +891,8 @@ Co<int64_t> tls_sw_recvmsg(Sched& s, tls_sw_context_rx& ctx, uint32_t len_in, in
   int err = co_await tls_rx_reader_lock(s, ctx, nonblock);
   if (err < 0) co_return err;
   uint8_t control = 0;
-  bool rx_more = false, released = true;
-  int64_t copied = 0, decrypted = 0, peeked = 0;
+  bool rx_more = false, released = true, async = false;
+  int64_t copied = 0, decrypted = 0, peeked = 0, async_copy_bytes = 0;
   uint64_t flushed_at = 0;
   err = ctx.async_err;  // "If crypto failed the connection is broken"
   if (!err) {
@@ -816,12 +914,19 @@ Co<int64_t> tls_sw_recvmsg(Sched& s, tls_sw_context_rx& ctx, uint32_t len_in, in
           err = co_await tls_rx_rec_wait(s, ctx, nonblock, released);
           if (err <= 0) break;
           const uint32_t to_decrypt = ctx.strp.stm_full_len - ctx.prot.overhead_size();
-          const bool zc = zc_capable && to_decrypt <= len && ctx.strp.mark == kTLS_RECORD_TYPE_DATA;
+          tls_decrypt_arg darg;
+          darg.zc = zc_capable && to_decrypt <= len && ctx.strp.mark == kTLS_RECORD_TYPE_DATA;
+          // Only data records may be decrypted asynchronously (no BPF strparser here): a control
+          // record's type must be known before the next record is looked at.
+          darg.async = ctx.strp.mark == kTLS_RECORD_TYPE_DATA && ctx.async_capable;
           // The decryption is the long part of a read, and runs with the socket owned: another
           // CPU's softirq may deliver meanwhile, to the backlog (tcp_v4_rcv), and the parser's
           // work waits for the lock.
           co_await s.point("tls_rx_one_record");
-          tls_rx_skb skb = tls_rx_one_record(s, ctx, zc);
+          err = co_await tls_rx_one_record(s, ctx, out, darg);
+          if (err < 0) break;  // tls_err_abort(-EBADMSG): the model's AEADs never fail
+          async |= darg.async;
+          tls_rx_skb& skb = darg.skb;
           err = tls_record_content_type(skb.control, control);
           if (err <= 0) {
             tls_strp_msg_done(s, ctx.strp);  // tls_rx_rec_done
@@ -832,38 +937,68 @@ Co<int64_t> tls_sw_recvmsg(Sched& s, tls_sw_context_rx& ctx, uint32_t len_in, in
                                             flushed_at);
           uint32_t chunk = skb.full_len;
           tls_strp_msg_done(s, ctx.strp);  // tls_rx_rec_done: the wire bytes leave the TCP queue
-          if (!zc) {
+          if (!darg.zc) {
             const bool partially_consumed = chunk > len;
-            if (partially_consumed) chunk = static_cast<uint32_t>(len);
-            copy_to_user(out, skb, skb.offset, chunk);
-            if (is_peek || partially_consumed) {
+            bool put_on_rx_list = false;
+            if (async) {
+              // Once one record of this call went async, every clear-text record waits on
+              // rx_list for recv_end, which copies async_copy_bytes from it after the wait (TLS
+              // 1.2 only: to_decrypt is the plaintext length).
+              chunk = static_cast<uint32_t>(std::min<uint64_t>(to_decrypt, len));
+              async_copy_bytes += chunk;
+              put_on_rx_list = true;
+            } else {
+              if (partially_consumed) chunk = static_cast<uint32_t>(len);
+              copy_to_user(ctx, out, skb, skb.offset, chunk);
               if (is_peek) {
                 peeked += chunk;
                 ++ctx.stats.peeked_records;
-              } else {
+                put_on_rx_list = true;
+              } else if (partially_consumed) {
                 skb.offset += chunk;
                 skb.full_len -= chunk;
                 ++ctx.stats.partial_records;
+                put_on_rx_list = true;
               }
-              decrypted += chunk;  // put_on_rx_list
+            }
+            if (put_on_rx_list) {
+              decrypted += chunk;
               len -= chunk;
               ctx.rx_list.push_back(skb);
               if (control != kTLS_RECORD_TYPE_DATA) break;
               continue;
             }
-          } else {
-            copy_to_user(out, skb, skb.offset, chunk);
           }
           decrypted += chunk;
           len -= chunk;
           out.eor = true;
           if (control != kTLS_RECORD_TYPE_DATA) break;
         }
-        copied += decrypted;  // recv_end (no async decryptions to wait for)
+        // recv_end
+        if (async) {
+          // Wait for every decryption this call submitted, then copy the clear-text records it
+          // left on rx_list (a peek: behind the bytes already peeked from it).
+          int ret = 0;
+          if (ctx.mutation == tls_rx_mutation::no_async_wait)
+            s.note("tls", "recv_end: MUTATION no_async_wait: {} decryptions still pending", ctx.decrypt_pending - 1);
+          else
+            ret = co_await tls_decrypt_async_wait(s, ctx);
+          if (ret) {
+            // goto end: only what came from rx_list before the loop is reported.
+            if (err >= 0 || err == -kerr::einprogress) err = ret;
+            decrypted = 0;
+          } else {
+            const int64_t n =
+                is_peek ? process_rx_list(ctx, &out, control, static_cast<uint64_t>(copied + peeked),
+                                          static_cast<uint64_t>(decrypted - peeked), true, nullptr)
+                        : process_rx_list(ctx, &out, control, 0, static_cast<uint64_t>(async_copy_bytes), false, nullptr);
+            decrypted += std::max<int64_t>(n, 0) - async_copy_bytes;
+          }
+        }
+        copied += decrypted;
       }
     }
   }
-  (void)peeked;
   co_await tls_rx_reader_unlock(s, ctx);
   const int64_t ret = copied ? copied : err;
   s.note("tls", "tls_sw_recvmsg({} B{}) returns {}", len_in, is_peek ? ", MSG_PEEK" : "", ret);

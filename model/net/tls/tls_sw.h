@@ -11,16 +11,22 @@
 // through do_tcp_sendpages with MSG_SENDPAGE_NOTLAST.
 //
 // RX (the second half of this header): tls_sw_recvmsg and what it calls - tls_rx_reader_lock /
-// acquire / release, process_rx_list, tls_rx_rec_wait, tls_rx_one_record (tls_decrypt_sw with a
-// synchronous AEAD: zero-copy into the user buffer or through a clear-text skb),
-// tls_record_content_type, tls_read_flush_backlog; tls_data_ready (the socket's sk_data_ready
+// acquire / release, process_rx_list, tls_rx_rec_wait, tls_rx_one_record (zero-copy into the
+// user buffer or through a clear-text skb), tls_record_content_type, tls_read_flush_backlog; tls_data_ready (the socket's sk_data_ready
 // once the strparser is armed), tls_sw_sock_is_readable and tls_main.c's tls_sk_poll. The
-// record parser is tls_strp.h. Asynchronous decryption (tls_decrypt_async_wait; TLS 1.2 with an
-// async AEAD only) is not modelled: the script worlds refuse `tls_rx(S, 1.2, async)`.
+// record parser is tls_strp.h. Decryption goes through tls_rx_one_record → tls_decrypt_sw →
+// tls_decrypt_sg → tls_do_decryption behind the AEAD hook; with an asynchronous AEAD (cryptd)
+// and TLS 1.2, data records are decrypted asynchronously (darg.async): tls_decrypt_done runs in
+// the engine's context, decrypt_pending counts them, the reader holds the record's skbs
+// (tls_strp_msg_hold → async_hold) and waits for them all at recv_end (tls_decrypt_async_wait)
+// before copying from rx_list. TLS 1.3 never decrypts asynchronously (tls_set_sw_offload clears
+// async_capable for it): with an async engine each decryption waits in crypto_wait_req.
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "model/net/socket.h"
@@ -64,12 +70,22 @@ struct tls_rec {
 
 struct tls_context;
 
-// The AEAD behind tls_do_encryption. The synchronous one (AES-NI/VAES: the report's
-// generic-gcm-vaes-avx512) finishes in the call and returns 0. An asynchronous engine (cryptd,
-// CAAM) returns -EINPROGRESS and later calls tls_encrypt_done from its own context.
+// The AEAD behind tls_do_encryption and tls_do_decryption. The synchronous one (AES-NI/VAES: the
+// report's generic-gcm-vaes-avx512) finishes in the call and returns 0. An asynchronous engine
+// (cryptd, CAAM) returns -EINPROGRESS and later completes the request from its own context:
+// tls_encrypt_done for an encryption, the request's callback for a decryption.
 struct tls_aead {
   virtual ~tls_aead() = default;
   virtual int encrypt(Sched& s, tls_context& ctx, tls_rec& rec) = 0;
+  // CRYPTO_ALG_ASYNC of the algorithm crypto_alloc_aead found: what RX async_capable reads.
+  virtual bool is_async() const { return false; }
+  // crypto_aead_decrypt of record `rec` with its completion callback `done` (tls_decrypt_done,
+  // or crypto_req_done for a caller that waits): 0 when decrypted in the call (`done` is not
+  // called), or -EINPROGRESS and `done` runs later in the engine's context.
+  virtual int decrypt(Sched& s, uint64_t rec, std::function<void(Sched&, int)> done) {
+    (void)s, (void)rec, (void)done;
+    return 0;
+  }
 };
 struct tls_sync_aead final : tls_aead {
   int encrypt(Sched& s, tls_context& ctx, tls_rec& rec) override;
@@ -150,6 +166,7 @@ Co<int64_t> tls_sw_sendpage(Sched& s, tls_context& ctx, uint64_t size, int flags
 // strp_msg offset/full_len counted in plaintext bytes, and which bytes of the sender's stream
 // the plaintext is (tls_wire_record).
 struct tls_rx_skb {
+  uint64_t rec = 0;        // the record's sequence number (tls_ctx->rx.rec_seq when decrypted)
   uint64_t pl_start = 0;   // the sender's stream offset of plaintext byte 0
   uint32_t offset = 0;     // rxm->offset: bytes of the plaintext already consumed
   uint32_t full_len = 0;   // rxm->full_len: bytes left
@@ -161,6 +178,11 @@ struct tls_rx_skb {
 struct tls_recv_out {
   std::vector<std::pair<uint64_t, uint32_t>> chunks;
   bool eor = false;  // MSG_EOR: a record was returned whole
+  // Bytes copied out of a clear-text skb whose asynchronous decryption had not completed yet
+  // (the user got ciphertext), and the records decrypted asynchronously straight into this
+  // buffer (zero-copy): the caller checks that none is still in flight when recvmsg returns.
+  uint64_t undecrypted = 0;
+  std::vector<uint64_t> zc_async_recs;
   uint64_t bytes() const {
     uint64_t n = 0;
     for (auto& c : chunks) n += c.second;
@@ -176,6 +198,26 @@ struct tls_rx_stats {
   uint64_t rec_waits = 0;          // tls_rx_rec_wait slept for a record
   uint64_t backlog_flushes = 0;    // tls_read_flush_backlog processed the socket's backlog
   uint64_t reader_waits = 0;       // tls_rx_reader_acquire waited for another reader
+  uint64_t async_records = 0;      // decryptions the AEAD took asynchronously (darg.async kept)
+  uint64_t async_waits = 0;        // tls_decrypt_async_wait calls that had to sleep
+  uint64_t crypto_waits = 0;       // synchronous decryptions that slept in crypto_wait_req (async engine)
+  uint64_t max_pending = 0;        // the most asynchronous decryptions in flight at once
+};
+
+// A deliberately wrong kernel for the tests that show the rx-in-order property can fail:
+// no_async_wait skips recv_end's tls_decrypt_async_wait, so recvmsg may return (and copy from
+// rx_list) before cryptd decrypted the records. Never set by a script.
+enum class tls_rx_mutation : uint8_t { none, no_async_wait };
+// Read by tls_set_sw_offload_rx (tests set it around a run).
+inline tls_rx_mutation g_tls_rx_mutation = tls_rx_mutation::none;
+
+// struct tls_decrypt_arg: in, what the caller allows (zero-copy, async); out, what was done, and
+// the decrypted record (darg->skb: a clear-text skb, or the record itself after zero-copy).
+struct tls_decrypt_arg {
+  bool zc = false;
+  bool async = false;
+  bool async_done = false;
+  tls_rx_skb skb;
 };
 
 // struct tls_sw_context_rx with the tls_context RX fields it needs.
@@ -185,19 +227,34 @@ struct tls_sw_context_rx {
   tls_strparser strp;
   std::deque<tls_rx_skb> rx_list;  // decrypted records not (fully) returned yet
   bool zc_capable = false;         // tls_update_rx_zc_capable: TLS 1.2, or 1.3 with rx_no_pad
-  bool async_capable = false;      // TLS 1.2 with an async AEAD: not modelled (refused)
+  bool async_capable = false;      // TLS 1.2 with an async AEAD (tls_set_sw_offload)
+  tls_aead* aead = nullptr;        // ctx->aead_recv
   bool reader_present = false;
   bool reader_contended = false;
   WaitQueue wq;                    // ctx->wq: readers waiting for reader_present to clear
   uint64_t rec_seq = 0;            // tls_ctx->rx.rec_seq (tls_advance_record_sn)
   int async_err = 0;               // ctx->async_wait.err
+  uint32_t decrypt_pending = 1;    // biased by one: 1 means no asynchronous decryption in flight
+  Completion async_wait;           // async_wait.completion: the last pending decryption
+  uint32_t async_hold = 0;         // skbs of records in flight (tls_strp_msg_hold), purged by the wait
+  // Records whose decryption was submitted and has not completed: their output (a clear-text
+  // skb, or the user's pages) still holds what was there before - not plaintext.
+  std::set<uint64_t> decrypting;
+  tls_rx_mutation mutation = tls_rx_mutation::none;
   tls_rx_stats stats;
 };
 
 // setsockopt(SOL_TLS, TLS_RX): tls_set_sw_offload(sk, 0) for AES-GCM-128 of version `v`, then
 // tls_sw_strparser_arm: sk_data_ready becomes tls_data_ready, and a record already queued is
 // parsed at once (tls_strp_check_rcv). `wire` is what the peer's record headers say.
-void tls_set_sw_offload_rx(Sched& s, tls_sw_context_rx& ctx, tcp_sock& sk, tls_version v, const tls_wire& wire);
+void tls_set_sw_offload_rx(Sched& s, tls_sw_context_rx& ctx, tcp_sock& sk, tls_version v, const tls_wire& wire,
+                           tls_aead& aead);
+// The asynchronous decryption's completion (in the engine's context, no socket lock): the
+// record's plaintext is in place; the last pending one completes async_wait.
+void tls_decrypt_done(Sched& s, tls_sw_context_rx& ctx, uint64_t rec, int err);
+// Drop the bias, wait (uninterruptibly) for the last pending decryption, restore the bias,
+// release the held skbs; returns async_wait.err.
+Co<int> tls_decrypt_async_wait(Sched& s, tls_sw_context_rx& ctx);
 // sk->sk_data_ready of a kTLS RX socket: the parser's (tls_strp_data_ready).
 void tls_data_ready(Sched& s, tls_sw_context_rx& ctx);
 // tls_sw_recvmsg: returns the bytes copied, else an error (-EAGAIN, -ERESTARTSYS, -EIO,
