@@ -80,17 +80,17 @@ enum class preempt_model : uint8_t { tick, wakeup, any };
 enum class cpu_model : uint8_t { none, costed };
 
 // The cost table (model/kernel/sched/cputime.h says where each is charged). Defaults: this
-// project's machine (2 vCPUs, Debian 6.18 host kernel), measured by `kpsim calibrate`
+// project's machine (2 vCPUs, 6.18 host kernel, quiet: load < 1), measured by `kpsim calibrate`
 // (docs/ktls-stall.md, "CPU time"): syscall = a getppid() round trip; copy and skb = a least-
 // squares fit of the host's plain TCP loopback write() time against the write size (4 KiB to
 // 1 MiB, TCP_NODELAY: one skb per write up to 64 KiB) after the syscall; encrypt = user-space
 // AES-128-GCM (OpenSSL, 16 KiB blocks). Integers, so a run's clock is exact.
 struct cpu_costs {
-  uint64_t syscall_ns = 1050;         // entry, exit and the file/socket lookup of one system call
-  uint64_t copy_ps_per_byte = 240;    // copy_from_user into the send queue's pages (sender's CPU)
-  uint64_t encrypt_ps_per_byte = 213; // AES-GCM of a record's bytes (sync crypto, sender's CPU)
-  uint64_t skb_out_ns = 2600;         // build and transmit one skb (tcp_transmit_skb, loopback xmit)
-  uint64_t skb_in_ns = 2600;          // receive one skb in the NET_RX softirq (tcp_v4_rcv)
+  uint64_t syscall_ns = 980;          // entry, exit and the file/socket lookup of one system call
+  uint64_t copy_ps_per_byte = 160;    // copy_from_user into the send queue's pages (sender's CPU)
+  uint64_t encrypt_ps_per_byte = 212; // AES-GCM of a record's bytes (sync crypto, sender's CPU)
+  uint64_t skb_out_ns = 1020;         // build and transmit one skb (tcp_transmit_skb, loopback xmit)
+  uint64_t skb_in_ns = 1020;          // receive one skb in the NET_RX softirq (tcp_v4_rcv)
 };
 
 struct kernel_config {
