@@ -1259,48 +1259,48 @@ TEST_CASE("model choices go through the strategy and are recorded; n<=1 is not a
   CHECK(st.asked[0] == std::pair<ChoiceKind, size_t>{ChoiceKind::model, 3});
 }
 
+namespace {
+// A timer at 5 ms and a task of four steps, each taking `step_ns` of CPU (Sched::run_for; 0:
+// none). Records, per step, how many times the timer had fired before it and the clock after it.
+struct BusyRun {
+  std::vector<int> fired_before_step;
+  std::vector<uint64_t> step_clock;
+  TimerRig rig;
+  uint64_t end_ns = 0;
+  explicit BusyRun(uint64_t step_ns) {
+    Scripted st;
+    Sched s(st);
+    s.add_timer(5 * kMs, "tick", rig.cb(s, "tick"));
+    spawn_fn(s, "busy", [&, step_ns]() -> Co<> {
+      for (int i = 0; i < 4; ++i) {
+        co_await s.point("work");
+        fired_before_step.push_back(rig.fired);
+        if (step_ns) s.run_for(step_ns);
+        step_clock.push_back(s.now_ns());
+      }
+    });
+    REQUIRE(s.run().outcome == Outcome::done);
+    end_ns = s.now_ns();
+  }
+};
+}  // namespace
+
 TEST_CASE("run_for: a step that takes CPU time moves the clock, and a timer due meanwhile fires "
           "before the busy task's next step", "[timer]") {
-  // The busy task takes 3 ms per step for 4 steps; a timer at 5 ms must fire between its second
-  // step (clock 6 ms) and its third, not after the task ends (12 ms) as it would if timers only
-  // fired on an idle CPU.
-  Scripted st;
-  TimerRig rig;
-  Sched s(st);
-  std::vector<uint64_t> step_clock;
-  std::vector<int> fired_before_step;
-  s.add_timer(5 * kMs, "tick", rig.cb(s, "tick"));
-  spawn_fn(s, "busy", [&]() -> Co<> {
-    for (int i = 0; i < 4; ++i) {
-      co_await s.point("work");
-      fired_before_step.push_back(rig.fired);
-      s.run_for(3 * kMs);
-      step_clock.push_back(s.now_ns());
-    }
-  });
-  REQUIRE(s.run().outcome == Outcome::done);
-  CHECK(step_clock == std::vector<uint64_t>{3 * kMs, 6 * kMs, 9 * kMs, 12 * kMs});
+  // 3 ms per step: the timer must fire between the second step (clock 6 ms) and the third, not
+  // after the task ends (12 ms) as it would if timers only fired on an idle CPU.
+  BusyRun r(3 * kMs);
+  CHECK(r.step_clock == std::vector<uint64_t>{3 * kMs, 6 * kMs, 9 * kMs, 12 * kMs});
   // Fired at the first step boundary after its deadline (the clock then reads 6 ms).
-  REQUIRE(rig.log.size() == 1);
-  CHECK(rig.log[0] == std::pair<std::string, uint64_t>{"tick", 6 * kMs});
-  CHECK(fired_before_step == std::vector<int>{0, 0, 1, 1});
+  REQUIRE(r.rig.log.size() == 1);
+  CHECK(r.rig.log[0] == std::pair<std::string, uint64_t>{"tick", 6 * kMs});
+  CHECK(r.fired_before_step == std::vector<int>{0, 0, 1, 1});
 }
 
 TEST_CASE("run_for: without it a timer waits for every task to sleep (steps take no time)", "[timer]") {
-  Scripted st;
-  TimerRig rig;
-  Sched s(st);
-  std::vector<int> fired_before_step;
-  s.add_timer(5 * kMs, "tick", rig.cb(s, "tick"));
-  spawn_fn(s, "busy", [&]() -> Co<> {
-    for (int i = 0; i < 4; ++i) {
-      co_await s.point("work");
-      fired_before_step.push_back(rig.fired);
-    }
-  });
-  REQUIRE(s.run().outcome == Outcome::done);
-  CHECK(fired_before_step == std::vector<int>{0, 0, 0, 0});
+  BusyRun r(0);
+  CHECK(r.fired_before_step == std::vector<int>{0, 0, 0, 0});
   // The task ended at 0 ms and a pending timer does not keep a run alive: it never fired.
-  CHECK(s.now_ns() == 0);
-  CHECK(rig.fired == 0);
+  CHECK(r.end_ns == 0);
+  CHECK(r.rig.fired == 0);
 }
