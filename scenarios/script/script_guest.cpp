@@ -77,6 +77,11 @@ struct ModelSide {
   uint64_t schedules = 0;
   std::map<std::string, uint64_t> violations;  // property -> schedules violating it
   double min_mibps = 1e300, max_mibps = 0;     // throughput over the schedules
+  // Every schedule's throughput, in run order (the first is the default schedule, every choice
+  // 0): the median is the model's one-number prediction that --json reports beside the range.
+  std::vector<double> mibps;
+  std::map<std::string, std::vector<double>> mibps_by_pace;  // the same, by the schedule's pace
+  std::string default_pace;  // the default schedule's pace: its throughput is the model's prediction
   uint64_t limit_hits = 0;                     // schedules that ended on a step/time limit
   uint64_t deadlocks = 0;                      // schedules that stopped for good (counted as stalls)
   // What a fix costs the closing task in the model (docs/patched-kernels.md), the most over the
@@ -115,15 +120,20 @@ ModelSide model_side(const Scenario& sc, const Params& p, uint64_t schedules) {
     if (r.end.outcome == Outcome::step_limit || r.end.outcome == Outcome::time_limit) ++m.limit_hits;
     m.max_spins = std::max<uint64_t>(m.max_spins, r.metrics.value("notify_signal_spins", uint64_t{0}));
     m.max_worker_flushes = std::max<uint64_t>(m.max_worker_flushes, r.metrics.value("close_worker_flushes", uint64_t{0}));
+    std::string pace;
     if (r.end.outcome == Outcome::deadlock)
-      m.paces.insert(Pace{"stall", "hang"}.text());  // what its metrics say is where it stopped
+      pace = Pace{"stall", "hang"}.text();  // what its metrics say is where it stopped
     else if (r.metrics.contains("pace"))
-      m.paces.insert(Pace{r.metrics.value("pace", ""), r.metrics.value("pace_mechanism", "")}.text());
+      pace = Pace{r.metrics.value("pace", ""), r.metrics.value("pace_mechanism", "")}.text();
+    if (!pace.empty()) m.paces.insert(pace);
+    if (i == 0) m.default_pace = pace;
     if (r.metrics.contains("rx_calls") && r.end.outcome == Outcome::done)
       m.rx_async.insert(r.metrics.value("rx_async_records", uint64_t{0}));
     const double t = r.metrics.value("throughput_MiB_s", 0.0);
     m.min_mibps = std::min(m.min_mibps, t);
     m.max_mibps = std::max(m.max_mibps, t);
+    m.mibps.push_back(t);
+    if (r.end.outcome != Outcome::deadlock && !pace.empty()) m.mibps_by_pace[pace].push_back(t);
   }
   return m;
 }
@@ -400,12 +410,21 @@ std::string join_set(const std::set<std::string>& v) {
   return out.empty() ? "-" : out;
 }
 
-double median_mibps(const json& k) {
-  std::vector<double> v;
-  for (const json& run : k.value("run_results", json::array())) v.push_back(run.value("throughput_MiBps", 0.0));
+// The factor within which a paced cell's kernel throughput should lie of the model's default
+// schedule's (issue 15's bound), reported per cell and counted (crosscheck's "paced cells" line).
+constexpr double kPaceRatioBound = 1.5;
+
+// The upper median (0 for none): the kernel's runs' and the model's schedules' figure.
+double median_of_values(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+double median_mibps(const json& k) {
+  std::vector<double> v;
+  for (const json& run : k.value("run_results", json::array())) v.push_back(run.value("throughput_MiBps", 0.0));
+  return median_of_values(std::move(v));
 }
 
 // What the guest saw that backs its verdict: the AEAD, and per run the window's evidence.
@@ -486,6 +505,8 @@ class ScriptGuestSide final : public GuestKernelSide {
     for (const auto& c : cells.front().prog.checks)
       if (observable(c.name)) props.push_back(c.name);
     uint64_t agree_n = 0, disagree_n = 0, untested_n = 0;
+    uint64_t paced_n = 0, paced_within_n = 0;  // cells whose throughputs are compared (pace["throughput"])
+    double worst_ratio = 1;                    // the largest factor between them
     json rows = json::array();
     for (size_t i = 0; i < cells.size(); ++i) {
       const Cell& c = cells[i];
@@ -535,6 +556,21 @@ class ScriptGuestSide final : public GuestKernelSide {
         const std::string v = kp.empty() ? "not tested" : ok ? "agree" : "disagree";
         if (v == "disagree" && verdict != "interrupted") verdict = "disagree";
         pace = {{"model", join_set(m.paces)}, {"kernel", join_set(kp)}, {"verdict", v}};
+        // A transfer paced by a timer (slow, or stalled but moving) on both sides, in the class of
+        // the model's default schedule (softirqs before the tasks they wake, as a kernel runs
+        // them): the timers pace the guest in its own time too, so the two throughputs can be
+        // compared as numbers. Reported, not judged: the verdict's bound is the range's (above).
+        const std::string& dp = m.default_pace;
+        if (kp.size() == 1 && *kp.begin() == dp && (dp.rfind("slow(", 0) == 0 || dp == "stall(persist)") &&
+            !m.mibps.empty() && m.mibps.front() > 0) {
+          const double ratio = median_mibps(k) / m.mibps.front();
+          const bool within = ratio <= kPaceRatioBound && ratio >= 1 / kPaceRatioBound;
+          pace["throughput"] = {{"model_default_MiBps", m.mibps.front()}, {"kernel_MiBps", median_mibps(k)},
+                                {"kernel_over_model", ratio}, {"within_bound", within}};
+          ++paced_n;
+          paced_within_n += within;
+          worst_ratio = std::max({worst_ratio, ratio, 1 / ratio});
+        }
       }
       // kTLS RX: every kernel run's count of asynchronous decryptions (the tls_decrypt_done
       // kprobe) must be one the model reached: which records go async, and that 1.3 never does.
@@ -560,10 +596,19 @@ class ScriptGuestSide final : public GuestKernelSide {
       untested_n += verdict == "not tested";
       json row = {{"config", c.what}, {"params", c.params.to_json()}, {"model_schedules", m.schedules},
                   {"model_MiBps", m.schedules ? fmt::format("{:.3f}..{:.3f}", m.min_mibps, m.max_mibps) : "-"},
+                  {"model_MiBps_default", m.mibps.empty() ? 0.0 : m.mibps.front()},
+                  {"model_MiBps_median", median_of_values(m.mibps)},
                   {"kernel_MiBps", median_mibps(k)}, {"kernel_runs", k.value("runs", 0)},
                   {"window_formed_runs", forced ? json(k.value("window_formed_runs", 0)) : json(nullptr)},
                   {"properties", pj}, {"verdict", verdict}};
-      if (!pace.is_null()) row["pace"] = pace;
+      if (!pace.is_null()) {
+        json by = json::object();
+        for (const auto& [p, v] : m.mibps_by_pace)
+          by[p] = {{"schedules", v.size()}, {"median", median_of_values(v)},
+                   {"min", *std::min_element(v.begin(), v.end())}, {"max", *std::max_element(v.begin(), v.end())}};
+        pace["model_MiBps_by_pace"] = std::move(by);
+        row["pace"] = pace;
+      }
       if (!rx_async.is_null()) row["rx_async_decryptions"] = rx_async;
       if (!mismatch.empty()) row["not_tested_because"] = mismatch;
       // The close's cost on both sides, where the script closes a socket.
@@ -580,6 +625,8 @@ class ScriptGuestSide final : public GuestKernelSide {
     rep.inconclusive = disagree_n == 0 && agree_n == 0;
     rep.json = {{"scenario", sc.name()}, {"kernel", r.target}, {"guest_kernel", guest_kernel}, {"forced", forced},
                 {"cells", rows}, {"agree", agree_n}, {"disagree", disagree_n}, {"not_tested", untested_n},
+                {"paced_throughput", {{"compared", paced_n}, {"within_bound", paced_within_n},
+                                      {"bound", kPaceRatioBound}, {"worst_factor", worst_ratio}}},
                 {"verdict", rep.agree ? "agree" : "disagree"}};
     rep.annotation = {{"kernel", guest_kernel}, {"agree", rep.agree}, {"cells", rows}};
     std::string& t = rep.text;
@@ -596,7 +643,10 @@ class ScriptGuestSide final : public GuestKernelSide {
     bool any_pace = false;
     for (const json& row : rows) any_pace = any_pace || row.contains("pace");
     if (any_pace) head += fmt::format(" {:>38}", "pace m/k");
-    head += fmt::format(" {:>16} {:>9} {:>7}  {}\n", "model MiB/s", "k MiB/s", "window", "verdict");
+    head += fmt::format(" {:>16} {:>9}", "model MiB/s", "k MiB/s");
+    // k/m: the kernel's throughput over the model's default schedule's, in a paced cell.
+    if (paced_n) head += fmt::format(" {:>12}", "k/m (dflt)");
+    head += fmt::format(" {:>7}  {}\n", "window", "verdict");
     t += head;
     for (const json& row : rows) {
       std::string line = fmt::format("  {:<36}", row["config"].get<std::string>());
@@ -610,8 +660,14 @@ class ScriptGuestSide final : public GuestKernelSide {
         line += fmt::format(" {:>38}", row.contains("pace") ? row["pace"]["model"].get<std::string>() + " / " +
                                                                   row["pace"]["kernel"].get<std::string>()
                                                             : "-");
-      line += fmt::format(" {:>16} {:>9.3f} {:>7}  {}\n", row["model_MiBps"].get<std::string>(),
-                          row["kernel_MiBps"].get<double>(),
+      line += fmt::format(" {:>16} {:>9.3f}", row["model_MiBps"].get<std::string>(), row["kernel_MiBps"].get<double>());
+      if (paced_n) {
+        const bool has = row.contains("pace") && row["pace"].contains("throughput");
+        line += fmt::format(" {:>12}", has ? fmt::format("{:.2f} ({:.3f})", row["pace"]["throughput"]["kernel_over_model"].get<double>(),
+                                                         row["pace"]["throughput"]["model_default_MiBps"].get<double>())
+                                           : "-");
+      }
+      line += fmt::format(" {:>7}  {}\n",
                           row["window_formed_runs"].is_null() ? "-" : fmt::format("{}/{}", row["window_formed_runs"].get<int64_t>(),
                                                                                  row["kernel_runs"].get<int64_t>()),
                           row["verdict"].get<std::string>());
@@ -663,6 +719,10 @@ class ScriptGuestSide final : public GuestKernelSide {
         }
       }
     }
+    if (paced_n)
+      t += fmt::format("paced cells (slow or stalled on both sides, the model's default schedule in the kernel's class): "
+                       "{} of {} within a factor of {} of its throughput (worst {:.2f})\n",
+                       paced_within_n, paced_n, kPaceRatioBound, worst_ratio);
     t += fmt::format("{} of {} cells agree, {} disagree, {} not tested: {}\n", agree_n, rows.size(), disagree_n,
                      untested_n,
                      rep.interrupted ? "interrupted, no verdict"
