@@ -8,6 +8,10 @@
 // bytes fails these tests.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <string_view>
+
+#include "model/kconfig.h"
 #include "model/net/tls/tls_sw.h"
 #include "scenarios/runner.h"
 #include "scenarios/script/model_world.h"
@@ -319,4 +323,33 @@ TEST_CASE("ktls-rx: the guest refuses a sync/async mix of tls_tx and tls_rx, say
   CHECK_THAT(guest_refusal("async", "sync"), Catch::Contains("a registered cryptd serves both"));
   CHECK(guest_refusal("async", "async").empty());
   CHECK(guest_refusal("sync", "sync").empty());
+}
+
+// model cpu = costed (model/kernel/sched/cputime.h): the cipher is charged where it runs, once
+// per record, whichever AEAD runs it - tls_push_record or cryptd's worker for the sender's
+// encryption (the clock's CPU), the reader's recv or cryptd for the decryption (the reader's
+// CPU). Four records of 16384 bytes: 16384 encrypted, 16400 (1.2) or 16401 (1.3: the inner
+// content type) decrypted with the tag, each rounded up to a nanosecond at 212 ps a byte.
+TEST_CASE("ktls-rx cpu=costed: encryption and decryption are charged where the cipher runs, sync or cryptd",
+          "[ktls-rx][async][cpu]") {
+  const model::cpu_costs costs;
+  auto ns = [&](uint64_t bytes) { return (bytes * costs.encrypt_ps_per_byte + 999) / 1000; };
+  for (const char* crypto : {"crypto=sync", "crypto=async"})
+    for (const char* tls : {"tls=1.2", "tls=1.3"}) {
+      INFO(crypto << " " << tls);
+      const RunResult r = run_zero({tls, crypto, "cpu=costed"});
+      INFO(r.end.message);
+      REQUIRE(r.end.outcome == Outcome::done);
+      const uint64_t tag_and_type = std::string_view(tls) == "tls=1.3" ? 17 : 16;
+      auto secs = [&](const char* cpu, const char* work) {
+        return std::llround(r.metrics[cpu].value(work, 0.0) * 1e9);
+      };
+      CHECK(secs("cpu_s", "encrypt") == static_cast<int64_t>(4 * ns(16384)));
+      CHECK(secs("reader_cpu_s", "decrypt") == static_cast<int64_t>(4 * ns(16384 + tag_and_type)));
+      CHECK(secs("cpu_s", "decrypt") == 0);  // never on the sender's CPU
+      // The reader copies what it does not decrypt straight into its buffer, peeks included.
+      CHECK(secs("reader_cpu_s", "copy") > 0);
+    }
+  // cpu=none charges nothing and reports no CPU time.
+  CHECK_FALSE(run_zero({"tls=1.2", "crypto=async"}).metrics.contains("cpu_s"));
 }

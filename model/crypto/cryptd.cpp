@@ -1,6 +1,8 @@
 // crypto/cryptd.c as kTLS's asynchronous AEAD (kernel 6.12): see cryptd.h.
 #include "model/crypto/cryptd.h"
 
+#include "model/kernel/sched/cputime.h"
+
 namespace kpsim::model {
 
 namespace {
@@ -10,10 +12,16 @@ Co<> cryptd_queue_worker(Sched& s, cryptd_aead& c) {
     cryptd_aead::request r = std::move(c.queue.front());
     c.queue.pop_front();
     // The cipher runs, then the request's completion: aead_request_complete → tls_encrypt_done,
-    // or the decryption's callback.
+    // or the decryption's callback. cryptd queued the request on the submitting CPU and runs it
+    // there: an encryption costs the sender's CPU (the clock's), a decryption the reader's.
     ++c.completed;
-    if (r.done) r.done(s, 0);
-    else tls_encrypt_done(s, *r.ctx, *r.rec, 0);
+    if (r.done) {
+      account_cpu(s, *r.rx_sk->kc, r.rx_sk->stats.cpu, cpu_work::decrypt, r.data_len, on_cpu::other);
+      r.done(s, 0);
+    } else {
+      account_cpu(s, *r.ctx->sk->kc, r.ctx->sk->stats.cpu, cpu_work::encrypt, r.rec->pl_size);
+      tls_encrypt_done(s, *r.ctx, *r.rec, 0);
+    }
     co_await s.point("cryptd_queue_worker");
   }
 }
@@ -35,9 +43,10 @@ int cryptd_aead::encrypt(Sched& s, tls_context& ctx, tls_rec& rec) {
   return -kerr::einprogress;
 }
 
-int cryptd_aead::decrypt(Sched& s, uint64_t rec, std::function<void(Sched&, int)> done) {
+int cryptd_aead::decrypt(Sched& s, tcp_sock& sk, uint64_t rec, uint64_t data_len,
+                         std::function<void(Sched&, int)> done) {
   s.note("crypto", "crypto_aead_decrypt(record #{}): queued to cryptd → -EINPROGRESS", rec);
-  enqueue(s, request{nullptr, nullptr, std::move(done)});
+  enqueue(s, request{nullptr, nullptr, std::move(done), &sk, data_len});
   return -kerr::einprogress;
 }
 

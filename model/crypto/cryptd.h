@@ -22,13 +22,16 @@ namespace kpsim::model {
 struct cryptd_aead final : tls_aead {
   int encrypt(Sched& s, tls_context& ctx, tls_rec& rec) override;
   bool is_async() const override { return true; }
-  int decrypt(Sched& s, uint64_t rec, std::function<void(Sched&, int)> done) override;
+  int decrypt(Sched& s, tcp_sock& sk, uint64_t rec, uint64_t data_len, std::function<void(Sched&, int)> done) override;
 
-  // One request of cryptd_cpu_queue: an encryption (ctx, rec) or a decryption (`done`).
+  // One request of cryptd_cpu_queue: an encryption (ctx, rec) or a decryption (`done`, of
+  // `data_len` bytes received on `rx_sk`).
   struct request {
     tls_context* ctx = nullptr;
     tls_rec* rec = nullptr;
     std::function<void(Sched&, int)> done;
+    tcp_sock* rx_sk = nullptr;
+    uint64_t data_len = 0;
   };
   std::deque<request> queue;  // cryptd_cpu_queue
   WaitQueue wq;

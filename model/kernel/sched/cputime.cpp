@@ -8,7 +8,10 @@ uint64_t cpu_cost_ns(const cpu_costs& c, cpu_work w, uint64_t units) {
     case cpu_work::syscall: return units * c.syscall_ns;
     // Per byte in picoseconds; rounded up so that any copy costs something.
     case cpu_work::copy: return (units * c.copy_ps_per_byte + 999) / 1000;
-    case cpu_work::encrypt: return (units * c.encrypt_ps_per_byte + 999) / 1000;
+    // AES-GCM decrypts at the speed it encrypts: the same CTR keystream, GHASH over the same
+    // ciphertext.
+    case cpu_work::encrypt:
+    case cpu_work::decrypt: return (units * c.encrypt_ps_per_byte + 999) / 1000;
     case cpu_work::skb_out: return units * c.skb_out_ns;
     case cpu_work::skb_in: return units * c.skb_in_ns;
   }

@@ -18,9 +18,12 @@
 //
 // Where each is charged: syscall — the stream world's write()/sendfile() step; copy —
 // tcp_sendmsg_locked for user memory (not for spliced pages), tls_sw_sendmsg_locked's copy into
-// the open record, tcp_recvmsg's copy to the reader (other CPU); encrypt — tls_push_record with a
-// synchronous AEAD; skb_out — tcp_transmit_skb and tcp_send_ack; skb_in — tcp_v4_rcv (data and
-// ACKs). Not charged: splice's page references, the timers' own work, io_uring, cryptd.
+// the open record, tcp_recvmsg's copy to the reader (other CPU); encrypt — where the cipher
+// runs: tls_push_record with a synchronous AEAD, cryptd's worker with the asynchronous one
+// (cryptd queues on the CPU that submitted, so a TX record's encryption is the sender's CPU's);
+// decrypt — kTLS RX's crypto_aead_decrypt, in the reader's call or in cryptd, both on the
+// reader's CPU (other); skb_out — tcp_transmit_skb and tcp_send_ack; skb_in — tcp_v4_rcv (data
+// and ACKs). Not charged: splice's page references, the timers' own work, io_uring.
 #pragma once
 
 #include <array>
@@ -31,10 +34,10 @@
 
 namespace kpsim::model {
 
-enum class cpu_work : uint8_t { syscall, copy, encrypt, skb_out, skb_in };
-inline constexpr size_t kCpuWorks = 5;
-inline constexpr std::array<const char*, kCpuWorks> kCpuWorkNames{"syscall", "copy", "encrypt", "skb_out",
-                                                                  "skb_in"};
+enum class cpu_work : uint8_t { syscall, copy, encrypt, decrypt, skb_out, skb_in };
+inline constexpr size_t kCpuWorks = 6;
+inline constexpr std::array<const char*, kCpuWorks> kCpuWorkNames{"syscall", "copy",    "encrypt",
+                                                                  "decrypt", "skb_out", "skb_in"};
 
 // Nanoseconds charged per kind of work, on the clock's CPU and on the other one.
 struct cpu_time {

@@ -119,6 +119,12 @@ tls_prot_info tls_prot_info_for(tls_version v) {
 
 int tls_sync_aead::encrypt(Sched&, tls_context&, tls_rec&) { return 0; }
 
+// Decrypted in the call, on the reader's CPU (the one that called recvmsg).
+int tls_sync_aead::decrypt(Sched& s, tcp_sock& sk, uint64_t, uint64_t data_len, std::function<void(Sched&, int)>) {
+  account_cpu(s, *sk.kc, sk.stats.cpu, cpu_work::decrypt, data_len, on_cpu::other);
+  return 0;
+}
+
 void tls_encrypt_done(Sched& s, tls_context& ctx, tls_rec& rec, int err) {
   if (err == -kerr::einprogress) return;
   if (err || ctx.sk->sk_err) {
@@ -700,8 +706,10 @@ int tls_record_content_type(uint8_t rec_control, uint8_t& control) {
 // skb_copy_datagram_msg of `n` plaintext bytes at `off` of a decrypted record (or, for zero-copy,
 // the part of the user's buffer tls_setup_from_iter hands to the AEAD). A record whose
 // decryption is still in flight holds no plaintext yet: what is copied is counted as such.
-void copy_to_user(const tls_sw_context_rx& ctx, tls_recv_out& out, const tls_rx_skb& skb, uint32_t off, uint32_t n) {
+void copy_to_user(const tls_sw_context_rx& ctx, tls_recv_out& out, const tls_rx_skb& skb, uint32_t off, uint32_t n,
+                  bool zero_copy = false) {
   if (!n) return;
+  if (!zero_copy) out.user_copied += n;
   if (ctx.decrypting.count(skb.rec)) out.undecrypted += n;
   const uint64_t from = skb.pl_start + off;
   if (!out.chunks.empty() && out.chunks.back().first + out.chunks.back().second == from)
@@ -795,11 +803,12 @@ Co<int> tls_rx_rec_wait(Sched& s, tls_sw_context_rx& ctx, bool nonblock, bool re
 // async: crypto_req_done as the callback, and an engine that answers -EINPROGRESS is waited for
 // here (crypto_wait_req: uninterruptible, the socket lock held). -EBUSY (cryptd's queue past
 // cryptd_max_cpu_qlen, 1000 requests) is not modelled: one reader never has that many in flight.
-Co<int> tls_do_decryption(Sched& s, tls_sw_context_rx& ctx, uint64_t rec, tls_decrypt_arg& darg) {
+Co<int> tls_do_decryption(Sched& s, tls_sw_context_rx& ctx, uint64_t rec, uint32_t data_len, tls_decrypt_arg& darg) {
   if (darg.async) {
     ++ctx.decrypt_pending;
     ctx.decrypting.insert(rec);
-    const int ret = ctx.aead->decrypt(s, rec, [&ctx, rec](Sched& sch, int err) { tls_decrypt_done(sch, ctx, rec, err); });
+    const int ret = ctx.aead->decrypt(s, *ctx.sk, rec, data_len,
+                                      [&ctx, rec](Sched& sch, int err) { tls_decrypt_done(sch, ctx, rec, err); });
     if (ret == -kerr::einprogress) {
       ++ctx.stats.async_records;
       ctx.stats.max_pending = std::max<uint64_t>(ctx.stats.max_pending, ctx.decrypt_pending - 1);
@@ -812,7 +821,7 @@ Co<int> tls_do_decryption(Sched& s, tls_sw_context_rx& ctx, uint64_t rec, tls_de
   }
   Completion wait;  // DECLARE_CRYPTO_WAIT
   int done_err = 0;
-  int ret = ctx.aead->decrypt(s, rec, [&wait, &done_err](Sched& sch, int err) {
+  int ret = ctx.aead->decrypt(s, *ctx.sk, rec, data_len, [&wait, &done_err](Sched& sch, int err) {
     done_err = err;  // crypto_req_done
     wait.complete(sch);
   });
@@ -838,10 +847,11 @@ Co<int> tls_decrypt_sg(Sched& s, tls_sw_context_rx& ctx, tls_recv_out& out, tls_
   skb.full_len = ctx.strp.stm_full_len - ctx.prot.overhead_size();  // rxm->full_len -= overhead_size
   skb.control = ctx.strp.mark;  // 1.3: the inner type, which the model's sender always makes data
   if (darg.zc) {
-    copy_to_user(ctx, out, skb, 0, skb.full_len);  // the buffer's pages are the AEAD's output
+    copy_to_user(ctx, out, skb, 0, skb.full_len, true);  // the buffer's pages are the AEAD's output
     if (darg.async) out.zc_async_recs.push_back(skb.rec);
   }
-  const int err = co_await tls_do_decryption(s, ctx, skb.rec, darg);
+  // data_len: the ciphertext and its tag (the kernel's rxm->full_len - prepend_size).
+  const int err = co_await tls_do_decryption(s, ctx, skb.rec, ctx.strp.stm_full_len - ctx.prot.prepend_size, darg);
   if (err) co_return err;
   darg.skb = skb;  // clear_skb, or the record itself after zero-copy
   if (darg.async) ++ctx.async_hold;  // tls_strp_msg_hold: -ENOMEM is not modelled
@@ -999,6 +1009,7 @@ Co<int64_t> tls_sw_recvmsg(Sched& s, tls_sw_context_rx& ctx, uint32_t len_in, in
       }
     }
   }
+  account_cpu(s, *ctx.sk->kc, ctx.sk->stats.cpu, cpu_work::copy, out.user_copied, on_cpu::other);
   co_await tls_rx_reader_unlock(s, ctx);
   const int64_t ret = copied ? copied : err;
   s.note("tls", "tls_sw_recvmsg({} B{}) returns {}", len_in, is_peek ? ", MSG_PEEK" : "", ret);

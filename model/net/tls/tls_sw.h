@@ -79,16 +79,16 @@ struct tls_aead {
   virtual int encrypt(Sched& s, tls_context& ctx, tls_rec& rec) = 0;
   // CRYPTO_ALG_ASYNC of the algorithm crypto_alloc_aead found: what RX async_capable reads.
   virtual bool is_async() const { return false; }
-  // crypto_aead_decrypt of record `rec` with its completion callback `done` (tls_decrypt_done,
-  // or crypto_req_done for a caller that waits): 0 when decrypted in the call (`done` is not
-  // called), or -EINPROGRESS and `done` runs later in the engine's context.
-  virtual int decrypt(Sched& s, uint64_t rec, std::function<void(Sched&, int)> done) {
-    (void)s, (void)rec, (void)done;
-    return 0;
-  }
+  // crypto_aead_decrypt of record `rec` (`data_len` bytes of ciphertext, received on `sk`) with
+  // its completion callback `done` (tls_decrypt_done, or crypto_req_done for a caller that
+  // waits): 0 when decrypted in the call (`done` is not called), or -EINPROGRESS and `done` runs
+  // later in the engine's context. Whoever runs the cipher charges its CPU time.
+  virtual int decrypt(Sched& s, tcp_sock& sk, uint64_t rec, uint64_t data_len,
+                      std::function<void(Sched&, int)> done) = 0;
 };
 struct tls_sync_aead final : tls_aead {
   int encrypt(Sched& s, tls_context& ctx, tls_rec& rec) override;
+  int decrypt(Sched& s, tcp_sock& sk, uint64_t rec, uint64_t data_len, std::function<void(Sched&, int)> done) override;
 };
 
 struct tls_stats {
@@ -183,6 +183,9 @@ struct tls_recv_out {
   // buffer (zero-copy): the caller checks that none is still in flight when recvmsg returns.
   uint64_t undecrypted = 0;
   std::vector<uint64_t> zc_async_recs;
+  // Bytes skb_copy_datagram_msg copied from clear-text skbs (not the records decrypted straight
+  // into the buffer): the reader's CPU time for copying (model/kernel/sched/cputime.h).
+  uint64_t user_copied = 0;
   uint64_t bytes() const {
     uint64_t n = 0;
     for (auto& c : chunks) n += c.second;
