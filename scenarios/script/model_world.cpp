@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -97,7 +98,9 @@ struct ScriptWorld final : World {
   // submitter is the one thread that uses it (the parser refuses a second). Plain members:
   // a program with a ring declares no footprints.
   task_works tw;
-  file_table ft{tw};
+  // Built with the first ring: a program without io_uring never touches it, and its
+  // delayed_fput Work (a named kworker and its callback) cost every schedule 0.5 %.
+  std::optional<file_table> ft;
   std::vector<std::unique_ptr<io_ring_ctx>> rings;  // by Program ring index; null: unused
   uint64_t next_user_data = 1;
   sched_preempt preempt;  // where a return to user space lets the kworker (or another thread) in
@@ -1035,7 +1038,8 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
       const io_setup setup = rs == RingSetup::coop_taskrun    ? io_setup::coop_taskrun
                              : rs == RingSetup::defer_taskrun ? io_setup::defer_taskrun
                                                               : io_setup::normal;
-      w->rings[st.ring] = std::make_unique<io_ring_ctx>(w->tw, w->ft, id, setup, 0);
+      if (!w->ft) w->ft.emplace(w->tw);
+      w->rings[st.ring] = std::make_unique<io_ring_ctx>(w->tw, *w->ft, id, setup, 0);
     }
     threads.push_back(id);
   }
