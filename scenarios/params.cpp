@@ -1,5 +1,6 @@
 #include "scenarios/params.h"
 
+#include <atomic>
 #include <charconv>
 
 #include <fmt/format.h>
@@ -25,6 +26,8 @@ int64_t Params::get_int(std::string_view name) const {
 }
 
 void Params::set(std::string name, std::string value) {
+  static std::atomic<uint64_t> versions{0};
+  version_ = versions.fetch_add(1, std::memory_order_relaxed) + 1;
   for (auto& [k, v] : kv_)
     if (k == name) {
       v = std::move(value);

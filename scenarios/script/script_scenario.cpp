@@ -44,6 +44,8 @@ std::unique_ptr<World> ScriptScenario::setup(Sched& s, const Params& p) const {
     if (!cached_ || cached_params_ != p) {
       cached_ = std::make_shared<const Program>(script_->instantiate(p));
       cached_params_ = p;
+    } else if (!cached_params_.same_version(p)) {
+      cached_params_ = p;  // an equal value built anew: its copies compare by version from now on
     }
     prog = cached_;
   }
