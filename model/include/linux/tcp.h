@@ -276,7 +276,9 @@ inline tcp_sock& tcp_sk(sock& sk) { return static_cast<tcp_sock&>(sk); }
 inline const tcp_sock& tcp_sk(const sock& sk) { return static_cast<const tcp_sock&>(sk); }
 
 struct tcp_config {
-  uint32_t mss = kLoopbackMss;          // the sender's mss_cache (what ss prints as mss:)
+  // TCP_MAXSEG less the timestamp option (mss_cache's largest value); kLoopbackMss: not set.
+  // tcp_handshake then bounds mss_cache by half the handshake's window until a larger one comes.
+  uint32_t mss = kLoopbackMss;
   uint32_t sysctl_notsent_lowat = UINT32_MAX;
   uint32_t so_sndbuf = 0;               // SO_SNDBUF value; 0: not set (autotuned)
   bool nodelay = false;                 // TCP_NODELAY
