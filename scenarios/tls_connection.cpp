@@ -4,6 +4,7 @@
 
 #include "model/net/core/dev.h"
 #include "model/net/ipv4/tcp.h"
+#include "model/net/ipv4/tcp_ipv4.h"
 #include "model/net/ipv4/tcp_timer.h"
 
 namespace kpsim {
@@ -21,6 +22,9 @@ void TlsConnection::setup(Sched& s, const tcp_config& cfg, const std::string& tl
   }
   tp.peer = &peer;
   peer.peer = &tp;
+  peer.window_clamp = receiver_window_clamp;
+  if (sender_accepted) tcp_handshake(peer, tp);
+  else tcp_handshake(tp, peer);
   sock.sk = &tp;
   sock.sendmsg = [this](Sched& sch, msghdr& m) { return tcp_sendmsg(sch, tp, m); };
   sock.splice_eof = [this](Sched& sch) { return tcp_splice_eof(sch, tp); };

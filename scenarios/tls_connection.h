@@ -40,9 +40,15 @@ struct TlsConnection {
   std::set<uint64_t> pl_record_ends;
   uint64_t pl_pushed = 0;
 
+  // The handshake (model::tcp_handshake): which end accepted the connection (the other
+  // connected), and the receiver's TCP_WINDOW_CLAMP set before connect (0: none). They decide
+  // each side's first window and so its first MSS.
+  bool sender_accepted = true;
+  uint32_t receiver_window_clamp = 0;
+
   TlsConnection(std::string sender, std::string receiver);
 
-  // tcp_init_sock on both ends (the same MSS and window), connected; the sender's socket with
+  // tcp_init_sock on both ends (the same MSS and window), connected (tcp_handshake); the sender's socket with
   // tcp_sendmsg, then kTLS TX with `tls` ("1.3", "1.2" or "none": plain TCP) and `aead`.
   void setup(Sched& s, const model::tcp_config& cfg, const std::string& tls_version,
              model::tls_aead& aead);

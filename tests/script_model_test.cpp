@@ -426,6 +426,75 @@ TEST_CASE("script world: 64 KiB sends (TCP whole, UDP up to 65507 bytes, EMSGSIZ
   CHECK(o.findings == 0);
 }
 
+TEST_CASE("script world: a 65000-byte TCP send is two skbs of the handshake's MSS, each through the verdict") {
+  // c0 is create_pair's accepted end: its MSS starts at half the client's final-ACK window
+  // (65536), 32768, and the 64 KiB GSO limit bounded the same way makes each skb one MSS
+  // (tcp_xmit_size_goal): 32768 + 32232. Before the handshake was modelled the MSS was
+  // loopback's 65483 and the send one skb.
+  std::string payload;
+  for (uint32_t i = 0; i < 65000; ++i) payload.push_back(static_cast<char>(0x40 + (i % 64)));
+  for (const uint32_t sndbuf : {0u, 4096u}) {
+    Program p = seed(Proto::tcp, "loop");
+    if (sndbuf) p.socks[sk(p, "c0")].sndbuf = sndbuf;
+    Step loop = recv(p, "p1", 65000, msg_dontwait, 30000000, 65000, payload);
+    loop.op = Op::recv_loop;
+    p.threads[0].steps = {send(p, "c0", payload), wait_fionread(p, "p1", 65000, 65000), loop};
+    INFO("SO_SNDBUF " << sndbuf);
+    const ProgramScenario sc(p);
+    const Params none = resolve_params(sc, std::vector<std::string>{});
+    RunOptions o;
+    o.limits = sc.default_limits();
+    o.trace = true;
+    const RunResult r = run_choices(sc, none, {}, o);
+    REQUIRE(r.trace);
+    const std::string text = trace_to_string(*r.trace);
+    CHECK(text.find("transmit [0, 32768) 32768 B") != std::string::npos);
+    CHECK(text.find("verdict on 32768 bytes: SK_REDIRECT to p1") != std::string::npos);
+    CHECK(text.find("verdict on 32232 bytes: SK_REDIRECT to p1") != std::string::npos);
+    // With SO_SNDBUF 4096 the writer waits for memory after the first skb: the segment it sent
+    // must arrive (NET_RX ran at the transmission's local_bh_enable) and its ACK free the
+    // memory, in every ordering; before, the inline device ran NET_RX only at the end of the
+    // send and this deadlocked.
+    const Outcomes all = dfs_program(p);
+    CHECK(all.exhaustive);
+    INFO(ends_str(all));
+    CHECK(all.findings == 0);
+  }
+
+  // Two skbs, so the backlog can publish the first before the second: a reader on another CPU
+  // than the kworker sees 32768 bytes. The host kernel shows it (a reader thread spinning on
+  // FIONREAD while another sends, docs/crosscheck.md "Segmentation"); the model, whose script
+  // threads share CPU 0, reaches it with the kworker on CPU 1. One skb per send never could.
+  Program p = seed(Proto::tcp, "loop");
+  Thread sender, reader;
+  sender.name = "sender";
+  sender.steps = {send(p, "c0", payload)};
+  Step f;
+  f.op = Op::fionread;
+  f.sock = sk(p, "p1");
+  f.text = "ioctl(p1, FIONREAD)";
+  f.loc = at(21);
+  reader.name = "reader";
+  reader.steps = {f, f, wait_fionread(p, "p1", 65000, 65000)};
+  p.threads = {sender, reader};
+  const auto fionreads = [](const Outcomes& o) {
+    std::set<std::string> seen;
+    for (const std::string& m : o.metrics) seen.insert(nlohmann::ordered_json::parse(m)["fionread_results"].dump());
+    return seen;
+  };
+  const Outcomes other = dfs_program(with_settings(p, {"kworker_cpu=other"}));
+  REQUIRE(other.exhaustive);
+  CHECK(other.findings == 0);
+  INFO(ends_str(other));
+  CHECK(fionreads(other).count("[0,32768,65000]") == 1);
+  CHECK(fionreads(other).count("[32768,32768,65000]") == 1);
+  // With the kworker on the script threads' CPU it runs only when they are in user space or
+  // asleep, never between the sender's two skbs: no partial value.
+  const Outcomes same = dfs_program(p);
+  REQUIRE(same.exhaustive);
+  for (const std::string& v : fionreads(same)) CHECK(v.find("32768") == std::string::npos);
+}
+
 TEST_CASE("script world: map_delete drops the psock and what it still held") {
   for (Proto proto : {Proto::udp, Proto::tcp}) {
     Program p = seed(proto, "loop");

@@ -7,6 +7,7 @@
 
 #include "model/net/core/stream.h"
 #include "model/net/ipv4/tcp_input.h"
+#include "model/net/ipv4/tcp_ipv4.h"
 #include "model/net/ipv4/tcp_output.h"
 #include "model/net/ipv4/tcp_timer.h"
 #include "model/net/tls/tls_sw.h"
@@ -123,6 +124,60 @@ TEST_CASE("tcp_xmit_size_goal: one MSS at loopback MSS, 45 MSS at 1436", "[tcp]"
   tcp_sock tp3;
   tp3.max_window = 20000;
   CHECK(tcp_xmit_size_goal(tp3, 1436) == 6 * 1436);
+}
+
+TEST_CASE("tcp_handshake: the MSS starts at half the window the other side's handshake offered", "[tcp]") {
+  // Measured on this machine's 6.12 kernel (TCP_INFO snd_mss on a fresh loopback pair): 32741
+  // on the connecting side, 32768 on the accepted one. The SYN-ACK offers tcp_rmem[1]'s window
+  // (65536) in whole segments of 65483 = 65483, unscaled; the final ACK offers the client's
+  // 65495 rounded up to its window scale (7: 128 bytes) = 65536.
+  {
+    tcp_sock client, server;
+    tcp_handshake(client, server);
+    CHECK(client.max_window == 65483);
+    CHECK(client.snd_wnd == 65483);
+    CHECK(client.mss_cache == 32741);
+    CHECK(client.rcv_wscale == 7);
+    CHECK(server.max_window == 65536);
+    CHECK(server.mss_cache == 32768);
+    // The 64 KiB GSO limit and the same half-window bound: one MSS per skb, so a 65000-byte
+    // send is two skbs (32741 + 32259).
+    CHECK(tcp_xmit_size_goal(client, client.mss_cache) == 32741);
+    // The first ACK that offers a larger window lifts the bound (tcp_ack_update_window).
+    tcp_ack_update_window(client, ack_skb{0, 1114112});
+    CHECK(client.max_window == 1114112);
+    CHECK(client.mss_cache == kLoopbackMss);
+    // A window no larger than before leaves the MSS.
+    tcp_ack_update_window(server, ack_skb{0, 65536});
+    CHECK(server.mss_cache == 32768);
+  }
+  {
+    // TCP_MAXSEG 1448 on the accepted side (its listener): 1436, below either bound; the
+    // client's clamp follows the SYN-ACK's MSS option.
+    tcp_sock client, server;
+    server.user_mss = 1448;
+    tcp_handshake(client, server);
+    CHECK(server.mss_cache == 1436);
+    CHECK(client.mss_cache == 1436);
+    CHECK(client.max_window == 65536 / 1436 * 1436);  // the request's window in whole 1436s
+  }
+  {
+    // TCP_MAXSEG 32767, the kernel's largest (MAX_TCP_WINDOW): 32755 stays under 32768.
+    tcp_sock client, server;
+    server.user_mss = 32767;
+    tcp_handshake(client, server);
+    CHECK(server.mss_cache == 32755);
+  }
+  {
+    // TCP_WINDOW_CLAMP 16384 on the client before connect: no window scale, the final ACK offers
+    // the clamp, and the server's MSS is half of it for as long as the window stays clamped.
+    tcp_sock client, server;
+    client.window_clamp = 16384;
+    tcp_handshake(client, server);
+    CHECK(client.rcv_wscale == 0);
+    CHECK(server.max_window == 16384);
+    CHECK(server.mss_cache == 8192);
+  }
 }
 
 TEST_CASE("stream memory: notsent_lowat and sndbuf, writer vs waker", "[tcp]") {

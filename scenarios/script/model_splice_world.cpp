@@ -411,6 +411,8 @@ std::unique_ptr<World> build_splice_world(Sched& s, std::shared_ptr<const Progra
   if (p.tls_tx) tls_version = p.tls_tx->version == TlsVersion::v1_2 ? "1.2" : "1.3";
   const bool async = p.tls_tx && p.tls_tx->crypto == Crypto::async;
   tls_aead& aead = async ? static_cast<tls_aead&>(w->async_aead) : w->sync_aead;
+  w->c.sender_accepted = srv.server_side;
+  w->c.receiver_window_clamp = *cli.window_clamp;
   w->c.setup(s, cfg, tls_version, aead);
   w->c.peer.rcv_buf_bytes = cfg.rcv_wnd;  // curl reads at its own pace: the window closes
   w->sock_file.name = "sock";

@@ -492,6 +492,7 @@ std::unique_ptr<World> build_stream_world(Sched& s, std::shared_ptr<const Progra
   const bool tx_async = p.tls_tx && p.tls_tx->crypto == Crypto::async;
   const bool rx_async = p.tls_rx && p.tls_rx->crypto == Crypto::async;
   w->use_cryptd = tx_async || rx_async;
+  w->c.sender_accepted = snd.server_side;
   w->c.setup(s, cfg, version, tx_async ? static_cast<tls_aead&>(w->cryptd) : w->aead);
   if (p.tls_rx) {
     // setsockopt(receiver, SOL_TLS, TLS_RX) before any data: the parser sees every record. The

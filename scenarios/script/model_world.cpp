@@ -26,6 +26,7 @@
 #include "model/net/core/sock_map.h"
 #include "model/net/ipv4/tcp.h"
 #include "model/net/ipv4/tcp_bpf.h"
+#include "model/net/ipv4/tcp_ipv4.h"
 #include "model/net/ipv4/udp.h"
 #include "model/net/ipv4/udp_bpf.h"
 #include "model/state.h"
@@ -947,6 +948,12 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
     }
   }
   for (size_t i = 0; i < n; ++i) w->socks[i]->peer = w->socks[p.socks[i].peer].get();
+  // Each TCP pair's handshake: the server side is the accepted socket (create_pair's listener
+  // end), its peer connected. It sets the first windows and MSS of both (32768 and 32741 on
+  // loopback's defaults: half the window the other's handshake segment offered).
+  for (size_t i = 0; i < n; ++i)
+    if (p.socks[i].proto == Proto::tcp && p.socks[i].server_side)
+      tcp_handshake(tcp_sk(*w->socks[p.socks[i].peer]), tcp_sk(*w->socks[i]));
 
   // The map and, per socket, the branch of the verdict program it takes.
   if (p.map) {

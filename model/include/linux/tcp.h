@@ -6,6 +6,7 @@
 // u32 with before()/after() wraps, a run here never needs to.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -34,7 +35,24 @@ inline constexpr uint32_t kTCP_MIN_MSS = 88;
 // The timestamp option as sent (TCPOLEN_TSTAMP_ALIGNED): mss_cache is the clamp (TCP_MAXSEG, or
 // loopback's advmss 65495) less these bytes, which is why TCP_MAXSEG 1448 gives mss_cache 1436.
 inline constexpr uint32_t kTCPOLEN_TSTAMP_ALIGNED = 12;
-inline constexpr uint32_t kLoopbackMss = 65495 - kTCPOLEN_TSTAMP_ALIGNED;  // 65483
+// Loopback's route: MTU 65536; its advertised MSS (ipv4_default_advmss) is the MTU less the IP
+// and TCP headers, at most IPV4_MAX_PMTU (65535) less them: 65495, the MSS option both SYNs carry.
+inline constexpr uint32_t kLoopbackMtu = 65536;
+inline constexpr uint32_t kIpHdrLen = 20;   // sizeof(struct iphdr), no IP options
+inline constexpr uint32_t kTcpHdrLen = 20;  // sizeof(struct tcphdr)
+inline constexpr uint32_t kLoopbackAdvmss = 65535 - kIpHdrLen - kTcpHdrLen;  // 65495
+inline constexpr uint32_t kLoopbackMss = kLoopbackAdvmss - kTCPOLEN_TSTAMP_ALIGNED;  // 65483
+inline constexpr uint32_t kTcpMinSndMss = 48;  // net.ipv4.tcp_min_snd_mss
+// The receive-buffer sysctls the handshake's window is chosen from: tcp_rmem[1] (a TCP
+// socket's initial sk_rcvbuf), tcp_rmem[2] and net.core.rmem_max (the window scale covers the
+// larger), and tcp_win_from_space's default scaling_ratio (TCP_DEFAULT_SCALING_RATIO: half of
+// the buffer is window, 1 << (TCP_RMEM_TO_WIN_SCALE - 1) of 1 << TCP_RMEM_TO_WIN_SCALE).
+inline constexpr uint32_t kTcpRmemDefault = 131072;
+inline constexpr uint32_t kTcpRmemMax = 6291456;
+inline constexpr uint32_t kNetCoreRmemMax = 212992;
+inline constexpr uint32_t kTCP_RMEM_TO_WIN_SCALE = 8;
+inline constexpr uint32_t kTCP_DEFAULT_SCALING_RATIO = 1u << (kTCP_RMEM_TO_WIN_SCALE - 1);
+inline constexpr uint32_t kTCP_MAX_WSCALE = 14;
 // net.ipv4.tcp_notsent_lowat's default, UINT_MAX: no limit on unsent bytes.
 inline constexpr uint32_t kTcpNotsentLowatDisabled = UINT32_MAX;
 inline constexpr uint64_t kTCP_RTO_MIN_US = 200000;   // HZ/5
@@ -178,6 +196,19 @@ struct tcp_sock : sock {
   int nonagle = 0;           // kTCP_NAGLE_* bits from TCP_NODELAY / TCP_CORK
   uint32_t mss_cache = kLoopbackMss;
   uint32_t mss_clamp = kLoopbackMss + kTCPOLEN_TSTAMP_ALIGNED;  // rx_opt.mss_clamp
+  // rx_opt.user_mss: TCP_MAXSEG (set before connect, or on the listener); 0: not set.
+  uint32_t user_mss = 0;
+  // The handshake's window state (tcp_handshake, net/ipv4/tcp_ipv4.h): what the SYNs and the
+  // final ACK advertise, from which each side's max_window, and so its MSS, starts. rcv_wnd_syn
+  // is the kernel's tp->rcv_wnd while connecting (tcp_select_initial_window); the model's
+  // rcv_wnd above is the window of the established connection, which its ACKs carry.
+  uint32_t advmss = kLoopbackAdvmss;
+  uint32_t window_clamp = 0;   // TCP_WINDOW_CLAMP before connect; 0: none
+  uint32_t rcv_ssthresh = 0;
+  uint32_t rcv_wnd_syn = 0;
+  uint8_t rcv_wscale = 0;      // rx_opt.rcv_wscale: the scale of the windows this side sends
+  uint8_t snd_wscale = 0;      // rx_opt.snd_wscale: the peer's
+  uint32_t icsk_pmtu_cookie = kLoopbackMtu;  // the path MTU mss_cache was synced to
   uint32_t gso_segs = 0;     // tp->gso_segs: cached size_goal / mss
   uint32_t snd_cwnd = kTCP_INIT_CWND;
   uint32_t snd_cwnd_clamp = 100000;
@@ -219,12 +250,35 @@ struct tcp_sock : sock {
   uint32_t tcp_notsent_lowat() const { return notsent_lowat ? notsent_lowat : sysctl_notsent_lowat; }
 };
 
+// include/net/tcp.h tcp_bound_to_half_wnd: a packet at most half the largest window the peer
+// ever offered (all of it while that is no more than TCP_MSS_DEFAULT), but not below 68 bytes
+// of IP datagram less the TCP header with options. Bounds mss_cache (tcp_sync_mss) and
+// size_goal (tcp_xmit_size_goal).
+inline uint32_t tcp_bound_to_half_wnd(const tcp_sock& tp, uint32_t pktsize) {
+  const uint64_t cutoff = tp.max_window > kTCP_MSS_DEFAULT ? tp.max_window >> 1 : tp.max_window;
+  if (cutoff && pktsize > cutoff)
+    return static_cast<uint32_t>(std::max<uint64_t>(cutoff, 68 - (kTcpHdrLen + kTCPOLEN_TSTAMP_ALIGNED)));
+  return pktsize;
+}
+// include/net/tcp.h tcp_mss_clamp: a route's MSS, or TCP_MAXSEG if that is smaller.
+inline uint32_t tcp_mss_clamp(const tcp_sock& tp, uint32_t mss) {
+  return tp.user_mss && tp.user_mss < mss ? tp.user_mss : mss;
+}
+// tcp_win_from_space with the default scaling_ratio, and tcp_full_space of a socket whose
+// sk_rcvbuf is still tcp_rmem[1] (the model's TCP sockets: no SO_RCVBUF, no autotuning).
+inline uint32_t tcp_win_from_space(uint32_t space) {
+  return static_cast<uint32_t>((uint64_t{space} * kTCP_DEFAULT_SCALING_RATIO) >> kTCP_RMEM_TO_WIN_SCALE);
+}
+inline uint32_t tcp_full_space() { return tcp_win_from_space(kTcpRmemDefault); }
+
 // tcp_sk(sk): the TCP socket a stream sock is.
 inline tcp_sock& tcp_sk(sock& sk) { return static_cast<tcp_sock&>(sk); }
 inline const tcp_sock& tcp_sk(const sock& sk) { return static_cast<const tcp_sock&>(sk); }
 
 struct tcp_config {
-  uint32_t mss = kLoopbackMss;          // the sender's mss_cache (what ss prints as mss:)
+  // TCP_MAXSEG less the timestamp option (mss_cache's largest value); kLoopbackMss: not set.
+  // tcp_handshake then bounds mss_cache by half the handshake's window until a larger one comes.
+  uint32_t mss = kLoopbackMss;
   uint32_t sysctl_notsent_lowat = UINT32_MAX;
   uint32_t so_sndbuf = 0;               // SO_SNDBUF value; 0: not set (autotuned)
   bool nodelay = false;                 // TCP_NODELAY

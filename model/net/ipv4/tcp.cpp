@@ -62,6 +62,9 @@ void tcp_init_sock(Sched& s, tcp_sock& tp, loopback& lo, const tcp_config& cfg) 
   tp.rcv_wnd = cfg.rcv_wnd;
   tp.mss_cache = std::max(cfg.mss, kTCP_MIN_MSS);
   tp.mss_clamp = tp.mss_cache + kTCPOLEN_TSTAMP_ALIGNED;  // timestamps come off the clamp
+  // A smaller MSS than loopback's is TCP_MAXSEG (user_mss), which the handshake applies
+  // (tcp_handshake); without one the socket keeps mss_cache as given.
+  if (tp.mss_clamp < kLoopbackAdvmss) tp.user_mss = tp.mss_clamp;
   tp.snd_wnd = tp.max_window = cfg.rcv_wnd;
   tp.sysctl_notsent_lowat = cfg.sysctl_notsent_lowat;
   if (cfg.nodelay) tp.nonagle |= kTCP_NAGLE_OFF;
@@ -176,6 +179,10 @@ Co<int64_t> tcp_sendmsg_locked(Sched& s, tcp_sock& tp, msghdr& msg) {
         tp.write_queue.pop_back();
       }
       if (copied) tcp_push(s, tp, flags & ~kMSG_MORE, mss_now, kTCP_NAGLE_PUSH, size_goal);
+      // Each transmission above ran NET_RX at its local_bh_enable (__dev_queue_xmit). An inline
+      // device (the sockmap world) runs it at the end of the send instead, which a writer asleep
+      // here would not reach: its segments would never arrive and no ACK free the memory.
+      if (tp.lo->softirq_inline) co_await do_softirq(s, *tp.lo, "softirq: tcp_rcv_established");
       err = co_await sk_stream_wait_memory(s, tp, timeo);
       if (err) break;
       mss_now = tcp_send_mss(tp, size_goal, flags);

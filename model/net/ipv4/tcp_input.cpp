@@ -48,13 +48,53 @@ static void tcp_cong_avoid(tcp_sock& tp, uint32_t acked) {
   tp.max_packets_out = tp.packets_out;
 }
 
+void tcp_ack_update_window(tcp_sock& tp, const ack_skb& ack) {
+  // Every ACK here may update the window (tcp_may_update_window: it is in order and newer):
+  // the model's ACKs come one at a time, in sequence.
+  const uint64_t nwin = ack.wnd;
+  if (tp.snd_wnd != nwin) {
+    tp.snd_wnd = nwin;
+    if (nwin > tp.max_window) {
+      // The largest window yet: the half-window bound on the MSS (tcp_bound_to_half_wnd)
+      // moves up with it, which is how a connection leaves the MSS its handshake gave it.
+      tp.max_window = nwin;
+      tcp_sync_mss(tp, tp.icsk_pmtu_cookie);
+    }
+  }
+  tp.snd_una = ack.ack_seq;  // tcp_snd_una_update
+}
+
+void tcp_rcv_synsent_state_process(tcp_sock& tp, uint32_t synack_mss, uint8_t synack_wscale, uint32_t synack_wnd) {
+  // tcp_parse_options: the SYN-ACK's MSS option, at most TCP_MAXSEG; its window scale option.
+  tp.mss_clamp = tcp_mss_clamp(tp, synack_mss);
+  tp.snd_wscale = synack_wscale;
+  // A SYN-ACK's window is never scaled: at most 65535, the largest window seen so far.
+  tp.snd_wnd = synack_wnd;
+  tp.max_window = tp.snd_wnd;
+  tcp_sync_mss(tp, tp.icsk_pmtu_cookie);
+  tcp_initialize_rcv_mss(tp);
+  // tcp_finish_connect → tcp_init_transfer → tcp_init_buffer_space (its window part).
+  tcp_init_buffer_space(tp);
+}
+
+void tcp_init_buffer_space(tcp_sock& tp) {
+  // tcp_app_win 31 (net.ipv4.tcp_app_win): one segment of the buffer is reserved.
+  constexpr uint32_t kTcpAppWin = 31;
+  const uint32_t maxwin = tcp_full_space();
+  if (tp.window_clamp >= maxwin) {
+    tp.window_clamp = maxwin;
+    if (maxwin > 4 * tp.advmss) tp.window_clamp = std::max(maxwin - (maxwin >> kTcpAppWin), 4 * tp.advmss);
+  }
+  if (tp.window_clamp > 2 * tp.advmss && tp.window_clamp + tp.advmss > maxwin)
+    tp.window_clamp = std::max(2 * tp.advmss, maxwin - tp.advmss);
+  tp.rcv_ssthresh = std::min(tp.rcv_ssthresh, tp.window_clamp);
+}
+
 void tcp_ack(Sched& s, tcp_sock& tp, const ack_skb& ack) {
   ++tp.stats.acks;
   if (ack.ack_seq > tp.snd_nxt || ack.ack_seq < tp.snd_una) return;  // invalid / old
   const uint32_t prior_packets = tp.packets_out;
-  tp.snd_wnd = ack.wnd;  // tcp_ack_update_window
-  tp.max_window = std::max(tp.max_window, ack.wnd);
-  tp.snd_una = ack.ack_seq;
+  tcp_ack_update_window(tp, ack);
   if (!prior_packets) {
     if (tp.tcp_send_head()) tcp_ack_probe(s, tp);
     return;

@@ -1,9 +1,14 @@
-// net/ipv4/tcp_ipv4.c tcp_v4_rcv / tcp_v4_do_rcv (kernel 6.12): see tcp_ipv4.h.
+// net/ipv4/tcp_ipv4.c tcp_v4_rcv / tcp_v4_do_rcv, tcp_v4_syn_recv_sock (kernel 6.12): see
+// tcp_ipv4.h. Also tcp_handshake, the model's composition of the three-way handshake.
 #include "model/net/ipv4/tcp_ipv4.h"
+
+#include <algorithm>
 
 #include <fmt/format.h>
 
 #include "model/net/ipv4/tcp_input.h"
+#include "model/net/ipv4/tcp_minisocks.h"
+#include "model/net/ipv4/tcp_output.h"
 
 namespace kpsim::model {
 
@@ -40,6 +45,28 @@ void tcp_v4_rcv(Sched& s, tcp_sock& tp, const ack_skb& ack) {
     return;
   }
   tcp_rcv_ack(s, tp, ack);  // tcp_v4_do_rcv → tcp_rcv_established's ACK path
+}
+
+void tcp_v4_syn_recv_sock(tcp_sock& newtp, const tcp_sock& listener, const tcp_request_sock& req,
+                          uint32_t ack_window) {
+  tcp_create_openreq_child(newtp, req, ack_window);
+  tcp_sync_mss(newtp, kLoopbackMtu);
+  newtp.advmss = tcp_mss_clamp(listener, kLoopbackAdvmss);
+  tcp_initialize_rcv_mss(newtp);
+}
+
+void tcp_handshake(tcp_sock& client, tcp_sock& server) {
+  // connect(): tcp_v4_connect → tcp_connect_init; the SYN offers rcv_wnd_syn (unscaled).
+  tcp_connect_init(client);
+  // The SYN at the listener: the request, the SYN-ACK's window (unscaled, at most 65535).
+  const tcp_request_sock req = tcp_openreq_init_rwin(server, client);
+  const uint32_t synack_wnd = std::min<uint32_t>(req.rsk_rcv_wnd, 65535);
+  // The SYN-ACK at the client; its ACK carries the window __tcp_select_window picks.
+  // Its MSS option: the listener's advmss (tcp_synack_options).
+  tcp_rcv_synsent_state_process(client, tcp_mss_clamp(server, kLoopbackAdvmss), req.rcv_wscale, synack_wnd);
+  const uint32_t ack_window = __tcp_select_window(client);
+  // The ACK at the listener: the child socket, which accept() returns.
+  tcp_v4_syn_recv_sock(server, server, req, ack_window);
 }
 
 }  // namespace kpsim::model

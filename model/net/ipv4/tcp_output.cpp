@@ -2,6 +2,7 @@
 #include "model/net/ipv4/tcp_output.h"
 
 #include <algorithm>
+#include <bit>
 
 #include <fmt/format.h>
 
@@ -67,15 +68,78 @@ bool forced_push(const tcp_sock& tp) { return tp.write_seq > tp.pushed_seq + (tp
 uint32_t tcp_current_mss(const tcp_sock& tp) { return tp.mss_cache; }
 
 uint32_t tcp_xmit_size_goal(tcp_sock& tp, uint32_t mss_now) {
-  // tcp_bound_to_half_wnd(sk_gso_max_size)
-  uint64_t new_size_goal = kLoopbackGsoMaxSize;
-  if (tp.max_window > 536) new_size_goal = std::min<uint64_t>(new_size_goal, tp.max_window >> 1);
+  const uint64_t new_size_goal = tcp_bound_to_half_wnd(tp, kLoopbackGsoMaxSize);
   uint64_t size_goal = uint64_t{tp.gso_segs} * mss_now;
   if (new_size_goal < size_goal || new_size_goal >= size_goal + mss_now) {
     tp.gso_segs = static_cast<uint32_t>(std::min<uint64_t>(new_size_goal / mss_now, kGsoMaxSegs));
     size_goal = uint64_t{tp.gso_segs} * mss_now;
   }
   return static_cast<uint32_t>(std::max<uint64_t>(size_goal, mss_now));
+}
+
+uint32_t tcp_mtu_to_mss(const tcp_sock& tp, uint32_t pmtu) {
+  // __tcp_mtu_to_mss: the MTU less the IP and TCP headers, at most mss_clamp (no IP options:
+  // icsk_ext_hdr_len 0), at least tcp_min_snd_mss; then less the options every segment
+  // carries (tcp_header_len - sizeof(tcphdr): the timestamp option on loopback).
+  int64_t mss_now = int64_t{pmtu} - kIpHdrLen - kTcpHdrLen;
+  mss_now = std::min<int64_t>(mss_now, tp.mss_clamp);
+  mss_now = std::max<int64_t>(mss_now, kTcpMinSndMss);
+  return static_cast<uint32_t>(mss_now - kTCPOLEN_TSTAMP_ALIGNED);
+}
+
+uint32_t tcp_sync_mss(tcp_sock& tp, uint32_t pmtu) {
+  uint32_t mss_now = tcp_mtu_to_mss(tp, pmtu);
+  mss_now = tcp_bound_to_half_wnd(tp, mss_now);
+  tp.icsk_pmtu_cookie = pmtu;
+  // MTU probing (icsk_mtup.enabled) is off: net.ipv4.tcp_mtu_probing 0.
+  tp.mss_cache = mss_now;
+  return mss_now;
+}
+
+void tcp_select_initial_window(uint32_t space, uint32_t mss, uint32_t& rcv_wnd, uint32_t& window_clamp,
+                               uint8_t& rcv_wscale) {
+  constexpr uint32_t kU16Max = 65535;
+  if (window_clamp == 0) window_clamp = kU16Max << kTCP_MAX_WSCALE;
+  space = std::min(window_clamp, space);
+  if (space > mss) space = space / mss * mss;  // a whole number of segments
+  // tcp_workaround_signed_windows 0; no initial-window route metric (init_rcv_wnd 0).
+  rcv_wnd = std::min(space, kU16Max);
+  // Window scaling (both loopback SYNs offer it) sized for the largest buffer it may grow to.
+  space = std::max({space, kTcpRmemMax, kNetCoreRmemMax});
+  space = std::min(space, window_clamp);
+  const int ilog2 = std::bit_width(space) - 1;
+  rcv_wscale = static_cast<uint8_t>(std::clamp(ilog2 - 15, 0, static_cast<int>(kTCP_MAX_WSCALE)));
+  window_clamp = std::min<uint32_t>(kU16Max << rcv_wscale, window_clamp);
+}
+
+uint32_t __tcp_select_window(const tcp_sock& tp) {
+  // The handshake's ACK: nothing received yet, so free space is the whole buffer (tcp_space is
+  // tcp_full_space), never below half of it, and no window is shrunk.
+  uint32_t mss = tp.icsk_ack_rcv_mss;
+  uint32_t free_space = tcp_full_space();
+  const uint32_t full_space = std::min(tp.window_clamp, tcp_full_space());
+  mss = std::min(mss, full_space);
+  free_space = std::min(free_space, tp.rcv_ssthresh);
+  if (tp.rcv_wscale) {
+    // ALIGN up to the scale, so that the window is not scaled away.
+    const uint32_t unit = 1u << tp.rcv_wscale;
+    return (free_space + unit - 1) / unit * unit;
+  }
+  uint32_t window = tp.rcv_wnd_syn;
+  if (window + mss <= free_space || window > free_space) window = free_space / mss * mss;
+  else if (mss == full_space && free_space > window + (full_space >> 1)) window = free_space;
+  return window;
+}
+
+void tcp_connect_init(tcp_sock& tp) {
+  tp.max_window = 0;
+  if (tp.user_mss) tp.mss_clamp = tp.user_mss;
+  tcp_sync_mss(tp, kLoopbackMtu);
+  // tcp_mss_clamp(dst_metric_advmss): loopback's 65495, or TCP_MAXSEG if smaller.
+  tp.advmss = tcp_mss_clamp(tp, kLoopbackAdvmss);
+  // No timestamp seen from the peer yet (ts_recent_stamp 0): the whole advmss.
+  tcp_select_initial_window(tcp_full_space(), tp.advmss, tp.rcv_wnd_syn, tp.window_clamp, tp.rcv_wscale);
+  tp.rcv_ssthresh = tp.rcv_wnd_syn;
 }
 
 void tcp_mark_push(tcp_sock& tp, tcp_skb& skb) {

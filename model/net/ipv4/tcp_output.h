@@ -32,8 +32,30 @@ uint32_t tcp_mss_split_point(const tcp_sock& tp, const tcp_skb& skb, bool is_tai
 // tp->write_seq beyond pushed_seq by more than half the largest window ever offered.
 bool forced_push(const tcp_sock& tp);
 uint32_t tcp_current_mss(const tcp_sock& tp);
-// tcp_xmit_size_goal(): the largest skb tcp_sendmsg builds (a multiple of the MSS).
+// tcp_xmit_size_goal(): the largest skb tcp_sendmsg builds (a multiple of the MSS): the GSO
+// limit bounded to half the peer's largest window (tcp_bound_to_half_wnd).
 uint32_t tcp_xmit_size_goal(tcp_sock& tp, uint32_t mss_now);
+
+// ---- the MSS and the handshake's windows ------------------------------------------------------
+// tcp_mtu_to_mss (with __tcp_mtu_to_mss): the MSS a path MTU allows, without the options.
+uint32_t tcp_mtu_to_mss(const tcp_sock& tp, uint32_t pmtu);
+// tcp_sync_mss: mss_cache from the path MTU, at most half the largest window the peer offered
+// (tcp_bound_to_half_wnd). Called at connect, when the handshake sets max_window, and by
+// tcp_ack_update_window whenever the peer offers a larger window than ever before.
+uint32_t tcp_sync_mss(tcp_sock& tp, uint32_t pmtu);
+// tcp_select_initial_window: the window a SYN offers from `space` (tcp_full_space), a whole
+// number of `mss` and at most 65535 (a SYN's window is never scaled), the window scale for
+// the largest buffer, and the clamp.
+void tcp_select_initial_window(uint32_t space, uint32_t mss, uint32_t& rcv_wnd, uint32_t& window_clamp,
+                               uint8_t& rcv_wscale);
+// __tcp_select_window for the handshake's last ACK (nothing received yet): the free space at
+// most rcv_ssthresh, rounded up to the window scale; unscaled, rcv_wnd_syn kept or a whole
+// number of rcv_mss. Later ACKs carry the model's established window (tcp_send_ack).
+uint32_t __tcp_select_window(const tcp_sock& tp);
+// tcp_connect_init's MSS and window part: max_window 0, TCP_MAXSEG into mss_clamp, mss_cache
+// synced (not yet bounded: no window seen), advmss, the SYN's window (rcv_wnd_syn), the
+// scale and rcv_ssthresh.
+void tcp_connect_init(tcp_sock& tp);
 
 // ---- actions (atomic) -------------------------------------------------------------------------
 // push_one: 0 normal, 1 tcp_push_one, 2 (loss probe) not used here. Returns true when nothing
