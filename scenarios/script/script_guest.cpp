@@ -510,6 +510,7 @@ class ScriptGuestSide final : public GuestKernelSide {
     for (size_t i = 0; i < cells.size(); ++i) {
       const Cell& c = cells[i];
       const json& k = results[i];
+      const double kernel_mibps = median_mibps(k);  // the median over the cell's kernel runs
       if (k.is_null()) continue;  // interrupted before this cell ran
       const ModelSide m = model_side(sc, c.params, kModelSchedules);
       const std::string mismatch = crypto_mismatch(c.prog, k);
@@ -534,8 +535,7 @@ class ScriptGuestSide final : public GuestKernelSide {
         // stops for good (6.1's unpushed record) has no pace to compare: whether the kernel's
         // runs stopped for good too (ran into --run-timeout) is the pace column's stall(hang).
         if (v == "agree" && prop == "no-stall" && mv == m.schedules && kp.violated && m.deadlocks == 0) {
-          const double kt = median_mibps(k);
-          if (kt * 3 < m.min_mibps() || kt > m.max_mibps() * 3) v = "disagree";
+          if (kernel_mibps * 3 < m.min_mibps() || kernel_mibps > m.max_mibps() * 3) v = "disagree";
         }
         if (v == "interrupted") verdict = v;
         else if (v == "disagree") verdict = "disagree";
@@ -562,9 +562,9 @@ class ScriptGuestSide final : public GuestKernelSide {
         const std::string& dp = m.default_pace;
         if (kp.size() == 1 && *kp.begin() == dp && (dp.rfind("slow(", 0) == 0 || dp == "stall(persist)") &&
             !m.mibps.empty() && m.mibps.front() > 0) {
-          const double ratio = median_mibps(k) / m.mibps.front();
+          const double ratio = kernel_mibps / m.mibps.front();
           const bool within = ratio <= kPaceRatioBound && ratio >= 1 / kPaceRatioBound;
-          pace["throughput"] = {{"model_default_MiBps", m.mibps.front()}, {"kernel_MiBps", median_mibps(k)},
+          pace["throughput"] = {{"model_default_MiBps", m.mibps.front()}, {"kernel_MiBps", kernel_mibps},
                                 {"kernel_over_model", ratio}, {"within_bound", within}};
           ++paced_n;
           paced_within_n += within;
@@ -597,7 +597,7 @@ class ScriptGuestSide final : public GuestKernelSide {
                   {"model_MiBps", m.schedules ? fmt::format("{:.3f}..{:.3f}", m.min_mibps(), m.max_mibps()) : "-"},
                   {"model_MiBps_default", m.mibps.empty() ? 0.0 : m.mibps.front()},
                   {"model_MiBps_median", median_of_values(m.mibps)},
-                  {"kernel_MiBps", median_mibps(k)}, {"kernel_runs", k.value("runs", 0)},
+                  {"kernel_MiBps", kernel_mibps}, {"kernel_runs", k.value("runs", 0)},
                   {"window_formed_runs", forced ? json(k.value("window_formed_runs", 0)) : json(nullptr)},
                   {"properties", pj}, {"verdict", verdict}};
       if (!pace.is_null()) {
