@@ -2,6 +2,7 @@
 #include "sched/sched.h"
 
 #include <algorithm>
+#include <bit>
 #include <set>
 #include <stdexcept>
 
@@ -68,8 +69,12 @@ TaskId Sched::spawn(std::string name, TaskKind kind, Co<> body, bool daemon,
   t->next_label = first_label;
   t->body = std::move(body);
   if (!t->daemon) ++live_tasks_;
-  if (tasks_.empty()) tasks_.reserve(kFirstReserve);
+  if (tasks_.empty()) {
+    tasks_.reserve(kFirstReserve);
+    runnable_.reserve(kFirstReserve);
+  }
   tasks_.push_back(std::move(t));
+  set_runnable_bit(tasks_.back()->id, true);
   if (trace_ && !trace_->events.empty()) trace_->events.back().wakes.push_back(tasks_.back()->name);
   return tasks_.back()->id;
 }
@@ -93,6 +98,7 @@ void Sched::PointAwaiter::await_suspend(std::coroutine_handle<> h) noexcept {
   t.resume_at = h;
   t.next_label = label;
   t.holds_cpu = t.cpu >= 0 && !to_user;
+  s.set_holder_bit(t.id, t.holds_cpu);
 }
 
 // The runnable tasks that may take the next step. A task stopped at an in-kernel point holds
@@ -100,8 +106,29 @@ void Sched::PointAwaiter::await_suspend(std::coroutine_handle<> h) noexcept {
 // (no preemption). Two passes over the few tasks of a run, once per step.
 void Sched::collect_runnable() {
   runnable_.clear();
+  if (tasks_.size() > kMaskTasks) return collect_runnable_walk();
+  uint64_t may = runnable_mask_;
   // Most steps start with no task holding a CPU (the last one returned to user space, slept or
-  // ended): then the second pass needs no holder table.
+  // ended); otherwise a holder's CPU-mates wait.
+  for (uint64_t h = holder_mask_ & runnable_mask_; h; h &= h - 1) {
+    const auto id = static_cast<TaskId>(std::countr_zero(h));
+    const int cpu = tasks_[id]->cpu;
+    if (cpu >= 0) may &= ~cpu_tasks_[static_cast<size_t>(cpu)] | task_bit(id);
+  }
+  for (; may; may &= may - 1) runnable_.push_back(static_cast<TaskId>(std::countr_zero(may)));
+}
+
+void Sched::set_cpu(TaskId t, int cpu) {
+  Task& task = *tasks_[t];
+  if (task.cpu >= 0) cpu_tasks_[static_cast<size_t>(task.cpu)] &= ~task_bit(t);
+  task.cpu = cpu;
+  if (cpu < 0) return;
+  if (static_cast<size_t>(cpu) >= cpu_tasks_.size()) cpu_tasks_.resize(static_cast<size_t>(cpu) + 1, 0);
+  cpu_tasks_[static_cast<size_t>(cpu)] |= task_bit(t);
+}
+
+// The same, by walking every task: for runs with more tasks than the bit sets hold.
+void Sched::collect_runnable_walk() {
   bool held = false;
   for (auto& t : tasks_) {
     if (t->state != TaskState::runnable || !t->holds_cpu) continue;
@@ -113,15 +140,10 @@ void Sched::collect_runnable() {
     if (c >= cpu_holder_.size()) cpu_holder_.resize(c + 1, kNoTask);
     cpu_holder_[c] = t->id;
   }
-  if (!held) {
-    for (auto& t : tasks_)
-      if (t->state == TaskState::runnable) runnable_.push_back(t->id);
-    return;
-  }
   for (auto& t : tasks_) {
     if (t->state != TaskState::runnable) continue;
     const auto c = static_cast<size_t>(t->cpu);
-    if (t->cpu >= 0 && c < cpu_holder_.size() && cpu_holder_[c] != kNoTask && cpu_holder_[c] != t->id)
+    if (held && t->cpu >= 0 && c < cpu_holder_.size() && cpu_holder_[c] != kNoTask && cpu_holder_[c] != t->id)
       continue;
     runnable_.push_back(t->id);
   }
@@ -132,6 +154,8 @@ void Sched::block_current(std::coroutine_handle<> h, std::string_view label, Wai
   Task& t = current();
   t.state = TaskState::blocked;
   t.holds_cpu = false;
+  set_runnable_bit(t.id, false);
+  set_holder_bit(t.id, false);
   t.resume_at = h;
   t.next_label = label;
   t.wake_reason = WakeReason::none;
@@ -159,6 +183,7 @@ void Sched::wake(TaskId id, WakeReason why) {
   touch(obj_id(ObjTag::task, id), t.state == TaskState::blocked);
   if (t.state != TaskState::blocked) return;
   t.state = TaskState::runnable;
+  set_runnable_bit(id, true);
   t.wake_reason = why;
   if (t.sleeping_on) {
     t.sleeping_on->touch(*this);
@@ -178,6 +203,7 @@ void Sched::hand_cpu(TaskId to) {
   touch(obj_id(ObjTag::task, to), true);
   if (cur.cpu < 0 || t.cpu != cur.cpu || t.state != TaskState::runnable || to == current_) return;
   t.holds_cpu = true;
+  set_holder_bit(to, true);
 }
 
 void Sched::set_notify_signal(TaskId id) {
@@ -451,6 +477,8 @@ void Sched::run_step(TaskId id, uint32_t pick, uint32_t of) {
   if (t.body.done()) {
     t.state = TaskState::done;
     t.holds_cpu = false;
+    set_runnable_bit(t.id, false);
+    set_holder_bit(t.id, false);
     if (!t.daemon) --live_tasks_;
     if (auto ex = t.body.handle().promise().exception) {
       try {

@@ -6,6 +6,7 @@
 // the task's exception); tasks record what they saw and the test checks it after the run.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -1303,4 +1304,95 @@ TEST_CASE("run_for: without it a timer waits for every task to sleep (steps take
   // The task ended at 0 ms and a pending timer does not keep a run alive: it never fired.
   CHECK(r.end_ns == 0);
   CHECK(r.rig.fired == 0);
+}
+
+// ---- the runnable set -----------------------------------------------------------------------
+
+namespace {
+
+// Three tasks on CPU 0 and one with a CPU of its own, each taking in-kernel steps (which hold
+// the CPU) and returning to user space; `idle` daemons that never wake are spawned first, so
+// with 64 of them the tasks that run have ids past the scheduler's 64-task bit sets and
+// collect_runnable takes its walk over every task instead.
+struct CpuWorld {
+  std::vector<int> order;  // which of the four tasks took each step, in order
+  Completion never;
+};
+
+void spawn_cpu_world(Sched& s, CpuWorld& w, int idle) {
+  for (int i = 0; i < idle; ++i)
+    spawn_fn(s, "idle", [&s, &w]() -> Co<> { (void)co_await w.never.wait(s, "idle"); }, true);
+  for (int k = 0; k < 4; ++k) {
+    const TaskId id = spawn_fn(s, "t" + std::to_string(k), [&s, &w, k]() -> Co<> {
+      w.order.push_back(k);
+      co_await s.point("in");  // in the kernel: holds CPU 0
+      w.order.push_back(k);
+      co_await s.user_point("out");
+      w.order.push_back(k);
+    });
+    if (k < 3) s.set_cpu(id, 0);
+  }
+}
+
+// Runs the idle daemons first (each to its sleep), then picks among the runnable tasks by a
+// seeded sequence, and records every runnable set it was offered after the idle ones slept,
+// with ids shifted down by `idle`: the same picks on both worlds, and the sets compared.
+class IdleFirst final : public Strategy {
+ public:
+  IdleFirst(uint64_t seed, TaskId idle) : rng_(seed), idle_(idle) {}
+  std::string name() const override { return "idle-first"; }
+  bool begin_run() override { return true; }
+  size_t choose(size_t n, const ChoiceContext& ctx) override {
+    if (ctx.options[0] < idle_) return 0;
+    std::vector<TaskId> set(ctx.options.begin(), ctx.options.end());
+    for (TaskId& t : set) t -= idle_;
+    offered.push_back(std::move(set));
+    rng_ = rng_ * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<size_t>((rng_ >> 33) % n);
+  }
+  std::vector<std::vector<TaskId>> offered;
+
+ private:
+  uint64_t rng_;
+  TaskId idle_;
+};
+
+}  // namespace
+
+TEST_CASE("the runnable set: a task holding its CPU excludes that CPU's others, past 64 tasks too",
+          "[sched]") {
+  // Every schedule dfs finds: while t0, t1 or t2 is between "in" and "out" no other of the three
+  // steps, so each one's first two steps are adjacent among the CPU-0 steps.
+  const size_t runs = for_each_schedule<CpuWorld>(
+      [](Sched& s, CpuWorld& w) { spawn_cpu_world(s, w, 0); },
+      [](CpuWorld& w, const RunEnd& end) {
+        REQUIRE(end.outcome == Outcome::done);
+        std::vector<int> cpu0;
+        for (int k : w.order)
+          if (k < 3) cpu0.push_back(k);
+        REQUIRE(cpu0.size() == 9);
+        for (size_t i = 0; i + 1 < cpu0.size(); ++i)
+          if (std::find(cpu0.begin(), cpu0.end(), cpu0[i]) - cpu0.begin() == static_cast<std::ptrdiff_t>(i))
+            CHECK(cpu0[i + 1] == cpu0[i]);
+      });
+  CHECK(runs > 6);
+  // The bit sets (ids below 64) and the walk over every task (ids 64 to 67) offer the same
+  // runnable sets at every point of the same schedules.
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    IdleFirst a(seed, 0), b(seed, 64);
+    CpuWorld wa, wb;
+    {
+      Sched s(a);
+      spawn_cpu_world(s, wa, 0);
+      REQUIRE(s.run().outcome == Outcome::done);
+    }
+    {
+      Sched s(b);
+      spawn_cpu_world(s, wb, 64);
+      REQUIRE(s.run().outcome == Outcome::done);
+    }
+    CHECK(a.offered == b.offered);
+    CHECK(wa.order == wb.order);
+    CHECK(a.offered.size() >= 4);
+  }
 }
