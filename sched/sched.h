@@ -222,10 +222,21 @@ class Sched {
   // Ends the run after the current step with a property violation (a model's assertion).
   void fail(std::string property, std::string message);
   bool tracing() const { return trace_ != nullptr; }
+  // What a note is about: a name ("tls"), or an object's name and one of its fields
+  // ({sk.name, ".ingress_msg"}), joined only when the note is recorded: untraced, the models
+  // built and freed that string for nothing on every note (1.5 % of a seed-000 schedule).
+  struct NoteObj {
+    std::string_view base, field;
+    NoteObj(const char* b) : base(b) {}               // NOLINT(google-explicit-constructor)
+    NoteObj(std::string_view b) : base(b) {}          // NOLINT(google-explicit-constructor)
+    NoteObj(const std::string& b) : base(b) {}        // NOLINT(google-explicit-constructor)
+    NoteObj(std::string_view b, std::string_view f) : base(b), field(f) {}
+    std::string str() const { return std::string(base).append(field); }
+  };
   // Records a state change on the current step (skipped, unformatted, when not tracing).
   template <class... A>
-  void note(std::string_view obj, fmt::format_string<A...> f, A&&... args) {
-    if (trace_) note_str(obj, fmt::format(f, std::forward<A>(args)...));
+  void note(NoteObj obj, fmt::format_string<A...> f, A&&... args) {
+    if (trace_) note_str(obj.str(), fmt::format(f, std::forward<A>(args)...));
   }
   void note_str(std::string_view obj, std::string change);
   // Stores a label built at run time for the rest of the run.

@@ -41,7 +41,7 @@ void sk_psock_msg_len_add(sk_psock& psock, int64_t diff) {
 // Appends under ingress_lock if the psock still accepts data; otherwise frees the message.
 bool sk_psock_queue_msg(Sched& s, sk_psock& psock, sk_msg* msg) {
   if (!psock.tx_enabled) {
-    s.note(psock.sk.name + ".ingress_msg", "dropped {} bytes: psock not TX_ENABLED", msg->sg_size());
+    s.note({psock.sk.name, ".ingress_msg"}, "dropped {} bytes: psock not TX_ENABLED", msg->sg_size());
     sock_drop_bytes(s, psock.sk, std::string_view(msg->data).substr(msg->start));  // sk_msg_free
     delete msg;
     return false;
@@ -49,7 +49,7 @@ bool sk_psock_queue_msg(Sched& s, sk_psock& psock, sk_msg* msg) {
   const uint32_t before = psock.msg_tot_len;
   psock.ingress_msg.mut().push_back(*msg);
   sk_psock_msg_len_add(psock, msg->sg_size());
-  s.note(psock.sk.name + ".ingress_msg", "+{} bytes \"{}\", msg_tot_len {}→{}", msg->sg_size(),
+  s.note({psock.sk.name, ".ingress_msg"}, "+{} bytes \"{}\", msg_tot_len {}→{}", msg->sg_size(),
          msg->data.substr(msg->start), before, psock.msg_tot_len);
   return true;
 }
@@ -70,7 +70,7 @@ void sk_psock_dequeue_msg(Sched& s, sk_psock& psock) {
   sk_msg* msg = &psock.ingress_msg.mut().front();
   psock.ingress_msg.mut().pop_front();
   sk_psock_msg_len_add(psock, -static_cast<int64_t>(msg->sg_size()));
-  s.note(psock.sk.name + ".ingress_msg", "dequeued consumed msg, msg_tot_len {}", psock.msg_tot_len);
+  s.note({psock.sk.name, ".ingress_msg"}, "dequeued consumed msg, msg_tot_len {}", psock.msg_tot_len);
   delete msg;
 }
 
@@ -91,7 +91,7 @@ bool psock_has_data(const sk_psock& psock) {
 bool sk_msg_is_readable(const sk_psock* psock) { return !sk_psock_queue_empty(psock); }
 
 void sk_psock_data_ready(Sched& s, sock& sk) {
-  if (!sk.sk_wq.empty()) s.note(sk.name + ".sk_sleep", "sock_def_readable: wake readers");
+  if (!sk.sk_wq.empty()) s.note({sk.name, ".sk_sleep"}, "sock_def_readable: wake readers");
   sk.sk_wq.wake_up_all(s);
 }
 
@@ -112,7 +112,7 @@ sk_verdict sk_psock_map_verd(int ret, const sk_buff& skb) {
 void tcp_eat_skb(Sched& s, sock& sk, const sk_buff& skb) {
   if (!sk.is_tcp()) return;
   tcp_sk(sk).copied_seq += skb.len();
-  s.note(sk.name + ".copied_seq", "tcp_eat_skb: +{} → {}", skb.len(), tcp_sk(sk).copied_seq);
+  s.note({sk.name, ".copied_seq"}, "tcp_eat_skb: +{} → {}", skb.len(), tcp_sk(sk).copied_seq);
 }
 
 // Enqueue an ingress message built from skb bytes [off, off+len), then wake readers.
@@ -151,7 +151,7 @@ static int sk_psock_skb_redirect(Sched& s, sk_psock& from, skb_ptr skb) {
     sock_drop(s, from.sk, *skb, 0, skb->len());
     return -kerr::eio;
   }
-  s.note(other->name + ".ingress_skb", "+{} bytes \"{}\" redirected from {} (waits for backlog)",
+  s.note({other->name, ".ingress_skb"}, "+{} bytes \"{}\" redirected from {} (waits for backlog)",
          skb->len(), skb->data, from.sk.name);
   psock_other.ingress_skb.mut().push_back(std::move(skb));
   queue_delayed_work(s, psock_other.work, 0);
@@ -175,7 +175,7 @@ static int sk_psock_verdict_apply(Sched& s, sk_psock& psock, skb_ptr skb, sk_ver
         s.note(sk.name, "SK_PASS: ingress_skb empty, deliver directly");
         return sk_psock_skb_ingress_self(s, psock, *skb, 0, skb->len()) < 0 ? -kerr::eagain : 0;
       }
-      s.note(sk.name + ".ingress_skb", "+{} bytes (SK_PASS behind queued skbs)", skb->len());
+      s.note({sk.name, ".ingress_skb"}, "+{} bytes (SK_PASS behind queued skbs)", skb->len());
       psock.ingress_skb.mut().push_back(std::move(skb));
       queue_delayed_work(s, psock.work, 0);
       return 0;
@@ -282,7 +282,7 @@ Co<> sk_psock_backlog(Sched& s, sk_psock& psock) {
           ret = co_await skb_send_sock(s, psock.sk, bytes);
           if (!psock.tx_enabled || psock.ingress_skb->empty()) {
             // Stopped meanwhile: the queue it was sending from is gone (sk_psock_stop zapped it).
-            s.note(psock.sk.name + ".backlog", "psock stopped during skb_send_sock ({})", ret);
+            s.note({psock.sk.name, ".backlog"}, "psock stopped during skb_send_sock ({})", ret);
             psock.send_inflight = 0;
             psock.work_mutex.unlock(s);
             co_return;
@@ -293,7 +293,7 @@ Co<> sk_psock_backlog(Sched& s, sk_psock& psock) {
       if (ret == -kerr::eagain) {
         psock.work_state = sk_psock::work_state_t{len, off};
         if (psock.tx_enabled) queue_delayed_work(s, psock.work, 1);  // retry after a jiffy
-        s.note(psock.sk.name + ".backlog", "-EAGAIN: retry in 1 jiffy at off {}", off);
+        s.note({psock.sk.name, ".backlog"}, "-EAGAIN: retry in 1 jiffy at off {}", off);
         psock.work_mutex.unlock(s);
         co_return;
       }
@@ -302,7 +302,7 @@ Co<> sk_psock_backlog(Sched& s, sk_psock& psock) {
         // with ret 0 after its empty message is queued: the psock stops taking redirects. (The
         // sk_err the report sets is not modelled.)
         psock.tx_enabled = false;
-        s.note(psock.sk.name + ".backlog", "error {}: TX_ENABLED cleared", ret);
+        s.note({psock.sk.name, ".backlog"}, "error {}: TX_ENABLED cleared", ret);
         psock.work_mutex.unlock(s);
         co_return;
       }
@@ -339,7 +339,7 @@ void sk_psock_stop(Sched& s, sk_psock& psock) {
     psock.ingress_skb.mut().pop_front();
     // The head skb may be partly delivered already (work_state): only its rest is lost.
     const uint32_t off = head && psock.work_state->len ? psock.work_state->off : 0;
-    s.note(sk.name + ".ingress_skb", "sk_psock_stop: drop {} bytes", skb->len() - off);
+    s.note({sk.name, ".ingress_skb"}, "sk_psock_stop: drop {} bytes", skb->len() - off);
     sock_drop(s, sk, *skb, off, skb->len() - off);
     head = false;
   }
@@ -379,7 +379,7 @@ Co<int> __sk_msg_recvmsg(Sched& s, sock& sk, sk_psock& psock, std::string& out, 
       sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc.get(), copy);
       const uint32_t before = psock.msg_tot_len;
       sk_psock_msg_len_add(psock, -static_cast<int64_t>(copy));  // under ingress_lock
-      s.note(sk.name + ".ingress_msg", "read {} bytes, msg_tot_len {}→{}", copy, before,
+      s.note({sk.name, ".ingress_msg"}, "read {} bytes, msg_tot_len {}→{}", copy, before,
              psock.msg_tot_len);
       if (msg->sg_size() == 0) sk_psock_dequeue_msg(s, psock);
       msg = sk_psock_peek_msg(psock);

@@ -241,8 +241,8 @@ bool tcp_data_queue(Sched& s, tcp_sock& tp, skb_ptr skb) {
   if (!skb->data.empty() || tp.psock || fin) {
     // tcp_queue_rcv: a FIN skb is queued too (tcp_read_skb hands it to the verdict; tcp_recvmsg
     // steps over it).
-    if (fin) s.note(tp.name + ".sk_receive_queue", "+FIN");
-    else s.note(tp.name + ".sk_receive_queue", "+{} bytes", skb->len());
+    if (fin) s.note({tp.name, ".sk_receive_queue"}, "+FIN");
+    else s.note({tp.name, ".sk_receive_queue"}, "+{} bytes", skb->len());
     tp.sk_receive_queue.mut().push_back(std::move(skb));
   }
   if (fin) tcp_fin(s, tp);

@@ -36,13 +36,13 @@ void udp_rcv(Sched& s, sock& sk, skb_ptr skb) {
   }
   // __udp_enqueue_schedule_skb. Charged by length (the model's psock paths charge the same way).
   if (sk.sk_rmem_alloc > sk.sk_rcvbuf) {
-    s.note(sk.name + ".sk_receive_queue", "rmem {} > rcvbuf {}: drop {} bytes", sk.sk_rmem_alloc,
+    s.note({sk.name, ".sk_receive_queue"}, "rmem {} > rcvbuf {}: drop {} bytes", sk.sk_rmem_alloc,
            sk.sk_rcvbuf, skb->len());
     sock_drop(s, sk, *skb, 0, skb->len());
     return;
   }
   sk.sk_rmem_alloc += skb->len();
-  s.note(sk.name + ".sk_receive_queue", "+{} bytes", skb->len());
+  s.note({sk.name, ".sk_receive_queue"}, "+{} bytes", skb->len());
   if (sk.lo && sk.lo->tap) sk.lo->tap(s, *skb);
   sk.sk_receive_queue.mut().push_back(std::move(skb));
   sk_data_ready(s, sk);
@@ -80,7 +80,7 @@ void udp_lib_close(Sched& s, sock& sk) {
     skb_ptr skb = std::move(sk.sk_receive_queue.mut().front());
     sk.sk_receive_queue.mut().pop_front();
     sk.sk_rmem_alloc -= std::min(sk.sk_rmem_alloc.get(), skb->len());
-    s.note(sk.name + ".sk_receive_queue", "udp_lib_close: drop {} bytes", skb->len());
+    s.note({sk.name, ".sk_receive_queue"}, "udp_lib_close: drop {} bytes", skb->len());
     sock_drop(s, sk, *skb, 0, skb->len());
   }
 }
