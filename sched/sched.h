@@ -239,6 +239,8 @@ class Sched {
 
   // Every choice point of the run so far, typed: kind, option count, answer.
   const ChoiceSeq& choices() const { return choices_; }
+  // The same, moved out once the run is over (choices() is empty after).
+  ChoiceSeq take_choices() { return std::move(choices_); }
   uint64_t steps() const { return step_; }
 
  private:
