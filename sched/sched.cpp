@@ -358,7 +358,8 @@ bool Sched::timer_due() const {
 std::optional<RunEnd> Sched::advance_clock() {
   uint64_t horizon = UINT64_MAX;
   for (auto& e : timers_) horizon = std::min(horizon, e.deadline_ns + e.window.late_ns);
-  std::vector<size_t> cand;
+  std::vector<size_t>& cand = timer_cand_;
+  cand.clear();
   for (size_t i = 0; i < timers_.size(); ++i) {
     const auto& e = timers_[i];
     const uint64_t lo = e.deadline_ns > e.window.early_ns ? e.deadline_ns - e.window.early_ns : 0;

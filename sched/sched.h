@@ -289,6 +289,7 @@ class Sched {
   std::vector<std::unique_ptr<std::string>> interned_;
   std::vector<TaskId> runnable_;    // scratch, reused every step
   std::vector<TaskId> cpu_holder_;  // scratch: per CPU, the task holding it in the kernel
+  std::vector<size_t> timer_cand_;  // scratch: advance_clock's timers that may fire next
   size_t live_tasks_ = 0;           // non-daemon tasks not done yet
   StepObserver* observer_ = nullptr;  // the strategy's, when it reduces by dependencies
   Footprint fp_;  // the current step's, recorded only for observer_ (through t_recorder)
