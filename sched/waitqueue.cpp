@@ -11,8 +11,9 @@ namespace {
 // elements. The copy lives on the stack when it fits (a queue rarely has more than a couple of
 // entries): wake-ups are frequent (about 15 a ktls-async-close schedule), and a heap snapshot
 // allocated and freed at each one.
-template <class T, class F>
-void for_each_of_snapshot(const std::vector<T>& v, F f) {
+template <class V, class F>
+void for_each_of_snapshot(const V& v, F f) {
+  using T = typename V::value_type;
   constexpr size_t kOnStack = 8;
   const size_t n = v.size();
   if (n == 0) return;
@@ -27,7 +28,7 @@ void for_each_of_snapshot(const std::vector<T>& v, F f) {
     for (size_t i = 0; i < n; ++i) f(copy[i]);
     return;
   }
-  const std::vector<T> copy = v;
+  const std::vector<T> copy(v.begin(), v.end());
   for (const T& x : copy) f(x);
 }
 
