@@ -55,7 +55,7 @@ RunResult run_once(const Scenario& sc, const Params& p, Strategy& strategy, cons
     if (strategy.caches_states() && sc.complete_state())
       s.set_complete_state_source([w = world.get()](StateVisitor& v) { w->visit_complete_state(v); });
     r.end = s.run();
-    r.choices = s.choices();
+    r.choices = s.take_choices();
     r.steps = s.steps();
     r.t_ns = s.now_ns();
     bool build = o.metrics || o.trace;

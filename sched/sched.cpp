@@ -225,6 +225,9 @@ void Sched::send_signal(TaskId id) {
 size_t Sched::record_choice(size_t n, const ChoiceContext& ctx) {
   const size_t c = strategy_.choose(n, ctx);
   if (c >= n) throw std::logic_error("strategy " + strategy_.name() + " answered out of range");
+  // Room for a short run's choices at the first one (a ktls-async-close schedule makes a few dozen):
+  // one allocation where growing 1, 2, 4, ... took six and copied the sequence at each.
+  if (choices_.empty()) choices_.reserve(64);
   choices_.push_back(Choice{.value = static_cast<uint32_t>(c),
                             .options = static_cast<uint32_t>(n),
                             .kind = ctx.kind});
@@ -381,7 +384,8 @@ bool Sched::timer_due() const {
 std::optional<RunEnd> Sched::advance_clock() {
   uint64_t horizon = UINT64_MAX;
   for (auto& e : timers_) horizon = std::min(horizon, e.deadline_ns + e.window.late_ns);
-  std::vector<size_t> cand;
+  std::vector<size_t>& cand = timer_cand_;
+  cand.clear();
   for (size_t i = 0; i < timers_.size(); ++i) {
     const auto& e = timers_[i];
     const uint64_t lo = e.deadline_ns > e.window.early_ns ? e.deadline_ns - e.window.early_ns : 0;

@@ -250,6 +250,8 @@ class Sched {
 
   // Every choice point of the run so far, typed: kind, option count, answer.
   const ChoiceSeq& choices() const { return choices_; }
+  // The same, moved out once the run is over (choices() is empty after).
+  ChoiceSeq take_choices() { return std::move(choices_); }
   uint64_t steps() const { return step_; }
 
  private:
@@ -314,6 +316,7 @@ class Sched {
   void set_holder_bit(TaskId id, bool on) {
     holder_mask_ = on ? holder_mask_ | task_bit(id) : holder_mask_ & ~task_bit(id);
   }
+  std::vector<size_t> timer_cand_;  // scratch: advance_clock's timers that may fire next
   size_t live_tasks_ = 0;           // non-daemon tasks not done yet
   StepObserver* observer_ = nullptr;  // the strategy's, when it reduces by dependencies
   Footprint fp_;  // the current step's, recorded only for observer_ (through t_recorder)

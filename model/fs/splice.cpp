@@ -42,7 +42,7 @@ Co<int64_t> splice_to_socket(Sched& s, pipe_inode_info& pipe, socket& out, uint6
     if (flags & kSPLICE_F_MORE) msg.flags |= kMSG_MORE;
     if (remain && pipe.bufs.size() > nbufs) msg.flags |= kMSG_MORE;
     if (out.o_nonblock) msg.flags |= kMSG_DONTWAIT;
-    s.note("splice", "splice_to_socket: sock_sendmsg {} B [{}]", batch, msg_flags_str(msg.flags));
+    s.note("splice", "splice_to_socket: sock_sendmsg {} B [{}]", batch, msg_flags_names{msg.flags});
     ret = co_await sock_sendmsg(s, out, msg);
     if (ret <= 0) break;
     spliced += ret;

@@ -1,6 +1,8 @@
 // io_uring/io-wq.c (kernel 6.12): see io-wq.h.
 #include "model/io_uring/io-wq.h"
 
+#include <string>
+
 #include <fmt/format.h>
 
 namespace kpsim::model {
@@ -85,7 +87,8 @@ void create_io_worker(Sched& s, io_wq& wq) {
   io_worker& ref = *w;
   wq.workers.push_back(std::move(w));
   // create_io_thread: a PF_IO_WORKER thread of the submitter; counted as running from birth.
-  ref.task = s.spawn(fmt::format("iou-wrk-{}", ref.index), TaskKind::iowq, io_wq_worker(s, wq, ref), true,
+  // Concatenated, not fmt::format'ed: the same name at a fifth of the cost, twice a schedule.
+  ref.task = s.spawn("iou-wrk-" + std::to_string(ref.index), TaskKind::iowq, io_wq_worker(s, wq, ref), true,
                      "io_wq_worker");
   io_wq* wqp = &wq;
   io_worker* wp = &ref;

@@ -43,6 +43,11 @@ struct msghdr {
 };
 
 std::string msg_flags_str(int flags);  // "MORE|SPLICE_PAGES": for trace notes
+// msg_flags_str as a note argument: formatted only when the note is (a trace is recorded). A
+// std::string argument is built before note() can skip it, on every untraced run.
+struct msg_flags_names {
+  int flags;
+};
 
 struct tcp_sock;
 
@@ -68,3 +73,10 @@ Co<int64_t> sock_sendmsg(Sched& s, socket& sock, msghdr& msg);
 Co<int64_t> sock_write_iter(Sched& s, socket& sock, uint64_t count);
 
 }  // namespace kpsim::model
+
+template <>
+struct fmt::formatter<kpsim::model::msg_flags_names> : fmt::formatter<std::string_view> {
+  auto format(kpsim::model::msg_flags_names f, fmt::format_context& ctx) const {
+    return fmt::formatter<std::string_view>::format(kpsim::model::msg_flags_str(f.flags), ctx);
+  }
+};

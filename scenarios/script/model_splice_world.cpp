@@ -125,36 +125,40 @@ nlohmann::ordered_json SpliceWorld::metrics() const {
 
 // Everything metrics() reads, in its order (each number widened to 64 bits: one encoding for all).
 bool SpliceWorld::metrics_key(std::string& key) const {
-  auto u = [&key](uint64_t v) { key_put(key, v); };
-  u(spliced);
-  u(client_plaintext);
-  u(c.tls.stats.records);
-  u(client_records);
-  u(c.tls.stats.async_records);
-  u(c.tls.stats.async_waits);
-  u(c.tls.stats.tx_work_scheduled);
-  u(c.tls.stats.tx_work_runs);
-  u(c.tls.stats.tx_work_busy);
+  // The numbers as one array, appended at once: 26 appends of 8 bytes cost about 700
+  // instructions a schedule, one a tenth of that. Without a ring its figures are 0 (the flag
+  // before them tells the two apart).
+  const io_ring_ctx* r = ring.get();
+  const uint64_t nums[] = {
+      spliced,
+      client_plaintext,
+      c.tls.stats.records,
+      client_records,
+      c.tls.stats.async_records,
+      c.tls.stats.async_waits,
+      c.tls.stats.tx_work_scheduled,
+      c.tls.stats.tx_work_runs,
+      c.tls.stats.tx_work_busy,
+      static_cast<uint64_t>(static_cast<int64_t>(close_st.tx_records_rc)),
+      close_st.records_freed,
+      close_st.plaintext_freed,
+      close_st.open_rec_dropped,
+      close_st.worker_flushes,
+      tw.signal_notifications,
+      c.tp.stats.wait_memory_interrupted,
+      c.tp.stats.notify_signal_spins,
+      r != nullptr,
+      r ? r->stats.cqes : 0,
+      r ? r->stats.tw_adds : 0,
+      r ? r->stats.local_work_adds : 0,
+      r ? r->wq.stats.created_inline : 0,
+      r ? r->wq.stats.create_requests : 0,
+      t_close_ns,
+      t_eof_ns,
+      static_cast<uint64_t>(splice_err),
+  };
+  key_put(key, nums);
   key_put(key, std::string_view(close_st.closed_by));
-  u(static_cast<uint64_t>(static_cast<int64_t>(close_st.tx_records_rc)));
-  u(close_st.records_freed);
-  u(close_st.plaintext_freed);
-  u(close_st.open_rec_dropped);
-  u(close_st.worker_flushes);
-  u(tw.signal_notifications);
-  u(c.tp.stats.wait_memory_interrupted);
-  u(c.tp.stats.notify_signal_spins);
-  u(ring != nullptr);
-  if (ring) {
-    u(ring->stats.cqes);
-    u(ring->stats.tw_adds);
-    u(ring->stats.local_work_adds);
-    u(ring->wq.stats.created_inline);
-    u(ring->wq.stats.create_requests);
-  }
-  u(t_close_ns);
-  u(t_eof_ns);
-  u(static_cast<uint64_t>(splice_err));
   return true;
 }
 

@@ -66,7 +66,8 @@ int verdict_flags(const tls_context& ctx, int msg_flags, bool full_record) {
 Co<int> tls_tx_verdict_site(Sched& s, tls_context& ctx, int msg_flags, bool full_record, int64_t& copied,
                             const char* site) {
   const int flags = verdict_flags(ctx, msg_flags, full_record);
-  s.note("tls", "{} record → bpf_exec_tx_verdict ({}) [{}]", full_record ? "full" : "eor", site, msg_flags_str(flags));
+  s.note("tls", "{} record → bpf_exec_tx_verdict ({}) [{}]", full_record ? "full" : "eor", site,
+         msg_flags_names{flags});
   co_return co_await bpf_exec_tx_verdict(s, ctx, full_record, copied, flags);
 }
 
@@ -294,7 +295,7 @@ Co<int> tls_push_record(Sched& s, tls_context& ctx, int flags) {
   ++ctx.stats.records;
   if (flags & kMSG_MORE) ++ctx.stats.records_with_more;
   s.note("tls", "tls_push_record #{}: {} B payload, {} B on the wire, flags [{}]", rec.id, rec.pl_size, wire,
-         msg_flags_str(flags));
+         msg_flags_names{flags});
   if (ctx.on_record) ctx.on_record(rec, wire);
   if (rc == -kerr::einprogress) {
     ctx.async_capable = true;
@@ -491,7 +492,7 @@ Co<int64_t> tls_sw_do_sendpage(Sched& s, tls_context& ctx, uint64_t size, int fl
     ctx.pending_open_record_frags = true;
     if (full_record || eor) {
       s.note("tls", "{} record → bpf_exec_tx_verdict (sendpage) [{}]", full_record ? "full" : "eor",
-             msg_flags_str(flags));
+             msg_flags_names{flags});
       vret = co_await bpf_exec_tx_verdict(s, ctx, full_record, copied, flags);
       const after_verdict next = after_tx_verdict(vret, num_async);
       if (next == after_verdict::wait_for_memory) goto wait_for_memory;
