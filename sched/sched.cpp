@@ -103,7 +103,7 @@ void Sched::PointAwaiter::await_suspend(std::coroutine_handle<> h) noexcept {
 
 // The runnable tasks that may take the next step. A task stopped at an in-kernel point holds
 // its CPU: no other task of that CPU may run until it returns to user space, sleeps or ends
-// (no preemption). Two passes over the few tasks of a run, once per step.
+// (no preemption). Once per step: from the bit sets, one pass over the holders (usually none).
 void Sched::collect_runnable() {
   runnable_.clear();
   if (tasks_.size() > kMaskTasks) return collect_runnable_walk();
