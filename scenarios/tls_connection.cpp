@@ -68,21 +68,27 @@ uint64_t TlsConnection::take_records(uint64_t seq, uint64_t& records) {
   return plaintext;
 }
 
+namespace {
+// tcp-seq-order: the sender's sequence numbers in order, the receiver behind the sender, and
+// a paced reader's buffer within its bound.
+bool seq_order_holds(const TlsConnection& c) {
+  const model::tcp_sock& tp = c.tp;
+  const model::tcp_sock& peer = c.peer;
+  const bool rcvbuf_ok = !peer.rcv_buf_bytes || peer.rcv_queued() <= peer.rcv_buf_bytes;
+  return tp.snd_una <= tp.snd_nxt && tp.snd_nxt <= tp.write_seq && tp.sk_wmem_queued >= 0 &&
+         peer.rcv_nxt <= tp.snd_nxt && rcvbuf_ok;
+}
+
 // The violation's message, out of line (the check runs after every step; see
 // tcp_accounting_message).
-[[gnu::cold, gnu::noinline]] static std::string seq_order_message(const model::tcp_sock& tp, const model::tcp_sock& peer) {
+[[gnu::cold, gnu::noinline]] std::string seq_order_message(const TlsConnection& c) {
+  const model::tcp_sock& tp = c.tp;
+  const model::tcp_sock& peer = c.peer;
   return fmt::format("snd_una {} snd_nxt {} write_seq {} rcv_nxt {} rcv_queued {} wmem_queued {}", tp.snd_una,
                      tp.snd_nxt, tp.write_seq, peer.rcv_nxt, peer.rcv_queued(), tp.sk_wmem_queued);
 }
+}  // namespace
 
-void TlsConnection::add_seq_invariant(Sched& s) {
-  s.add_invariant("tcp-seq-order", [this]() -> std::optional<std::string> {
-    const bool rcvbuf_ok = !peer.rcv_buf_bytes || peer.rcv_queued() <= peer.rcv_buf_bytes;
-    if (tp.snd_una <= tp.snd_nxt && tp.snd_nxt <= tp.write_seq && tp.sk_wmem_queued >= 0 &&
-        peer.rcv_nxt <= tp.snd_nxt && rcvbuf_ok) [[likely]]
-      return std::nullopt;
-    return seq_order_message(tp, peer);
-  });
-}
+void TlsConnection::add_seq_invariant(Sched& s) { s.add_invariant<seq_order_holds, seq_order_message>("tcp-seq-order", *this); }
 
 }  // namespace kpsim

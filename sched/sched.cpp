@@ -81,16 +81,22 @@ TaskId Sched::spawn(std::string name, TaskKind kind, Co<> body, bool daemon,
 
 void Sched::add_invariant(std::string property, Invariant check) {
   if (invariants_.empty()) invariants_.reserve(kFirstReserve);
-  invariants_.emplace_back(std::move(property), std::move(check));
+  invariants_.push_back(Check{std::move(property), nullptr, nullptr, nullptr, std::move(check)});
 }
 
 void Sched::add_model_invariant(std::string name, Invariant check) {
   if (model_invariants_.empty()) model_invariants_.reserve(kFirstReserve);
-  model_invariants_.emplace_back(std::move(name), std::move(check));
+  model_invariants_.push_back(Check{std::move(name), nullptr, nullptr, nullptr, std::move(check)});
 }
 
 void Sched::add_final_check(std::string property, Invariant check) {
-  final_checks_.emplace_back(std::move(property), std::move(check));
+  final_checks_.push_back(Check{std::move(property), nullptr, nullptr, nullptr, std::move(check)});
+}
+
+void Sched::add_check(std::vector<Check>& set, std::string name, const void* obj, bool (*holds)(const void*),
+                      std::string (*explain)(const void*)) {
+  if (set.empty()) set.reserve(kFirstReserve);
+  set.push_back(Check{std::move(name), obj, holds, explain, {}});
 }
 
 void Sched::PointAwaiter::await_suspend(std::coroutine_handle<> h) noexcept {
@@ -509,11 +515,10 @@ void Sched::mark_visible() {
     }
 }
 
-// The scenario's per-step invariants. While a reducing strategy runs on a declared world, their
+// The scenario's per-step invariants while a reducing strategy runs on a declared world: their
 // reads are recorded and must all be observe()d objects: one that is not would let dpor reorder
 // a step that changes what the invariant sees (a model error, not a finding).
-std::optional<RunEnd> Sched::check_step_invariants() {
-  if (!observer_ || !declared_ || invariants_.empty()) return check_invariants(invariants_);
+std::optional<RunEnd> Sched::check_step_invariants_recorded() {
   inv_reads_.clear();
   Footprint* const saved = t_recorder.fp;
   t_recorder.fp = &inv_reads_;
@@ -528,11 +533,30 @@ std::optional<RunEnd> Sched::check_step_invariants() {
   return v;
 }
 
-std::optional<RunEnd> Sched::check_invariants(
-    const std::vector<std::pair<std::string, Invariant>>& set) {
-  for (auto& [name, check] : set)
-    if (auto msg = check()) return RunEnd{Outcome::violation, name, std::move(*msg)};
+std::optional<RunEnd> Sched::check_invariants(const std::vector<Check>& set) {
+  for (const Check& c : set)
+    if (auto msg = c.failure()) return RunEnd{Outcome::violation, c.name, std::move(*msg)};
   return std::nullopt;
+}
+
+[[gnu::cold, gnu::noinline]] void Sched::fail_check(Outcome outcome, const std::string& name, std::string message) {
+  failed_ = RunEnd{outcome, name, std::move(message)};
+}
+
+// After every step of every schedule: the model's invariants, then the scenario's. This runs
+// some fifty times a schedule, so it is inline in run() and a passing check costs its own test
+// and a call; the failure (rare) is built out of line.
+inline void Sched::check_after_step() {
+  for (const Check& c : model_invariants_)
+    if (auto msg = c.failure()) [[unlikely]]
+      return fail_check(Outcome::model_invariant, c.name, std::move(*msg));
+  if (observer_ && declared_ && !invariants_.empty()) [[unlikely]] {
+    if (auto v = check_step_invariants_recorded()) failed_ = std::move(v);
+    return;
+  }
+  for (const Check& c : invariants_)
+    if (auto msg = c.failure()) [[unlikely]]
+      return fail_check(Outcome::violation, c.name, std::move(*msg));
 }
 
 RunEnd Sched::finish(RunEnd end) {
@@ -593,13 +617,7 @@ RunEnd Sched::run() {
       run_step(runnable_[pick], pick, of > 1 ? of : 0);
     }
     if (trace_) record_state();
-    if (!failed_ && !model_invariants_.empty())
-      if (auto v = check_invariants(model_invariants_)) {
-        v->outcome = Outcome::model_invariant;
-        failed_ = std::move(v);
-      }
-    if (!failed_)
-      if (auto v = check_step_invariants()) failed_ = std::move(v);
+    if (!failed_) check_after_step();
   }
 }
 

@@ -74,6 +74,18 @@ class Sched {
   // A model's own invariant (e.g. sk_wmem_queued == the truesize of its queues), checked after
   // every step before the scenario's; a broken one ends the run as Outcome::model_invariant.
   void add_model_invariant(std::string name, Invariant check);
+  // The same two, as a test on one object: Holds(obj) is the check, a plain predicate called
+  // directly (no std::function, no message) because these run after every step of every
+  // schedule; Explain(obj) builds the message only when Holds fails.
+  //   s.add_model_invariant<tcp_accounting_holds, tcp_accounting_message>("tcp-accounting", tp);
+  template <auto Holds, auto Explain, class T>
+  void add_invariant(std::string property, const T& obj) {
+    add_check(invariants_, std::move(property), &obj, &holds_of<T, Holds>, &explain_of<T, Explain>);
+  }
+  template <auto Holds, auto Explain, class T>
+  void add_model_invariant(std::string name, const T& obj) {
+    add_check(model_invariants_, std::move(name), &obj, &holds_of<T, Holds>, &explain_of<T, Explain>);
+  }
   // Checked once when all non-daemon tasks have finished.
   void add_final_check(std::string property, Invariant check);
   void set_trace(Trace* trace) { trace_ = trace; }
@@ -266,7 +278,34 @@ class Sched {
   size_t record_choice(size_t n, const ChoiceContext& ctx);
   bool all_work_done() const;
   std::optional<RunEnd> advance_clock();
-  std::optional<RunEnd> check_invariants(const std::vector<std::pair<std::string, Invariant>>& set);
+  // One check: a typed test on an object (holds/explain/obj) or a general Invariant (fn).
+  struct Check {
+    std::string name;
+    const void* obj = nullptr;
+    bool (*holds)(const void*) = nullptr;
+    std::string (*explain)(const void*) = nullptr;
+    Invariant fn;
+    // The message when the check fails, nullopt when it holds.
+    std::optional<std::string> failure() const {
+      if (holds) {
+        if (holds(obj)) [[likely]]
+          return std::nullopt;
+        return explain(obj);
+      }
+      return fn();
+    }
+  };
+  template <class T, auto Holds>
+  static bool holds_of(const void* obj) {
+    return Holds(*static_cast<const T*>(obj));
+  }
+  template <class T, auto Explain>
+  static std::string explain_of(const void* obj) {
+    return Explain(*static_cast<const T*>(obj));
+  }
+  static void add_check(std::vector<Check>& set, std::string name, const void* obj, bool (*holds)(const void*),
+                        std::string (*explain)(const void*));
+  std::optional<RunEnd> check_invariants(const std::vector<Check>& set);
   void run_step(TaskId t, uint32_t pick, uint32_t of);
   void collect_runnable();
   void collect_runnable_walk();
@@ -286,9 +325,9 @@ class Sched {
   std::vector<TimerEntry> timers_;  // few at a time: a scan beats a heap here
   uint64_t next_timer_id_ = 1;
   TimerWindow default_window_{};
-  std::vector<std::pair<std::string, Invariant>> invariants_;
-  std::vector<std::pair<std::string, Invariant>> model_invariants_;
-  std::vector<std::pair<std::string, Invariant>> final_checks_;
+  std::vector<Check> invariants_;
+  std::vector<Check> model_invariants_;
+  std::vector<Check> final_checks_;
   std::optional<RunEnd> failed_;
   ChoiceSeq choices_;
   Trace* trace_ = nullptr;
@@ -326,7 +365,9 @@ class Sched {
   bool declared_ = false;
   WakeObserver wake_observer_;
   void mark_visible();
-  std::optional<RunEnd> check_step_invariants();
+  std::optional<RunEnd> check_step_invariants_recorded();
+  void check_after_step();
+  void fail_check(Outcome outcome, const std::string& name, std::string message);
 };
 
 }  // namespace kpsim

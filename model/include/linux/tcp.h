@@ -289,11 +289,14 @@ struct tcp_config {
 // tcp_init_sock + tcp_init_transfer on an established loopback connection: MSS, window, RTO,
 // initial sndbuf (tcp_init_buffer_space → tcp_sndbuf_expand), default sk_write_space, the
 // release_sock backlog hook (__release_sock + tcp_release_cb).
-// Registers tcp_accounting_error as a model invariant of the run.
+// Registers tcp_accounting_holds as a model invariant of the run.
 void tcp_init_sock(Sched& s, tcp_sock& tp, loopback& lo, const tcp_config& cfg);
 // The socket's bookkeeping, which the kernel keeps by construction: sk_wmem_queued is the
 // truesize of the write and rtx queues, packets_out the segments on the rtx queue, and
-// snd_una <= snd_nxt <= write_seq. A message when broken.
+// snd_una <= snd_nxt <= write_seq. tcp_accounting_holds is the test, tcp_accounting_message
+// says what broke, tcp_accounting_error is both (a message when broken).
+bool tcp_accounting_holds(const tcp_sock& tp);
+std::string tcp_accounting_message(const tcp_sock& tp);
 std::optional<std::string> tcp_accounting_error(const tcp_sock& tp);
 
 // sock_intr_errno(): -ERESTARTSYS for an infinite timeout, -EINTR with SO_SNDTIMEO.

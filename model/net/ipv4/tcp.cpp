@@ -34,33 +34,47 @@ static Co<> tcp_release_hook(Sched& s, tcp_sock& tp) {
   co_return;
 }
 
-// The message of a broken accounting, out of line: the check runs after every step of every
-// schedule, and with the formatting inline it saved and restored registers on every call.
-[[gnu::cold, gnu::noinline]] static std::string tcp_accounting_message(const tcp_sock& tp, int64_t truesize,
-                                                                       uint32_t pcount) {
-  if (truesize != tp.sk_wmem_queued)
-    return fmt::format("{}: sk_wmem_queued {} but the queues' truesize is {}", tp.name, tp.sk_wmem_queued, truesize);
-  if (pcount != tp.packets_out)
-    return fmt::format("{}: packets_out {} but the rtx queue holds {} segments", tp.name, tp.packets_out, pcount);
-  return fmt::format("{}: snd_una {} snd_nxt {} write_seq {}", tp.name, tp.snd_una, tp.snd_nxt, tp.write_seq);
-}
-
-std::optional<std::string> tcp_accounting_error(const tcp_sock& tp) {
+// The queues' truesize and segment count, which sk_wmem_queued and packets_out must equal.
+namespace {
+struct queue_sums {
   int64_t truesize = 0;
   uint32_t pcount = 0;
-  for (const tcp_skb& skb : tp.write_queue) truesize += static_cast<int64_t>(skb.truesize);
+};
+queue_sums tcp_queue_sums(const tcp_sock& tp) {
+  queue_sums q;
+  for (const tcp_skb& skb : tp.write_queue) q.truesize += static_cast<int64_t>(skb.truesize);
   for (const tcp_skb& skb : tp.rtx_queue) {
-    truesize += static_cast<int64_t>(skb.truesize);
-    pcount += skb.pcount;
+    q.truesize += static_cast<int64_t>(skb.truesize);
+    q.pcount += skb.pcount;
   }
+  return q;
+}
+}  // namespace
+
+bool tcp_accounting_holds(const tcp_sock& tp) {
+  const queue_sums q = tcp_queue_sums(tp);
   // Not checked: copied_seq <= rcv_nxt. The kernel code modelled breaks it itself (sockmap TCP,
   // a redirect to self through the backlog: tcp_eat_skb at the verdict and copied_from_self in
   // tcp_bpf_recvmsg_parser both count the bytes), so it is a property of the kernel, not of
   // the model's bookkeeping.
-  if (truesize == tp.sk_wmem_queued && pcount == tp.packets_out && tp.snd_una <= tp.snd_nxt &&
-      tp.snd_nxt <= tp.write_seq) [[likely]]
-    return std::nullopt;
-  return tcp_accounting_message(tp, truesize, pcount);
+  return q.truesize == tp.sk_wmem_queued && q.pcount == tp.packets_out && tp.snd_una <= tp.snd_nxt &&
+         tp.snd_nxt <= tp.write_seq;
+}
+
+// Out of line and cold: the check runs after every step of every schedule, the message only
+// when it fails.
+[[gnu::cold, gnu::noinline]] std::string tcp_accounting_message(const tcp_sock& tp) {
+  const queue_sums q = tcp_queue_sums(tp);
+  if (q.truesize != tp.sk_wmem_queued)
+    return fmt::format("{}: sk_wmem_queued {} but the queues' truesize is {}", tp.name, tp.sk_wmem_queued, q.truesize);
+  if (q.pcount != tp.packets_out)
+    return fmt::format("{}: packets_out {} but the rtx queue holds {} segments", tp.name, tp.packets_out, q.pcount);
+  return fmt::format("{}: snd_una {} snd_nxt {} write_seq {}", tp.name, tp.snd_una, tp.snd_nxt, tp.write_seq);
+}
+
+std::optional<std::string> tcp_accounting_error(const tcp_sock& tp) {
+  if (tcp_accounting_holds(tp)) return std::nullopt;
+  return tcp_accounting_message(tp);
 }
 
 void tcp_init_sock(Sched& s, tcp_sock& tp, loopback& lo, const tcp_config& cfg) {
@@ -91,7 +105,7 @@ void tcp_init_sock(Sched& s, tcp_sock& tp, loopback& lo, const tcp_config& cfg) 
   }
   tp.sk_write_space = [&tp](Sched& sch) { sk_stream_write_space(sch, tp); };
   tp.sk_lock.set_backlog_hook([&s, &tp] { return tcp_release_hook(s, tp); });
-  s.add_model_invariant("tcp-accounting", [&tp] { return tcp_accounting_error(tp); });
+  s.add_model_invariant<tcp_accounting_holds, tcp_accounting_message>("tcp-accounting", tp);
 }
 
 uint32_t tcp_send_mss(tcp_sock& tp, uint32_t& size_goal, int /*flags*/) {
