@@ -875,6 +875,44 @@ SockmapSettings sockmap_settings(const Program& p) {
   return set;
 }
 
+// The per-step invariants, as tests on the world (Sched::add_invariant<Holds, Explain>): they
+// run after every step of every schedule, the messages only when one fails.
+//
+// msg_tot_len-accounting: each psock's msg_tot_len is the bytes on its ingress_msg list.
+bool msg_tot_len_holds(const ScriptWorld& w) {
+  for (const auto& skp : w.socks)
+    if (skp->psock && skp->psock->msg_tot_len != ingress_msg_bytes(*skp->psock)) return false;
+  return true;
+}
+
+[[gnu::cold, gnu::noinline]] std::string msg_tot_len_message(const ScriptWorld& w) {
+  for (const auto& skp : w.socks) {
+    const sock& sk = *skp;
+    if (!sk.psock) continue;
+    const uint64_t queued = ingress_msg_bytes(*sk.psock);
+    if (sk.psock->msg_tot_len != queued)
+      return fmt::format("{}: msg_tot_len {} but {} bytes queued in ingress_msg", sk.name, sk.psock->msg_tot_len,
+                         queued);
+  }
+  return "msg_tot_len-accounting";
+}
+
+// nothing-lost: bytes sent = received + dropped + queued. While a send (a test thread's, or a
+// backlog's skb_send_sock) is under way its bytes may already show downstream: allowed up to
+// its size.
+bool nothing_lost_holds(const ScriptWorld& w) {
+  const uint64_t accounted = w.received->size() + w.dropped + bytes_queued(w);
+  return accounted == w.bytes_sent ||
+         (accounted > w.bytes_sent && accounted <= w.bytes_sent + bytes_in_transit(w));
+}
+
+[[gnu::cold, gnu::noinline]] std::string nothing_lost_message(const ScriptWorld& w) {
+  const uint64_t queued = bytes_queued(w);
+  if (!w.dropped)
+    return fmt::format("{} bytes sent but {} received + {} queued", w.bytes_sent, w.received->size(), queued);
+  return fmt::format("{} bytes sent but {} received + {} queued + {} dropped", w.bytes_sent, w.received->size(),
+                     queued, w.dropped);
+}
 }  // namespace
 
 std::unique_ptr<World> build_script_world(Sched& s, const Program& prog) {
@@ -1052,32 +1090,10 @@ std::unique_ptr<World> build_script_world(Sched& s, std::shared_ptr<const Progra
   }
   // Which of their returns to user space let another task of CPU 0 in (model preempt).
   sched_preempt_init(s, w->preempt, preempt, threads);
-  s.add_invariant("msg_tot_len-accounting", [wp]() -> std::optional<std::string> {
-    for (const auto& skp : wp->socks) {
-      const sock& sk = *skp;
-      if (!sk.psock) continue;
-      const uint64_t queued = ingress_msg_bytes(*sk.psock);
-      if (sk.psock->msg_tot_len != queued)
-        return fmt::format("{}: msg_tot_len {} but {} bytes queued in ingress_msg", sk.name,
-                           sk.psock->msg_tot_len, queued);
-    }
-    return std::nullopt;
-  });
+  s.add_invariant<msg_tot_len_holds, msg_tot_len_message>("msg_tot_len-accounting", *wp);
   // Bytes sent = received + dropped + queued. Added after msg_tot_len-accounting, which
-  // bytes_queued relies on. While a send (a test thread's, or a backlog's
-  // skb_send_sock) is under way its bytes may already show downstream: allowed up to its size.
-  s.add_invariant("nothing-lost", [wp]() -> std::optional<std::string> {
-    const uint64_t queued = bytes_queued(*wp);
-    const uint64_t accounted = wp->received->size() + wp->dropped + queued;
-    if (accounted == wp->bytes_sent ||
-        (accounted > wp->bytes_sent && accounted <= wp->bytes_sent + bytes_in_transit(*wp)))
-      return std::nullopt;
-    if (!wp->dropped)
-      return fmt::format("{} bytes sent but {} received + {} queued", wp->bytes_sent,
-                         wp->received->size(), queued);
-    return fmt::format("{} bytes sent but {} received + {} queued + {} dropped", wp->bytes_sent,
-                       wp->received->size(), queued, wp->dropped);
-  });
+  // bytes_queued relies on.
+  s.add_invariant<nothing_lost_holds, nothing_lost_message>("nothing-lost", *wp);
   return w;
 }
 
