@@ -52,9 +52,10 @@ Sched::Sched(Strategy& strategy, RunLimits limits, uint32_t hz)
 // scheduler first), and destroying a suspended frame runs no model code.
 Sched::~Sched() { t_recorder = saved_recorder_; }
 
-// A world adds a handful of invariants and spawns a handful of tasks, once per schedule: one
-// allocation of room for eight instead of growing 1, 2, 4, 8 and moving the entries (each a
-// string and a std::function) at every doubling. Order and contents are unchanged.
+// A world adds a handful of invariants and final checks and spawns a handful of tasks, once per
+// schedule: one allocation of room for eight instead of growing 1, 2, 4, 8 and moving the
+// entries (each a string and a std::function) at every doubling. Order and contents are
+// unchanged.
 constexpr size_t kFirstReserve = 8;
 
 TaskId Sched::spawn(std::string name, TaskKind kind, Co<> body, bool daemon,
@@ -90,6 +91,7 @@ void Sched::add_model_invariant(std::string name, Invariant check) {
 }
 
 void Sched::add_final_check(std::string property, Invariant check) {
+  if (final_checks_.empty()) final_checks_.reserve(kFirstReserve);
   final_checks_.emplace_back(std::move(property), std::move(check));
 }
 
