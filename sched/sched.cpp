@@ -52,9 +52,10 @@ Sched::Sched(Strategy& strategy, RunLimits limits, uint32_t hz)
 // scheduler first), and destroying a suspended frame runs no model code.
 Sched::~Sched() { t_recorder = saved_recorder_; }
 
-// A world adds a handful of invariants and spawns a handful of tasks, once per schedule: one
-// allocation of room for eight instead of growing 1, 2, 4, 8 and moving the entries (each a
-// string and a std::function) at every doubling. Order and contents are unchanged.
+// A world adds a handful of invariants and final checks and spawns a handful of tasks, once per
+// schedule: one allocation of room for eight instead of growing 1, 2, 4, 8 and moving the
+// entries (each a string and a std::function) at every doubling. Order and contents are
+// unchanged.
 constexpr size_t kFirstReserve = 8;
 
 TaskId Sched::spawn(std::string name, TaskKind kind, Co<> body, bool daemon,
@@ -90,6 +91,7 @@ void Sched::add_model_invariant(std::string name, Invariant check) {
 }
 
 void Sched::add_final_check(std::string property, Invariant check) {
+  if (final_checks_.empty()) final_checks_.reserve(kFirstReserve);
   final_checks_.push_back(Check{std::move(property), nullptr, nullptr, nullptr, std::move(check)});
 }
 
@@ -176,8 +178,10 @@ void Sched::block_current(std::coroutine_handle<> h, std::string_view label, Wai
   if (t.on_sleep) t.on_sleep();
   if (timeout_ns) {
     const TaskId id = t.id;
-    t.timeout_id = add_timer(now_ns_ + *timeout_ns, "schedule_timeout",
-                             [this, id] { wake(id, WakeReason::timeout); });
+    t.timeout_id = add_timer(
+        now_ns_ + *timeout_ns, "schedule_timeout",
+        [](void* sched, uint64_t task) { static_cast<Sched*>(sched)->wake(static_cast<TaskId>(task), WakeReason::timeout); },
+        this, id);
   }
 }
 
@@ -254,10 +258,20 @@ size_t Sched::choose_unlikely(size_t n, ChoiceKind kind, std::string_view reason
 
 uint64_t Sched::add_timer(uint64_t expires_ns, std::string_view name, std::function<void()> fire,
                           std::optional<TimerWindow> window) {
+  auto owned = std::make_unique<std::function<void()>>(std::move(fire));
+  void* ctx = owned.get();
+  const uint64_t id = add_timer(
+      expires_ns, name, [](void* f, uint64_t) { (*static_cast<std::function<void()>*>(f))(); }, ctx, 0, window);
+  timers_.back().owned = std::move(owned);
+  return id;
+}
+
+uint64_t Sched::add_timer(uint64_t expires_ns, std::string_view name, TimerFn fn, void* ctx, uint64_t data,
+                          std::optional<TimerWindow> window) {
   // Timer ids order timers with equal deadlines: two steps that add timers are not reordered.
   touch(obj_id(ObjTag::timers, 0), true);
   const uint64_t id = next_timer_id_++;
-  timers_.push_back({id, expires_ns, window.value_or(default_window_), name, std::move(fire)});
+  timers_.push_back({id, expires_ns, window.value_or(default_window_), name, fn, ctx, data, nullptr});
   return id;
 }
 
@@ -446,7 +460,7 @@ std::optional<RunEnd> Sched::advance_clock() {
     ev.label = std::string(e.name);
     trace_->events.push_back(std::move(ev));
   }
-  e.fire();
+  e.fn(e.ctx, e.data);
   t_recorder.in_step = false;
   if (observer_) observer_->on_step(kNoTask, fp_);
   return std::nullopt;

@@ -32,6 +32,9 @@ class Timer {
   }
 
  private:
+  // The expiry, as the scheduler's timer list calls it (Sched::TimerFn; ctx: the Timer).
+  static void expire(void* timer, uint64_t);
+
   std::string_view name_;
   std::function<void()> fn_;
   std::optional<TimerWindow> window_;

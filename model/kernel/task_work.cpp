@@ -17,7 +17,7 @@ bool task_work_add(Sched& s, task_works& tw, TaskId task, callback_head work, ta
   auto& t = tw.by_task[task];
   if (t.exited) return false;
   const std::string_view func = work.func;
-  t.works.push_front(std::move(work));
+  t.works.push_back(std::move(work));
   const std::string& name = s.task(task).name;
   switch (notify) {
     case task_work_notify_mode::twa_none: break;
@@ -48,11 +48,11 @@ Co<> task_work_run(Sched& s, task_works& tw) {
   t.tif_notify_resume = false;
   while (!t.works.empty()) {
     // xchg(&task->task_works, NULL): take the whole stack, run it, look again.
-    std::deque<callback_head> batch;
+    std::vector<callback_head> batch;
     batch.swap(t.works);
-    for (auto& cb : batch) {
-      co_await s.point(cb.func);
-      co_await cb.fn();
+    for (auto cb = batch.rbegin(); cb != batch.rend(); ++cb) {  // newest first
+      co_await s.point(cb->func);
+      co_await cb->fn();
     }
   }
 }

@@ -10,10 +10,10 @@
 // io_run_task_work / get_signal do, right before they run the queued callbacks.
 #pragma once
 
-#include <deque>
 #include <functional>
 #include <map>
 #include <string_view>
+#include <vector>
 
 #include "sched/sched.h"
 
@@ -31,7 +31,11 @@ struct callback_head {
 // current->task_works of every task that can receive task work, by TaskId (ordered: determinism).
 struct task_works {
   struct per_task {
-    std::deque<callback_head> works;  // pushed at the front, as the kernel's llist
+    // The kernel's llist, newest last: task_work_add pushes at the back, task_work_run walks it
+    // from the back (the kernel pushes at the head and walks from it: the same order). A
+    // vector, not a deque: libstdc++'s deque allocates a map and a node when it is built and
+    // another node at its first push_front, for lists that hold one or two callbacks.
+    std::vector<callback_head> works;
     bool tif_notify_resume = false;
     bool exited = false;  // exit_task_work ran: task_work_add fails with -ESRCH
   };
