@@ -2,8 +2,8 @@
 
 namespace kpsim {
 
-Co<> SockLock::release_sock(Sched& s) {
-  if (backlog_hook_) co_await backlog_hook_();
+void SockLock::release_sock(Sched& s) {
+  if (backlog_hook_) backlog_hook_();
   owner_.unlock(s);
 }
 

@@ -19,16 +19,19 @@ class SockLock {
   Mutex::LockAwaiter lock_sock(Sched& s, std::string_view label = "lock_sock") {
     return owner_.lock(s, label);
   }
-  // co_await sk_lock.release_sock(s): runs the backlog hook, then releases.
-  Co<> release_sock(Sched& s);
+  // sk_lock.release_sock(s): runs the backlog hook, then releases. It never sleeps: the hook
+  // runs to completion (the kernel's __release_sock may cond_resched between batches of the
+  // backlog; the model's backlogs are a few ACKs, processed at once), so it is a plain call —
+  // not a coroutine, whose frame cost an allocation on every release.
+  void release_sock(Sched& s);
   bool owned_by_user() const { return owner_.locked(); }
   TaskId owner() const { return owner_.owner(); }
-  // Called by release_sock while still owned; may reach scheduling points.
-  void set_backlog_hook(std::function<Co<>()> hook) { backlog_hook_ = std::move(hook); }
+  // Called by release_sock while still owned; runs to completion (no scheduling point).
+  void set_backlog_hook(std::function<void()> hook) { backlog_hook_ = std::move(hook); }
 
  private:
   Mutex owner_;
-  std::function<Co<>()> backlog_hook_;
+  std::function<void()> backlog_hook_;
 };
 
 }  // namespace kpsim

@@ -627,7 +627,7 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
       // sock_map_update_elem_sys: lock_sock around the update.
       co_await sk.sk_lock.lock_sock(s, "sock_map_update_elem_sys: lock_sock");
       const int ret = map_update(s, w, st.key, st.sock);
-      co_await sk.sk_lock.release_sock(s);
+      sk.sk_lock.release_sock(s);
       check_ret(s, st, ret);
       break;
     }
@@ -655,7 +655,7 @@ Co<> run_step(Sched& s, ScriptWorld& w, const Step& st) {
       } else {
         co_await sk.sk_lock.lock_sock(s, "inet_shutdown");
         sk.send_shutdown = true;
-        co_await sk.sk_lock.release_sock(s);
+        sk.sk_lock.release_sock(s);
       }
       check_ret(s, st, ret);
       break;

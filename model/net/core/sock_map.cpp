@@ -121,7 +121,7 @@ Co<> sock_map_close(Sched& s, sock& sk, bpf_sockmap* map, bpf_sockhash* hash,
     // drop has done without waiting. A psock still referenced elsewhere (a recv in progress,
     // a backlog run holding its reference) is the case the model refuses before it gets here.
   }
-  co_await sk.sk_lock.release_sock(s);
+  sk.sk_lock.release_sock(s);
   co_await saved_close();
 }
 

@@ -47,7 +47,7 @@ bool wait_cond(const tcp_sock& tp, bool vm_wait) {
 // left (nullopt: MAX_SCHEDULE_TIMEOUT).
 Co<> sk_wait_event(Sched& s, tcp_sock& tp, std::optional<uint64_t>& timeo, bool vm_wait,
                    WaitQueue::WokenEntry& wait) {
-  co_await tp.sk_lock.release_sock(s);
+  tp.sk_lock.release_sock(s);
   // Another CPU (the softirq, the timer) may run between the release and the re-check.
   co_await s.point("sk_wait_event");
   if (!wait_cond(tp, vm_wait) && wait.woken) {

@@ -28,10 +28,9 @@ tcp_sock::tcp_sock(std::string name_)
 
 // release_sock's work as the owner: __release_sock, then tcp_release_cb. Atomic with respect to
 // the other contexts, which find the socket still owned until it returns.
-static Co<> tcp_release_hook(Sched& s, tcp_sock& tp) {
+static void tcp_release_hook(Sched& s, tcp_sock& tp) {
   __release_sock(s, tp);
   tcp_release_cb(s, tp);
-  co_return;
 }
 
 // The queues' truesize and segment count, which sk_wmem_queued and packets_out must equal.
@@ -104,7 +103,7 @@ void tcp_init_sock(Sched& s, tcp_sock& tp, loopback& lo, const tcp_config& cfg) 
     tcp_sndbuf_expand(tp);  // tcp_init_buffer_space
   }
   tp.sk_write_space = [&tp](Sched& sch) { sk_stream_write_space(sch, tp); };
-  tp.sk_lock.set_backlog_hook([&s, &tp] { return tcp_release_hook(s, tp); });
+  tp.sk_lock.set_backlog_hook([&s, &tp] { tcp_release_hook(s, tp); });
   s.add_model_invariant<tcp_accounting_holds, tcp_accounting_message>("tcp-accounting", tp);
 }
 
@@ -233,7 +232,7 @@ Co<int64_t> tcp_sendmsg(Sched& s, tcp_sock& tp, msghdr& msg) {
   if (!msg.payload.empty()) tp.snd_data.append(msg.payload);
   const int64_t ret = co_await tcp_sendmsg_locked(s, tp, msg);
   if (!tp.snd_data.empty()) tp.snd_data.resize(tp.write_seq);
-  co_await tp.sk_lock.release_sock(s);
+  tp.sk_lock.release_sock(s);
   // local_bh_enable at the end of the send path: NET_RX runs here on an inline device.
   if (tp.lo->softirq_inline) co_await do_softirq(s, *tp.lo, "softirq: tcp_rcv_established");
   co_return ret;
@@ -253,7 +252,7 @@ Co<int64_t> do_tcp_sendpages(Sched& s, tcp_sock& tp, uint64_t size, int flags) {
 Co<int64_t> tcp_sendpage(Sched& s, tcp_sock& tp, uint64_t size, int flags) {
   co_await tp.sk_lock.lock_sock(s, "tcp_sendpage_locked");
   const int64_t ret = co_await do_tcp_sendpages(s, tp, size, flags);
-  co_await tp.sk_lock.release_sock(s);
+  tp.sk_lock.release_sock(s);
   if (tp.lo->softirq_inline) co_await do_softirq(s, *tp.lo, "softirq: tcp_rcv_established");
   co_return ret;
 }
@@ -301,7 +300,7 @@ Co<int> tcp_recvmsg_data(Sched& s, tcp_sock& tp, std::string& out, uint32_t len,
       break;
     }
     // sk_wait_data
-    co_await tp.sk_lock.release_sock(s);
+    tp.sk_lock.release_sock(s);
     const WakeReason r = co_await tp.sk_wq.sleep(s, "sk_wait_data: woken", true);
     co_await tp.sk_lock.lock_sock(s, "tcp_recvmsg: lock_sock");
     if (r == WakeReason::interrupted && !copied) {
@@ -311,7 +310,7 @@ Co<int> tcp_recvmsg_data(Sched& s, tcp_sock& tp, std::string& out, uint32_t len,
   }
   account_cpu(s, *tp.kc, tp.stats.cpu, cpu_work::copy, copied, on_cpu::other);  // the reader's CPU
   s.note(tp.name, "tcp_recvmsg returns {}", copied ? static_cast<int>(copied) : err);
-  co_await tp.sk_lock.release_sock(s);
+  tp.sk_lock.release_sock(s);
   co_return copied ? static_cast<int>(copied) : err;
 }
 
@@ -361,7 +360,7 @@ Co<> tcp_close(Sched& s, tcp_sock& tp) {
   for (const skb_ptr& skb : tp.sk_receive_queue.get()) {
     if (skb->end_seq > tp.copied_seq) {
       s.fail("model-assumption", fmt::format("{}: tcp_close with unread data: the RST is not modelled", tp.name));
-      co_await tp.sk_lock.release_sock(s);
+      tp.sk_lock.release_sock(s);
       co_return;
     }
   }
@@ -374,7 +373,7 @@ Co<> tcp_close(Sched& s, tcp_sock& tp) {
   tcp_push_pending_frames(s, tp);
   // sock_orphan: SOCK_DEAD (a verdict or a redirect onto it now drops).
   if (tp.fin_segment) tp.sock_dead = true;
-  co_await tp.sk_lock.release_sock(s);
+  tp.sk_lock.release_sock(s);
   // local_bh_enable: the FIN segment's NET_RX on an inline device.
   if (tp.fin_segment) co_await do_softirq(s, *tp.lo, "softirq: tcp_fin");
 }
@@ -414,7 +413,7 @@ Co<int> tcp_shutdown(Sched& s, tcp_sock& tp) {
     tp.nonagle |= kTCP_NAGLE_OFF;  // as in tcp_close: the FIN tail is never held back
     tcp_send_fin(s, tp);
   }
-  co_await tp.sk_lock.release_sock(s);
+  tp.sk_lock.release_sock(s);
   if (tp.fin_segment) co_await do_softirq(s, *tp.lo, "softirq: tcp_fin");
   co_return 0;
 }
@@ -422,7 +421,7 @@ Co<int> tcp_shutdown(Sched& s, tcp_sock& tp) {
 Co<> tcp_splice_eof(Sched& s, tcp_sock& tp) {
   co_await tp.sk_lock.lock_sock(s, "tcp_splice_eof");
   tcp_push_pending_frames(s, tp);
-  co_await tp.sk_lock.release_sock(s);
+  tp.sk_lock.release_sock(s);
 }
 
 void tcp_sock_set_cork(Sched& s, tcp_sock& tp, bool on) {

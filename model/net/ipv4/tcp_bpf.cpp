@@ -17,7 +17,7 @@ Co<int> tcp_msg_wait_data(Sched& s, sock& sk, sk_psock& psock, bool dontwait) {
   if (dontwait) co_return 0;
   auto cond = [&] { return !psock.ingress_msg->empty() || !sk.sk_receive_queue->empty(); };
   if (cond()) co_return 1;
-  co_await sk.sk_lock.release_sock(s);
+  sk.sk_lock.release_sock(s);
   const WakeReason r = co_await sk.sk_wq.sleep(s, "tcp_msg_wait_data: woken", true);
   co_await sk.sk_lock.lock_sock(s);
   if (r == WakeReason::interrupted && !cond()) co_return -kerr::erestartsys;
@@ -76,7 +76,7 @@ Co<int> tcp_bpf_recvmsg_parser(Sched& s, sock& sk, std::string& out, uint32_t le
   }
   if (!peek) tcp_sk(sk).copied_seq = seq;
   s.note(sk.name, "tcp_bpf_recvmsg_parser returns {}", copied);
-  co_await sk.sk_lock.release_sock(s);
+  sk.sk_lock.release_sock(s);
   co_return copied;
 }
 

@@ -19,7 +19,7 @@ Co<bool> udp_msg_wait_data(Sched& s, sock& sk, sk_psock& psock, bool dontwait) {
   if (dontwait) co_return false;
   bool ret = udp_msg_has_data(sk, psock);
   if (!ret) {
-    co_await sk.sk_lock.release_sock(s);
+    sk.sk_lock.release_sock(s);
     co_await sk.sk_wq.sleep(s, "udp_msg_wait_data: woken", true);
     co_await sk.sk_lock.lock_sock(s);
     ret = udp_msg_has_data(sk, psock);
@@ -45,14 +45,14 @@ Co<int> udp_bpf_recvmsg(Sched& s, sock& sk, std::string& out, uint32_t len, bool
     const bool data = co_await udp_msg_wait_data(s, sk, *psock, dontwait);
     if (data) {
       if (psock_has_data(*psock)) continue;
-      co_await sk.sk_lock.release_sock(s);
+      sk.sk_lock.release_sock(s);
       co_return co_await udp_recvmsg(s, sk, out, len, dontwait, peek);
     }
     copied = -kerr::eagain;
     break;
   }
   s.note(sk.name, "udp_bpf_recvmsg returns {}", copied);
-  co_await sk.sk_lock.release_sock(s);
+  sk.sk_lock.release_sock(s);
   co_return copied;
 }
 

@@ -66,7 +66,7 @@ Co<> tls_sk_proto_close(Sched& s, tls_context& ctx, tls_close_stats& st) {
         ok = false;
         break;
       }
-      co_await sk.sk_lock.release_sock(s);
+      sk.sk_lock.release_sock(s);
       co_await sk.sk_wq.sleep(s, "wait_on_pending_writer: woken", true, timeo);
       co_await sk.sk_lock.lock_sock(s, "wait_on_pending_writer: locked");
     }
@@ -76,7 +76,7 @@ Co<> tls_sk_proto_close(Sched& s, tls_context& ctx, tls_close_stats& st) {
     }
   }
   co_await tls_sw_release_resources_tx(s, ctx, st);
-  co_await sk.sk_lock.release_sock(s);
+  sk.sk_lock.release_sock(s);
   st.closed = true;
   co_await tcp_close(s, sk);  // ctx->sk_proto->close
 }

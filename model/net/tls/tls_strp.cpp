@@ -86,7 +86,7 @@ void tls_strp_data_ready(Sched& s, tls_strparser& strp) {
 Co<> tls_strp_work(Sched& s, tls_strparser& strp) {
   co_await strp.sk->sk_lock.lock_sock(s, "tls_strp_work: locked");
   tls_strp_check_rcv(s, strp);
-  co_await strp.sk->sk_lock.release_sock(s);
+  strp.sk->sk_lock.release_sock(s);
 }
 
 bool tls_strp_msg_load(Sched& s, tls_strparser& strp, bool force_refresh) {

@@ -181,7 +181,7 @@ Co<> tx_work_handler(Sched& s, tls_context& ctx) {
     co_await ctx.sk->sk_lock.lock_sock(s, "tx_work_handler: tls_tx_records");
     s.note("tls", "tx_work_handler: tls_tx_records(-1): {} records on tx_list", ctx.tx_list.size());
     co_await tls_tx_records(s, ctx, -1);
-    co_await ctx.sk->sk_lock.release_sock(s);
+    ctx.sk->sk_lock.release_sock(s);
     ctx.tx_lock.unlock(s);
   } else if (!ctx.tx_scheduled) {
     // A sender holds tx_lock and will transmit on its way out; retry in 10 ms just in case.
@@ -448,7 +448,7 @@ Co<int64_t> tls_sw_sendmsg(Sched& s, tls_context& ctx, msghdr& msg) {
   if (!co_await ctx.tx_lock.lock_interruptible(s, "lock_sock")) co_return -kerr::eintr;
   co_await ctx.sk->sk_lock.lock_sock(s, "tls_sw_sendmsg_locked");
   const int64_t ret = co_await tls_sw_sendmsg_locked(s, ctx, msg);
-  co_await ctx.sk->sk_lock.release_sock(s);
+  ctx.sk->sk_lock.release_sock(s);
   ctx.tx_lock.unlock(s);
   co_return ret;
 }
@@ -525,7 +525,7 @@ Co<int64_t> tls_sw_sendpage(Sched& s, tls_context& ctx, uint64_t size, int flags
   if (!co_await ctx.tx_lock.lock_interruptible(s, "lock_sock")) co_return -kerr::eintr;
   co_await ctx.sk->sk_lock.lock_sock(s, "tls_sw_do_sendpage");
   const int64_t ret = co_await tls_sw_do_sendpage(s, ctx, size, flags);
-  co_await ctx.sk->sk_lock.release_sock(s);
+  ctx.sk->sk_lock.release_sock(s);
   ctx.tx_lock.unlock(s);
   co_return ret;
 }
@@ -540,7 +540,7 @@ Co<> tls_sw_splice_eof(Sched& s, tls_context& ctx) {
       co_await tls_encrypt_async_wait(s, ctx);
   }
   if (ctx.partially_sent || !ctx.tx_list.empty()) co_await tls_tx_records(s, ctx, 0);
-  co_await ctx.sk->sk_lock.release_sock(s);
+  ctx.sk->sk_lock.release_sock(s);
   ctx.tx_lock.unlock(s);
 }
 
@@ -621,7 +621,7 @@ namespace {
 template <class Cond>
 Co<bool> tls_sk_wait_event(Sched& s, tcp_sock& sk, std::optional<uint64_t>& timeo, WaitQueue& q,
                            WaitQueue::WokenEntry& wait, Cond cond, std::string_view label) {
-  co_await sk.sk_lock.release_sock(s);
+  sk.sk_lock.release_sock(s);
   co_await s.point("sk_wait_event");  // another CPU may run between the release and the check
   if (!cond()) {
     if (wait.woken) {
@@ -673,7 +673,7 @@ Co<int> tls_rx_reader_acquire(Sched& s, tls_sw_context_rx& ctx, bool nonblock) {
 Co<int> tls_rx_reader_lock(Sched& s, tls_sw_context_rx& ctx, bool nonblock) {
   co_await ctx.sk->sk_lock.lock_sock(s, "tls_rx_reader_lock: locked");
   const int err = co_await tls_rx_reader_acquire(s, ctx, nonblock);
-  if (err) co_await ctx.sk->sk_lock.release_sock(s);
+  if (err) ctx.sk->sk_lock.release_sock(s);
   co_return err;
 }
 
@@ -685,9 +685,9 @@ void tls_rx_reader_release(Sched& s, tls_sw_context_rx& ctx) {
   ctx.reader_present = false;
 }
 
-Co<> tls_rx_reader_unlock(Sched& s, tls_sw_context_rx& ctx) {
+static void tls_rx_reader_unlock(Sched& s, tls_sw_context_rx& ctx) {
   tls_rx_reader_release(s, ctx);
-  co_await ctx.sk->sk_lock.release_sock(s);
+  ctx.sk->sk_lock.release_sock(s);
 }
 
 // tls_record_content_type: every record one recvmsg returns has the same type. The first sets
@@ -1011,7 +1011,7 @@ Co<int64_t> tls_sw_recvmsg(Sched& s, tls_sw_context_rx& ctx, uint32_t len_in, in
     }
   }
   account_cpu(s, *ctx.sk->kc, ctx.sk->stats.cpu, cpu_work::copy, out.user_copied, on_cpu::other);
-  co_await tls_rx_reader_unlock(s, ctx);
+  tls_rx_reader_unlock(s, ctx);
   const int64_t ret = copied ? copied : err;
   s.note("tls", "tls_sw_recvmsg({} B{}) returns {}", len_in, is_peek ? ", MSG_PEEK" : "", ret);
   co_return ret;
