@@ -35,7 +35,7 @@ static void tcp_release_hook(Sched& s, tcp_sock& tp) {
 
 // The queues' truesize and segment count, which sk_wmem_queued and packets_out must equal.
 // Forced inline: tcp_accounting_holds runs after every step for each socket, and the call was
-// a fifth of its cost.
+// about a tenth of its cost (4 of some 43 instructions).
 namespace {
 struct queue_sums {
   int64_t truesize = 0;
