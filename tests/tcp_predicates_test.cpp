@@ -11,6 +11,7 @@
 #include "model/net/ipv4/tcp_output.h"
 #include "model/net/ipv4/tcp_timer.h"
 #include "model/net/tls/tls_sw.h"
+#include "sched/splitmix64.h"
 #include "sched/strategy_random.h"
 
 using namespace kpsim;
@@ -235,6 +236,65 @@ TEST_CASE("probe0 interval: max(rto, TCP_RTO_MIN) with exponential backoff", "[t
 TEST_CASE("TLS record sizes on the wire", "[tls]") {
   CHECK(kTLS_MAX_PAYLOAD_SIZE + tls_prot_info_for(tls_version::v1_3).overhead_size() == 16406);
   CHECK(kTLS_MAX_PAYLOAD_SIZE + tls_prot_info_for(tls_version::v1_2).overhead_size() == 16413);
+}
+
+// The queue's sums are what tcp-accounting compares after every step: they must equal a walk
+// over the skbs after any sequence of the operations the model uses.
+TEST_CASE("tcp_skb_queue: the sums follow every push, pop, insert and edit", "[tcp]") {
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    SplitMix64 rng(seed);
+    tcp_skb_queue q;
+    for (int op = 0; op < 60; ++op) {
+      tcp_skb skb = skb_of(rng.below(1 << 20), static_cast<uint32_t>(rng.below(70000)));
+      skb.truesize = kSkbHeadTruesize + rng.below(70000);
+      skb.pcount = static_cast<uint32_t>(rng.below(50));
+      switch (q.empty() ? 0 : rng.below(6)) {
+        case 0: q.push_back(skb); break;
+        case 1: q.pop_front(); break;
+        case 2: q.pop_back(); break;
+        case 3: q.insert_after(rng.below(q.size()), skb); break;
+        case 4: {  // grow the tail as tcp_sendmsg_locked does
+          auto e = q.edit_back();
+          e->truesize += rng.below(5000);
+          e->end_seq += 10;
+          break;
+        }
+        default: {  // shrink one and change its pcount, as tcp_fragment and a resend would
+          auto e = q.edit_at(rng.below(q.size()));
+          e->truesize -= rng.below(e->truesize + 1);
+          e->pcount = static_cast<uint32_t>(rng.below(50));
+          e.done();
+          e.done();  // a second done() is a no-op
+          break;
+        }
+      }
+      uint64_t truesize = 0, pcount = 0;
+      for (const tcp_skb& x : q) {
+        truesize += x.truesize;
+        pcount += x.pcount;
+      }
+      REQUIRE(q.truesize_sum() == truesize);
+      REQUIRE(q.pcount_sum() == pcount);
+    }
+  }
+}
+
+TEST_CASE("tcp_skb_queue: no push, pop or insert while an skb is open for an edit", "[tcp]") {
+  tcp_skb_queue q;
+  tcp_skb skb = skb_of(0, 100);
+  skb.truesize = 1380;
+  q.push_back(skb);
+  {
+    auto e = q.edit_front();
+    CHECK_THROWS_AS(q.push_back(skb), std::logic_error);
+    CHECK_THROWS_AS(q.pop_front(), std::logic_error);
+    CHECK_THROWS_AS(q.pop_back(), std::logic_error);
+    CHECK_THROWS_AS(q.insert_after(0, skb), std::logic_error);
+    e->truesize += 20;
+  }
+  CHECK(q.truesize_sum() == 1400);
+  q.push_back(skb);  // the edit has ended
+  CHECK(q.size() == 2);
 }
 
 TEST_CASE("tcp_accounting_error: wmem_queued and packets_out must match the queues", "[tcp]") {

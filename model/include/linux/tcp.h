@@ -97,6 +97,105 @@ struct tcp_skb {
   uint32_t len() const { return static_cast<uint32_t>(end_seq - seq); }
 };
 
+// A send-side queue of tcp_skbs (sk_write_queue, or tcp_rtx_queue, an rbtree in the kernel
+// that this path only appends to and trims from the front), which keeps the sums of truesize
+// and pcount over its skbs as they come and go. The tcp-accounting invariant compares them
+// with sk_wmem_queued and packets_out after every step; walking the queues there was a twentieth
+// of a kTLS schedule.
+//
+// The sums cannot drift from the skbs: a queued skb is read through const references, and
+// changed only through an edit (edit_front/edit_back/edit_at), which adds the change of its
+// truesize and pcount to the sums when it ends. While an edit is open the queue may not change
+// shape (an insert could move the skb under it): push, pop and insert then fail loudly.
+// tests/tcp_skb_queue_test.cpp checks the sums against a walk over generated operations.
+class tcp_skb_queue {
+ public:
+  class edit {
+   public:
+    edit(const edit&) = delete;
+    edit& operator=(const edit&) = delete;
+    ~edit() { done(); }
+    tcp_skb& operator*() const { return *skb_; }
+    tcp_skb* operator->() const { return skb_; }
+    // Ends the edit before the scope does (the caller goes on to push the queue).
+    void done() {
+      if (!q_) return;
+      // Modulo 2^64, so a shrink adds as a negative change would.
+      q_->truesize_ += skb_->truesize - truesize_;
+      q_->pcount_ += uint64_t{skb_->pcount} - pcount_;
+      --q_->edits_;
+      q_ = nullptr;
+    }
+
+   private:
+    friend class tcp_skb_queue;
+    edit(tcp_skb_queue& q, tcp_skb& skb) : q_(&q), skb_(&skb), truesize_(skb.truesize), pcount_(skb.pcount) {
+      ++q.edits_;
+    }
+    tcp_skb_queue* q_;
+    tcp_skb* skb_;
+    uint64_t truesize_;
+    uint64_t pcount_;
+  };
+
+  bool empty() const { return skbs_.empty(); }
+  size_t size() const { return skbs_.size(); }
+  const tcp_skb& front() const { return skbs_.front(); }
+  const tcp_skb& back() const { return skbs_.back(); }
+  const tcp_skb& operator[](size_t i) const { return skbs_[i]; }
+  auto begin() const { return skbs_.cbegin(); }
+  auto end() const { return skbs_.cend(); }
+
+  edit edit_front() { return edit(*this, skbs_.front()); }
+  edit edit_back() { return edit(*this, skbs_.back()); }
+  edit edit_at(size_t i) { return edit(*this, skbs_[i]); }
+
+  void push_back(const tcp_skb& skb) {
+    no_edit_open();
+    truesize_ += skb.truesize;
+    pcount_ += skb.pcount;
+    skbs_.push_back(skb);
+  }
+  // Inserts `skb` after the one at `i` (tcp_fragment's new tail part).
+  void insert_after(size_t i, const tcp_skb& skb) {
+    no_edit_open();
+    truesize_ += skb.truesize;
+    pcount_ += skb.pcount;
+    skbs_.insert(skbs_.begin() + static_cast<std::ptrdiff_t>(i) + 1, skb);
+  }
+  tcp_skb pop_front() {
+    no_edit_open();
+    tcp_skb skb = skbs_.front();
+    skbs_.pop_front();
+    truesize_ -= skb.truesize;
+    pcount_ -= skb.pcount;
+    return skb;
+  }
+  tcp_skb pop_back() {
+    no_edit_open();
+    tcp_skb skb = skbs_.back();
+    skbs_.pop_back();
+    truesize_ -= skb.truesize;
+    pcount_ -= skb.pcount;
+    return skb;
+  }
+
+  // The sums over the queued skbs, kept as they change.
+  uint64_t truesize_sum() const { return truesize_; }
+  uint64_t pcount_sum() const { return pcount_; }
+
+ private:
+  void no_edit_open() const {
+    if (edits_) [[unlikely]] edit_conflict();
+  }
+  [[noreturn, gnu::cold]] static void edit_conflict();
+
+  std::deque<tcp_skb> skbs_;
+  uint64_t truesize_ = 0;
+  uint64_t pcount_ = 0;
+  uint32_t edits_ = 0;
+};
+
 // icsk->icsk_pending: which event the one xmit timer is armed for.
 enum class icsk_timer : uint8_t { none, retrans, probe0 };
 
@@ -218,8 +317,8 @@ struct tcp_sock : sock {
   uint32_t sysctl_notsent_lowat = UINT32_MAX;  // net.ipv4.tcp_notsent_lowat
   bool sysctl_autocorking = true;
   uint32_t skbs_since_backlog_flush = 0;  // tcp_sendmsg_locked's process_backlog counter
-  std::deque<tcp_skb> write_queue;  // unsent: front is the send head
-  std::deque<tcp_skb> rtx_queue;    // sent, not yet acked
+  tcp_skb_queue write_queue;  // unsent: front is the send head
+  tcp_skb_queue rtx_queue;    // sent, not yet acked
 
   // ---- inet_connection_sock: the xmit timer -----------------------------------------------
   icsk_timer icsk_pending = icsk_timer::none;

@@ -3,6 +3,7 @@
 #include "model/net/ipv4/tcp.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -33,43 +34,29 @@ static void tcp_release_hook(Sched& s, tcp_sock& tp) {
   tcp_release_cb(s, tp);
 }
 
-// The queues' truesize and segment count, which sk_wmem_queued and packets_out must equal.
-// Forced inline: tcp_accounting_holds runs after every step for each socket, and the call was
-// about a tenth of its cost (4 of some 43 instructions).
-namespace {
-struct queue_sums {
-  int64_t truesize = 0;
-  uint32_t pcount = 0;
-};
-[[gnu::always_inline]] inline queue_sums tcp_queue_sums(const tcp_sock& tp) {
-  queue_sums q;
-  for (const tcp_skb& skb : tp.write_queue) q.truesize += static_cast<int64_t>(skb.truesize);
-  for (const tcp_skb& skb : tp.rtx_queue) {
-    q.truesize += static_cast<int64_t>(skb.truesize);
-    q.pcount += skb.pcount;
-  }
-  return q;
+void tcp_skb_queue::edit_conflict() {
+  throw std::logic_error("tcp_skb_queue: push, pop or insert while an skb of the queue is open for an edit");
 }
-}  // namespace
 
 bool tcp_accounting_holds(const tcp_sock& tp) {
-  const queue_sums q = tcp_queue_sums(tp);
   // Not checked: copied_seq <= rcv_nxt. The kernel code modelled breaks it itself (sockmap TCP,
   // a redirect to self through the backlog: tcp_eat_skb at the verdict and copied_from_self in
   // tcp_bpf_recvmsg_parser both count the bytes), so it is a property of the kernel, not of
   // the model's bookkeeping.
-  return q.truesize == tp.sk_wmem_queued && q.pcount == tp.packets_out && tp.snd_una <= tp.snd_nxt &&
-         tp.snd_nxt <= tp.write_seq;
+  const uint64_t truesize = tp.write_queue.truesize_sum() + tp.rtx_queue.truesize_sum();
+  return static_cast<int64_t>(truesize) == tp.sk_wmem_queued && tp.rtx_queue.pcount_sum() == tp.packets_out &&
+         tp.snd_una <= tp.snd_nxt && tp.snd_nxt <= tp.write_seq;
 }
 
 // Out of line and cold: the check runs after every step of every schedule, the message only
 // when it fails.
 [[gnu::cold, gnu::noinline]] std::string tcp_accounting_message(const tcp_sock& tp) {
-  const queue_sums q = tcp_queue_sums(tp);
-  if (q.truesize != tp.sk_wmem_queued)
-    return fmt::format("{}: sk_wmem_queued {} but the queues' truesize is {}", tp.name, tp.sk_wmem_queued, q.truesize);
-  if (q.pcount != tp.packets_out)
-    return fmt::format("{}: packets_out {} but the rtx queue holds {} segments", tp.name, tp.packets_out, q.pcount);
+  const uint64_t truesize = tp.write_queue.truesize_sum() + tp.rtx_queue.truesize_sum();
+  if (static_cast<int64_t>(truesize) != tp.sk_wmem_queued)
+    return fmt::format("{}: sk_wmem_queued {} but the queues' truesize is {}", tp.name, tp.sk_wmem_queued, truesize);
+  if (tp.rtx_queue.pcount_sum() != tp.packets_out)
+    return fmt::format("{}: packets_out {} but the rtx queue holds {} segments", tp.name, tp.packets_out,
+                       tp.rtx_queue.pcount_sum());
   return fmt::format("{}: snd_una {} snd_nxt {} write_seq {}", tp.name, tp.snd_una, tp.snd_nxt, tp.write_seq);
 }
 
@@ -123,9 +110,8 @@ bool tcp_should_autocork(const tcp_sock& tp, const tcp_skb& skb, uint32_t size_g
 
 void tcp_push(Sched& s, tcp_sock& tp, int flags, uint32_t mss_now, int nonagle, uint32_t size_goal) {
   if (tp.write_queue.empty()) return;
-  tcp_skb& skb = tp.write_queue.back();
-  if (!(flags & kMSG_MORE) || forced_push(tp)) tcp_mark_push(tp, skb);
-  if (tcp_should_autocork(tp, skb, size_goal)) return;  // TSQ would push at TX completion
+  if (!(flags & kMSG_MORE) || forced_push(tp)) tcp_mark_push(tp, *tp.write_queue.edit_back());
+  if (tcp_should_autocork(tp, tp.write_queue.back(), size_goal)) return;  // TSQ would push at TX completion
   if (flags & kMSG_MORE) nonagle = kTCP_NAGLE_CORK;
   __tcp_push_pending_frames(s, tp, mss_now, nonagle);
 }
@@ -170,27 +156,30 @@ Co<int64_t> tcp_sendmsg_locked(Sched& s, tcp_sock& tp, msghdr& msg) {
         copy = std::min<int64_t>(copy, static_cast<int64_t>(msg.left));
         // Copy or splice: the pages are charged to the socket either way
         // (sk_wmem_queued_add + sk_mem_charge). Global TCP memory pressure is not modelled.
-        tcp_skb& skb = tp.write_queue.back();
+        auto skb = tp.write_queue.edit_back();
         // copy_from_user (skb_copy_to_page_nocache) costs the sender's CPU; spliced pages are
         // only referenced.
         if (!(flags & kMSG_SPLICE_PAGES) && msg.iter != iter_type::bvec)
           account_cpu(s, *tp.kc, tp.stats.cpu, cpu_work::copy, static_cast<uint64_t>(copy));
-        if (!copied) skb.psh = false;
-        skb.end_seq += static_cast<uint64_t>(copy);
-        skb.truesize += static_cast<uint64_t>(copy);
+        if (!copied) skb->psh = false;
+        skb->end_seq += static_cast<uint64_t>(copy);
+        skb->truesize += static_cast<uint64_t>(copy);
         tp.sk_wmem_queued += copy;
         tp.write_seq += static_cast<uint64_t>(copy);
         copied += copy;
         msg.left -= static_cast<uint64_t>(copy);
         if (!msg.left) {
-          if (flags & kMSG_EOR) skb.eor = true;
+          if (flags & kMSG_EOR) skb->eor = true;
           break;
         }
-        if (skb.len() < size_goal) continue;
+        if (skb->len() < size_goal) continue;
+        // The pushes below send from the queue: the edit ends first.
         if (forced_push(tp)) {
-          tcp_mark_push(tp, skb);
+          tcp_mark_push(tp, *skb);
+          skb.done();
           __tcp_push_pending_frames(s, tp, mss_now, kTCP_NAGLE_PUSH);
-        } else if (&skb == &tp.write_queue.front()) {
+        } else if (tp.write_queue.size() == 1) {  // the skb is the send head
+          skb.done();
           tcp_push_one(s, tp, mss_now);
         }
         continue;
@@ -198,8 +187,7 @@ Co<int64_t> tcp_sendmsg_locked(Sched& s, tcp_sock& tp, msghdr& msg) {
       // wait_for_space: push what this call queued, ignoring MSG_MORE, then sleep.
       tp.sock_nospace = true;
       if (!tp.write_queue.empty() && tp.write_queue.back().len() == 0) {  // tcp_remove_empty_skb
-        tp.sk_wmem_queued -= static_cast<int64_t>(tp.write_queue.back().truesize);
-        tp.write_queue.pop_back();
+        tp.sk_wmem_queued -= static_cast<int64_t>(tp.write_queue.pop_back().truesize);
       }
       if (copied) tcp_push(s, tp, flags & ~kMSG_MORE, mss_now, kTCP_NAGLE_PUSH, size_goal);
       // Each transmission above ran NET_RX at its local_bh_enable (__dev_queue_xmit). An inline

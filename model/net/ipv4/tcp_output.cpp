@@ -150,20 +150,21 @@ void tcp_mark_push(tcp_sock& tp, tcp_skb& skb) {
 // tso_fragment / tcp_fragment: the first `len` bytes stay, the rest becomes a new skb right
 // after it in the write queue (with its own head truesize).
 static void tcp_fragment(tcp_sock& tp, size_t idx, uint32_t len) {
-  tcp_skb& skb = tp.write_queue[idx];
+  auto skb = tp.write_queue.edit_at(idx);
   tcp_skb buff;
-  buff.seq = skb.seq + len;
-  buff.end_seq = skb.end_seq;
-  buff.eor = skb.eor;
-  buff.psh = skb.psh;
+  buff.seq = skb->seq + len;
+  buff.end_seq = skb->end_seq;
+  buff.eor = skb->eor;
+  buff.psh = skb->psh;
   const uint64_t moved = buff.end_seq - buff.seq;
   buff.truesize = kSkbHeadTruesize + moved;
-  skb.truesize -= std::min<uint64_t>(moved, skb.truesize - kSkbHeadTruesize);
-  skb.end_seq = buff.seq;
-  skb.eor = false;
-  skb.psh = false;
+  skb->truesize -= std::min<uint64_t>(moved, skb->truesize - kSkbHeadTruesize);
+  skb->end_seq = buff.seq;
+  skb->eor = false;
+  skb->psh = false;
+  skb.done();
   tp.sk_wmem_queued += kSkbHeadTruesize;
-  tp.write_queue.insert(tp.write_queue.begin() + static_cast<std::ptrdiff_t>(idx) + 1, buff);
+  tp.write_queue.insert_after(idx, buff);
 }
 
 // tcp_transmit_skb → ip_queue_xmit → the device. The payload goes along when the socket
@@ -183,8 +184,7 @@ static void tcp_transmit_skb(Sched& s, tcp_sock& tp, uint64_t seq, uint64_t end_
 
 // tcp_transmit_skb for the send head, then tcp_event_new_data_sent.
 static void tcp_transmit_head(Sched& s, tcp_sock& tp, uint32_t mss_now, const char* why) {
-  tcp_skb skb = tp.write_queue.front();
-  tp.write_queue.pop_front();
+  tcp_skb skb = tp.write_queue.pop_front();
   const uint32_t pcount = tcp_skb_pcount(skb, mss_now);
   skb.pcount = pcount;  // tcp_set_skb_tso_segs: what tcp_clean_rtx_queue takes back
   ++tp.stats.segments;
@@ -214,7 +214,7 @@ bool tcp_write_xmit(Sched& s, tcp_sock& tp, uint32_t mss_now, int nonagle, int p
   uint32_t sent_pkts = 0;
   const uint32_t max_segs = kGsoMaxSegs;  // tcp_tso_autosize at loopback pacing rates
   while (!tp.write_queue.empty()) {
-    tcp_skb& skb = tp.write_queue.front();
+    const tcp_skb& skb = tp.write_queue.front();
     const bool is_last = tp.write_queue.size() == 1;
     const uint32_t tso_segs = tcp_skb_pcount(skb, mss_now);
     uint32_t cwnd_quota = tcp_cwnd_test(tp);
@@ -273,16 +273,16 @@ static int tcp_xmit_probe_skb(Sched& s, tcp_sock& tp) {
 int tcp_write_wakeup(Sched& s, tcp_sock& tp) {
   if (tp.write_queue.empty() || tp.write_queue.front().seq >= tp.tcp_wnd_end())
     return tcp_xmit_probe_skb(s, tp);
-  tcp_skb& skb = tp.write_queue.front();
+  const tcp_skb& skb = tp.write_queue.front();
   const uint32_t mss = tcp_current_mss(tp);
   uint64_t seg_size = tp.tcp_wnd_end() - skb.seq;
   if (tp.pushed_seq < skb.end_seq) tp.pushed_seq = skb.end_seq;
   if (seg_size < skb.len() || skb.len() > mss) {
     seg_size = std::min<uint64_t>(seg_size, mss);
-    skb.psh = true;
+    tp.write_queue.edit_front()->psh = true;
     tcp_fragment(tp, 0, static_cast<uint32_t>(seg_size));
   }
-  tp.write_queue.front().psh = true;
+  tp.write_queue.edit_front()->psh = true;
   // Regardless of Nagle and cork: this is how a corked tail leaves when nothing else pushes it.
   tcp_transmit_head(s, tp, mss, "tcp_write_wakeup");
   return 0;
