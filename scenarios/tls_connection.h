@@ -59,7 +59,8 @@ struct TlsConnection {
   // Records whose last byte is at or before `seq`: removed; returns their plaintext bytes and
   // adds their number to `records`. Plain TCP: the bytes up to `seq` not yet counted.
   uint64_t take_records(uint64_t seq, uint64_t& records);
-  // Per-step: snd_una <= snd_nxt <= write_seq, wmem_queued >= 0, the receiver not ahead of snd_nxt.
+  // Per-step: the receiver not ahead of snd_nxt, a paced reader within its buffer (the sender's own
+  // order is the model invariant tcp-accounting's).
   void add_seq_invariant(Sched& s);
 
  private:
