@@ -42,48 +42,6 @@ bool wait_cond(const tcp_sock& tp, bool vm_wait) {
   return tp.sk_err || tp.send_shutdown || (sk_stream_memory_free(tp) && !vm_wait);
 }
 
-// sk_wait_event(): release_sock (which runs the backlog: ACKs that arrived while we owned the
-// socket are processed here), re-check, sleep interruptibly, lock_sock. *timeo is the time
-// left (nullopt: MAX_SCHEDULE_TIMEOUT).
-Co<> sk_wait_event(Sched& s, tcp_sock& tp, std::optional<uint64_t>& timeo, bool vm_wait,
-                   WaitQueue::WokenEntry& wait) {
-  tp.sk_lock.release_sock(s);
-  // Another CPU (the softirq, the timer) may run between the release and the re-check.
-  co_await s.point("sk_wait_event");
-  if (!wait_cond(tp, vm_wait) && wait.woken) {
-    // wait_woken finds WQ_FLAG_WOKEN: a wake-up came since the entry went on the queue (the
-    // ACKs release_sock just ran, or the softirq's). It returns without sleeping and clears
-    // the flag. This is what cuts the VM-pressure wait short on a busy connection.
-    wait.woken = false;
-    s.note("sk", "sk_stream_wait_memory: woken while awake (WQ_FLAG_WOKEN): wait_woken returns at once");
-  } else if (!wait_cond(tp, vm_wait)) {
-    const uint64_t t0 = s.now_ns();
-    ++tp.stats.wait_memory_calls;
-    s.note("sk", "sk_stream_wait_memory: writer sleeps (notsent {} B >= lowat {} or wmem {} >= sndbuf {})",
-           tp.notsent_bytes(), tp.tcp_notsent_lowat(), tp.sk_wmem_queued, tp.sk_sndbuf);
-    const Task& cur = s.current();
-    WakeReason why;
-    if (tp.kc->fix == kfix::task_sigpending && cur.tif_notify_signal && !cur.pf_no_notify_signal && !cur.sigpending) {
-      // With the patch the check passes, but the sleep cannot: wait_woken() in
-      // TASK_INTERRUPTIBLE returns at once while TIF_NOTIFY_SIGNAL is set, and only the task
-      // itself clears it (after this close returns). The task spins; in virtual time that is
-      // a poll every jiffy (or sooner if sk_stream_write_space wakes the queue).
-      ++tp.stats.notify_signal_spins;
-      s.note("sk", "sk_stream_wait_memory: TIF_NOTIFY_SIGNAL set, wait_woken cannot sleep: busy-poll");
-      const uint64_t jiffy = s.jiffy_ns();
-      why = co_await tp.sk_wq.sleep(s, "sk_stream_wait_memory: poll", false, timeo ? std::min(*timeo, jiffy) : jiffy);
-      if (why == WakeReason::timeout && (!timeo || *timeo > jiffy)) why = WakeReason::woken;
-    } else {
-      why = co_await tp.sk_wq.sleep(s, "sk_stream_wait_memory: woken", true, timeo);
-    }
-    wait.woken = false;  // wait_woken clears WQ_FLAG_WOKEN once it returns
-    const uint64_t slept = s.now_ns() - t0;
-    tp.stats.wait_memory_ns += slept;
-    if (timeo) *timeo = why == WakeReason::timeout ? 0 : *timeo - std::min(*timeo, slept);
-  }
-  co_await tp.sk_lock.lock_sock(s, "sk_stream_wait_memory: locked");
-}
-
 }  // namespace
 
 // DEFINE_WAIT_FUNC + add_wait_queue at the start of sk_stream_wait_memory, remove_wait_queue
@@ -128,7 +86,46 @@ Co<int> sk_stream_wait_memory(Sched& s, tcp_sock& tp, std::optional<uint64_t>& t
     tp.sock_nospace = true;
     ++tp.sk_write_pending;
     const std::optional<uint64_t> before = current_timeo;
-    co_await sk_wait_event(s, tp, current_timeo, vm_wait, wait.entry);
+    // sk_wait_event (a macro in include/net/sock.h, so written out here rather than a coroutine
+    // of its own): release_sock, which runs the backlog (ACKs that arrived while we owned the
+    // socket are processed here), re-check, sleep interruptibly, lock_sock. current_timeo is the
+    // time left (nullopt: MAX_SCHEDULE_TIMEOUT).
+    tp.sk_lock.release_sock(s);
+    // Another CPU (the softirq, the timer) may run between the release and the re-check.
+    co_await s.point("sk_wait_event");
+    if (!wait_cond(tp, vm_wait) && wait.entry.woken) {
+      // wait_woken finds WQ_FLAG_WOKEN: a wake-up came since the entry went on the queue (the
+      // ACKs release_sock just ran, or the softirq's). It returns without sleeping and clears
+      // the flag. This is what cuts the VM-pressure wait short on a busy connection.
+      wait.entry.woken = false;
+      s.note("sk", "sk_stream_wait_memory: woken while awake (WQ_FLAG_WOKEN): wait_woken returns at once");
+    } else if (!wait_cond(tp, vm_wait)) {
+      const uint64_t t0 = s.now_ns();
+      ++tp.stats.wait_memory_calls;
+      s.note("sk", "sk_stream_wait_memory: writer sleeps (notsent {} B >= lowat {} or wmem {} >= sndbuf {})",
+             tp.notsent_bytes(), tp.tcp_notsent_lowat(), tp.sk_wmem_queued, tp.sk_sndbuf);
+      WakeReason why;
+      if (tp.kc->fix == kfix::task_sigpending && cur.tif_notify_signal && !cur.pf_no_notify_signal && !cur.sigpending) {
+        // With the patch the check passes, but the sleep cannot: wait_woken() in
+        // TASK_INTERRUPTIBLE returns at once while TIF_NOTIFY_SIGNAL is set, and only the task
+        // itself clears it (after this close returns). The task spins; in virtual time that is
+        // a poll every jiffy (or sooner if sk_stream_write_space wakes the queue).
+        ++tp.stats.notify_signal_spins;
+        s.note("sk", "sk_stream_wait_memory: TIF_NOTIFY_SIGNAL set, wait_woken cannot sleep: busy-poll");
+        const uint64_t jiffy = s.jiffy_ns();
+        why = co_await tp.sk_wq.sleep(s, "sk_stream_wait_memory: poll", false,
+                                      current_timeo ? std::min(*current_timeo, jiffy) : jiffy);
+        if (why == WakeReason::timeout && (!current_timeo || *current_timeo > jiffy)) why = WakeReason::woken;
+      } else {
+        why = co_await tp.sk_wq.sleep(s, "sk_stream_wait_memory: woken", true, current_timeo);
+      }
+      wait.entry.woken = false;  // wait_woken clears WQ_FLAG_WOKEN once it returns
+      const uint64_t slept = s.now_ns() - t0;
+      tp.stats.wait_memory_ns += slept;
+      if (current_timeo)
+        *current_timeo = why == WakeReason::timeout ? 0 : *current_timeo - std::min(*current_timeo, slept);
+    }
+    co_await tp.sk_lock.lock_sock(s, "sk_stream_wait_memory: locked");
     --tp.sk_write_pending;
     if (vm_wait) {
       // The VM wait is charged to the caller's timeout once, then the loop waits normally.
