@@ -25,9 +25,9 @@ std::string msg_flags_str(int flags) {
   return r.empty() ? "0" : r;
 }
 
-Co<int64_t> sock_sendmsg(Sched& s, socket& sock, msghdr& msg) {
-  co_return co_await sock.sendmsg(s, msg);
-}
+// Hands back the protocol's coroutine rather than awaiting it in a frame of its own: callers
+// await it at once, so the send runs at the same point, one frame cheaper.
+Co<int64_t> sock_sendmsg(Sched& s, socket& sock, msghdr& msg) { return sock.sendmsg(s, msg); }
 
 Co<int64_t> sock_write_iter(Sched& s, socket& sock, uint64_t count) {
   msghdr msg;

@@ -62,13 +62,14 @@ int verdict_flags(const tls_context& ctx, int msg_flags, bool full_record) {
   return msg_flags;
 }
 
-// One call site of bpf_exec_tx_verdict in tls_sw_sendmsg_locked (`site` names it in the trace).
-Co<int> tls_tx_verdict_site(Sched& s, tls_context& ctx, int msg_flags, bool full_record, int64_t& copied,
-                            const char* site) {
+// The flags of one call site of bpf_exec_tx_verdict in tls_sw_sendmsg_locked, noted with the
+// site's name (`site`) for the trace. Not a coroutine: the call site awaits bpf_exec_tx_verdict
+// itself, and a frame of its own here cost three frames a kTLS schedule.
+int tls_tx_verdict_site(Sched& s, const tls_context& ctx, int msg_flags, bool full_record, const char* site) {
   const int flags = verdict_flags(ctx, msg_flags, full_record);
   s.note("tls", "{} record → bpf_exec_tx_verdict ({}) [{}]", full_record ? "full" : "eor", site,
          msg_flags_names{flags});
-  co_return co_await bpf_exec_tx_verdict(s, ctx, full_record, copied, flags);
+  return flags;
 }
 
 // What both call sites do with its result: -EINPROGRESS counts an async record, -ENOMEM waits
@@ -374,7 +375,8 @@ Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
       copied += static_cast<int64_t>(try_to_copy);
       msg.left -= try_to_copy;
       ++num_zc;
-      vret = co_await tls_tx_verdict_site(s, ctx, msg.flags, full_record, copied, "site #1, zero-copy");
+      vret = co_await bpf_exec_tx_verdict(s, ctx, full_record, copied,
+                                         tls_tx_verdict_site(s, ctx, msg.flags, full_record, "site #1, zero-copy"));
       const after_verdict next = after_tx_verdict(vret, num_async);
       if (next == after_verdict::wait_for_memory) goto wait_for_memory;
       if (next == after_verdict::send_end) {
@@ -394,7 +396,8 @@ Co<int64_t> tls_sw_sendmsg_locked(Sched& s, tls_context& ctx, msghdr& msg) {
   copied_label:
     if (full_record || eor) {
       // Call site #2 (the splice path's): the caller's msg_flags, MSG_MORE included.
-      vret = co_await tls_tx_verdict_site(s, ctx, msg.flags, full_record, copied, "site #2, copied:");
+      vret = co_await bpf_exec_tx_verdict(s, ctx, full_record, copied,
+                                         tls_tx_verdict_site(s, ctx, msg.flags, full_record, "site #2, copied:"));
       const after_verdict next = after_tx_verdict(vret, num_async);
       if (next == after_verdict::wait_for_memory) goto wait_for_memory;
       if (next == after_verdict::send_end) {
