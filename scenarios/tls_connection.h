@@ -5,7 +5,6 @@
 // wire, and the tcp-seq-order invariant.
 #pragma once
 
-#include <deque>
 #include <set>
 #include <string>
 #include <utility>
@@ -16,6 +15,7 @@
 #include "model/net/tls/tls_sw.h"
 #include "model/drivers/net/loopback.h"
 #include "scenarios/scenario.h"
+#include "sched/ring_queue.h"
 
 namespace kpsim {
 
@@ -30,7 +30,7 @@ struct TlsConnection {
 
   // The checkers' view of what a TLS receiver parses from the byte stream: each record's wire
   // end (TCP sequence) and plaintext size, in push order, until the receiver has all of it.
-  std::deque<std::pair<uint64_t, uint32_t>> rec_bounds;
+  RingQueue<std::pair<uint64_t, uint32_t>> rec_bounds;
   uint64_t wire_pushed = 0;
   // With kTLS RX on the receiver (record_wire): what each record's header says, by the TCP
   // sequence of its first byte - the bytes a receiver's parser reads - and the plaintext stream
