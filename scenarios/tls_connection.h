@@ -5,6 +5,7 @@
 // wire, and the tcp-seq-order invariant.
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -49,8 +50,8 @@ struct TlsConnection {
   TlsConnection(std::string sender, std::string receiver);
 
   // tcp_init_sock on both ends (the same MSS and window), connected (tcp_handshake); the sender's socket with
-  // tcp_sendmsg, then kTLS TX with `tls` ("1.3", "1.2" or "none": plain TCP) and `aead`.
-  void setup(Sched& s, const model::tcp_config& cfg, const std::string& tls_version,
+  // tcp_sendmsg, then kTLS TX of `version` with `aead` (nullopt: plain TCP).
+  void setup(Sched& s, const model::tcp_config& cfg, std::optional<model::tls_version> version,
              model::tls_aead& aead);
   // The NET_RX task and the xmit-timer softirq (and with delayed ACKs the receiver's delack
   // timer softirq), in this order: spawned before the processes so that a schedule of all-zero
