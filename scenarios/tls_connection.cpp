@@ -16,6 +16,7 @@ TlsConnection::TlsConnection(std::string sender, std::string receiver)
 
 void TlsConnection::setup(Sched& s, const tcp_config& cfg, std::optional<model::tls_version> version,
                           tls_aead& aead) {
+  lo.socks.reserve(2);  // both ends register with loopback: one allocation, not a growth
   for (tcp_sock* sk : {&tp, &peer}) {
     sk->kc = &kc;
     tcp_init_sock(s, *sk, lo, cfg);
