@@ -14,8 +14,9 @@ using namespace model;
 TlsConnection::TlsConnection(std::string sender, std::string receiver)
     : tp(std::move(sender)), peer(std::move(receiver)) {}
 
-void TlsConnection::setup(Sched& s, const tcp_config& cfg, const std::string& tls_version,
+void TlsConnection::setup(Sched& s, const tcp_config& cfg, std::optional<model::tls_version> version,
                           tls_aead& aead) {
+  lo.socks.reserve(2);  // both ends register with loopback: one allocation, not a growth
   for (tcp_sock* sk : {&tp, &peer}) {
     sk->kc = &kc;
     tcp_init_sock(s, *sk, lo, cfg);
@@ -29,9 +30,9 @@ void TlsConnection::setup(Sched& s, const tcp_config& cfg, const std::string& tl
   sock.sendmsg = [this](Sched& sch, msghdr& m) { return tcp_sendmsg(sch, tp, m); };
   sock.splice_eof = [this](Sched& sch) { return tcp_splice_eof(sch, tp); };
   sock.sendpage = [this](Sched& sch, uint64_t size, int flags) { return tcp_sendpage(sch, tp, size, flags); };
-  use_tls = tls_version != "none";
+  use_tls = version.has_value();
   if (!use_tls) return;
-  tls_set_sw_offload(s, tls, sock, tls_version == "1.2" ? tls_version::v1_2 : tls_version::v1_3, aead);
+  tls_set_sw_offload(s, tls, sock, *version, aead);
   tls.on_record = [this](const tls_rec& rec, uint32_t wire_len) {
     if (record_wire) {
       // tls_push_record writes the header (type application_data, the length after it) at the

@@ -5,7 +5,7 @@
 // wire, and the tcp-seq-order invariant.
 #pragma once
 
-#include <deque>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -16,6 +16,7 @@
 #include "model/net/tls/tls_sw.h"
 #include "model/drivers/net/loopback.h"
 #include "scenarios/scenario.h"
+#include "sched/ring_queue.h"
 
 namespace kpsim {
 
@@ -30,7 +31,7 @@ struct TlsConnection {
 
   // The checkers' view of what a TLS receiver parses from the byte stream: each record's wire
   // end (TCP sequence) and plaintext size, in push order, until the receiver has all of it.
-  std::deque<std::pair<uint64_t, uint32_t>> rec_bounds;
+  RingQueue<std::pair<uint64_t, uint32_t>> rec_bounds;
   uint64_t wire_pushed = 0;
   // With kTLS RX on the receiver (record_wire): what each record's header says, by the TCP
   // sequence of its first byte - the bytes a receiver's parser reads - and the plaintext stream
@@ -49,8 +50,8 @@ struct TlsConnection {
   TlsConnection(std::string sender, std::string receiver);
 
   // tcp_init_sock on both ends (the same MSS and window), connected (tcp_handshake); the sender's socket with
-  // tcp_sendmsg, then kTLS TX with `tls` ("1.3", "1.2" or "none": plain TCP) and `aead`.
-  void setup(Sched& s, const model::tcp_config& cfg, const std::string& tls_version,
+  // tcp_sendmsg, then kTLS TX of `version` with `aead` (nullopt: plain TCP).
+  void setup(Sched& s, const model::tcp_config& cfg, std::optional<model::tls_version> version,
              model::tls_aead& aead);
   // The NET_RX task and the xmit-timer softirq (and with delayed ACKs the receiver's delack
   // timer softirq), in this order: spawned before the processes so that a schedule of all-zero

@@ -7,7 +7,9 @@
 // through _int_free/_int_malloc and, when a large block is asked for, malloc_consolidate: 30 % of
 // a sockmap search's self time (docs/design.md "Speed"). Here the thread that allocates first
 // (the main thread, during static initialisation) keeps one free list per 16-byte size class up
-// to 2 KiB (a psock and the larger coroutine frames are just over 1 KiB), unbounded, carved from
+// to 8 KiB (a psock and the larger coroutine frames are just over 1 KiB; the seed-002 world,
+// one object with both ends' sockets, 6 KiB: over 2 KiB it cost a malloc and a free a
+// schedule, 190 instructions), unbounded, carved from
 // 256 KiB chunks that are never given back: after the first schedules every allocation of a search is a pop and every free a push. Other threads (the
 // real-kernel runners' workers) and larger blocks use malloc, so no thread's exit strands a list.
 //
@@ -28,7 +30,7 @@ namespace {
 
 constexpr std::size_t kHeader = 16;  // keeps the payload 16-byte aligned, as malloc's
 constexpr std::size_t kGranule = 16;
-constexpr std::size_t kMaxSmall = 2048;  // coroutine frames and psocks reach 1.2 KiB
+constexpr std::size_t kMaxSmall = 8192;  // coroutine frames and psocks reach 1.2 KiB, a world 6 KiB
 constexpr std::size_t kClasses = kMaxSmall / kGranule;
 constexpr std::uint32_t kMalloced = 0xffffffffu;
 constexpr std::size_t kChunk = 256 * 1024;
@@ -59,7 +61,7 @@ void* from_malloc(std::size_t n) noexcept {
 void* refill(Pool& p, std::size_t cls) noexcept {
   const std::size_t block = kHeader + (cls + 1) * kGranule;
   if (static_cast<std::size_t>(p.end - p.bump) < block) {
-    // The old chunk's tail (under 2 KiB) is left unused.
+    // The old chunk's tail (under 8 KiB) is left unused.
     char* c = static_cast<char*>(std::malloc(kChunk));
     if (!c) return nullptr;
     p.bump = c;

@@ -7,6 +7,9 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <deque>
+#include <memory>
+#include <numeric>
 #include <functional>
 #include <optional>
 #include <stdexcept>
@@ -16,6 +19,7 @@
 
 #include "sched/completion.h"
 #include "sched/mutex.h"
+#include "sched/ring_queue.h"
 #include "sched/sched.h"
 #include "sched/socklock.h"
 #include "sched/strategy_dfs.h"
@@ -1390,4 +1394,63 @@ TEST_CASE("the runnable set: a task holding its CPU excludes that CPU's others, 
     CHECK(wa.order == wb.order);
     CHECK(a.offered.size() >= 4);
   }
+}
+
+// RingQueue stands in for std::deque in the model's queues: the same elements in the same order
+// through pushes, pops at both ends, erase, clear and the growth of its buffer (past its first
+// capacity and with the ring wrapped), for a move-only element type too.
+TEST_CASE("RingQueue keeps std::deque's order through push, pop, erase, clear and growth", "[ring_queue]") {
+  RingQueue<std::unique_ptr<int>> q;
+  std::deque<std::unique_ptr<int>> d;
+  RingQueue<int> qi;
+  std::deque<int> di;
+  CHECK(q.empty());
+  uint64_t x = 1;  // a fixed xorshift sequence of operations
+  for (int i = 0; i < 5000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    const uint64_t op = x % 16;
+    if (op < 8) {
+      q.push_back(std::make_unique<int>(i));
+      d.push_back(std::make_unique<int>(i));
+      qi.emplace_back(i);
+      di.emplace_back(i);
+    } else if (op < 13 && !d.empty()) {
+      q.pop_front();
+      d.pop_front();
+      qi.pop_front();
+      di.pop_front();
+    } else if (op == 13 && !d.empty()) {
+      q.pop_back();
+      d.pop_back();
+      const size_t k = (x >> 8) % di.size();
+      auto it = qi.begin();
+      for (size_t j = 0; j < k; ++j) ++it;
+      const auto next = qi.erase(it);
+      di.erase(di.begin() + static_cast<std::ptrdiff_t>(k));
+      REQUIRE((next == qi.end()) == (k == di.size()));
+      if (k < di.size()) REQUIRE(*next == di[k]);
+    } else if (op == 14 && (x >> 4) % 32 == 0) {
+      q.clear();
+      d.clear();
+      qi.clear();
+      di.clear();
+    }
+    REQUIRE(q.size() == d.size());
+    REQUIRE(qi.size() == di.size());
+    if (!d.empty()) {
+      REQUIRE(*q.front() == *d.front());
+      REQUIRE(*q.back() == *d.back());
+    }
+    REQUIRE(std::equal(qi.begin(), qi.end(), di.begin(), di.end()));
+  }
+  REQUIRE(di.size() > 8);  // the run ends with a queue past its first capacity
+  const RingQueue<int>& cq = qi;
+  CHECK(std::accumulate(cq.begin(), cq.end(), int64_t{0}) == std::accumulate(di.begin(), di.end(), int64_t{0}));
+  for (size_t i = 0; i < di.size(); ++i) CHECK(cq[i] == di[i]);
+  RingQueue<int> copy(qi);
+  RingQueue<int> moved(std::move(copy));
+  CHECK(copy.empty());  // NOLINT(bugprone-use-after-move): a moved-from queue is empty
+  CHECK(std::equal(moved.begin(), moved.end(), di.begin(), di.end()));
 }

@@ -12,10 +12,10 @@
 // the kTLS RX of another share one FIFO.
 #pragma once
 
-#include <deque>
 #include <functional>
 
 #include "model/net/tls/tls_sw.h"
+#include "sched/ring_queue.h"
 
 namespace kpsim::model {
 
@@ -33,7 +33,7 @@ struct cryptd_aead final : tls_aead {
     tcp_sock* rx_sk = nullptr;
     uint64_t data_len = 0;
   };
-  std::deque<request> queue;  // cryptd_cpu_queue
+  RingQueue<request> queue;  // cryptd_cpu_queue
   WaitQueue wq;
   bool spawned = false;
   uint64_t completed = 0;

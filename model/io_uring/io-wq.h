@@ -10,11 +10,11 @@
 // (DEFER_TASKRUN included), and whether or not a worker can then be created.
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <vector>
 
 #include "model/kernel/task_work.h"
+#include "sched/ring_queue.h"
 #include "sched/waitqueue.h"
 
 namespace kpsim::model {
@@ -46,7 +46,7 @@ struct io_wq {
   task_works& tw;
   TaskId task;  // wq->task: the ring's submitter, who creates workers
   // Invariant: nr_running counts workers with `running` set plus creations in flight.
-  std::deque<std::unique_ptr<io_wq_work>> work_list;
+  RingQueue<std::unique_ptr<io_wq_work>> work_list;
   uint32_t nr_workers = 0, nr_running = 0, max_workers = 0;
   std::vector<std::unique_ptr<io_worker>> workers;
   io_wq_stats stats;

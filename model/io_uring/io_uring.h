@@ -13,12 +13,12 @@
 // io_kiocb still holds (req->file), which it drops when freed.
 #pragma once
 
-#include <deque>
 #include <memory>
 
 #include "model/fs/file_table.h"
 #include "model/include/linux/poll.h"
 #include "model/io_uring/io-wq.h"
+#include "sched/ring_queue.h"
 #include "sched/waitqueue.h"
 
 namespace kpsim::model {
@@ -48,12 +48,12 @@ struct io_ring_ctx {
   task_work_notify_mode notify_method;
   TaskId submitter;
   bool lockless_cq() const { return setup == io_setup::defer_taskrun; }
-  std::deque<io_uring_cqe> cq;
+  RingQueue<io_uring_cqe> cq;
   WaitQueue cq_wait;  // io_cqring_wait sleeps here; io_cqring_wake and local work wake it
   // tctx->task_list: completions waiting for tctx_task_work in the submitter.
-  std::deque<std::function<Co<>()>> tctx_task_list;
+  RingQueue<std::function<Co<>()>> tctx_task_list;
   // ctx->work_llist (DEFER_TASKRUN): run only by the submitter in io_uring_enter/GETEVENTS.
-  std::deque<std::function<Co<>()>> work_llist;
+  RingQueue<std::function<Co<>()>> work_llist;
   io_wq wq;
   io_uring_stats stats;
 };

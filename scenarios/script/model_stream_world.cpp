@@ -486,8 +486,8 @@ std::unique_ptr<World> build_stream_world(Sched& s, std::shared_ptr<const Progra
   if (p.sysctl_tcp_notsent_lowat) cfg.sysctl_notsent_lowat = *p.sysctl_tcp_notsent_lowat;
   if (snd.sndbuf) cfg.so_sndbuf = *snd.sndbuf;
   cfg.nodelay = snd.nodelay;
-  std::string version = "none";
-  if (p.tls_tx) version = p.tls_tx->version == TlsVersion::v1_2 ? "1.2" : "1.3";
+  std::optional<tls_version> version;  // none: plain TCP
+  if (p.tls_tx) version = p.tls_tx->version == TlsVersion::v1_2 ? tls_version::v1_2 : tls_version::v1_3;
   w->c.record_wire = p.tls_rx.has_value();
   const bool tx_async = p.tls_tx && p.tls_tx->crypto == Crypto::async;
   const bool rx_async = p.tls_rx && p.tls_rx->crypto == Crypto::async;

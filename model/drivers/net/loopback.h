@@ -12,13 +12,13 @@
 // race with a sender holding the socket lock.
 #pragma once
 
-#include <deque>
 #include <functional>
 #include <string_view>
 #include <vector>
 
 #include "model/include/linux/skbuff.h"
 #include "sched/footprint.h"
+#include "sched/ring_queue.h"
 #include "sched/waitqueue.h"
 
 namespace kpsim::model {
@@ -27,7 +27,7 @@ struct tcp_sock;
 struct sock;
 
 struct loopback {
-  Shared<std::deque<skb_ptr>> input_pkt_queue;  // transmitted, not yet received
+  Shared<RingQueue<skb_ptr>> input_pkt_queue;  // transmitted, not yet received
   WaitQueue napi;                       // the NET_RX task waits here until raised
   bool softirq_inline = false;          // see above
   // The TCP sockets transmitting on this device (tcp_init_sock registers them): the NET_RX

@@ -7,9 +7,9 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <numeric>
 
+#include "sched/ring_queue.h"
 #include "sched/waitqueue.h"
 
 namespace kpsim::model {
@@ -20,7 +20,7 @@ inline constexpr int kSPLICE_F_NONBLOCK = 0x02;
 inline constexpr int kSPLICE_F_MORE = 0x04;
 
 struct pipe_inode_info {
-  std::deque<uint32_t> bufs;  // bytes in each buffer (one page at most), oldest first
+  RingQueue<uint32_t> bufs;  // bytes in each buffer (one page at most), oldest first
   uint32_t max_usage = kPIPE_DEF_BUFFERS;  // Invariant: bufs.size() <= max_usage
   WaitQueue rd_wait, wr_wait;
   uint64_t bytes() const { return std::accumulate(bufs.begin(), bufs.end(), uint64_t{0}); }

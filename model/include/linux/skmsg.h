@@ -10,7 +10,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,6 +19,7 @@
 #include "model/include/linux/skbuff.h"
 #include "sched/footprint.h"
 #include "sched/mutex.h"
+#include "sched/ring_queue.h"
 #include "sched/work.h"
 
 namespace kpsim::model {
@@ -73,7 +73,7 @@ struct sk_psock {
   // ingress_lock (spin_lock_bh): every section that takes it in the model is free of
   // scheduling points, as a bh-disabled spinlock section is non-preemptible; so it is never
   // contended and is documented at each use instead of being taken.
-  Shared<std::deque<skb_ptr>> ingress_skb;
+  Shared<RingQueue<skb_ptr>> ingress_skb;
   Shared<bool> tx_enabled = true;  // SK_PSOCK_TX_ENABLED: set by sk_psock_init, cleared by stop/error
   Work work;               // psock->work: runs sk_psock_backlog
   Mutex work_mutex;

@@ -20,6 +20,7 @@
 #include "model/include/linux/jiffies.h"
 #include "model/kernel/sched/cputime.h"
 #include "model/include/net/sock.h"
+#include "sched/ring_queue.h"
 #include "sched/socklock.h"
 #include "sched/timer.h"
 #include "sched/waitqueue.h"
@@ -240,13 +241,13 @@ struct tcp_stats {
 struct tcp_sock : sock {
   explicit tcp_sock(std::string name_ = "tcp");
   // Kernel variant switches are read from sk->kc (model/kconfig.h).
-  std::deque<ack_skb> sk_backlog;  // sk->sk_backlog: the ACKs that came while the socket was owned
+  RingQueue<ack_skb> sk_backlog;  // sk->sk_backlog: the ACKs that came while the socket was owned
   // Data segments that came while a process owned the socket (sk_add_backlog), processed by the
   // owner in __release_sock / sk_flush_backlog. Only a socket whose reader holds the lock while
   // data may arrive (a kTLS RX reader in tls_sw_recvmsg) enables it; on the other paths no
   // process owns a receiving socket when data arrives, and tcp_v4_rcv says so if one does.
   bool data_backlog = false;
-  std::deque<skb_ptr> sk_backlog_data;
+  RingQueue<skb_ptr> sk_backlog_data;
 
   // ---- struct tcp_sock ------------------------------------------------------------------
   // The bytes written, by sequence number, when the application's sends carry payload

@@ -13,7 +13,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -23,6 +22,7 @@
 #include "model/include/linux/skmsg.h"
 #include "model/kconfig.h"
 #include "sched/footprint.h"
+#include "sched/ring_queue.h"
 #include "sched/socklock.h"
 #include "sched/waitqueue.h"
 
@@ -59,7 +59,7 @@ struct sock {
   Shared<bool> sock_done = false;       // SOCK_DONE: tcp_fin saw the peer's FIN
 
   // ---- receive side -------------------------------------------------------------------------
-  Shared<std::deque<skb_ptr>> sk_receive_queue;
+  Shared<RingQueue<skb_ptr>> sk_receive_queue;
   SharedPtr<sk_psock> psock;  // sk_user_data when in a sockmap
   Shared<uint32_t> sk_rmem_alloc = 0;       // bytes charged to this socket's receive side
   uint32_t sk_rcvbuf = kRmemDefault;  // written only in setup (SO_RCVBUF)

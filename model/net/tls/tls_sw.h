@@ -34,6 +34,7 @@
 #include "model/net/tls/tls_strp.h"
 #include "sched/completion.h"
 #include "sched/mutex.h"
+#include "sched/ring_queue.h"
 #include "sched/work.h"
 
 namespace kpsim::model {
@@ -108,7 +109,7 @@ struct tls_context {
   Mutex tx_lock;  // taken before lock_sock by every TX user
   std::unique_ptr<tls_rec> open_rec;
   // Invariant: records in sequence order; only the head may be partially sent.
-  std::deque<std::unique_ptr<tls_rec>> tx_list;
+  RingQueue<std::unique_ptr<tls_rec>> tx_list;
   bool partially_sent = false;  // partially_sent_record != NULL: the head of tx_list
   size_t partially_sent_sg = 0;
   uint32_t partially_sent_offset = 0;
