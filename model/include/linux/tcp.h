@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -20,6 +19,7 @@
 #include "model/include/linux/jiffies.h"
 #include "model/kernel/sched/cputime.h"
 #include "model/include/net/sock.h"
+#include "sched/ring_queue.h"
 #include "sched/ring_queue.h"
 #include "sched/socklock.h"
 #include "sched/timer.h"
@@ -144,8 +144,8 @@ class tcp_skb_queue {
   const tcp_skb& front() const { return skbs_.front(); }
   const tcp_skb& back() const { return skbs_.back(); }
   const tcp_skb& operator[](size_t i) const { return skbs_[i]; }
-  auto begin() const { return skbs_.cbegin(); }
-  auto end() const { return skbs_.cend(); }
+  auto begin() const { return skbs_.begin(); }
+  auto end() const { return skbs_.end(); }
 
   edit edit_front() { return edit(*this, skbs_.front()); }
   edit edit_back() { return edit(*this, skbs_.back()); }
@@ -162,7 +162,8 @@ class tcp_skb_queue {
     no_edit_open();
     truesize_ += skb.truesize;
     pcount_ += skb.pcount;
-    skbs_.insert(skbs_.begin() + static_cast<std::ptrdiff_t>(i) + 1, skb);
+    skbs_.push_back(skb);  // then moved down to i + 1 (the ring has no insert; i is 0 in the model)
+    for (size_t j = skbs_.size() - 1; j > i + 1; --j) std::swap(skbs_[j], skbs_[j - 1]);
   }
   tcp_skb pop_front() {
     no_edit_open();
@@ -191,7 +192,9 @@ class tcp_skb_queue {
   }
   [[noreturn, gnu::cold]] static void edit_conflict();
 
-  std::deque<tcp_skb> skbs_;
+  // A ring, not a std::deque: an empty queue allocates nothing (sched/ring_queue.h). References
+  // to queued skbs therefore last only until the next push or insert, which may move them.
+  RingQueue<tcp_skb> skbs_;
   uint64_t truesize_ = 0;
   uint64_t pcount_ = 0;
   uint32_t edits_ = 0;
