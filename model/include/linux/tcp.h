@@ -107,8 +107,9 @@ struct tcp_skb {
 // The sums cannot drift from the skbs: a queued skb is read through const references, and
 // changed only through an edit (edit_front/edit_back/edit_at), which adds the change of its
 // truesize and pcount to the sums when it ends. While an edit is open the queue may not change
-// shape (an insert could move the skb under it): push, pop and insert then fail loudly.
-// tests/tcp_skb_queue_test.cpp checks the sums against a walk over generated operations.
+// shape (a push or an insert may move every skb of the ring): push, pop and insert then throw
+// std::logic_error. tests/tcp_predicates_test.cpp checks the sums against a walk over generated
+// operation sequences.
 class tcp_skb_queue {
  public:
   class edit {
