@@ -216,11 +216,9 @@ Command add_calibrate(CLI::App& app) {
       "one compiled into the model (model/kconfig.h cpu_costs). Takes about 10 s. The model's use\n"
       "of the table: model/kernel/sched/cputime.h; the calibration: docs/ktls-stall.md, \"CPU time\".");
   sub->add_option("--bytes", a->bytes, "bytes per loopback run (default 512 MiB)")
-      ->check(kUnsigned)
-      ->check(CLI::Range(uint64_t{1} << 20, uint64_t{1} << 36));
+      ->check(unsigned_in(uint64_t{1} << 20, uint64_t{1} << 36));
   sub->add_option("--repeat", a->repeat, "runs per write size; the fastest counts (default 3)")
-      ->check(kUnsigned)
-      ->check(CLI::Range(uint64_t{1}, uint64_t{100}));
+      ->check(unsigned_in(1, 100));
   sub->add_flag("--json", a->json, "print one JSON object");
   return {sub, [a] {
             try {

@@ -313,7 +313,7 @@ Command add_check(CLI::App& app) {
       "reports are written, cases not run are skipped). docs/ci.md: CI jobs that use it.");
   sub->add_option("inputs", a->inputs, "script files (.kps) and directories of them")->required();
   sub->add_option("-j,--jobs", a->jobs, "cases run at once, each in its own process (default 1)")
-      ->check(kUnsigned & CLI::Range(1, 256));
+      ->check(unsigned_in(1, 256));
   sub->add_option("--strategy", a->defaults.strategy, "default strategy: random | pct | dfs | dpor (default random)")
       ->check(CLI::IsMember({"random", "pct", "dfs", "dpor"}));
   auto* seed = sub->add_option("--seed", a->defaults.seed, "default seed for random and pct (default 1)")->check(kUnsigned);
@@ -322,13 +322,13 @@ Command add_check(CLI::App& app) {
                   "string gives the same seed everywhere)")
       ->excludes(seed);
   sub->add_option("--budget", a->budget, "default budget: schedules per case (default 1000; dfs and dpor 1000000)")
-      ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
+      ->check(unsigned_in(1, 1000000000000));
   sub->add_flag("--require-exhaustive", a->defaults.require_exhaustive,
                 "every case must cover its whole search space, else it is inconclusive (3)");
   sub->add_option("--max-steps", a->defaults.max_steps, "step limit per schedule, every case (default: the script's)")
-      ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
+      ->check(unsigned_in(1, 1000000000000));
   sub->add_option("--max-time-ms", a->defaults.max_time_ms, "virtual-time limit per schedule in ms, every case")
-      ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
+      ->check(unsigned_in(1, 1000000000000));
   sub->add_option("--junit", a->junit, "write a JUnit XML report here (its directory created if missing; written whole, then renamed into place)");
   sub->add_flag("--tap", a->tap, "print TAP version 13 on stdout (the summary table then goes to stderr)");
   sub->add_option("--artifacts", a->artifacts, "directory for failing cases' traces (default kpsim-artifacts)");

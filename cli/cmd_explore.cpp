@@ -450,15 +450,15 @@ Command add_explore(CLI::App& app) {
       ->check(CLI::IsMember({"random", "pct", "dfs", "dpor"}));
   sub->add_option("--seed", a->strategy.seed, "seed for random and pct (default 1)")
       ->check(kUnsigned);
-  sub->add_option("--depth", a->strategy.pct_depth, "pct bug depth d (default 2)")->check(kUnsigned & CLI::Range(1, 16));
+  sub->add_option("--depth", a->strategy.pct_depth, "pct bug depth d (default 2)")->check(unsigned_in(1, 16));
   sub->add_option("--preemption-bound", a->preemption_bound, "dfs: at most B preemptions per schedule")
-      ->check(kUnsigned & CLI::Range(0, 1000));
+      ->check(unsigned_in(0, 1000));
   sub->add_option("--budget", a->budget, "schedules to run at most (default 1000; dfs, dpor 1000000)")
-      ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
+      ->check(unsigned_in(1, 1000000000000));
   sub->add_option("--max-steps", a->max_steps, "step limit per schedule (default: the scenario's)")
-      ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
+      ->check(unsigned_in(1, 1000000000000));
   sub->add_option("--max-time-ms", a->max_time_ms, "virtual-time limit per schedule in ms")
-      ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
+      ->check(unsigned_in(1, 1000000000000));
   sub->add_option("--trace-out", a->trace_out,
                   "write a trace here: the (shrunk) violating run; without a violation, the first schedule "
                   "(or the --choices one)");
@@ -480,7 +480,7 @@ Command add_explore(CLI::App& app) {
                 "--check-determinism[=N]: re-run every violating schedule and every Nth one (1, N+1, "
                 "2N+1, ...; N 100 by default) twice with tracing; exit 6 unless the two traces "
                 "are byte-identical")
-      ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
+      ->check(unsigned_in(1, 1000000000000));
   sub->add_option("--dfs-order", a->strategy.dfs_order,
                   "dfs: iterative (default: preemption bound 0, then 1, 2, ... as CHESS does, so "
                   "schedules with few preemptions come first; --preemption-bound caps it) or plain "
@@ -496,7 +496,7 @@ Command add_explore(CLI::App& app) {
                   "their own seeded streams; --budget is per part; `kpsim merge` combines the --json results");
   sub->add_option("--shard-depth", a->strategy.shard_depth,
                   "dfs --shard: choice points that name a subtree (default 8; deeper: more, smaller parts)")
-      ->check(kUnsigned & CLI::Range(1, 64));
+      ->check(unsigned_in(1, 64));
   return {sub, [a, sub] { return run_explore(*a, sub); }};
 }
 

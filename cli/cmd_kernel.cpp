@@ -185,7 +185,7 @@ void add_common(CLI::App* sub, KernelArgs& a) {
   a.run_timeout_opt = sub->add_option("--run-timeout", a.run_timeout_s,
                                       "seconds after which a kernel run still going is stopped and reported "
                                       "as timed out (qemu guest; default 120)")
-                          ->check(kUnsigned & CLI::Range(1, 86400));
+                          ->check(unsigned_in(1, 86400));
 }
 
 }  // namespace
@@ -207,7 +207,7 @@ Command add_kernel(CLI::App& app) {
                   "kworker-late | kworker-first), or from:TRACE: the schedule a trace of this "
                   "scenario took");
   a->runs_opt = sub->add_option("--runs", a->runs, "kernel runs (default: the kernel side's, e.g. 100 on the host)")
-                    ->check(kUnsigned & CLI::Range(1, 1000000));
+                    ->check(unsigned_in(1, 1000000));
   return {sub, [a] { return run_kernel_cmd(*a); }};
 }
 
@@ -226,11 +226,11 @@ Command add_crosscheck(CLI::App& app) {
   a->runs_opt = sub->add_option("--runs", a->runs,
                                 "kernel runs: natural-schedule runs on the host (default 200), runs "
                                 "per cell in a guest where the scenario repeats them")
-                    ->check(kUnsigned & CLI::Range(1, 1000000));
+                    ->check(unsigned_in(1, 1000000));
   a->forced_runs_opt = sub->add_option("--forced-runs", a->forced_runs,
                                        "runs per forced schedule class, where the kernel side steers "
                                        "them (default 20)")
-                           ->check(kUnsigned & CLI::Range(1, 1000000));
+                           ->check(unsigned_in(1, 1000000));
   sub->add_option("--annotate", a->annotate, "record the result in this trace's footer");
   sub->add_option("--sweep", a->sweeps,
                   "KEY=V1,V2,...: cross-check every combination of these values (repeatable; the "

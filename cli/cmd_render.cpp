@@ -99,7 +99,7 @@ Command add_render(CLI::App& app) {
   sub->add_flag("--no-collapse", a->no_collapse, "svg: draw every step, even in long repeated stretches");
   sub->add_option("-o,--out", a->out, "write here instead of stdout");
   sub->add_option("--width", a->width, "text: total width in columns (default: $COLUMNS on a terminal, else natural)")
-      ->check(kUnsigned & CLI::Range(20, 100000));
+      ->check(unsigned_in(20, 100000));
   sub->add_option("--lanes", a->lanes, "text: only lanes whose name contains one of these (repeatable)");
   sub->add_option("--steps", a->steps, "text: only steps A..B (either end may be left out) or one step N");
   sub->add_option("--time", a->time,

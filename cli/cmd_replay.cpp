@@ -198,9 +198,9 @@ Command add_replay(CLI::App& app) {
   sub->add_option("--max-steps", a->max_steps,
                   "step limit (default: the trace's recorded limit, else the scenario's); another "
                   "limit than the recorded one is part of the run, so --check then fails")
-      ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
+      ->check(unsigned_in(1, 1000000000000));
   sub->add_option("--max-time-ms", a->max_time_ms, "virtual-time limit in ms (default as for --max-steps)")
-      ->check(kUnsigned & CLI::Range(uint64_t{1}, uint64_t{1000000000000}));
+      ->check(unsigned_in(1, 1000000000000));
   sub->add_option("--set", a->sets,
                   "key=value: re-run the trace's schedule with this parameter changed (repeatable), e.g. "
                   "fix=task-sigpending; the recorded choices are followed while they fit the run, then the "

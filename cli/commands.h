@@ -43,6 +43,20 @@ inline const CLI::Validator kUnsigned(
     },
     "UINT");
 
+// An unsigned option with bounds: kUnsigned's refusal, else the range's, as one message.
+// (`kUnsigned & CLI::Range(lo, hi)` ran both and joined their messages with "AND" when the
+// value was not a number at all.)
+inline CLI::Validator unsigned_in(uint64_t lo, uint64_t hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& v) -> std::string {
+        if (std::string err = kUnsigned(v); !err.empty()) return err;
+        const uint64_t x = std::stoull(v);  // kUnsigned has checked digits and width
+        if (x < lo || x > hi) return "must be " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " + v;
+        return {};
+      },
+      "[" + std::to_string(lo) + " - " + std::to_string(hi) + "]");  // --help: "UINT:[1 - 16]"
+}
+
 // Each registers its subcommand and returns the function that runs it after parsing.
 using Runner = std::function<int()>;
 using Command = std::pair<CLI::App*, Runner>;
