@@ -33,11 +33,16 @@ bool DfsStrategy::seen_state(const StateKey& k) {
   return true;
 }
 
+bool DfsStrategy::has_option_left(const Point& p) const {
+  if (p.k + 1 >= p.n) return false;
+  const std::optional<uint32_t> b = order_ == DfsOrder::iterative ? std::optional(iteration_) : bound_;
+  return !b || p.current < 0 || p.preemptions_before + 1 <= *b;
+}
+
 bool DfsStrategy::can_advance(size_t i) {
   const Point& p = path_[i];
   if (p.k + 1 >= p.n) return false;
-  const std::optional<uint32_t> b = order_ == DfsOrder::iterative ? std::optional(iteration_) : bound_;
-  if (!b || p.current < 0 || p.preemptions_before + 1 <= *b) return true;
+  if (has_option_left(p)) return true;
   // Only the bound stops this point: here p.preemptions_before == b and p.k == 0 (continuing),
   // so every other option is a schedule with b + 1 preemptions from this point on.
   if (order_ == DfsOrder::iterative && (!bound_ || iteration_ < *bound_)) {
@@ -122,6 +127,20 @@ size_t DfsStrategy::choose(size_t n, const ChoiceContext& ctx) {
         pos_ - 1, to_string(p.kind), p.n, to_string(ctx.kind), n));
   if (p.current >= 0 && p.k > 0) ++preemptions_;
   return p.current >= 0 ? (static_cast<size_t>(p.current) + p.k) % n : p.k;
+}
+
+std::optional<uint32_t> DfsStrategy::preemptions_covered() const {
+  if (exhausted_) return bound_ ? bound_ : order_ == DfsOrder::iterative ? std::optional(iteration_) : std::nullopt;
+  if (order_ != DfsOrder::iterative || !started_) return std::nullopt;
+  // The current iteration is finished when its last work item is taken and the walk below it
+  // has no option left: what begin_run would find, less the part of a subtree another shard
+  // owns, which begin_run skips.
+  size_t end = path_.size();
+  if (foreign_ && end > shard_.depth) end = std::max<size_t>(shard_.depth, floor_);
+  bool done = todo_pos_ >= todo_.items.size();
+  for (size_t i = floor_; done && i < end; ++i) done = !has_option_left(path_[i]);
+  if (done) return iteration_;
+  return iteration_ > 0 ? std::optional(iteration_ - 1) : std::nullopt;
 }
 
 double DfsStrategy::explored_measure() const {

@@ -81,6 +81,12 @@ class DfsStrategy final : public Strategy {
   bool run_counts() const override { return !foreign_; }
   // DfsOrder::iterative: the preemptions of every schedule of the current iteration.
   uint32_t iteration() const { return iteration_; }
+  // A bounded proof short of exhaustion (CHESS's "no bug within b preemptions"): the largest b
+  // such that every schedule with at most b preemptions has run (of this shard's subtrees).
+  // The iterative order's finished iterations, or a bounded walk that finished; nullopt while
+  // not even the schedules without preemption are all done, and for an unbounded plain walk,
+  // whose only such statement is exhaustive().
+  std::optional<uint32_t> preemptions_covered() const;
   bool caches_states() const override { return state_cache_; }
   // A fresh point (below the replayed prefix): the first visit of its state on this path.
   bool state_point() const override { return state_cache_ && pos_ == path_.size(); }
@@ -106,6 +112,8 @@ class DfsStrategy final : public Strategy {
   // Whether the point path_[i] has an option left to try; writes down the options the bound
   // alone forbids as work items of the next iteration (iterative order).
   bool can_advance(size_t i);
+  // can_advance's answer for the bound in force, without writing work items.
+  bool has_option_left(const Point& p) const;
   bool next_item();
 
   std::optional<uint32_t> bound_;

@@ -266,6 +266,51 @@ TEST_CASE("dfs iterative order: every schedule once, in order of preemptions", "
       }
 }
 
+TEST_CASE("dfs preemptions_covered: every schedule within it has run, and one more has not", "[dfs][iterative]") {
+  const std::vector<std::vector<uint32_t>> sets = {{2, 2}, {3, 2, 1}, {2, 2, 2}, {4, 3}};
+  for (auto& steps : sets)
+    for (const std::optional<uint32_t> cap : {std::optional<uint32_t>{}, std::optional<uint32_t>{0},
+                                              std::optional<uint32_t>{2}})
+      for (uint32_t count : {1u, 2u, 3u})
+        for (uint32_t i = 0; i < count; ++i) {
+          CAPTURE(steps, cap.value_or(99), count, i);
+          DfsStrategy it(cap, DfsShard{i, count, 3}, DfsOrder::iterative);
+          std::vector<uint32_t> ran;  // the preemptions of each counted run, in order
+          std::vector<std::pair<size_t, std::optional<uint32_t>>> said;  // after each run: runs so far, the claim
+          while (it.begin_run()) {
+            const Schedule sch = run_tasks(it, steps);
+            if (it.run_counts()) ran.push_back(preemptions_of(sch, steps));
+            said.emplace_back(ran.size(), it.preemptions_covered());
+          }
+          REQUIRE(it.exhaustive());
+          if (cap) CHECK(it.preemptions_covered() == cap);
+          const auto upto = [&](size_t n, uint32_t b) {
+            return std::count_if(ran.begin(), ran.begin() + static_cast<std::ptrdiff_t>(n),
+                                 [b](uint32_t p) { return p <= b; });
+          };
+          const uint32_t most = ran.empty() ? 0 : *std::max_element(ran.begin(), ran.end());
+          for (const auto& [n, c] : said) {
+            CAPTURE(n, c.value_or(99));
+            // Sound: no schedule within the claim is still to come.
+            if (c) CHECK(upto(n, *c) == upto(ran.size(), *c));
+            // Exact without shards (a shard learns its part is done only after walking through
+            // the subtrees of others): one more preemption would claim a schedule not yet run.
+            const uint32_t next = c ? *c + 1 : 0;
+            if (count == 1 && next <= most) CHECK(upto(n, next) < upto(ran.size(), next));
+          }
+        }
+  // A bounded plain walk claims its bound once finished, and nothing before.
+  DfsStrategy plain(1);
+  while (plain.begin_run()) {
+    CHECK_FALSE(plain.preemptions_covered());
+    (void)run_tasks(plain, {2, 2});
+  }
+  CHECK(plain.preemptions_covered() == std::optional<uint32_t>{1});
+  DfsStrategy unbounded;
+  (void)explore_all(unbounded, {2, 2});
+  CHECK_FALSE(unbounded.preemptions_covered());  // exhaustive() is its whole claim
+}
+
 TEST_CASE("dfs shards: an impossible shard is refused", "[dfs][shard]") {
   CHECK_THROWS_AS(DfsStrategy(std::nullopt, DfsShard{2, 2, 8}), std::invalid_argument);
   CHECK_THROWS_AS(DfsStrategy(std::nullopt, DfsShard{0, 0, 8}), std::invalid_argument);
