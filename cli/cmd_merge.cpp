@@ -119,6 +119,10 @@ int run_merge(const MergeArgs& a) {
 
   uint64_t schedules = 0, violations = 0, inconclusive = 0, foreign = 0;
   bool exhaustive = true;
+  // The shards' bounded proofs: the union covers the smallest bound of the unfinished shards,
+  // and none if one of them covers none.
+  std::optional<uint64_t> covered;
+  bool covered_by_all = true;
   double elapsed_sum = 0, elapsed_max = 0;
   std::map<std::string, uint64_t> outcomes;
   const Shard* violating = nullptr;  // the lowest shard with a violation: its trace is the result's
@@ -130,6 +134,14 @@ int run_merge(const MergeArgs& a) {
     const Json& ex = field(s->j, "exhaustive", s->file);
     if (!ex.is_boolean()) throw ParamError(s->file + ": \"exhaustive\" is not true/false");
     exhaustive = exhaustive && ex.get<bool>();
+    if (!ex.get<bool>()) {
+      if (s->j.contains("preemptions_covered")) {
+        const uint64_t c = count_field(s->j, "preemptions_covered", s->file);
+        covered = covered ? std::min(*covered, c) : c;
+      } else {
+        covered_by_all = false;
+      }
+    }
     const Json& outs = field(s->j, "outcomes", s->file);
     if (!outs.is_object()) throw ParamError(s->file + ": \"outcomes\" is not an object");
     for (auto& [k, v] : outs.items()) {
@@ -156,6 +168,7 @@ int run_merge(const MergeArgs& a) {
     j["schedules"] = schedules;
     j["violations"] = violations;
     j["exhaustive"] = exhaustive;
+    if (!exhaustive && covered_by_all && covered) j["preemptions_covered"] = *covered;
     j["outcomes"] = outcomes;
     j["inconclusive"] = inconclusive;
     j["verdict"] = verdict;
@@ -173,8 +186,12 @@ int run_merge(const MergeArgs& a) {
                              first.j.at("strategy").dump());
     std::string outs;
     for (auto& [k, v] : outcomes) outs += fmt::format("{}{} {}", outs.empty() ? "" : ", ", k, v);
-    std::cout << fmt::format("schedules {}  violations {}  exhaustive {}  ({})\n", schedules, violations,
-                             exhaustive ? "yes" : "no", outs);
+    const std::string within = !exhaustive && covered_by_all && covered
+                                   ? fmt::format(", but every schedule with at most {} preemption{} ran", *covered,
+                                                 *covered == 1 ? "" : "s")
+                                   : "";
+    std::cout << fmt::format("schedules {}  violations {}  exhaustive {}{}  ({})\n", schedules, violations,
+                             exhaustive ? "yes" : "no", within, outs);
     std::cout << fmt::format("shards' time: {:.1f} ms added up, {:.1f} ms the longest; {} runs walked other shards' subtrees\n",
                              elapsed_sum, elapsed_max, foreign);
     if (violating) {

@@ -282,7 +282,7 @@ std::string metric_of(const Cell& c, const std::string& spec) {
   const json* src = nullptr;
   if (colon == std::string::npos) {
     if (c.result.contains("metrics") && c.result["metrics"].contains(m)) src = &c.result["metrics"][m];
-    // explore --json's own figures: exhaustive, outcomes, violations, explored_fraction, and
+    // explore --json's own figures: exhaustive, outcomes, violations, explored_fraction, preemptions_covered, and
     // first_at (the schedule of the first violation, 1-based, as --first stops there)
     else if (m == "first_at" && c.result.contains("first_violation")) src = &c.result["first_violation"]["schedule"];
     else if (m != "metrics" && m != "metrics_over_schedules" && c.result.contains(m)) src = &c.result[m];
@@ -770,7 +770,7 @@ Command add_sweep(CLI::App& app) {
   sub->add_option("--metric", a->metrics,
                   "a metric column: NAME (the first schedule's, explore --json's metrics: throughput_MiB_s, "
                   "stalled, ...) or NAME:min|median|max over the cell's schedules; or one of explore's own "
-                  "figures: exhaustive, outcomes, violations, explored_fraction, first_at (the first "
+                  "figures: exhaustive, outcomes, violations, explored_fraction, preemptions_covered, first_at (the first "
                   "violation's schedule)");
   sub->add_option("--format", a->format, "table | markdown | csv | json (default table; markdown: a Markdown table, for docs)");
   auto* plot = sub->add_option("--plot", a->plot_y,

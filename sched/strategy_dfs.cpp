@@ -94,6 +94,7 @@ bool DfsStrategy::next_item() {
 }
 
 bool DfsStrategy::begin_run() {
+  prepared_ = true;  // unless the space is exhausted, which preemptions_covered asks first
   pos_ = 0;
   preemptions_ = 0;
   if (!started_) {
@@ -132,14 +133,18 @@ size_t DfsStrategy::choose(size_t n, const ChoiceContext& ctx) {
 std::optional<uint32_t> DfsStrategy::preemptions_covered() const {
   if (exhausted_) return bound_ ? bound_ : order_ == DfsOrder::iterative ? std::optional(iteration_) : std::nullopt;
   if (order_ != DfsOrder::iterative || !started_) return std::nullopt;
-  // The current iteration is finished when its last work item is taken and the walk below it
-  // has no option left: what begin_run would find, less the part of a subtree another shard
-  // owns, which begin_run skips.
-  size_t end = path_.size();
-  if (foreign_ && end > shard_.depth) end = std::max<size_t>(shard_.depth, floor_);
-  bool done = todo_pos_ >= todo_.items.size();
-  for (size_t i = floor_; done && i < end; ++i) done = !has_option_left(path_[i]);
-  if (done) return iteration_;
+  if (!prepared_) {
+    // Between runs, the current iteration is finished when its last work item is taken and the
+    // walk below it has no option left: what begin_run would find, less the part of a subtree
+    // another shard owns, which begin_run skips.
+    size_t end = path_.size();
+    if (foreign_ && end > shard_.depth) end = std::max<size_t>(shard_.depth, floor_);
+    bool done = todo_pos_ >= todo_.items.size();
+    for (size_t i = floor_; done && i < end; ++i) done = !has_option_left(path_[i]);
+    if (done) return iteration_;
+  }
+  // A run of iteration_ is still to come (begin_run prepared it: the search loop asks once
+  // more when its budget runs out, to learn whether the space did too).
   return iteration_ > 0 ? std::optional(iteration_ - 1) : std::nullopt;
 }
 
@@ -150,6 +155,7 @@ double DfsStrategy::explored_measure() const {
 }
 
 void DfsStrategy::end_run() {
+  prepared_ = false;
   if (!bound_ && shard_.count == 1 && order_ == DfsOrder::plain) {
     // Plain dfs visits leaves in order of the options taken (k counts from 0 at every point):
     // the leaves before this one and this one are the subtrees of the options below k at each

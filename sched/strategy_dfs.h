@@ -140,6 +140,7 @@ class DfsStrategy final : public Strategy {
   size_t pos_ = 0;
   uint32_t preemptions_ = 0;
   bool started_ = false;
+  bool prepared_ = false;  // begin_run has set up a run that has not ended yet
   bool exhausted_ = false;
   bool foreign_ = false;  // another shard owns the run that just ended
   bool state_cache_ = false;

@@ -278,6 +278,7 @@ TEST_CASE("dfs preemptions_covered: every schedule within it has run, and one mo
           std::vector<uint32_t> ran;  // the preemptions of each counted run, in order
           std::vector<std::pair<size_t, std::optional<uint32_t>>> said;  // after each run: runs so far, the claim
           while (it.begin_run()) {
+            said.emplace_back(ran.size(), it.preemptions_covered());  // a run prepared, not yet run
             const Schedule sch = run_tasks(it, steps);
             if (it.run_counts()) ran.push_back(preemptions_of(sch, steps));
             said.emplace_back(ran.size(), it.preemptions_covered());
