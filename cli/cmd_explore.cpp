@@ -326,6 +326,10 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
   const uint64_t inconclusive = inconclusive_runs(r);
   const bool unfinished = a.require_exhaustive && !r.exhaustive;
   const char* verdict = r.violations ? "violation" : inconclusive || unfinished ? "inconclusive" : "clean";
+  // The iterative order's bounded proof short of exhaustion: every schedule with at most this
+  // many preemptions ran.
+  std::optional<uint64_t> covered;
+  if (dfs && !r.exhaustive) covered = dfs->preemptions_covered();
   const std::string reproduce = !a.trace_out.empty() ? "kpsim replay " + a.trace_out
                                                      : reproduce_command(a, params);
   if (a.json) {
@@ -345,11 +349,9 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
     j["exhaustive"] = r.exhaustive;
     // How far a search that stopped on its budget got (plain dfs: the uniform-choice measure of
     // the subtrees behind it; sched/strategy.h).
-    if (const auto* d = dynamic_cast<const DfsStrategy*>(strategy.get())) {
-      if (const double f = d->explored_measure(); f >= 0 && !r.exhaustive) j["explored_fraction"] = f;
-      // The iterative order's bounded proof: every schedule with at most this many preemptions ran.
-      if (const auto c = d->preemptions_covered(); c && !r.exhaustive) j["preemptions_covered"] = *c;
-    }
+    if (dfs)
+      if (const double f = dfs->explored_measure(); f >= 0 && !r.exhaustive) j["explored_fraction"] = f;
+    if (covered) j["preemptions_covered"] = *covered;
     if (const auto* d = dynamic_cast<const DporStrategy*>(strategy.get())) j["sleep_blocked"] = d->sleep_blocked();
     if (const auto* d = dynamic_cast<const DfsStrategy*>(strategy.get()); d && d->caches_states())
       j["state_cache"] = {{"states", d->states()}, {"cut", r.cut}};
@@ -390,12 +392,8 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
                                  : "");
     std::string outs;
     for (auto& [k, v] : r.outcomes) outs += fmt::format("{}{} {}", outs.empty() ? "" : ", ", k, v);
-    std::string covered;
-    if (const auto* d = dynamic_cast<const DfsStrategy*>(strategy.get()); d && !r.exhaustive)
-      if (const auto c = d->preemptions_covered())
-        covered = fmt::format(", but every schedule with at most {} preemption{} ran", *c, *c == 1 ? "" : "s");
-    std::cout << fmt::format("schedules {}  violations {}  exhaustive {}{}  ({})  {:.1f} ms\n",
-                             r.schedules, r.violations, r.exhaustive ? "yes" : "no", covered, outs, elapsed_ms);
+    std::cout << fmt::format("schedules {}  violations {}  exhaustive {}{}  ({})  {:.1f} ms\n", r.schedules,
+                             r.violations, r.exhaustive ? "yes" : "no", covered_clause(covered), outs, elapsed_ms);
     if (const auto* d = dynamic_cast<const DfsStrategy*>(strategy.get()); d && d->caches_states())
       std::cout << fmt::format("state cache: {} distinct states, {} runs cut at a state explored before\n",
                                d->states(), r.cut);

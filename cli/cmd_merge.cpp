@@ -156,6 +156,7 @@ int run_merge(const MergeArgs& a) {
     if (!violating && s->j.contains("first_violation")) violating = s;
   }
   const bool unfinished = a.require_exhaustive && !exhaustive;
+  const std::optional<uint64_t> claim = !exhaustive && covered_by_all ? covered : std::nullopt;
   const char* verdict = violations ? "violation" : inconclusive || unfinished ? "inconclusive" : "clean";
 
   if (a.json) {
@@ -168,7 +169,7 @@ int run_merge(const MergeArgs& a) {
     j["schedules"] = schedules;
     j["violations"] = violations;
     j["exhaustive"] = exhaustive;
-    if (!exhaustive && covered_by_all && covered) j["preemptions_covered"] = *covered;
+    if (claim) j["preemptions_covered"] = *claim;
     j["outcomes"] = outcomes;
     j["inconclusive"] = inconclusive;
     j["verdict"] = verdict;
@@ -186,12 +187,8 @@ int run_merge(const MergeArgs& a) {
                              first.j.at("strategy").dump());
     std::string outs;
     for (auto& [k, v] : outcomes) outs += fmt::format("{}{} {}", outs.empty() ? "" : ", ", k, v);
-    const std::string within = !exhaustive && covered_by_all && covered
-                                   ? fmt::format(", but every schedule with at most {} preemption{} ran", *covered,
-                                                 *covered == 1 ? "" : "s")
-                                   : "";
     std::cout << fmt::format("schedules {}  violations {}  exhaustive {}{}  ({})\n", schedules, violations,
-                             exhaustive ? "yes" : "no", within, outs);
+                             exhaustive ? "yes" : "no", covered_clause(claim), outs);
     std::cout << fmt::format("shards' time: {:.1f} ms added up, {:.1f} ms the longest; {} runs walked other shards' subtrees\n",
                              elapsed_sum, elapsed_max, foreign);
     if (violating) {

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -55,6 +56,14 @@ inline CLI::Validator unsigned_in(uint64_t lo, uint64_t hi) {
         return {};
       },
       "[" + std::to_string(lo) + " - " + std::to_string(hi) + "]");  // --help: "UINT:[1 - 16]"
+}
+
+// explore's and merge's text line after "exhaustive no": the preemption bound a budgeted
+// iterative dfs has proved (DfsStrategy::preemptions_covered), or nothing.
+inline std::string covered_clause(std::optional<uint64_t> bound) {
+  if (!bound) return {};
+  return ", but every schedule with at most " + std::to_string(*bound) + (*bound == 1 ? " preemption" : " preemptions") +
+         " ran";
 }
 
 // Each registers its subcommand and returns the function that runs it after parsing.
