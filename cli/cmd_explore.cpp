@@ -392,8 +392,10 @@ int run_explore(ExploreArgs a, CLI::App* sub) {
                                  : "");
     std::string outs;
     for (auto& [k, v] : r.outcomes) outs += fmt::format("{}{} {}", outs.empty() ? "" : ", ", k, v);
-    std::cout << fmt::format("schedules {}  violations {}  exhaustive {}{}  ({})  {:.1f} ms\n", r.schedules,
-                             r.violations, r.exhaustive ? "yes" : "no", covered_clause(covered), outs, elapsed_ms);
+    std::optional<uint64_t> bound;
+    if (a.strategy.preemption_bound) bound = *a.strategy.preemption_bound;
+    std::cout << fmt::format("schedules {}  violations {}  exhaustive {}  ({})  {:.1f} ms\n", r.schedules,
+                             r.violations, exhaustive_text(r.exhaustive, bound, covered), outs, elapsed_ms);
     if (const auto* d = dynamic_cast<const DfsStrategy*>(strategy.get()); d && d->caches_states())
       std::cout << fmt::format("state cache: {} distinct states, {} runs cut at a state explored before\n",
                                d->states(), r.cut);

@@ -187,8 +187,10 @@ int run_merge(const MergeArgs& a) {
                              first.j.at("strategy").dump());
     std::string outs;
     for (auto& [k, v] : outcomes) outs += fmt::format("{}{} {}", outs.empty() ? "" : ", ", k, v);
-    std::cout << fmt::format("schedules {}  violations {}  exhaustive {}{}  ({})\n", schedules, violations,
-                             exhaustive ? "yes" : "no", covered_clause(claim), outs);
+    std::optional<uint64_t> bound;
+    if (first.j.contains("preemption_bound")) bound = count_field(first.j, "preemption_bound", first.file);
+    std::cout << fmt::format("schedules {}  violations {}  exhaustive {}  ({})\n", schedules, violations,
+                             exhaustive_text(exhaustive, bound, claim), outs);
     std::cout << fmt::format("shards' time: {:.1f} ms added up, {:.1f} ms the longest; {} runs walked other shards' subtrees\n",
                              elapsed_sum, elapsed_max, foreign);
     if (violating) {

@@ -58,12 +58,15 @@ inline CLI::Validator unsigned_in(uint64_t lo, uint64_t hi) {
       "[" + std::to_string(lo) + " - " + std::to_string(hi) + "]");  // --help: "UINT:[1 - 16]"
 }
 
-// explore's and merge's text line after "exhaustive no": the preemption bound a budgeted
-// iterative dfs has proved (DfsStrategy::preemptions_covered), or nothing.
-inline std::string covered_clause(std::optional<uint64_t> bound) {
-  if (!bound) return {};
-  return ", but every schedule with at most " + std::to_string(*bound) + (*bound == 1 ? " preemption" : " preemptions") +
-         " ran";
+// explore's and merge's "exhaustive ..." on the text line: what the search covered. A bound
+// (--preemption-bound) limits "yes" to the schedules within it; a budgeted iterative dfs that
+// stopped short says which bound it finished (DfsStrategy::preemptions_covered).
+inline std::string exhaustive_text(bool exhaustive, std::optional<uint64_t> bound, std::optional<uint64_t> covered) {
+  const auto within = [](uint64_t b) {
+    return "every schedule with at most " + std::to_string(b) + (b == 1 ? " preemption" : " preemptions");
+  };
+  if (exhaustive) return bound ? "yes (" + within(*bound) + ")" : "yes";
+  return covered ? "no, but " + within(*covered) + " ran" : "no";
 }
 
 // Each registers its subcommand and returns the function that runs it after parsing.

@@ -3,7 +3,8 @@
 # world (lost-update with atomic increments, 3 tasks x 2), N_b is the count of schedules with at
 # most b preemptions (a plain walk with --preemption-bound b, exhaustive). An iterative search
 # with --budget N_b must claim b ("preemptions_covered", and the text line), one with N_b - 1
-# only b - 1 (nothing for b = 0). Two shards merged claim the smaller of their two claims.
+# only b - 1 (nothing for b = 0); the bounded walk's "exhaustive yes" names its bound. Two
+# shards merged claim the smaller of their two claims.
 set -u
 kpsim=$1
 world="lost-update --set tasks=3 --set incs=2 --set atomic=yes --strategy dfs"
@@ -15,6 +16,9 @@ for b in 0 1 2; do
   # shellcheck disable=SC2086
   n=$("$kpsim" explore $world --dfs-order plain --preemption-bound $b --json --quiet --no-figures | field schedules)
   [ -n "$n" ] || fail "no schedule count for bound $b"
+  # shellcheck disable=SC2086
+  "$kpsim" explore $world --dfs-order plain --preemption-bound $b --quiet --no-figures |
+    grep -q "exhaustive yes (every schedule with at most $b preemption" || fail "bound $b: the text line does not limit its yes"
   # shellcheck disable=SC2086
   got=$("$kpsim" explore $world --budget "$n" --json --quiet --no-figures | field preemptions_covered)
   echo "bound $b: $n schedules; iterative with that budget covers '$got'"
